@@ -1,0 +1,121 @@
+"""The ``sentinel`` entry point: the root callback, the command groups, and the one error map.
+
+Every :class:`~dk_sentinel.errors.SentinelError` raised anywhere below is turned here, and only
+here, into one line on stderr, a hint, and its documented exit code. Tracebacks are shown only
+with ``SENTINEL_DEBUG=1`` (or under pytest).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dk_sentinel import __version__
+from dk_sentinel.cli import output
+from dk_sentinel.cli.context import AppState
+from dk_sentinel.errors import ExitCode, SentinelError
+
+
+def _debug() -> bool:
+    return os.environ.get("SENTINEL_DEBUG", "") not in ("", "0") or "PYTEST_CURRENT_TEST" in os.environ
+
+
+class SentinelGroup(typer.core.TyperGroup):
+    """Root group that maps errors to messages and exit codes, once for every command."""
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the subcommand; map SentinelError and unexpected errors to exit codes."""
+        try:
+            return super().invoke(ctx)
+        except SentinelError as exc:
+            if os.environ.get("SENTINEL_DEBUG", "") not in ("", "0"):
+                logging.getLogger("dk_sentinel").exception("debug traceback")
+            output.stderr.print(f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True)
+            if exc.hint:
+                output.stderr.print(f"Hint: {exc.hint}", markup=False, soft_wrap=True)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if _debug() or isinstance(exc, typer.BadParameter | typer.core._click.ClickException):
+                raise
+            output.stderr.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}", markup=True, soft_wrap=True)
+            output.stderr.print("Hint: rerun with SENTINEL_DEBUG=1 for the traceback, and report it.", markup=False)
+            raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logger = logging.getLogger("dk_sentinel")
+    logger.setLevel(level)
+    for handler in list(logger.handlers):
+        if getattr(handler, "_sentinel", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler._sentinel = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"sentinel {__version__}\n")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=SentinelGroup,
+    name="sentinel",
+    help="DK Sentinel: responsible-gaming risk analytics for RG analysts and data engineers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="TOML config file (else $SENTINEL_CONFIG, ./sentinel.toml).", show_default=False),
+    ] = None,
+    warehouse_path: Annotated[
+        Path | None,
+        typer.Option("--db", help="Embedded DuckDB file (overrides warehouse.duckdb.path).", show_default=False),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """DK Sentinel: responsible-gaming risk analytics for RG analysts and data engineers."""
+    _setup_logging(verbose, quiet)
+    overrides: dict[str, Any] = {}
+    if warehouse_path is not None:
+        overrides["warehouse.duckdb.path"] = warehouse_path
+    ctx.obj = AppState(config=config, overrides=overrides)
+
+
+def _register() -> None:
+    from dk_sentinel.cli import analyst, data, ops
+
+    ops.register(app)
+    data.register(app)
+    analyst.register(app)
+
+
+_register()
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app(prog_name="sentinel")

@@ -1,0 +1,81 @@
+"""One output object for every data command: a Rich table on stderr-free stdout, or plain JSON.
+
+JSON is written with ``sys.stdout.write`` (never through Rich, which wraps lines in a pipe).
+Messages, warnings and summaries go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console, RenderableType
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+stdout = Console(highlight=False, soft_wrap=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+class Format(StrEnum):
+    """Output formats of data commands."""
+
+    table = "table"
+    json = "json"
+
+
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="Output format: a table, or JSON on stdout.")
+]
+PlayerIdArg = Annotated[str, typer.Argument(help="Player id, e.g. PLR_1234_MA.", show_default=False)]
+
+CATEGORY_STYLE = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "green"}
+
+
+def to_jsonable(data: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> Any:
+    """Convert a model, a list of models or a dict to JSON-ready data."""
+    if hasattr(data, "model_dump"):  # a pydantic model (not imported: keeps --help fast)
+        return data.model_dump(mode="json")
+    if isinstance(data, dict):
+        return {k: to_jsonable(v) if isinstance(v, list | tuple) or hasattr(v, "model_dump") else v for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [to_jsonable(item) for item in data]
+    return data
+
+
+def emit(
+    data: BaseModel | Sequence[BaseModel] | dict[str, Any],
+    fmt: Format,
+    render: Callable[[Any], RenderableType | Sequence[RenderableType]],
+) -> None:
+    """Write ``data`` as JSON on stdout, or as the Rich renderables ``render(data)`` returns.
+
+    Args:
+        data: The result of a library function.
+        fmt: The requested format.
+        render: Builds the table view of ``data``.
+    """
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(to_jsonable(data), indent=2, default=str) + "\n")
+        sys.stdout.flush()
+        return
+    rendered = render(data)
+    for item in rendered if isinstance(rendered, list | tuple) else [rendered]:
+        stdout.print(item)
+
+
+def info(message: str) -> None:
+    """Print a one-line message on stderr (never stdout)."""
+    stderr.print(message, markup=False)
+
+
+def category_text(category: str | None) -> str:
+    """Rich markup for a category, coloured by severity."""
+    if not category:
+        return "-"
+    return f"[{CATEGORY_STYLE.get(category, '')}]{category}[/]"

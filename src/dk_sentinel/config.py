@@ -1,0 +1,381 @@
+"""Settings: one loader, one documented precedence.
+
+Precedence, highest first: CLI flags (passed as ``overrides``) > ``SENTINEL_*`` environment
+variables (nested with ``__``, e.g. ``SENTINEL_SCORING__WEIGHTS__LOSS_CHASE``) > a TOML file
+(``--config``, ``$SENTINEL_CONFIG`` or ``./sentinel.toml``) > defaults.
+
+Secrets never live in Settings or in a file: the Snowflake password, the private-key
+passphrase and the Anthropic key are read from the environment by :func:`secret` when needed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources import InitSettingsSource
+
+from dk_sentinel.errors import ConfigError
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+
+#: Environment variables that hold secrets (never read from a file, never shown).
+SECRET_ENV = {
+    "snowflake_password": "SNOWFLAKE_PASSWORD",
+    "snowflake_private_key_passphrase": "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+}
+_SECRET_KEYS = {"password", "private_key_passphrase", "passphrase", "api_key", "anthropic_api_key"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _identifier(value: str) -> str:
+    if not IDENTIFIER.match(value):
+        raise ValueError(f"{value!r} is not a plain SQL identifier (letters, digits, underscore)")
+    return value
+
+
+class DuckDBSettings(_Section):
+    """The embedded DuckDB warehouse (the default)."""
+
+    path: Path = Path("sentinel.duckdb")
+    memory_limit: str = "2GB"
+    threads: int = Field(default=2, ge=1, le=256)
+
+
+class SnowflakeSettings(_Section):
+    """Snowflake in production. Secrets come from SNOWFLAKE_PASSWORD / _PRIVATE_KEY_PASSPHRASE."""
+
+    account: str = ""
+    user: str = ""
+    role: str = ""
+    warehouse: str = "COMPUTE_WH"
+    database: str = "RG_ANALYTICS"
+    authenticator: Literal["password", "key_pair", "externalbrowser"] = "password"
+    private_key_file: Path | None = None
+    login_timeout_seconds: int = Field(default=30, ge=1)
+
+    @field_validator("warehouse", "database")
+    @classmethod
+    def _check_identifier(cls, value: str) -> str:
+        return _identifier(value)
+
+
+class SchemaNames(_Section):
+    """Schema names: raw contract tables, operational tables, dbt output."""
+
+    raw: str = "raw"
+    ops: str = "ops"
+    analytics: str = "analytics"
+
+    @field_validator("raw", "ops", "analytics")
+    @classmethod
+    def _check_identifier(cls, value: str) -> str:
+        return _identifier(value)
+
+
+class WarehouseSettings(_Section):
+    """Which warehouse, and how long to wait for a busy one."""
+
+    backend: Literal["duckdb", "snowflake"] = "duckdb"
+    busy_timeout_seconds: float = Field(default=30.0, ge=0)
+    schemas: SchemaNames = SchemaNames()
+    duckdb: DuckDBSettings = DuckDBSettings()
+    snowflake: SnowflakeSettings = SnowflakeSettings()
+
+
+class Weights(_Section):
+    """Relative importance of each component (>= 0, sum to 1)."""
+
+    loss_chase: float = Field(default=0.30, ge=0)
+    bet_escalation: float = Field(default=0.25, ge=0)
+    market_drift: float = Field(default=0.15, ge=0)
+    temporal_risk: float = Field(default=0.10, ge=0)
+    gamalyze: float = Field(default=0.20, ge=0)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> Weights:
+        total = sum(self.model_dump().values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"the weights must sum to 1 (they sum to {total:.6g})")
+        return self
+
+
+class Thresholds(_Section):
+    """Category cut-offs on the composite; a score equal to a cut-off is in the higher category."""
+
+    critical: Decimal = Decimal("0.80")
+    high: Decimal = Decimal("0.60")
+    medium: Decimal = Decimal("0.40")
+
+    @model_validator(mode="after")
+    def _strictly_decreasing(self) -> Thresholds:
+        if not (1 > self.critical > self.high > self.medium > 0):
+            raise ValueError(
+                "thresholds must be strictly decreasing inside (0, 1): "
+                f"critical ({self.critical}) > high ({self.high}) > medium ({self.medium})"
+            )
+        return self
+
+
+class ScoringSettings(_Section):
+    """Scoring windows and the tunable parameters of each component (see the dbt YAML)."""
+
+    weights: Weights = Weights()
+    thresholds: Thresholds = Thresholds()
+    recent_window_days: int = Field(default=14, ge=1, le=90)
+    baseline_window_days: int = Field(default=76, ge=7, le=365)
+    chase_window_minutes: int = Field(default=60, ge=1, le=1440)
+    chase_stake_ratio: float = Field(default=1.5, gt=1)
+    min_settled_losses: int = Field(default=5, ge=1)
+    min_bets: int = Field(default=10, ge=1)
+    late_night_start_hour: int = Field(default=0, ge=0, le=23)
+    late_night_end_hour: int = Field(default=6, ge=1, le=24)
+    longshot_odds: float = Field(default=5.0, gt=1)
+    gamalyze_staleness_days: int = Field(default=180, ge=1)
+    dbt_threads: int = Field(default=2, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _windows(self) -> ScoringSettings:
+        if self.late_night_end_hour <= self.late_night_start_hour:
+            raise ValueError("late_night_end_hour must be after late_night_start_hour")
+        return self
+
+
+class QueueSettings(_Section):
+    """Review deadlines from when a player first reached a category."""
+
+    sla_hours_critical: float = Field(default=2, gt=0)
+    sla_hours_high: float = Field(default=24, gt=0)
+    sla_hours_medium: float = Field(default=72, gt=0)
+
+
+class AISettings(_Section):
+    """The AI explainer (Anthropic). The key comes from ANTHROPIC_API_KEY only."""
+
+    enabled: bool = True
+    model: str = "claude-sonnet-4-5"
+    max_tokens: int = Field(default=800, ge=64, le=8192)
+    temperature: float = Field(default=0.2, ge=0, le=1)
+    timeout_seconds: float = Field(default=20.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    rg_help_url: str = "https://www.draftkings.com/responsible-gaming"
+    helpline: str = "1-800-GAMBLER"
+
+
+class Settings(BaseSettings):
+    """Every setting of DK Sentinel; see ``sentinel.toml.example`` for each with its default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    analyst: str | None = Field(default=None, description="Default analyst id for interventions")
+    warehouse: WarehouseSettings = WarehouseSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    queue: QueueSettings = QueueSettings()
+    ai: AISettings = AISettings()
+    _sources: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """CLI overrides, then environment, then the TOML data handed to :func:`load_settings`."""
+        toml_data = _TOML_DATA.get(id(settings_cls), {})
+        return init_settings, env_settings, InitSettingsSource(settings_cls, toml_data)
+
+
+# Env variables of ours that are not settings (read elsewhere).
+_NON_SETTING_ENV = {"SENTINEL_CONFIG", "SENTINEL_DEBUG"}
+_TOML_DATA: dict[int, dict[str, Any]] = {}
+
+
+def config_path(explicit: Path | None = None) -> Path | None:
+    """Return the TOML file to read: ``--config``, then ``$SENTINEL_CONFIG``, then ./sentinel.toml.
+
+    Args:
+        explicit: The ``--config`` flag, if given (must exist).
+
+    Returns:
+        The path to read, or None when there is no file.
+
+    Raises:
+        ConfigError: When an explicitly named file does not exist.
+    """
+    named = explicit or (Path(os.environ["SENTINEL_CONFIG"]) if os.environ.get("SENTINEL_CONFIG") else None)
+    if named is not None:
+        if not named.is_file():
+            raise ConfigError(f"config file {named} does not exist", "Check --config / $SENTINEL_CONFIG.")
+        return named
+    default = Path("sentinel.toml")
+    return default if default.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    for key in flatten(data):
+        if key.rsplit(".", 1)[-1].lower() in _SECRET_KEYS:
+            raise ConfigError(
+                f"{path} contains the secret '{key}'; secrets are never read from files",
+                "Remove it and set SNOWFLAKE_PASSWORD, SNOWFLAKE_PRIVATE_KEY_PASSPHRASE or "
+                "ANTHROPIC_API_KEY in the environment instead.",
+            )
+    return data
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested mappings into dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``).
+
+    Args:
+        data: A nested mapping.
+        prefix: Key prefix used by the recursion.
+
+    Returns:
+        A flat dict of dotted keys to leaf values.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _all_keys() -> list[str]:
+    leaves = flatten(Settings.model_construct().model_dump())
+    sections = {key.rsplit(".", i)[0] for key in leaves for i in range(1, key.count(".") + 1)}
+    return [*leaves, *sorted(sections)]
+
+
+def _env_keys() -> set[str]:
+    keys = set()
+    for name in os.environ:
+        if name.startswith("SENTINEL_") and name not in _NON_SETTING_ENV:
+            keys.add(name.removeprefix("SENTINEL_").lower().replace("__", "."))
+    return keys
+
+
+def _explain(exc: ValidationError) -> ConfigError:
+    """Turn pydantic's errors into one ConfigError naming each key and what is allowed."""
+    known = _all_keys()
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            suffix = f" (did you mean '{close[0]}'?)" if close else ""
+            lines.append(f"unknown setting '{key}'{suffix}")
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"{key or 'settings'}: {msg}" if key else msg)
+    return ConfigError("invalid configuration: " + "; ".join(lines))
+
+
+def load_settings(config: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Load the settings with the documented precedence.
+
+    Args:
+        config: The ``--config`` file, if given.
+        overrides: Values from CLI flags, as dotted keys (``{"warehouse.backend": "duckdb"}``).
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: On an unreadable file, a secret in a file, an unknown key or a bad value.
+    """
+    path = config_path(config)
+    data = _read_toml(path) if path else {}
+    nested: dict[str, Any] = {}
+    for dotted, value in (overrides or {}).items():
+        node = nested
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    _TOML_DATA[id(Settings)] = data
+    try:
+        settings = Settings(**nested)
+    except ValidationError as exc:
+        raise _explain(exc) from None
+    finally:
+        _TOML_DATA.pop(id(Settings), None)
+    settings._sources = {
+        "cli": set(flatten(nested)),
+        "env": _env_keys(),
+        "toml": set(flatten(data)),
+        "file": str(path) if path else None,
+    }
+    return settings
+
+
+def describe(settings: Settings) -> list[tuple[str, Any, str]]:
+    """List every effective setting with its value and where it came from.
+
+    Args:
+        settings: Settings from :func:`load_settings`.
+
+    Returns:
+        ``(key, value, source)`` rows; source is cli, env, toml (with the file) or default.
+        Secrets are reported as set / not set, never shown.
+    """
+    sources = settings._sources or {"cli": set(), "env": set(), "toml": set()}
+    rows: list[tuple[str, Any, str]] = []
+    for key, value in flatten(settings.model_dump(mode="json")).items():
+        if key in sources["cli"]:
+            source = "cli"
+        elif key in sources["env"]:
+            source = "env SENTINEL_" + key.upper().replace(".", "__")
+        elif key in sources["toml"]:
+            source = f"toml {sources.get('file')}"
+        else:
+            source = "default"
+        rows.append((key, value, source))
+    for name, env in SECRET_ENV.items():
+        rows.append((f"secrets.{name}", "***set***" if os.environ.get(env) else "not set", f"env {env}"))
+    return rows
+
+
+def secret(name: str) -> str | None:
+    """Return a secret from the environment (never from a file).
+
+    Args:
+        name: One of the keys of :data:`SECRET_ENV`.
+
+    Returns:
+        The value, or None when unset or empty.
+    """
+    return os.environ.get(SECRET_ENV[name]) or None

@@ -1,0 +1,74 @@
+"""``sentinel doctor``: is this installation ready to score?"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from dk_sentinel.config import Settings, secret
+from dk_sentinel.errors import SentinelError
+from dk_sentinel.warehouse import connect
+from dk_sentinel.warehouse.schema import SCHEMA_VERSION, check
+
+
+class Check(BaseModel):
+    """One health check."""
+
+    name: str
+    ok: bool
+    required: bool
+    detail: str
+
+
+class DoctorReport(BaseModel):
+    """All checks; ``ok`` is False when a required check failed."""
+
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        """True when every required check passed."""
+        return all(c.ok for c in self.checks if c.required)
+
+
+def run_doctor(settings: Settings) -> DoctorReport:
+    """Check config, warehouse, schema, dbt project and the Anthropic key.
+
+    Args:
+        settings: Loaded (hence valid) settings.
+
+    Returns:
+        The report; the caller decides the exit code from ``report.ok``.
+    """
+    checks = [Check(name="config", ok=True, required=True, detail="valid")]
+    try:
+        with connect(settings) as wh:
+            checks.append(Check(name="warehouse", ok=True, required=True, detail=f"{wh.backend} reachable"))
+            status = check(wh)
+            current = not status.applied
+            detail = (
+                f"version {status.version_before} (current)"
+                if current
+                else f"version {status.version_before}, needs {SCHEMA_VERSION}: run `sentinel init`"
+            )
+            checks.append(Check(name="schema", ok=current, required=True, detail=detail))
+    except SentinelError as exc:
+        checks.append(Check(name="warehouse", ok=False, required=True, detail=exc.message))
+    from dk_sentinel.scoring.dbt import parse_project
+
+    try:
+        detail = parse_project(settings)
+        checks.append(Check(name="dbt project", ok=True, required=True, detail=detail))
+    except SentinelError as exc:
+        checks.append(Check(name="dbt project", ok=False, required=True, detail=exc.message))
+    has_key = secret("anthropic_api_key") is not None
+    checks.append(
+        Check(
+            name="anthropic key",
+            ok=has_key or not settings.ai.enabled,
+            required=False,
+            detail="ANTHROPIC_API_KEY set"
+            if has_key
+            else "ANTHROPIC_API_KEY not set: explanations use the rules fallback",
+        )
+    )
+    return DoctorReport(checks=checks)

@@ -1,0 +1,102 @@
+"""The one error hierarchy of DK Sentinel.
+
+Every failure a user can meet is a :class:`SentinelError` subclass carrying a one-line
+message, an actionable hint and a documented exit code. The CLI maps them to output in
+exactly one place (``dk_sentinel.cli.main``).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented process exit codes (also listed in the README)."""
+
+    OK = 0
+    """Success."""
+    INTERNAL = 1
+    """An unexpected internal error (a bug): rerun with SENTINEL_DEBUG=1 for the traceback."""
+    USAGE = 2
+    """Usage or validation error: a bad flag, a bad player id, an unreadable input file."""
+    NOT_FOUND = 3
+    """Something named does not exist (e.g. an unknown player)."""
+    PARTIAL = 4
+    """Finished with problems (some rows rejected, dbt tests failed)."""
+    UNAVAILABLE = 69
+    """The warehouse or a required service is unavailable."""
+    BUSY = 75
+    """Temporarily busy (the warehouse or scoring lock is held); retry later."""
+    CONFIG = 78
+    """Configuration error."""
+
+
+class SentinelError(Exception):
+    """Base class of every error shown to a user.
+
+    Attributes:
+        message: One line saying what went wrong.
+        hint: One line saying what to do about it (may be empty).
+        exit_code: The documented exit code for this failure.
+    """
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+    default_hint: str = ""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = self.default_hint if hint is None else hint
+
+
+class UsageError(SentinelError):
+    """Invalid user input: a flag, an argument or a file that cannot be used."""
+
+    exit_code = ExitCode.USAGE
+
+
+class NotFoundError(SentinelError):
+    """Something the user named does not exist."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class PartialFailure(SentinelError):
+    """The work finished, but with problems the user must look at."""
+
+    exit_code = ExitCode.PARTIAL
+
+
+class ConfigError(SentinelError):
+    """The configuration is invalid."""
+
+    exit_code = ExitCode.CONFIG
+    default_hint = "Check `sentinel config show` and sentinel.toml.example for the allowed values."
+
+
+class WarehouseUnavailable(SentinelError):
+    """The warehouse cannot be reached or used."""
+
+    exit_code = ExitCode.UNAVAILABLE
+    default_hint = "Check the [warehouse] settings and that the warehouse is reachable."
+
+
+class SchemaError(SentinelError):
+    """The warehouse schema is missing, or newer than this version of the code."""
+
+    exit_code = ExitCode.UNAVAILABLE
+    default_hint = "Run `sentinel init` to create or migrate the schema."
+
+
+class BusyError(SentinelError):
+    """A lock is held by another process; the same command can be retried later."""
+
+    exit_code = ExitCode.BUSY
+    default_hint = "Retry later, or raise warehouse.busy_timeout_seconds."
+
+
+class ScoringError(SentinelError):
+    """The scoring run (dbt) failed."""
+
+    exit_code = ExitCode.INTERNAL
+    default_hint = "See the dbt log named above; the previous scores are intact."

@@ -1,0 +1,1 @@
+"""Risk scoring: the packaged dbt project and ``score_batch``."""

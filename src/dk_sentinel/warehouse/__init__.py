@@ -1,0 +1,162 @@
+"""THE warehouse client: the only module that talks to a database.
+
+A small protocol (:class:`Warehouse`) with two implementations, the embedded
+:class:`~dk_sentinel.warehouse.duckdb.DuckDBWarehouse` (default) and
+:class:`~dk_sentinel.warehouse.snowflake.SnowflakeWarehouse` (production), and
+:func:`open_warehouse`, the factory from :class:`~dk_sentinel.config.Settings`.
+
+SQL is written once for both engines: ``?`` parameters, and the schema names from config
+written as ``{raw}``, ``{ops}`` and ``{analytics}`` (validated identifiers, substituted here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dk_sentinel.config import SchemaNames, Settings
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+Row = tuple[Any, ...]
+
+
+class Warehouse(Protocol):
+    """What every service needs from a warehouse connection."""
+
+    backend: str
+    schemas: SchemaNames
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query and return all rows."""
+        ...
+
+    def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a query and return rows as dicts keyed by lower-case column name."""
+        ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a statement that returns nothing of interest."""
+        ...
+
+    def stage(self, name: str, data: pa.Table) -> None:
+        """Bulk-load an Arrow table into a temporary staging table ``name`` (replaced)."""
+        ...
+
+    def local_engine(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection for set-based file validation (the warehouse itself on DuckDB)."""
+        ...
+
+    @property
+    def stages_locally(self) -> bool:
+        """True when tables made in :meth:`local_engine` are visible to :meth:`query`."""
+        ...
+
+    def transaction(self) -> Any:
+        """Context manager: commit on success, roll back on any exception."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        ...
+
+
+class BaseWarehouse:
+    """Shared behaviour: schema placeholders, dict rows, transactions."""
+
+    backend = "base"
+
+    def __init__(self, schemas: SchemaNames) -> None:
+        self.schemas = schemas
+        self._in_transaction = False
+
+    def sql(self, text: str) -> str:
+        """Substitute the validated schema names into ``text``.
+
+        Args:
+            text: SQL with ``{raw}``, ``{ops}`` or ``{analytics}`` placeholders.
+
+        Returns:
+            The SQL to run.
+        """
+        return (
+            text.replace("{raw}", self.schemas.raw)
+            .replace("{ops}", self.schemas.ops)
+            .replace("{analytics}", self.schemas.analytics)
+        )
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query and return all rows (see :class:`Warehouse`)."""
+        return self._run(self.sql(sql), params, fetch=True)[1]
+
+    def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a query and return rows as dicts (see :class:`Warehouse`)."""
+        names, rows = self._run(self.sql(sql), params, fetch=True)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a statement (see :class:`Warehouse`)."""
+        self._run(self.sql(sql), params, fetch=False)
+
+    def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit on success, roll back on any exception; nested calls join the outer one."""
+        if self._in_transaction:
+            yield
+            return
+        self._run("begin transaction", (), fetch=False)
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._in_transaction = False
+            self._run("rollback", (), fetch=False)
+            raise
+        self._in_transaction = False
+        self._run("commit", (), fetch=False)
+
+
+def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
+    """Open the configured warehouse.
+
+    Args:
+        settings: Loaded settings.
+        read_only: Hint that the caller only reads (DuckDB still takes the file lock).
+
+    Returns:
+        An open warehouse; close it (or use :func:`connect`).
+
+    Raises:
+        WarehouseUnavailable: The warehouse cannot be reached.
+        BusyError: The embedded file stayed locked past the busy timeout.
+    """
+    if settings.warehouse.backend == "snowflake":
+        from dk_sentinel.warehouse.snowflake import SnowflakeWarehouse
+
+        return SnowflakeWarehouse(settings.warehouse)
+    from dk_sentinel.warehouse.duckdb import DuckDBWarehouse
+
+    return DuckDBWarehouse(settings.warehouse)
+
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[Warehouse]:
+    """Open the configured warehouse for the duration of a ``with`` block and always close it.
+
+    Args:
+        settings: Loaded settings.
+
+    Yields:
+        The open warehouse.
+    """
+    warehouse = open_warehouse(settings)
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()

@@ -1,0 +1,121 @@
+"""The embedded DuckDB warehouse (the default backend).
+
+DuckDB lets one process at a time open a file for writing. Connections here are short-lived
+(one per command) and opening waits up to ``busy_timeout_seconds`` for another process to
+finish, saying so on stderr through logging, then raises :class:`BusyError` (exit 75).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from dk_sentinel.config import WarehouseSettings
+from dk_sentinel.errors import BusyError, WarehouseUnavailable
+from dk_sentinel.warehouse import BaseWarehouse, Row
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+_HOLDER = re.compile(r"held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def connect_with_retry(path: str, busy_timeout: float, config: dict[str, Any]) -> Any:
+    """Open a DuckDB file, waiting while another process holds its lock.
+
+    Args:
+        path: The database file.
+        busy_timeout: Seconds to wait for the lock before giving up.
+        config: DuckDB configuration options.
+
+    Returns:
+        An open DuckDB connection.
+
+    Raises:
+        BusyError: The lock was still held after ``busy_timeout`` seconds.
+        WarehouseUnavailable: The file cannot be opened for another reason.
+    """
+    deadline = time.monotonic() + busy_timeout
+    announced = False
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(path, config=config)
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise WarehouseUnavailable(f"cannot open warehouse file {path}: {exc}") from exc
+            match = _HOLDER.search(str(exc))
+            holder = f"process {match['pid']}" if match else "another process"
+            if time.monotonic() >= deadline:
+                raise BusyError(
+                    f"the warehouse {path} is locked by {holder} "
+                    f"(waited {busy_timeout:g} s)",
+                    "Another sentinel command (often score-batch) is using it; retry in a "
+                    "moment or raise warehouse.busy_timeout_seconds.",
+                ) from None
+            if not announced:
+                log.warning("waiting for the warehouse: %s holds %s", holder, path)
+                announced = True
+            time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+            delay = min(delay * 1.5, 0.25)
+
+
+class DuckDBWarehouse(BaseWarehouse):
+    """A warehouse in one embedded DuckDB file."""
+
+    backend = "duckdb"
+
+    def __init__(self, settings: WarehouseSettings) -> None:
+        super().__init__(settings.schemas)
+        self.path = settings.duckdb.path
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = connect_with_retry(
+            str(self.path),
+            settings.busy_timeout_seconds,
+            {"memory_limit": settings.duckdb.memory_limit, "threads": settings.duckdb.threads},
+        )
+
+    def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
+        try:
+            cursor = self.con.execute(sql, list(params))
+        except duckdb.CatalogException as exc:
+            from dk_sentinel.errors import SchemaError
+
+            raise SchemaError(f"the warehouse schema is missing a table: {exc}") from exc
+        if not fetch:
+            return [], []
+        names = [d[0].lower() for d in (cursor.description or [])]
+        return names, cursor.fetchall()
+
+    def stage(self, name: str, data: pa.Table) -> None:
+        """Load an Arrow table into the temporary table ``name``."""
+        self.con.register("_sentinel_stage_src", data)
+        try:
+            self.con.execute(f"create or replace temp table {name} as select * from _sentinel_stage_src")
+        finally:
+            self.con.unregister("_sentinel_stage_src")
+
+    def local_engine(self) -> Any:
+        """The warehouse connection itself: staging tables made there are visible to queries."""
+        return self.con
+
+    @property
+    def stages_locally(self) -> bool:
+        """True: local staging tables live in the warehouse."""
+        return True
+
+    def close(self) -> None:
+        """Close the connection and release the file lock."""
+        self.con.close()

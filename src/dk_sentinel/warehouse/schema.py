@@ -1,0 +1,166 @@
+"""Versioned schema bootstrap: the raw contract tables and the operational tables.
+
+Each migration is a list of portable DDL statements applied in one transaction and recorded in
+``{ops}.schema_migrations``. Applying twice is a no-op; a warehouse migrated by newer code is
+refused rather than silently misread.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import BaseModel
+
+from dk_sentinel.errors import SchemaError
+from dk_sentinel.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+_V1 = [
+    "create schema if not exists {raw}",
+    "create schema if not exists {ops}",
+    "create schema if not exists {analytics}",
+    """create table if not exists {raw}.bets (
+        bet_id varchar not null, player_id varchar not null, placed_at timestamp not null,
+        settled_at timestamp, sport varchar not null, market varchar, is_live boolean not null,
+        odds_decimal decimal(12, 4) not null, stake decimal(18, 4) not null,
+        payout decimal(18, 4), status varchar not null,
+        source_file varchar, load_id varchar, loaded_at timestamp not null)""",
+    """create table if not exists {raw}.assessments (
+        assessment_id varchar not null, player_id varchar not null,
+        assessed_at timestamp not null, risk_score decimal(6, 2) not null,
+        sensitivity_to_loss decimal(6, 2), sensitivity_to_reward decimal(6, 2),
+        risk_tolerance decimal(6, 2), decision_consistency decimal(6, 2),
+        source_file varchar, load_id varchar, loaded_at timestamp not null)""",
+    """create table if not exists {raw}.outcomes (
+        player_id varchar not null, event_at timestamp not null, event_type varchar not null,
+        source_file varchar, load_id varchar, loaded_at timestamp not null)""",
+    """create table if not exists {ops}.ingest_loads (
+        load_id varchar not null, kind varchar not null, source_file varchar not null,
+        rows_read bigint not null, accepted bigint not null, already_present bigint not null,
+        rejected bigint not null, loaded_at timestamp not null)""",
+    """create table if not exists {ops}.ingest_rejects (
+        load_id varchar not null, kind varchar not null, source_file varchar not null,
+        line_number bigint, raw_record varchar, reasons varchar not null,
+        rejected_at timestamp not null)""",
+    """create table if not exists {ops}.scoring_runs (
+        run_id varchar not null, status varchar not null, started_at timestamp not null,
+        finished_at timestamp, as_of timestamp not null, watermark timestamp,
+        new_bets bigint, players_scored bigint, tests_passed bigint, tests_failed bigint,
+        scoring_version varchar, pid bigint, error varchar)""",
+    """create table if not exists {ops}.interventions (
+        intervention_id varchar not null, player_id varchar not null,
+        intervention_type varchar not null, duration_hours bigint, reason varchar not null,
+        analyst_id varchar not null, created_at timestamp not null, expires_at timestamp,
+        idempotency_key varchar, run_id varchar, composite_risk_score double,
+        risk_category varchar, customer_message varchar, cancelled_at timestamp,
+        cancel_reason varchar, superseded_by varchar)""",
+    """create table if not exists {ops}.intervention_events (
+        event_id varchar not null, intervention_id varchar not null, player_id varchar not null,
+        event_type varchar not null, occurred_at timestamp not null, analyst_id varchar,
+        detail varchar)""",
+    """create table if not exists {ops}.explanations (
+        player_id varchar not null, run_id varchar not null, model varchar not null,
+        prompt_version varchar not null, source varchar not null, payload varchar not null,
+        created_at timestamp not null)""",
+]
+
+#: Ordered migrations: version -> statements.
+MIGRATIONS: dict[int, list[str]] = {1: _V1}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+class SchemaStatus(BaseModel):
+    """The result of :func:`bootstrap` / :func:`check`."""
+
+    version_before: int
+    version_now: int
+    code_version: int
+    applied: list[int]
+
+    @property
+    def up_to_date(self) -> bool:
+        """True when nothing had to be applied."""
+        return not self.applied
+
+
+def current_version(wh: Warehouse) -> int:
+    """Return the warehouse's schema version (0 when it was never initialised).
+
+    Args:
+        wh: An open warehouse.
+
+    Returns:
+        The highest applied migration.
+    """
+    try:
+        rows = wh.query("select max(version) from {ops}.schema_migrations")
+    except Exception:  # noqa: BLE001 - a missing table means "never initialised" on both engines
+        return 0
+    return int(rows[0][0] or 0)
+
+
+def check(wh: Warehouse) -> SchemaStatus:
+    """Check that the schema is current without changing it.
+
+    Args:
+        wh: An open warehouse.
+
+    Returns:
+        The status (``applied`` lists the migrations that are pending).
+
+    Raises:
+        SchemaError: The warehouse was migrated by newer code.
+    """
+    version = current_version(wh)
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"the warehouse schema is version {version}, newer than this sentinel "
+            f"({SCHEMA_VERSION})",
+            "Upgrade dk-sentinel; never run an older version against a newer warehouse.",
+        )
+    pending = [v for v in sorted(MIGRATIONS) if v > version]
+    return SchemaStatus(version_before=version, version_now=version, code_version=SCHEMA_VERSION, applied=pending)
+
+
+def require_current(wh: Warehouse) -> None:
+    """Raise :class:`SchemaError` unless the schema is exactly the code's version.
+
+    Args:
+        wh: An open warehouse.
+    """
+    status = check(wh)
+    if status.applied:
+        raise SchemaError(
+            f"the warehouse schema is at version {status.version_before}, "
+            f"this sentinel needs {SCHEMA_VERSION}"
+        )
+
+
+def bootstrap(wh: Warehouse) -> SchemaStatus:
+    """Create or migrate the schema; idempotent.
+
+    Args:
+        wh: An open warehouse.
+
+    Returns:
+        What was applied (empty when already up to date).
+
+    Raises:
+        SchemaError: The warehouse was migrated by newer code.
+    """
+    status = check(wh)
+    wh.execute("create schema if not exists {ops}")
+    wh.execute(
+        "create table if not exists {ops}.schema_migrations "
+        "(version integer not null, applied_at timestamp not null)"
+    )
+    for version in status.applied:
+        with wh.transaction():
+            for statement in MIGRATIONS[version]:
+                wh.execute(statement)
+            wh.execute(
+                "insert into {ops}.schema_migrations values (?, current_timestamp)", [version]
+            )
+        log.info("applied schema migration %d", version)
+    return status.model_copy(update={"version_now": SCHEMA_VERSION})

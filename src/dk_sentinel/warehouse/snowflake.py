@@ -1,0 +1,142 @@
+"""Snowflake, the production warehouse.
+
+``snowflake.connector`` is imported lazily (it is slow to import) and always called through
+the module (``snowflake.connector.connect``) so that ``fakesnow.patch()`` can emulate it in
+tests. Bulk loads use the connector's ``write_pandas`` path, never row-by-row INSERTs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dk_sentinel.config import WarehouseSettings, secret
+from dk_sentinel.errors import ConfigError, WarehouseUnavailable
+from dk_sentinel.warehouse import BaseWarehouse, Row
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+
+def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
+    """Build the keyword arguments of ``snowflake.connector.connect`` from settings + env secrets.
+
+    Args:
+        settings: The warehouse settings.
+
+    Returns:
+        Connection keyword arguments (contain secrets: never log them).
+
+    Raises:
+        ConfigError: A required setting or secret is missing.
+    """
+    sf = settings.snowflake
+    missing = [name for name in ("account", "user") if not getattr(sf, name)]
+    if missing:
+        raise ConfigError(
+            f"warehouse.snowflake.{missing[0]} is required for the snowflake backend",
+            "Set it in sentinel.toml or SENTINEL_WAREHOUSE__SNOWFLAKE__" + missing[0].upper(),
+        )
+    args: dict[str, Any] = {
+        "account": sf.account,
+        "user": sf.user,
+        "warehouse": sf.warehouse,
+        "database": sf.database,
+        "schema": settings.schemas.ops,
+        "paramstyle": "qmark",
+        "login_timeout": sf.login_timeout_seconds,
+        "application": "dk_sentinel",
+    }
+    if sf.role:
+        args["role"] = sf.role
+    if sf.authenticator == "password":
+        password = secret("snowflake_password")
+        if not password:
+            raise ConfigError(
+                "SNOWFLAKE_PASSWORD is not set",
+                "Export SNOWFLAKE_PASSWORD, or use authenticator = 'key_pair'.",
+            )
+        args["password"] = password
+    elif sf.authenticator == "key_pair":
+        if sf.private_key_file is None:
+            raise ConfigError(
+                "warehouse.snowflake.private_key_file is required for key_pair authentication"
+            )
+        args["authenticator"] = "SNOWFLAKE_JWT"
+        args["private_key_file"] = str(sf.private_key_file)
+        passphrase = secret("snowflake_private_key_passphrase")
+        if passphrase:
+            args["private_key_file_pwd"] = passphrase
+    else:
+        args["authenticator"] = "externalbrowser"
+    return args
+
+
+class SnowflakeWarehouse(BaseWarehouse):
+    """A warehouse in a Snowflake database (schemas from config)."""
+
+    backend = "snowflake"
+
+    def __init__(self, settings: WarehouseSettings) -> None:
+        super().__init__(settings.schemas)
+        import snowflake.connector
+
+        args = connect_args(settings)
+        try:
+            self.con = snowflake.connector.connect(**args)
+        except snowflake.connector.errors.Error as exc:
+            raise WarehouseUnavailable(f"cannot connect to Snowflake account {args['account']}: {exc.msg}") from None
+        self._local: Any = None
+
+    def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
+        cursor = self.con.cursor()
+        try:
+            cursor.execute(sql, list(params) if params else None)
+            if not fetch:
+                return [], []
+            names = [d[0].lower() for d in (cursor.description or [])]
+            return names, [tuple(r) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def stage(self, name: str, data: pa.Table) -> None:
+        """Bulk-load an Arrow table into the temporary table ``name`` with ``write_pandas``."""
+        from snowflake.connector import pandas_tools
+
+        frame = data.to_pandas()
+        frame.columns = [c.upper() for c in frame.columns]
+        self.execute(f"drop table if exists {name}")
+        ok, _, nrows, _ = pandas_tools.write_pandas(
+            self.con,
+            frame,
+            name.upper(),
+            auto_create_table=True,
+            table_type="temporary",
+            quote_identifiers=False,
+            use_logical_type=True,
+        )
+        if not ok or nrows != len(frame):
+            raise WarehouseUnavailable(f"bulk load into {name} loaded {nrows} of {len(frame)} rows")
+
+    def local_engine(self) -> Any:
+        """An in-memory DuckDB used to read and validate files before the bulk load."""
+        if self._local is None:
+            import duckdb
+
+            self._local = duckdb.connect(":memory:")
+        return self._local
+
+    @property
+    def stages_locally(self) -> bool:
+        """False: validated rows are bulk-loaded with :meth:`stage`."""
+        return False
+
+    def close(self) -> None:
+        """Close the Snowflake connection and the local engine."""
+        if self._local is not None:
+            self._local.close()
+            self._local = None
+        self.con.close()
