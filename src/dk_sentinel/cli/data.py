@@ -2,8 +2,101 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from dk_sentinel.cli.context import state
+from dk_sentinel.cli.output import Format, FormatOpt, emit, info, stderr
+
+
+class Kind(StrEnum):
+    """Contract file kinds."""
+
+    bets = "bets"
+    assessments = "assessments"
+    outcomes = "outcomes"
+
+
+class FileFormat(StrEnum):
+    """Generated file format."""
+
+    csv = "csv"
+    parquet = "parquet"
+
+
+@contextmanager
+def progress(label: str) -> Iterator[Callable[[str], None]]:
+    """A status line on stderr while work runs -- only when stderr is a terminal."""
+    if not stderr.is_terminal:
+        yield lambda _msg: None
+        return
+    with stderr.status(label) as status:
+        yield lambda msg: status.update(f"{label}: {msg}")
+
+
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the files into.")],
+    players: Annotated[int, typer.Option(min=1, help="Number of players.")] = 2000,
+    days: Annotated[int, typer.Option(min=7, max=3650, help="Days of history.")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", help="End of the history (UTC); default now.")
+    ] = None,
+    file_format: Annotated[FileFormat, typer.Option("--format", help="csv or parquet.")] = FileFormat.csv,
+) -> None:
+    """Write synthetic contract files (bets, assessments, outcomes) plus a labels file."""
+    from dk_sentinel.synth import generate as run_generate
+
+    with progress("generating"):
+        result = run_generate(out, players, days, seed, as_of, file_format.value)
+    info(
+        f"Generated {result.bets:,} bets, {result.assessments:,} assessments and "
+        f"{result.outcomes:,} outcomes for {result.players:,} players in {out} "
+        f"({result.seconds:.1f} s). labels.csv is ground truth for evaluation only."
+    )
+
+
+def ingest(
+    ctx: typer.Context,
+    kind: Annotated[Kind, typer.Argument(help="What the files hold: bets, assessments or outcomes.")],
+    paths: Annotated[list[str], typer.Argument(help="Files, directories or glob patterns.", show_default=False)],
+    rejects_out: Annotated[
+        Path | None, typer.Option("--rejects-out", help="Also write rejected rows to this CSV.", show_default=False)
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Validate contract files and load them (exit 4 when some rows were rejected)."""
+    from dk_sentinel.errors import PartialFailure
+    from dk_sentinel.ingest import ingest as run_ingest
+    from dk_sentinel.warehouse import connect
+
+    failure: PartialFailure | None = None
+    with connect(state(ctx).settings) as wh, progress(f"ingest {kind.value}") as say:
+        try:
+            result = run_ingest(wh, kind.value, paths, rejects_out=rejects_out, progress=say)
+        except PartialFailure as exc:
+            failure, result = exc, exc.result  # type: ignore[attr-defined]
+
+    def render(r: Any) -> Table:
+        table = Table("file", "read", "accepted", "already present", "rejected", "top reasons", title=f"ingest {r.kind}")
+        for f in r.files:
+            reasons = "\n".join(f"{n} × {reason}" for reason, n in f.top_reasons.items())
+            table.add_row(f.file, f"{f.rows_read:,}", f"{f.accepted:,}", f"{f.already_present:,}", f"{f.rejected:,}", reasons)
+        return table
+
+    emit(result, fmt, render)
+    if failure is not None:
+        raise failure
 
 
 def register(app: typer.Typer) -> None:
     """Attach the data commands to the root app."""
+    app.command()(generate)
+    app.command()(ingest)

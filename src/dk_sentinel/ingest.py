@@ -1,0 +1,557 @@
+"""``sentinel ingest``: load contract files into the raw tables -- strict, set-based, lossless.
+
+How a load works (the same on both backends):
+
+1. Every file is read by DuckDB's CSV / Parquet reader as text, with its row number.
+2. One SQL statement types each row and lists *every* contract rule it breaks.
+3. Rows that break nothing are staged (on Snowflake: bulk-loaded with ``write_pandas``), then
+   merged in one transaction: a known id with the same content is "already present", a known
+   id with different content is rejected as a conflict (a pending bet that has since settled is
+   the one allowed update), new ids are inserted. Rejects are stored in ``ingest_rejects``.
+
+Accepted + already present + rejected == rows read, for every file. Nothing is half-loaded:
+a file that cannot be read at all (unknown format, missing columns) aborts the whole run
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import re
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from dk_sentinel.errors import PartialFailure, UsageError
+from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse.schema import require_current
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["bets", "assessments", "outcomes"]
+PLAYER_ID_PATTERN = r"^PLR_\d{4,6}_[A-Z]{2}$"
+SETTLED_STATUSES = ("won", "lost", "push", "void", "cashout")
+STATUSES = (*SETTLED_STATUSES, "pending")
+MARKETS = ("moneyline", "spread", "total", "prop", "parlay", "futures", "other")
+EVENT_TYPES = ("self_exclusion", "rg_account_closure", "cooling_off", "limit_breach", "other")
+
+
+def _in(values: Sequence[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+# Text -> value helpers (DuckDB macros). Timestamps: ISO 8601; an explicit offset is applied by
+# hand so the result is UTC whatever DuckDB's time zone support; no offset means UTC.
+_MACROS = [
+    "create or replace temp macro _txt(s) as nullif(trim(s), '')",
+    r"""create or replace temp macro _ts(s) as case
+        when _txt(s) is null then null
+        when regexp_matches(trim(s), '[+-]\d\d:?\d\d$') then
+            try_cast(regexp_replace(trim(s), '[+-]\d\d:?\d\d$', '') as timestamp)
+            - to_minutes(cast(
+                (case when regexp_extract(trim(s), '([+-])\d\d:?\d\d$', 1) = '-' then -1 else 1 end)
+                * (cast(regexp_extract(trim(s), '[+-](\d\d):?(\d\d)$', 1) as integer) * 60
+                   + cast(regexp_extract(trim(s), '[+-](\d\d):?(\d\d)$', 2) as integer))
+              as bigint))
+        else try_cast(regexp_replace(trim(s), 'Z$', '') as timestamp) end""",
+    "create or replace temp macro _dec(s) as try_cast(_txt(s) as decimal(18, 4))",
+    """create or replace temp macro _bool(s) as case lower(_txt(s))
+        when 'true' then true when '1' then true when 'false' then false when '0' then false
+        end""",
+    "create or replace temp macro _bad(cond, reason) as case when cond then reason end",
+]
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One input file type of the data contract."""
+
+    table: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    key: tuple[str, ...]
+    typed_sql: str  # select list producing the typed columns, named as the table's columns
+    rules: tuple[str, ...]  # SQL expressions, each null or a reason
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """All contract columns, in table order."""
+        return self.required + self.optional
+
+
+_ID_RULE = (
+    "_bad(_txt(player_id) is null, 'player_id is missing')",
+    f"_bad(_txt(player_id) is not null and not regexp_full_match(trim(player_id), '{PLAYER_ID_PATTERN}'), "
+    "'player_id ''' || trim(player_id) || ''' does not match PLR_<4-6 digits>_<state>')",
+)
+
+
+def _ts_rule(col: str, required: bool = True) -> tuple[str, ...]:
+    missing = (f"_bad(_txt({col}) is null, '{col} is missing')",) if required else ()
+    return (
+        *missing,
+        f"_bad(_txt({col}) is not null and _ts({col}) is null, "
+        f"'{col} ''' || trim({col}) || ''' is not an ISO 8601 timestamp')",
+    )
+
+
+def _dec_rule(col: str, cond: str, words: str, required: bool = True) -> tuple[str, ...]:
+    missing = (f"_bad(_txt({col}) is null, '{col} is missing')",) if required else ()
+    return (
+        *missing,
+        f"_bad(_txt({col}) is not null and _dec({col}) is null, "
+        f"'{col} ''' || trim({col}) || ''' is not a number')",
+        f"_bad(_dec({col}) is not null and not ({cond}), '{col} ''' || trim({col}) || ''' {words}')",
+    )
+
+
+CONTRACTS: dict[str, Contract] = {
+    "bets": Contract(
+        table="bets",
+        required=("bet_id", "player_id", "placed_at", "sport", "odds_decimal", "stake", "status"),
+        optional=("settled_at", "market", "is_live", "payout"),
+        key=("bet_id",),
+        typed_sql="""_txt(bet_id) as bet_id, trim(player_id) as player_id,
+            _ts(placed_at) as placed_at, _ts(settled_at) as settled_at,
+            upper(_txt(sport)) as sport, lower(_txt(market)) as market,
+            coalesce(_bool(is_live), false) as is_live,
+            cast(_dec(odds_decimal) as decimal(12, 4)) as odds_decimal, _dec(stake) as stake,
+            _dec(payout) as payout, lower(_txt(status)) as status""",
+        rules=(
+            "_bad(_txt(bet_id) is null, 'bet_id is missing')",
+            *_ID_RULE,
+            *_ts_rule("placed_at"),
+            *_ts_rule("settled_at", required=False),
+            "_bad(_txt(sport) is null, 'sport is missing')",
+            f"_bad(_txt(market) is not null and lower(_txt(market)) not in ({_in(MARKETS)}), "
+            f"'market ''' || trim(market) || ''' is not one of {'/'.join(MARKETS)}')",
+            "_bad(_txt(is_live) is not null and _bool(is_live) is null, "
+            "'is_live ''' || trim(is_live) || ''' is not true/false/1/0')",
+            *_dec_rule("odds_decimal", "_dec(odds_decimal) >= 1.01", "is below the minimum 1.01"),
+            *_dec_rule("stake", "_dec(stake) > 0", "must be greater than 0"),
+            *_dec_rule("payout", "_dec(payout) >= 0", "must not be negative", required=False),
+            "_bad(_txt(status) is null, 'status is missing')",
+            f"_bad(_txt(status) is not null and lower(_txt(status)) not in ({_in(STATUSES)}), "
+            f"'status ''' || trim(status) || ''' is not one of {'/'.join(STATUSES)}')",
+            f"_bad(lower(_txt(status)) in ({_in(SETTLED_STATUSES)}) and _txt(settled_at) is null, "
+            "'settled_at is required when status is ' || lower(_txt(status)))",
+            f"_bad(lower(_txt(status)) in ({_in(SETTLED_STATUSES)}) and _txt(payout) is null, "
+            "'payout is required when status is ' || lower(_txt(status)))",
+            "_bad(lower(_txt(status)) = 'pending' and _txt(settled_at) is not null, "
+            "'settled_at must be empty while status is pending')",
+            "_bad(lower(_txt(status)) = 'pending' and _txt(payout) is not null, "
+            "'payout must be empty while status is pending')",
+            "_bad(_ts(settled_at) < _ts(placed_at), 'settled_at is before placed_at')",
+            "_bad(lower(_txt(status)) = 'lost' and _dec(payout) <> 0, "
+            "'payout must be 0 for a lost bet')",
+            "_bad(lower(_txt(status)) in ('push', 'void') and _dec(payout) <> _dec(stake), "
+            "'payout must equal stake for a push or void')",
+        ),
+    ),
+    "assessments": Contract(
+        table="assessments",
+        required=("assessment_id", "player_id", "assessed_at", "risk_score"),
+        optional=(
+            "sensitivity_to_loss",
+            "sensitivity_to_reward",
+            "risk_tolerance",
+            "decision_consistency",
+        ),
+        key=("assessment_id",),
+        typed_sql="""_txt(assessment_id) as assessment_id, trim(player_id) as player_id,
+            _ts(assessed_at) as assessed_at,
+            cast(_dec(risk_score) as decimal(6, 2)) as risk_score,
+            cast(_dec(sensitivity_to_loss) as decimal(6, 2)) as sensitivity_to_loss,
+            cast(_dec(sensitivity_to_reward) as decimal(6, 2)) as sensitivity_to_reward,
+            cast(_dec(risk_tolerance) as decimal(6, 2)) as risk_tolerance,
+            cast(_dec(decision_consistency) as decimal(6, 2)) as decision_consistency""",
+        rules=(
+            "_bad(_txt(assessment_id) is null, 'assessment_id is missing')",
+            *_ID_RULE,
+            *_ts_rule("assessed_at"),
+            *_dec_rule("risk_score", "_dec(risk_score) between 0 and 100", "is outside 0-100"),
+            *(
+                rule
+                for col in (
+                    "sensitivity_to_loss",
+                    "sensitivity_to_reward",
+                    "risk_tolerance",
+                    "decision_consistency",
+                )
+                for rule in _dec_rule(col, f"_dec({col}) between 0 and 100", "is outside 0-100", False)
+            ),
+        ),
+    ),
+    "outcomes": Contract(
+        table="outcomes",
+        required=("player_id", "event_at", "event_type"),
+        optional=(),
+        key=("player_id", "event_at", "event_type"),
+        typed_sql="""trim(player_id) as player_id, _ts(event_at) as event_at,
+            lower(_txt(event_type)) as event_type""",
+        rules=(
+            *_ID_RULE,
+            *_ts_rule("event_at"),
+            "_bad(_txt(event_type) is null, 'event_type is missing')",
+            f"_bad(_txt(event_type) is not null and lower(_txt(event_type)) not in ({_in(EVENT_TYPES)}), "
+            f"'event_type ''' || trim(event_type) || ''' is not one of {'/'.join(EVENT_TYPES)}')",
+        ),
+    ),
+}
+
+
+class FileSummary(BaseModel):
+    """What happened to one input file."""
+
+    file: str
+    rows_read: int
+    accepted: int
+    already_present: int
+    rejected: int
+    top_reasons: dict[str, int]
+
+
+class IngestResult(BaseModel):
+    """The result of one ``sentinel ingest`` run."""
+
+    load_id: str
+    kind: str
+    files: list[FileSummary]
+    rows_read: int
+    accepted: int
+    already_present: int
+    rejected: int
+    rejects_file: str | None = None
+
+
+def expand_paths(paths: Sequence[str | Path], kind: str = "") -> list[Path]:
+    """Expand directories and globs into a sorted list of CSV / Parquet files.
+
+    Args:
+        paths: Files, directories or glob patterns.
+        kind: In a directory, only files whose name starts with this kind are taken.
+
+    Returns:
+        The files, without duplicates.
+
+    Raises:
+        UsageError: A path matches nothing, or a file is neither CSV nor Parquet.
+    """
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            matches = sorted(
+                p for p in path.iterdir() if _format(p) is not None and p.name.startswith(kind)
+            )
+            if not matches:
+                raise UsageError(f"no {kind}*.csv or {kind}*.parquet files in directory {path}")
+        elif any(ch in str(raw) for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(str(raw)))
+            if not matches:
+                raise UsageError(f"the pattern {raw} matches no file")
+        elif path.is_file():
+            matches = [path]
+        else:
+            raise UsageError(f"file {path} does not exist")
+        for match in matches:
+            if _format(match) is None:
+                raise UsageError(
+                    f"{match} is neither CSV nor Parquet",
+                    "Contract files end in .csv, .csv.gz, .parquet or .pq.",
+                )
+            if match.resolve() not in {f.resolve() for f in found}:
+                found.append(match)
+    return found
+
+
+def _format(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz", ".tsv")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    return None
+
+
+def _read_sql(path: Path) -> str:
+    quoted = str(path).replace("'", "''")
+    if _format(path) == "csv":
+        return (
+            f"read_csv('{quoted}', all_varchar = true, header = true, null_padding = true, "
+            "strict_mode = false, auto_detect = true)"
+        )
+    return f"read_parquet('{quoted}')"
+
+
+def _stage_files(local: Any, contract: Contract, files: list[Path]) -> None:
+    """Read every file as text into ``_ingest_raw`` (file, row, contract columns)."""
+    import duckdb
+
+    local.execute(
+        "create or replace temp table _ingest_raw ("
+        "_file varchar, _row bigint, "
+        + ", ".join(f"{c} varchar" for c in contract.columns)
+        + ")"
+    )
+    for path in files:
+        try:
+            header = [r[0] for r in local.execute(f"describe select * from {_read_sql(path)}").fetchall()]
+        except duckdb.Error as exc:
+            raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+        by_lower = {h.lower().strip(): h for h in header}
+        missing = [c for c in contract.required if c not in by_lower]
+        if missing:
+            raise UsageError(
+                f"{path} is missing required column(s): {', '.join(missing)}",
+                f"A {contract.table} file needs the columns {', '.join(contract.required)}.",
+            )
+        extra = sorted(set(by_lower) - set(contract.columns))
+        if extra:
+            log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
+        select = ", ".join(
+            f'cast("{by_lower[c]}" as varchar)' if c in by_lower else "cast(null as varchar)"
+            for c in contract.columns
+        )
+        try:
+            local.execute(
+                f"insert into _ingest_raw select ?, row_number() over (), {select} "
+                f"from {_read_sql(path)}",
+                [str(path)],
+            )
+        except duckdb.Error as exc:
+            raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+
+
+def _validate(local: Any, contract: Contract) -> None:
+    """Type rows and list reasons: ``_ingest_checked`` (typed + reasons)."""
+    for macro in _MACROS:
+        local.execute(macro)
+    key = ", ".join(contract.key)
+    local.execute(
+        f"""create or replace temp table _ingest_checked as
+        with typed as (
+            select _file, _row, {contract.typed_sql},
+                list_filter([{", ".join(contract.rules)}], lambda r: r is not null) as _reasons,
+                to_json(struct_pack({", ".join(contract.columns)})) as _raw
+            from _ingest_raw
+        ),
+        numbered as (
+            select *,
+                row_number() over (partition by {key}, len(_reasons) = 0 order by _file, _row) as _nth,
+                first(_file || ' row ' || _row) over (
+                    partition by {key}, len(_reasons) = 0 order by _file, _row) as _first
+            from typed
+        )
+        select * exclude (_nth, _first, _reasons),
+            case when _nth > 1 and len(_reasons) = 0
+                then ['duplicate {key} in this load (first at ' || _first || ')']
+                else _reasons end as _reasons
+        from numbered"""
+    )
+
+
+def _table_of(local: Any, sql: str) -> Any:
+    return local.execute(sql).fetch_arrow_table()
+
+
+def ingest(
+    wh: Warehouse,
+    kind: Kind,
+    paths: Sequence[str | Path],
+    *,
+    rejects_out: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> IngestResult:
+    """Validate and load contract files of one kind.
+
+    Args:
+        wh: An open warehouse whose schema is current.
+        kind: ``bets``, ``assessments`` or ``outcomes``.
+        paths: Files, directories or globs.
+        rejects_out: Also write the rejected rows (with reasons) to this CSV file.
+        progress: Called with a short status line at each step.
+
+    Returns:
+        Per-file and total counts. When rows were rejected, a :class:`PartialFailure` is
+        raised *after* loading, carrying this result in ``exc.result``.
+
+    Raises:
+        UsageError: A file cannot be read or lacks required columns (nothing is loaded).
+        PartialFailure: Some rows were rejected (the accepted rows are loaded).
+    """
+    if kind not in CONTRACTS:
+        raise UsageError(f"unknown kind {kind!r}", "Use bets, assessments or outcomes.")
+    say = progress or (lambda _msg: None)
+    contract = CONTRACTS[kind]
+    files = expand_paths(paths, kind)
+    require_current(wh)
+    local = wh.local_engine()
+    say(f"reading {len(files)} file(s)")
+    _stage_files(local, contract, files)
+    say("validating")
+    _validate(local, contract)
+    load_id = uuid.uuid4().hex[:12]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    cols = ", ".join(contract.columns)
+    local.execute(
+        f"create or replace temp table stage_accepted as select _file, _row, _raw, {cols} "
+        "from _ingest_checked where len(_reasons) = 0"
+    )
+    local.execute(
+        "create or replace temp table stage_rejects as select _file, _row, _raw, "
+        "array_to_string(_reasons, '; ') as _reasons from _ingest_checked where len(_reasons) > 0"
+    )
+    if not wh.stages_locally:
+        say("bulk-loading to the warehouse")
+        wh.stage("stage_accepted", _table_of(local, "select * from stage_accepted"))
+        wh.stage("stage_rejects", _table_of(local, "select * from stage_rejects"))
+    say("merging")
+    counts = _merge(wh, contract, load_id, now)
+    rows_read = dict(local.execute("select _file, count(*) from _ingest_raw group by 1").fetchall())
+    summaries = []
+    for path in files:
+        c = counts.get(str(path), {})
+        summaries.append(
+            FileSummary(
+                file=str(path),
+                rows_read=int(rows_read.get(str(path), 0)),
+                accepted=c.get("accepted", 0),
+                already_present=c.get("already_present", 0),
+                rejected=c.get("rejected", 0),
+                top_reasons=c.get("reasons", {}),
+            )
+        )
+    with wh.transaction():
+        for s in summaries:
+            wh.execute(
+                "insert into {ops}.ingest_loads values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [load_id, kind, s.file, s.rows_read, s.accepted, s.already_present, s.rejected, now],
+            )
+    result = IngestResult(
+        load_id=load_id,
+        kind=kind,
+        files=summaries,
+        rows_read=sum(s.rows_read for s in summaries),
+        accepted=sum(s.accepted for s in summaries),
+        already_present=sum(s.already_present for s in summaries),
+        rejected=sum(s.rejected for s in summaries),
+    )
+    if rejects_out is not None:
+        _write_rejects(wh, load_id, rejects_out)
+        result.rejects_file = str(rejects_out)
+    log.info(
+        "ingest %s: %d read, %d accepted, %d already present, %d rejected (load %s)",
+        kind, result.rows_read, result.accepted, result.already_present, result.rejected, load_id,
+    )  # fmt: skip
+    if result.rejected:
+        error = PartialFailure(
+            f"{result.rejected} of {result.rows_read} rows rejected; the {result.accepted} "
+            "accepted rows are loaded",
+            f"See the reasons with --rejects-out FILE.csv or in {wh.schemas.ops}.ingest_rejects "
+            f"(load_id '{load_id}').",
+        )
+        error.result = result  # type: ignore[attr-defined]
+        raise error
+    return result
+
+
+def _merge(wh: Warehouse, contract: Contract, load_id: str, now: datetime) -> dict[str, dict[str, Any]]:
+    """Merge staged rows into the raw table in one transaction; return counts per file."""
+    t = f"{{raw}}.{contract.table}"
+    cols = ", ".join(contract.columns)
+    join = " and ".join(f"s.{k} = t.{k}" for k in contract.key)
+    same = " and ".join(f"not (s.{c} is distinct from t.{c})" for c in contract.columns)
+    settles = ""
+    if contract.table == "bets":
+        # A pending bet re-exported once settled is an update, not a conflict.
+        immutable = " and ".join(
+            f"not (s.{c} is distinct from t.{c})"
+            for c in ("player_id", "placed_at", "sport", "market", "is_live", "odds_decimal", "stake")
+        )
+        settles = f"when t.status = 'pending' and s.status <> 'pending' and {immutable} then 'settles'"
+    # Temp-table DDL stays outside the transaction (DDL commits implicitly on Snowflake).
+    wh.execute(
+        f"""create or replace temporary table stage_matched as
+        select s._file, s._row, case when t.{contract.key[0]} is null then 'new'
+            when {same} then 'present' {settles} else 'conflict' end as _outcome
+        from stage_accepted s left join {t} t on {join}"""
+    )
+    matched = "stage_accepted s join stage_matched m on s._file = m._file and s._row = m._row"
+    conflict_reason = (
+        f"{'/'.join(contract.key)} already loaded with different content "
+        "(conflict: the stored row is kept, not overwritten)"
+    )
+    with wh.transaction():
+        if settles:
+            wh.execute(
+                f"delete from {t} where bet_id in "
+                f"(select s.bet_id from {matched} where m._outcome = 'settles')"
+            )
+        wh.execute(
+            f"""insert into {t} ({cols}, source_file, load_id, loaded_at)
+            select {", ".join("s." + c for c in contract.columns)}, s._file, ?, ?
+            from {matched} where m._outcome in ('new', 'settles')""",
+            [load_id, now],
+        )
+        wh.execute(
+            """insert into {ops}.ingest_rejects
+            select ?, ?, _file, _row, _raw, _reasons, ? from stage_rejects""",
+            [load_id, contract.table, now],
+        )
+        wh.execute(
+            f"""insert into {{ops}}.ingest_rejects
+            select ?, ?, s._file, s._row, s._raw, ?, ? from {matched}
+            where m._outcome = 'conflict'""",
+            [load_id, contract.table, conflict_reason, now],
+        )
+    counts: dict[str, dict[str, Any]] = {}
+
+    def entry(file: str) -> dict[str, Any]:
+        return counts.setdefault(
+            file, {"accepted": 0, "already_present": 0, "rejected": 0, "reasons": Counter()}
+        )
+
+    for file, outcome, n in wh.query("select _file, _outcome, count(*) from stage_matched group by 1, 2"):
+        if outcome in ("new", "settles"):
+            entry(file)["accepted"] += int(n)
+        elif outcome == "present":
+            entry(file)["already_present"] += int(n)
+    for file, reasons, n in wh.query(
+        "select source_file, reasons, count(*) from {ops}.ingest_rejects "
+        "where load_id = ? group by 1, 2",
+        [load_id],
+    ):
+        entry(file)["rejected"] += int(n)
+        for reason in str(reasons).split("; "):
+            entry(file)["reasons"][re.sub(r"'[^']*'", "'…'", reason)] += int(n)
+    for c in counts.values():
+        c["reasons"] = dict(c["reasons"].most_common(5))
+    return counts
+
+
+def _write_rejects(wh: Warehouse, load_id: str, out: Path) -> None:
+    """Write this load's rejects to a CSV file (atomically: temp file then rename)."""
+    import csv
+
+    rows = wh.query(
+        "select source_file, line_number, reasons, raw_record from {ops}.ingest_rejects "
+        "where load_id = ? order by source_file, line_number",
+        [load_id],
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "row", "reasons", "raw_record"])
+        for file, row, reasons, raw in rows:
+            writer.writerow([file, row, reasons, raw if raw is None else json.dumps(json.loads(raw))])
+    tmp.replace(out)

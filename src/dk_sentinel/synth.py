@@ -1,0 +1,387 @@
+"""Synthetic US sportsbook data with ground truth, for demos, tests and benchmarks.
+
+Everything is vectorised with NumPy (10M bets in well under a minute) and deterministic for a
+seed. The files follow the data contract; a separate ``labels.csv`` (player_id, archetype,
+is_risk) is for evaluation only -- scoring never reads it.
+
+Behaviour modelled:
+
+* decimal odds by market, outcomes drawn from the implied probability less a bookmaker margin
+  (so players lose ~5 % of turnover on average); pushes, voids and cash-outs;
+* settlement after placement: live bets within minutes, pre-match within hours to two days,
+  futures weeks later; bets not settled by ``as_of`` are ``pending``;
+* an evening peak in the player's local time zone (from the state suffix of the player id);
+* archetypes: most players recreational; risk patterns that start a few weeks before
+  ``as_of`` (loss chasing, stake escalation, a late-night shift, a drift to live / niche /
+  longshot markets); non-risk lookalikes (stable high stakes, consistent winners, sparse).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+#: State -> UTC offset in standard time (hours). The same map as the dbt seed.
+STATE_UTC_OFFSET: dict[str, int] = {
+    "NJ": -5, "NY": -5, "PA": -5, "MA": -5, "MI": -5, "OH": -5, "VA": -5, "MD": -5,
+    "CT": -5, "NC": -5, "NH": -5, "IN": -5, "KY": -5, "DC": -5, "ME": -5, "VT": -5,
+    "IL": -6, "IA": -6, "TN": -6, "LA": -6, "KS": -6, "MO": -6, "WI": -6,
+    "CO": -7, "AZ": -7, "WY": -7, "NV": -8, "OR": -8, "WA": -8,
+}  # fmt: skip
+_STATE_WEIGHTS = {"NJ": 8, "NY": 12, "PA": 7, "MA": 5, "MI": 5, "OH": 6, "VA": 4, "IL": 7,
+                  "CO": 4, "AZ": 5, "TN": 3, "IN": 3, "MD": 3, "LA": 2, "NC": 4, "KS": 2}  # fmt: skip
+
+ARCHETYPES: dict[str, float] = {
+    "recreational": 0.62,
+    "loss_chaser": 0.05,
+    "escalator": 0.05,
+    "late_night_shift": 0.05,
+    "market_drifter": 0.05,
+    "high_stakes_stable": 0.06,
+    "consistent_winner": 0.06,
+    "sparse_bettor": 0.06,
+}
+RISK_ARCHETYPES = frozenset({"loss_chaser", "escalator", "late_night_shift", "market_drifter"})
+#: The component each single-pattern risk archetype should drive.
+EXPECTED_DRIVER = {
+    "loss_chaser": "loss_chase",
+    "escalator": "bet_escalation",
+    "late_night_shift": "temporal_risk",
+    "market_drifter": "market_drift",
+}
+
+MAJOR_SPORTS = np.array(["NFL", "NBA", "MLB", "NHL", "NCAAF", "NCAAB", "SOCCER", "TENNIS", "GOLF"])
+NICHE_SPORTS = np.array(["TABLE_TENNIS", "ESPORTS", "MMA", "BOXING", "OTHER"])
+MARKETS = np.array(["moneyline", "spread", "total", "prop", "parlay", "futures"])
+_MARKET_P = np.array([0.30, 0.25, 0.18, 0.14, 0.10, 0.03])
+_MAJOR_P = np.array([0.24, 0.20, 0.14, 0.10, 0.09, 0.08, 0.08, 0.05, 0.02])
+
+
+class GenerateResult(BaseModel):
+    """What :func:`generate` wrote."""
+
+    out_dir: str
+    players: int
+    bets: int
+    assessments: int
+    outcomes: int
+    files: dict[str, str]
+    seconds: float
+
+
+@dataclass
+class _Bets:
+    player: np.ndarray
+    placed: np.ndarray  # epoch seconds
+    stake: np.ndarray
+    odds: np.ndarray
+    market: np.ndarray  # index into MARKETS
+    sport: np.ndarray  # str
+    live: np.ndarray  # bool
+
+
+def _placed_times(
+    rng: np.random.Generator, day: np.ndarray, offset_h: np.ndarray, late: np.ndarray, start: int
+) -> np.ndarray:
+    """Epoch seconds: an evening-peaked local hour, or 00:00-05:00 where ``late``."""
+    n = day.size
+    hour = np.where(
+        rng.random(n) < 0.75,
+        np.clip(rng.normal(20.0, 2.2, n), 9, 23.99),  # evening peak (games)
+        rng.uniform(9, 24, n),  # daytime / props
+    )
+    hour = np.where(late, rng.uniform(0, 5, n), hour)
+    local = start + day * 86400 + (hour * 3600).astype(np.int64)
+    return local - offset_h * 3600
+
+
+def _odds(rng: np.random.Generator, market: np.ndarray, longshot: np.ndarray) -> np.ndarray:
+    n = market.size
+    odds = np.select(
+        [market <= 2, market == 3, market == 4, market == 5],
+        [
+            np.exp(rng.normal(np.log(1.91), 0.22, n)),
+            np.exp(rng.normal(np.log(2.2), 0.35, n)),
+            np.exp(rng.normal(np.log(6.0), 0.6, n)),
+            np.exp(rng.normal(np.log(12.0), 0.7, n)),
+        ],
+    )
+    odds = np.where(longshot, rng.uniform(6.0, 25.0, n), odds)
+    return np.round(np.clip(odds, 1.05, 200.0), 2)
+
+
+def generate_frames(
+    players: int, days: int, seed: int, as_of: datetime
+) -> dict[str, Any]:
+    """Generate the contract tables as Arrow tables (no files).
+
+    Args:
+        players: Number of players.
+        days: Days of history before ``as_of``.
+        seed: Random seed (same seed, same data).
+        as_of: End of the generated history (UTC, naive).
+
+    Returns:
+        ``{"bets": ..., "assessments": ..., "outcomes": ..., "labels": ...}`` Arrow tables.
+    """
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    start_dt = (as_of - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = int(start_dt.replace(tzinfo=UTC).timestamp())
+    end = int(as_of.replace(tzinfo=UTC).timestamp())
+
+    names = np.array(list(ARCHETYPES))
+    arch = rng.choice(names.size, players, p=np.array(list(ARCHETYPES.values())))
+    archetype = names[arch]
+    states = np.array(list(_STATE_WEIGHTS))
+    sw = np.array(list(_STATE_WEIGHTS.values()), dtype=float)
+    state = rng.choice(states, players, p=sw / sw.sum())
+    offset = np.array([STATE_UTC_OFFSET[s] for s in state])
+    ids = rng.permutation(np.arange(1000, 1000 + max(players * 3, 1000)))[:players]
+    player_id = np.char.add(np.char.add("PLR_", np.char.zfill(ids.astype(str), 4)), np.char.add("_", state))
+
+    base_stake = np.exp(rng.normal(np.log(20.0), 0.8, players))
+    base_stake = np.where(archetype == "high_stakes_stable", rng.uniform(400, 2500, players), base_stake)
+    rate = np.exp(rng.normal(np.log(1.0), 0.6, players))  # bets per day
+    rate = np.where(archetype == "sparse_bettor", rng.uniform(0.02, 0.08, players), rate)
+    rate = np.where(archetype == "high_stakes_stable", rate * 0.8, rate)
+    live_p = np.clip(rng.beta(2, 6, players), 0.02, 0.9)
+    niche_p = np.clip(rng.beta(1, 25, players), 0, 0.3)
+    longshot_p = np.clip(rng.beta(1, 20, players), 0, 0.3)
+    late_p = np.clip(rng.beta(1, 30, players), 0, 0.2)
+    onset_day = days - rng.integers(18, 35, players)  # pattern starts 18-35 days before as_of
+    onset_day = np.maximum(onset_day, days // 3)
+    intensity = rng.uniform(0.6, 1.0, players)  # strength of the risk pattern
+
+    # ---- base bets -------------------------------------------------------------------------
+    counts = rng.poisson(rate * days)
+    counts = np.where(archetype == "sparse_bettor", np.clip(counts, 2, 8), np.maximum(counts, 1))
+    p = np.repeat(np.arange(players), counts)
+    n = p.size
+    day = rng.integers(0, days, n)
+    a = archetype[p]
+    active = day >= onset_day[p]
+    late = rng.random(n) < np.where((a == "late_night_shift") & active, 0.45 + 0.4 * intensity[p], late_p[p])
+    drifting = (a == "market_drifter") & active
+    live = rng.random(n) < np.where(drifting, np.maximum(live_p[p], 0.7), live_p[p])
+    niche = rng.random(n) < np.where(drifting, 0.35 + 0.3 * intensity[p], niche_p[p])
+    longshot = rng.random(n) < np.where(drifting, 0.3 + 0.3 * intensity[p], longshot_p[p])
+    # late-night and heavy-intensity shift: more bets per active day after onset
+    market = rng.choice(MARKETS.size, n, p=_MARKET_P)
+    market = np.where(live & (market == 5), 0, market)  # no live futures
+    sport = np.where(niche, rng.choice(NICHE_SPORTS, n), rng.choice(MAJOR_SPORTS, n, p=_MAJOR_P))
+    placed = _placed_times(rng, day, offset[p], late, start)
+    stake = base_stake[p] * np.exp(rng.normal(0, 0.35, n))
+    escal = (a == "escalator") & active
+    growth = np.clip((day - onset_day[p]) / np.maximum(days - onset_day[p], 1), 0, 1)
+    stake = np.where(escal, stake * np.exp(growth * np.log(2.0 + 4.0 * intensity[p])), stake)
+    stake = np.where(a == "high_stakes_stable", base_stake[p] * np.exp(rng.normal(0, 0.2, n)), stake)
+    bets = _Bets(p, placed, stake, _odds(rng, market, longshot), market, sport, live)
+    bets, status, settled, payout = _settle_and_chase(
+        rng, bets, archetype, onset_day, intensity, base_stake, start, end
+    )
+    order = np.lexsort((bets.placed, bets.player))
+    m = order.size
+    bet_ids = np.char.add("B", np.char.zfill(np.arange(1, m + 1).astype(str), 9))
+    ts = lambda s: pa.array(s.astype("datetime64[s]"), pa.timestamp("s"))  # noqa: E731
+    settled_o = settled[order]
+    bets_table = pa.table(
+        {
+            "bet_id": bet_ids,
+            "player_id": player_id[bets.player[order]],
+            "placed_at": ts(bets.placed[order]),
+            "settled_at": pa.array(settled_o.astype("datetime64[s]"), pa.timestamp("s"), mask=settled_o < 0),
+            "sport": bets.sport[order],
+            "market": MARKETS[bets.market[order]],
+            "is_live": bets.live[order],
+            "odds_decimal": bets.odds[order],
+            "stake": np.round(bets.stake[order], 2),
+            "payout": pa.array(np.round(payout[order], 2), mask=np.isnan(payout[order])),
+            "status": status[order],
+        }
+    )
+
+    # ---- Gamalyze assessments ----------------------------------------------------------------
+    has = rng.random(players) < 0.35
+    risk = np.isin(archetype, list(RISK_ARCHETYPES))
+    score = np.where(risk, rng.normal(68, 12, players), rng.normal(30, 14, players))
+    score = np.round(np.clip(score, 0, 100), 1)
+    age_days = np.where(rng.random(players) < 0.8, rng.uniform(1, 120, players), rng.uniform(200, 400, players))
+    idx = np.flatnonzero(has)
+    assessed = end - (age_days[idx] * 86400).astype(np.int64)
+    sub = lambda: np.round(np.clip(score[idx] + rng.normal(0, 10, idx.size), 0, 100), 1)  # noqa: E731
+    assessments = pa.table(
+        {
+            "assessment_id": np.char.add("GA", np.char.zfill(np.arange(1, idx.size + 1).astype(str), 8)),
+            "player_id": player_id[idx],
+            "assessed_at": ts(assessed),
+            "risk_score": score[idx],
+            "sensitivity_to_loss": sub(),
+            "sensitivity_to_reward": sub(),
+            "risk_tolerance": sub(),
+            "decision_consistency": np.round(np.clip(100 - score[idx] + rng.normal(0, 10, idx.size), 0, 100), 1),
+        }
+    )
+
+    # ---- outcomes (later events, for backtesting) -----------------------------------------
+    o_idx = np.flatnonzero(rng.random(players) < np.where(risk, 0.3, 0.02))
+    kinds = np.array(["self_exclusion", "rg_account_closure", "cooling_off", "limit_breach", "other"])
+    outcomes = pa.table(
+        {
+            "player_id": player_id[o_idx],
+            "event_at": ts(end - rng.integers(0, 5 * 86400, o_idx.size)),
+            "event_type": rng.choice(kinds, o_idx.size, p=[0.3, 0.1, 0.3, 0.2, 0.1]),
+        }
+    )
+    labels = pa.table(
+        {"player_id": player_id, "archetype": archetype, "is_risk": risk}
+    )
+    return {"bets": bets_table, "assessments": assessments, "outcomes": outcomes, "labels": labels}
+
+
+def _settle_and_chase(
+    rng: np.random.Generator,
+    bets: _Bets,
+    archetype: np.ndarray,
+    onset_day: np.ndarray,
+    intensity: np.ndarray,
+    base_stake: np.ndarray,
+    start: int,
+    end: int,
+) -> tuple[_Bets, np.ndarray, np.ndarray, np.ndarray]:
+    """Settle bets; for loss chasers add fast, bigger bets after settled losses (two rounds)."""
+    status, settled, payout = _settle(rng, bets, archetype, end)
+    all_parts = [(bets, status, settled, payout)]
+    current, cur_status, cur_settled = bets, status, settled
+    for _round in range(2):
+        a = archetype[current.player]
+        day = (cur_settled - start) // 86400
+        chase = (
+            (a == "loss_chaser")
+            & (cur_status == "lost")
+            & (cur_settled > 0)
+            & (day >= onset_day[current.player])
+            & (rng.random(current.player.size) < 0.55 + 0.4 * intensity[current.player])
+        )
+        idx = np.flatnonzero(chase)
+        if idx.size == 0:
+            break
+        pl = current.player[idx]
+        placed = cur_settled[idx] + rng.integers(60, 25 * 60, idx.size)
+        keep = placed < end
+        idx, pl, placed = idx[keep], pl[keep], placed[keep]
+        k = idx.size
+        market = rng.choice(3, k)
+        new = _Bets(
+            pl,
+            placed,
+            base_stake[pl] * rng.uniform(2.0, 4.5, k),
+            _odds(rng, market, np.zeros(k, bool)),
+            market,
+            current.sport[idx],
+            rng.random(k) < 0.6,
+        )
+        n_status, n_settled, n_payout = _settle(rng, new, archetype, end)
+        all_parts.append((new, n_status, n_settled, n_payout))
+        current, cur_status, cur_settled = new, n_status, n_settled
+    fields = ("player", "placed", "stake", "odds", "market", "sport", "live")
+    merged = _Bets(*(np.concatenate([getattr(part[0], f) for part in all_parts]) for f in fields))
+    status, settled, payout = (np.concatenate([part[i] for part in all_parts]) for i in (1, 2, 3))
+    return merged, status, settled, payout
+
+
+def _settle(
+    rng: np.random.Generator, bets: _Bets, archetype: np.ndarray, end: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = bets.player.size
+    margin = np.where(bets.market == 4, 0.20, 0.045)
+    p_win = (1.0 / bets.odds) * (1.0 - margin)
+    p_win = np.where(archetype[bets.player] == "consistent_winner", np.minimum(p_win * 1.18 / (1 - margin), 0.95), p_win)
+    won = rng.random(n) < p_win
+    u = rng.random(n)
+    push = (bets.market >= 1) & (bets.market <= 2) & (u < 0.03)
+    void = u > 0.995
+    cashout = (u > 0.975) & (u <= 0.995)
+    status = np.where(won, "won", "lost")
+    status = np.where(push, "push", np.where(void, "void", np.where(cashout, "cashout", status)))
+    delay = np.where(
+        bets.live,
+        rng.exponential(20 * 60, n) + 120,
+        np.where(bets.market == 5, rng.uniform(7, 120, n) * 86400, rng.uniform(1800, 48 * 3600, n) + 3 * 3600),
+    ).astype(np.int64)
+    settled = bets.placed + delay
+    payout = np.select(
+        [status == "won", status == "lost", status == "cashout"],
+        [bets.stake * bets.odds, np.zeros(n), bets.stake * rng.uniform(0.2, 1.8, n)],
+        default=bets.stake,
+    )
+    pending = settled > end
+    status = np.where(pending, "pending", status)
+    payout = np.where(pending, np.nan, payout)
+    settled = np.where(pending, -1, settled)
+    return status, settled, payout
+
+
+def generate(
+    out_dir: Path,
+    players: int = 2000,
+    days: int = 90,
+    seed: int = 7,
+    as_of: date | datetime | None = None,
+    file_format: Literal["csv", "parquet"] = "csv",
+) -> GenerateResult:
+    """Write bets, assessments, outcomes and labels files into ``out_dir``.
+
+    Args:
+        out_dir: Folder to write into (created).
+        players: Number of players.
+        days: Days of history.
+        seed: Random seed.
+        as_of: End of the history (default: now, to the hour).
+        file_format: ``csv`` or ``parquet``.
+
+    Returns:
+        Counts and file paths.
+    """
+    import time
+
+    import duckdb
+
+    t0 = time.perf_counter()
+    if as_of is None:
+        as_of = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    elif not isinstance(as_of, datetime):
+        as_of = datetime(as_of.year, as_of.month, as_of.day)
+    frames = generate_frames(players, days, seed, as_of)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    con = duckdb.connect(":memory:")
+    try:
+        for name, table in frames.items():
+            ext = "csv" if name == "labels" else file_format
+            path = out_dir / f"{name}.{ext}"
+            con.register("t", table)
+            if ext == "csv":
+                options = "(header, timestampformat '%Y-%m-%dT%H:%M:%S')"
+            else:
+                options = "(format parquet)"
+            con.execute(f"copy (select * from t) to '{path.as_posix()}' {options}")
+            con.unregister("t")
+            files[name] = str(path)
+    finally:
+        con.close()
+    return GenerateResult(
+        out_dir=str(out_dir),
+        players=players,
+        bets=frames["bets"].num_rows,  # type: ignore[attr-defined]
+        assessments=frames["assessments"].num_rows,  # type: ignore[attr-defined]
+        outcomes=frames["outcomes"].num_rows,  # type: ignore[attr-defined]
+        files=files,
+        seconds=round(time.perf_counter() - t0, 2),
+    )
