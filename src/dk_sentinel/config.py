@@ -73,6 +73,9 @@ class SnowflakeSettings(_Section):
     authenticator: Literal["password", "key_pair", "externalbrowser"] = "password"
     private_key_file: Path | None = None
     login_timeout_seconds: int = Field(default=30, ge=1)
+    host: str = Field(default="", description="Only for a proxy / PrivateLink / emulator")
+    port: int | None = None
+    protocol: Literal["https", "http"] = "https"
 
     @field_validator("warehouse", "database")
     @classmethod

@@ -1,1 +1,260 @@
-"""Risk scoring: the packaged dbt project and ``score_batch``."""
+"""Risk scoring: ``score_batch()`` runs the packaged dbt project under a lock, with a run log.
+
+A run: take the scoring lock (a second run exits 75 naming the holder; the OS frees the lock
+of a killed run) -> repair leftovers of interrupted runs -> count bets loaded since the last
+successful run's watermark (none: record a "skipped" run) -> record the run as ``running`` ->
+``dbt build`` (seeds, models, unit and data tests) in a child process -> record the outcome.
+The watermark advances and the scores become visible (``rg_latest_risk_scores``) only when
+the run succeeded, so a crash or ``kill -9`` leaves the previous scores intact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dk_sentinel.config import Settings
+from dk_sentinel.errors import BusyError, PartialFailure, ScoringError
+from dk_sentinel.models import BatchRun
+from dk_sentinel.scoring.dbt import SCORING_VERSION, cache_dir, dbt_vars, run_dbt
+from dk_sentinel.warehouse import Warehouse, connect
+from dk_sentinel.warehouse.schema import require_current
+
+log = logging.getLogger(__name__)
+
+_RUN_COLUMNS = (
+    "run_id, status, started_at, finished_at, as_of, watermark, new_bets, players_scored, "
+    "tests_passed, tests_failed, scoring_version, error"
+)
+
+
+def utcnow() -> datetime:
+    """Now in UTC as a naive timestamp (the warehouse stores UTC without offset)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def scoring_lock(settings: Settings) -> Iterator[None]:
+    """Hold the scoring lock, or raise :class:`BusyError` naming the holder.
+
+    The lock is an OS file lock (``filelock``): the kernel releases it when its holder dies,
+    so a lock left by a killed run is simply taken over.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = cache_dir(settings)
+    holder_file = folder / "score-batch.holder.json"
+    lock = FileLock(str(folder / "score-batch.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        try:
+            holder = json.loads(holder_file.read_text(encoding="utf-8"))
+            who = f"pid {holder['pid']}, started {holder['started_at']}"
+        except (OSError, ValueError, KeyError):
+            who = "another process"
+        raise BusyError(
+            f"another score-batch is running ({who})",
+            "Wait for it to finish; cron will run the next one on schedule.",
+        ) from None
+    try:
+        holder_file.write_text(
+            json.dumps({"pid": os.getpid(), "started_at": utcnow().isoformat(timespec="seconds")}),
+            encoding="utf-8",
+        )
+        yield
+    finally:
+        holder_file.unlink(missing_ok=True)
+        lock.release()
+
+
+def _row_to_run(row: dict[str, object]) -> BatchRun:
+    return BatchRun.model_validate(row)
+
+
+def list_runs(wh: Warehouse, limit: int = 20) -> list[BatchRun]:
+    """The most recent scoring runs, newest first.
+
+    Args:
+        wh: An open warehouse.
+        limit: How many.
+
+    Returns:
+        Runs.
+    """
+    rows = wh.query_dicts(
+        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs order by started_at desc limit ?",
+        [limit],
+    )
+    return [_row_to_run(r) for r in rows]
+
+
+def last_successful_run(wh: Warehouse) -> BatchRun | None:
+    """The latest successful run, if any."""
+    rows = wh.query_dicts(
+        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs where status = 'success' "
+        "order by finished_at desc limit 1"
+    )
+    return _row_to_run(rows[0]) if rows else None
+
+
+def _scores_table_exists(wh: Warehouse) -> bool:
+    rows = wh.query(
+        "select count(*) from information_schema.tables "
+        "where lower(table_schema) = lower(?) and lower(table_name) = 'rg_risk_scores'",
+        [wh.schemas.analytics],
+    )
+    return bool(rows[0][0])
+
+
+def _repair(wh: Warehouse) -> None:
+    """Mark runs left 'running' by a dead process as failed and drop their partial rows."""
+    stale = [r[0] for r in wh.query("select run_id from {ops}.scoring_runs where status = 'running'")]
+    if not stale:
+        return
+    log.warning("repairing %d interrupted scoring run(s): %s", len(stale), ", ".join(stale))
+    with wh.transaction():
+        for run_id in stale:
+            if _scores_table_exists(wh):
+                wh.execute("delete from {analytics}.rg_risk_scores where run_id = ?", [run_id])
+            wh.execute(
+                "update {ops}.scoring_runs set status = 'failed', finished_at = ?, "
+                "error = 'interrupted: the process ended before the run finished' "
+                "where run_id = ?",
+                [utcnow(), run_id],
+            )
+
+
+def _insert_run(wh: Warehouse, run: BatchRun) -> None:
+    wh.execute(
+        "insert into {ops}.scoring_runs (run_id, status, started_at, finished_at, as_of, "
+        "watermark, new_bets, players_scored, tests_passed, tests_failed, scoring_version, "
+        "pid, error) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run.run_id, run.status, run.started_at, run.finished_at, run.as_of, run.watermark,
+            run.new_bets, run.players_scored, run.tests_passed, run.tests_failed,
+            run.scoring_version, os.getpid(), run.error,
+        ],
+    )  # fmt: skip
+
+
+def _finish_run(wh: Warehouse, run: BatchRun) -> None:
+    wh.execute(
+        "update {ops}.scoring_runs set status = ?, finished_at = ?, watermark = ?, "
+        "players_scored = ?, tests_passed = ?, tests_failed = ?, error = ? where run_id = ?",
+        [
+            run.status, run.finished_at, run.watermark, run.players_scored, run.tests_passed,
+            run.tests_failed, run.error, run.run_id,
+        ],
+    )  # fmt: skip
+
+
+def score_batch(
+    settings: Settings,
+    *,
+    as_of: datetime | None = None,
+    full_refresh: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> BatchRun:
+    """Score every player whose windows changed; the cron entry point.
+
+    Args:
+        settings: Loaded settings (the warehouse is opened and closed here, around dbt).
+        as_of: Score as of this time (UTC); default now. Forces a run.
+        full_refresh: Score even when no bets arrived since the last run.
+        progress: Called with a short status line at each step.
+
+    Returns:
+        The recorded run (status ``success`` or ``skipped``).
+
+    Raises:
+        BusyError: Another score-batch holds the lock.
+        PartialFailure: dbt tests failed (exit 4); the scores of this run are not published.
+        ScoringError: dbt failed; the previous scores are intact.
+    """
+    say = progress or (lambda _msg: None)
+    with scoring_lock(settings):
+        started = utcnow()
+        run = BatchRun(
+            run_id=started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
+            status="running",
+            started_at=started,
+            as_of=(as_of.astimezone(UTC).replace(tzinfo=None) if as_of and as_of.tzinfo else as_of)
+            or started,
+            scoring_version=SCORING_VERSION,
+        )
+        with connect(settings) as wh:
+            require_current(wh)
+            _repair(wh)
+            previous = last_successful_run(wh)
+            watermark = wh.query("select max(loaded_at) from {raw}.bets")[0][0]
+            since = previous.watermark if previous and previous.watermark else None
+            new_bets = wh.query(
+                "select count(*) from {raw}.bets where loaded_at > ?",
+                [since or datetime(1970, 1, 1)],
+            )[0][0]
+            run.new_bets = int(new_bets)
+            run.watermark = watermark
+            if run.new_bets == 0 and as_of is None and not full_refresh:
+                run.status, run.finished_at = "skipped", utcnow()
+                run.error = "skipped: no new bets since the last successful run"
+                run.watermark = since
+                _insert_run(wh, run)
+                log.info("score-batch skipped: no new bets since the last successful run")
+                return run
+            _insert_run(wh, run)
+        say(f"running dbt (as of {run.as_of:%Y-%m-%d %H:%M})")
+        variables = dbt_vars(
+            settings, as_of=run.as_of.isoformat(sep=" "), run_id=run.run_id,
+            scored_at=started.isoformat(sep=" "),
+        )  # fmt: skip
+        try:
+            result = run_dbt(settings, ["build"], variables)
+        except ScoringError as exc:
+            with connect(settings) as wh:
+                run.status, run.finished_at, run.error = "failed", utcnow(), exc.message
+                run.watermark = None
+                _finish_run(wh, run)
+            raise
+        say("recording the run")
+        with connect(settings) as wh:
+            run.finished_at = utcnow()
+            run.tests_passed, run.tests_failed = result.tests_passed, result.tests_failed
+            if result.models_ok and _scores_table_exists(wh):
+                run.players_scored = int(
+                    wh.query(
+                        "select count(*) from {analytics}.rg_risk_scores where run_id = ?",
+                        [run.run_id],
+                    )[0][0]
+                )
+            if result.ok:
+                run.status = "success"
+            else:
+                run.status = "tests_failed" if result.models_ok else "failed"
+                run.error = "; ".join(result.failures)[:2000]
+                run.watermark = None
+            _finish_run(wh, run)
+    if run.status == "failed":
+        raise ScoringError(f"scoring run {run.run_id} failed: {run.error}", f"See {result.log_file}; the previous scores are intact.")
+    if run.status == "tests_failed":
+        error = PartialFailure(
+            f"scoring run {run.run_id}: {run.tests_failed} dbt test(s) failed; "
+            "its scores are not published",
+            f"{run.error[:300] if run.error else ''} -- see {result.log_file}",
+        )
+        error.result = run  # type: ignore[attr-defined]
+        raise error
+    log.info(
+        "score-batch %s: %d players scored as of %s, %d new bets, %d tests passed (%.1f s)",
+        run.run_id, run.players_scored, run.as_of, run.new_bets, run.tests_passed, run.seconds or 0,
+    )  # fmt: skip
+    return run
+
+
+__all__ = ["Path", "last_successful_run", "list_runs", "score_batch", "scoring_lock"]

@@ -1,10 +1,258 @@
-"""Running the packaged dbt project."""
+"""Running the packaged dbt project.
+
+dbt runs in a child process: a dbt-duckdb run keeps the DuckDB file locked until its process
+exits, so a child guarantees the file is free when scoring ends, and keeps dbt's ~1 s import
+out of every other command. The profile is generated from Settings into a cache folder and
+refers to secrets only through ``env_var()`` -- credentials are never written to disk.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
 from dk_sentinel.config import Settings
+from dk_sentinel.errors import ScoringError
+
+log = logging.getLogger(__name__)
+
+PROJECT_DIR = Path(__file__).parent / "dbt_project"
+SCORING_VERSION = "1.0.0"
+
+
+def cache_dir(settings: Settings) -> Path:
+    """A writable folder for dbt's profile, target and logs (never site-packages).
+
+    Args:
+        settings: Loaded settings.
+
+    Returns:
+        The folder (created), one per warehouse.
+    """
+    wh = settings.warehouse
+    ident = (
+        str(wh.duckdb.path.resolve())
+        if wh.backend == "duckdb"
+        else f"{wh.snowflake.account}/{wh.snowflake.database}"
+    )
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dk-sentinel"
+    folder = base / sha256(ident.encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _quote(value: object) -> str:
+    return json.dumps(str(value))
+
+
+def profile_yaml(settings: Settings) -> str:
+    """The dbt profile for the configured warehouse (secrets only as ``env_var()`` calls).
+
+    Args:
+        settings: Loaded settings.
+
+    Returns:
+        The text of ``profiles.yml``.
+    """
+    wh = settings.warehouse
+    threads = settings.scoring.dbt_threads
+    if wh.backend == "duckdb":
+        return (
+            "dk_sentinel:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
+            f"      path: {_quote(wh.duckdb.path.resolve())}\n"
+            f"      schema: {_quote(wh.schemas.analytics)}\n      threads: {threads}\n"
+            f"      settings:\n        memory_limit: {_quote(wh.duckdb.memory_limit)}\n"
+            f"        threads: {wh.duckdb.threads}\n"
+        )
+    sf = wh.snowflake
+    lines = [
+        "dk_sentinel:",
+        "  target: snowflake",
+        "  outputs:",
+        "    snowflake:",
+        "      type: snowflake",
+        f"      account: {_quote(sf.account)}",
+        f"      user: {_quote(sf.user)}",
+        f"      database: {_quote(sf.database)}",
+        f"      warehouse: {_quote(sf.warehouse)}",
+        f"      schema: {_quote(wh.schemas.analytics)}",
+        f"      threads: {threads}",
+        f"      connect_timeout: {sf.login_timeout_seconds}",
+    ]
+    if sf.role:
+        lines.append(f"      role: {_quote(sf.role)}")
+    if sf.authenticator == "password":
+        lines.append("      password: \"{{ env_var('SNOWFLAKE_PASSWORD') }}\"")
+    elif sf.authenticator == "key_pair":
+        lines.append(f"      private_key_path: {_quote(sf.private_key_file)}")
+        lines.append(
+            "      private_key_passphrase: \"{{ env_var('SNOWFLAKE_PRIVATE_KEY_PASSPHRASE', '') }}\""
+        )
+    else:
+        lines.append("      authenticator: externalbrowser")
+    if sf.host:  # a proxy, PrivateLink or an emulator
+        lines += [f"      host: {_quote(sf.host)}", f"      protocol: {_quote(sf.protocol)}"]
+        if sf.port:
+            lines.append(f"      port: {sf.port}")
+    return "\n".join(lines) + "\n"
+
+
+def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
+    """The dbt vars for a run: scoring settings plus run identity (as_of, run_id, ...).
+
+    Args:
+        settings: Loaded settings.
+        **run: Extra vars (``as_of``, ``run_id``, ``scored_at``).
+
+    Returns:
+        A JSON-serialisable dict for ``--vars``.
+    """
+    s = settings.scoring
+    values: dict[str, Any] = {
+        "scoring_version": SCORING_VERSION,
+        "raw_schema": settings.warehouse.schemas.raw,
+        "ops_schema": settings.warehouse.schemas.ops,
+        "recent_window_days": s.recent_window_days,
+        "baseline_window_days": s.baseline_window_days,
+        "chase_window_minutes": s.chase_window_minutes,
+        "chase_stake_ratio": s.chase_stake_ratio,
+        "min_settled_losses": s.min_settled_losses,
+        "min_bets": s.min_bets,
+        "late_night_start_hour": s.late_night_start_hour,
+        "late_night_end_hour": s.late_night_end_hour,
+        "longshot_odds": s.longshot_odds,
+        "gamalyze_staleness_days": s.gamalyze_staleness_days,
+        "threshold_critical": str(s.thresholds.critical),
+        "threshold_high": str(s.thresholds.high),
+        "threshold_medium": str(s.thresholds.medium),
+    }
+    for name, weight in s.weights.model_dump().items():
+        values[f"weight_{name}"] = weight
+    values.update({k: str(v) for k, v in run.items()})
+    return values
+
+
+@dataclass
+class DbtResult:
+    """What a dbt invocation did."""
+
+    ok: bool
+    models_ok: bool
+    tests_passed: int = 0
+    tests_failed: int = 0
+    failures: list[str] = field(default_factory=list)
+    log_file: str = ""
+    seconds: float = 0.0
+
+
+def run_dbt(
+    settings: Settings, command: list[str], variables: Mapping[str, Any] | None = None
+) -> DbtResult:
+    """Run one dbt command on the packaged project in a child process.
+
+    Args:
+        settings: Loaded settings.
+        command: e.g. ``["build"]`` or ``["parse"]``.
+        variables: dbt vars.
+
+    Returns:
+        The parsed outcome (from ``run_results.json``).
+
+    Raises:
+        ScoringError: dbt could not run at all.
+    """
+    folder = cache_dir(settings)
+    (folder / "profiles.yml").write_text(profile_yaml(settings), encoding="utf-8")
+    target, logs = folder / "target", folder / "logs"
+    args = [
+        sys.executable,
+        "-c",
+        "import sys; from dbt.cli.main import cli; sys.exit(cli())",
+        *command,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(folder),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(logs),
+    ]
+    if variables:
+        args += ["--vars", json.dumps(dict(variables))]
+    env = {
+        **os.environ,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+        "DBT_USE_COLORS": "false",
+        "DBT_PRINTER_WIDTH": "100",
+    }
+    results_file = target / "run_results.json"
+    results_file.unlink(missing_ok=True)
+    started = time.perf_counter()
+    deadline = time.monotonic() + settings.warehouse.busy_timeout_seconds
+    while True:
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+        locked = "Could not set lock" in proc.stdout + proc.stderr
+        if not locked or time.monotonic() > deadline:
+            break
+        log.warning("dbt found the warehouse locked by another command; retrying")
+        time.sleep(0.5)
+    seconds = time.perf_counter() - started
+    log_file = str(logs / "dbt.log")
+    if proc.returncode not in (0, 1) or (command[0] != "parse" and not results_file.exists()):
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+        raise ScoringError(
+            f"dbt {command[0]} could not run: {' | '.join(tail) or 'no output'}",
+            f"See {log_file}; the previous scores are intact.",
+        )
+    if command[0] == "parse":
+        if proc.returncode != 0:
+            tail = [ln for ln in proc.stdout.splitlines() if "rror" in ln][-3:]
+            raise ScoringError(f"the packaged dbt project does not parse: {' | '.join(tail)}")
+        return DbtResult(ok=True, models_ok=True, log_file=log_file, seconds=seconds)
+    return _parse_results(results_file, log_file, seconds)
+
+
+def _parse_results(results_file: Path, log_file: str, seconds: float) -> DbtResult:
+    data = json.loads(results_file.read_text(encoding="utf-8"))
+    result = DbtResult(ok=True, models_ok=True, log_file=log_file, seconds=seconds)
+    for item in data.get("results", []):
+        uid, status = item["unique_id"], item["status"]
+        is_test = uid.startswith(("test.", "unit_test."))
+        if is_test and status == "pass":
+            result.tests_passed += 1
+        elif is_test and status in ("fail", "error", "warn"):
+            if status != "warn":
+                result.tests_failed += 1
+                result.failures.append(f"{uid.split('.')[-1]}: {item.get('message') or status}")
+        elif status in ("error", "skipped", "fail"):
+            result.models_ok = False
+            result.failures.append(f"{uid}: {item.get('message') or status}")
+    result.ok = result.models_ok and result.tests_failed == 0
+    return result
 
 
 def parse_project(settings: Settings) -> str:
-    """Parse the packaged dbt project."""
-    return "todo"
+    """Check that the packaged dbt project parses with the configured profile.
+
+    Args:
+        settings: Loaded settings.
+
+    Returns:
+        A one-line description for ``sentinel doctor``.
+
+    Raises:
+        ScoringError: dbt cannot run or the project does not parse.
+    """
+    result = run_dbt(settings, ["parse"], dbt_vars(settings))
+    return f"parses ({result.seconds:.1f} s, {PROJECT_DIR.name})"

@@ -52,6 +52,10 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
     }
     if sf.role:
         args["role"] = sf.role
+    if sf.host:
+        args.update(host=sf.host, protocol=sf.protocol)
+        if sf.port:
+            args["port"] = sf.port
     if sf.authenticator == "password":
         password = secret("snowflake_password")
         if not password:

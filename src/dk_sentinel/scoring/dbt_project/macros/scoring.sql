@@ -1,0 +1,65 @@
+{#- Small portable helpers used by the scoring models (DuckDB and Snowflake alike). -#}
+
+{% macro as_of() -%}
+    cast('{{ var("as_of") }}' as timestamp)
+{%- endmacro %}
+
+{% macro clamp01(expr) -%}
+    least(greatest(coalesce({{ expr }}, 0.0), 0.0), 1.0)
+{%- endmacro %}
+
+{% macro safe_div(num, den) -%}
+    (cast({{ num }} as double) / nullif(cast({{ den }} as double), 0.0))
+{%- endmacro %}
+
+{#- How far a recent share rises above the baseline share, beyond sampling noise: the rise
+    minus 1.96 standard errors of a two-proportion difference (0 when it is within noise). -#}
+{% macro share_rise(recent_hits, recent_n, base_hits, base_n) -%}
+    case when coalesce({{ recent_n }}, 0) = 0 or coalesce({{ base_n }}, 0) = 0 then 0.0 else
+    greatest(
+        {{ safe_div(recent_hits, recent_n) }} - {{ safe_div(base_hits, base_n) }}
+        - 1.96 * sqrt(
+            {{ safe_div(recent_hits ~ ' + ' ~ base_hits, recent_n ~ ' + ' ~ base_n) }}
+            * (1.0 - {{ safe_div(recent_hits ~ ' + ' ~ base_hits, recent_n ~ ' + ' ~ base_n) }})
+            * (1.0 / cast({{ recent_n }} as double) + 1.0 / cast({{ base_n }} as double))
+        ),
+        0.0)
+    end
+{%- endmacro %}
+
+{#- The composite (see README "How scoring works"): the strongest present behavioural
+    component, topped up by the weighted mean of all present components in proportion to the
+    remaining headroom:  composite = m + (1 - m) * weighted_mean.
+    Absent components (null) are left out of both terms and their weights renormalised away. -#}
+{% macro composite(loss_chase, bet_escalation, market_drift, temporal_risk, gamalyze,
+                   w_lc, w_be, w_md, w_tr, w_gz) -%}
+    (
+      greatest(coalesce({{ loss_chase }}, 0.0), coalesce({{ bet_escalation }}, 0.0),
+               coalesce({{ market_drift }}, 0.0), coalesce({{ temporal_risk }}, 0.0))
+      + (1.0 - greatest(coalesce({{ loss_chase }}, 0.0), coalesce({{ bet_escalation }}, 0.0),
+                        coalesce({{ market_drift }}, 0.0), coalesce({{ temporal_risk }}, 0.0)))
+      * coalesce(
+          (  coalesce({{ w_lc }} * {{ loss_chase }}, 0.0)
+           + coalesce({{ w_be }} * {{ bet_escalation }}, 0.0)
+           + coalesce({{ w_md }} * {{ market_drift }}, 0.0)
+           + coalesce({{ w_tr }} * {{ temporal_risk }}, 0.0)
+           + coalesce({{ w_gz }} * {{ gamalyze }}, 0.0))
+          / nullif(
+               case when {{ loss_chase }} is null then 0.0 else {{ w_lc }} end
+             + case when {{ bet_escalation }} is null then 0.0 else {{ w_be }} end
+             + case when {{ market_drift }} is null then 0.0 else {{ w_md }} end
+             + case when {{ temporal_risk }} is null then 0.0 else {{ w_tr }} end
+             + case when {{ gamalyze }} is null then 0.0 else {{ w_gz }} end, 0.0),
+          0.0)
+    )
+{%- endmacro %}
+
+{#- Category with inclusive cut-offs compared in decimal, so 0.80 is exactly CRITICAL. -#}
+{% macro risk_category(score, critical, high, medium) -%}
+    case
+        when cast(round({{ score }}, 6) as decimal(12, 6)) >= cast('{{ critical }}' as decimal(12, 6)) then 'CRITICAL'
+        when cast(round({{ score }}, 6) as decimal(12, 6)) >= cast('{{ high }}' as decimal(12, 6)) then 'HIGH'
+        when cast(round({{ score }}, 6) as decimal(12, 6)) >= cast('{{ medium }}' as decimal(12, 6)) then 'MEDIUM'
+        else 'LOW'
+    end
+{%- endmacro %}

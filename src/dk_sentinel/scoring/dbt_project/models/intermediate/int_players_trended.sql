@@ -1,0 +1,73 @@
+{#- Stake trajectory (Braverman & Shaffer 2012): the least-squares slope of log daily
+    staked amount against the day, over every active day in the scoring window, expressed
+    as growth per week. Needs at least 8 active days. New sports: the share of recent bets
+    on a sport the player never bet in the baseline window. -#}
+
+with
+
+bets as (
+
+    select * from {{ ref('int_bets_windowed') }}
+
+),
+
+daily as (
+
+    select
+        player_id,
+        local_day,
+        {{ dbt.datediff("cast('2000-01-01' as date)", 'local_day', 'day') }} as day_number,
+        sum(stake) as staked
+
+    from bets
+    group by player_id, local_day
+
+),
+
+trends as (
+
+    select
+        player_id,
+        count(*) as active_days,
+        regr_slope(ln(staked), day_number) as log_stake_slope_per_day
+
+    from daily
+    group by player_id
+
+),
+
+baseline_sports as (
+
+    select distinct player_id, sport from bets where bet_window = 'baseline'
+
+),
+
+new_sports as (
+
+    select
+        recent.player_id,
+        sum(case when baseline_sports.sport is null then 1 else 0 end) as recent_bets_on_new_sports
+
+    from bets as recent
+    left join baseline_sports
+        on baseline_sports.player_id = recent.player_id and baseline_sports.sport = recent.sport
+    where recent.bet_window = 'recent'
+    group by recent.player_id
+
+),
+
+final as (
+
+    select
+        trends.player_id,
+        trends.active_days,
+        case when trends.active_days >= 8
+            then exp(7 * trends.log_stake_slope_per_day) - 1 end as weekly_stake_growth,
+        coalesce(new_sports.recent_bets_on_new_sports, 0) as recent_bets_on_new_sports
+
+    from trends
+    left join new_sports on new_sports.player_id = trends.player_id
+
+)
+
+select * from final
