@@ -176,13 +176,22 @@ class AISettings(_Section):
     """The AI explainer (Anthropic). The key comes from ANTHROPIC_API_KEY only."""
 
     enabled: bool = True
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-5-5"
     max_tokens: int = Field(default=800, ge=64, le=8192)
     temperature: float = Field(default=0.2, ge=0, le=1)
     timeout_seconds: float = Field(default=20.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
     rg_help_url: str = "https://www.draftkings.com/responsible-gaming"
     helpline: str = "1-800-GAMBLER"
+
+
+class ActionSettings(_Section):
+    """The action matrix: what the rules explainer recommends for each category."""
+
+    critical: str = "Analyst review within 2 hours and offer a cooling-off period"
+    high: str = "Analyst review within 24 hours and send a supportive nudge"
+    medium: str = "Add to the watchlist and send an automated nudge"
+    low: str = "Monitor; no action needed"
 
 
 class Settings(BaseSettings):
@@ -200,6 +209,7 @@ class Settings(BaseSettings):
     scoring: ScoringSettings = ScoringSettings()
     queue: QueueSettings = QueueSettings()
     ai: AISettings = AISettings()
+    actions: ActionSettings = ActionSettings()
     _sources: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @classmethod

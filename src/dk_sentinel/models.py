@@ -34,3 +34,133 @@ class BatchRun(BaseModel):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class ComponentEvidence(BaseModel):
+    """One component of an assessment: its score, weight, presence and the evidence behind it."""
+
+    score: float | None = Field(description="In [0, 1]; null when the component is absent")
+    weight: float
+    present: bool
+    summary: str = Field(description="The evidence in plain words, with its numbers")
+    features: dict[str, float | int | str | None] = Field(default_factory=dict)
+
+
+class HistoryPoint(BaseModel):
+    """The composite and category at one successful scoring run."""
+
+    as_of: datetime
+    run_id: str
+    composite_risk_score: float
+    risk_category: Category
+
+
+class Freshness(BaseModel):
+    """How current the scores are."""
+
+    last_bet_at: datetime | None
+    last_run_finished_at: datetime | None
+    latest_ingest_at: datetime | None
+    scores_older_than_ingest: bool
+
+
+class Intervention(BaseModel):
+    """A recorded intervention with the risk snapshot taken when it was created."""
+
+    intervention_id: str
+    player_id: str
+    intervention_type: Literal["nudge", "timeout", "watchlist", "referral"]
+    status: Literal["active", "expired", "cancelled", "superseded"]
+    duration_hours: int | None = None
+    reason: str
+    analyst_id: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    idempotency_key: str | None = None
+    run_id: str | None = None
+    composite_risk_score: float | None = None
+    risk_category: Category | None = None
+    customer_message: str | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    superseded_by: str | None = None
+    events: list[InterventionEvent] | None = None
+
+
+class InterventionEvent(BaseModel):
+    """An append-only audit event."""
+
+    event_id: str
+    intervention_id: str
+    player_id: str
+    event_type: Literal["created", "cancelled", "superseded", "nudge_replaced"]
+    occurred_at: datetime
+    analyst_id: str | None = None
+    detail: str | None = None
+
+
+class Explanation(BaseModel):
+    """An explanation of an assessment, validated whether it came from the model or the rules."""
+
+    explanation: str = Field(max_length=1200)
+    key_evidence: list[str] = Field(default_factory=list, max_length=8)
+    recommended_action: str = Field(max_length=200)
+    customer_nudge: str | None = Field(default=None, max_length=800)
+    source: Literal["ai", "rules"] = "rules"
+    model: str | None = None
+    notice: str | None = Field(default=None, description="Why the rules were used, if they were")
+
+
+class RiskAssessment(BaseModel):
+    """What ``sentinel analyze`` shows for one player (its JSON Schema is published)."""
+
+    player_id: str
+    state: str
+    composite_risk_score: float = Field(ge=0, le=1)
+    risk_category: Category
+    primary_driver: Component | None
+    component_scores: dict[str, float | None]
+    components_present: list[Component]
+    evidence: dict[str, ComponentEvidence]
+    is_low_confidence: bool
+    ai_explanation: str | None = None
+    key_evidence: list[str] = Field(default_factory=list)
+    recommended_action: str | None = None
+    explanation_source: Literal["ai", "rules"] | None = None
+    customer_nudge: str | None = None
+    scored_at: datetime
+    as_of: datetime
+    run_id: str
+    is_current: bool = Field(description="False when the player was not in the latest run")
+    freshness: Freshness
+    history: list[HistoryPoint] | None = None
+    change_7d: float | None = None
+    change_30d: float | None = None
+    open_interventions: list[Intervention] = Field(default_factory=list)
+
+
+class QueueItem(BaseModel):
+    """One player in the analyst queue."""
+
+    player_id: str
+    state: str
+    risk_category: Category
+    composite_risk_score: float
+    primary_driver: str | None
+    change_7d: float | None
+    first_reached_at: datetime | None
+    sla_due_at: datetime | None
+    is_overdue: bool
+    has_active_intervention: bool
+
+
+class Queue(BaseModel):
+    """The analyst queue."""
+
+    run_id: str | None
+    as_of: datetime | None
+    min_category: Category
+    items: list[QueueItem]
+
+
+Intervention.model_rebuild()

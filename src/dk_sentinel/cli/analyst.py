@@ -2,8 +2,339 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
 import typer
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from dk_sentinel.cli.context import state
+from dk_sentinel.cli.output import Format, FormatOpt, PlayerIdArg, category_text, emit, info
+
+interventions_app = typer.Typer(help="List and cancel interventions.", no_args_is_help=True)
+export_app = typer.Typer(help="Export scores or interventions to CSV, Parquet or JSON.", no_args_is_help=True)
+
+
+class QueueCategory(StrEnum):
+    """Minimum category of the queue."""
+
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+
+
+class InterventionType(StrEnum):
+    """Intervention types."""
+
+    nudge = "nudge"
+    timeout = "timeout"
+    watchlist = "watchlist"
+    referral = "referral"
+
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def _spark(values: list[float]) -> str:
+    return "".join(_SPARK[min(int(v * len(_SPARK)), len(_SPARK) - 1)] for v in values)
+
+
+def _delta(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}"
+
+
+def _ts(value: datetime | None, short: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:%m-%d %H:%M}" if short else f"{value:%Y-%m-%d %H:%M} UTC"
+
+
+def render_assessment(a: Any) -> list[Any]:
+    """The Rich view of a RiskAssessment."""
+    head = Text.from_markup(
+        f"[bold]{a.player_id}[/]  ({a.state})   composite [bold]{a.composite_risk_score:.2f}[/]   "
+        f"{category_text(a.risk_category)}   primary driver: {a.primary_driver or '-'}"
+    )
+    meta = Text(
+        f"scored {_ts(a.scored_at)} as of {_ts(a.as_of)}, run {a.run_id}"
+        + ("" if a.is_current else "  (not in the latest run: activity older than the window)")
+        + ("  LOW CONFIDENCE: few bets" if a.is_low_confidence else "")
+    )
+    table = Table("component", "score", "weight", "present", "evidence", expand=True)
+    for name, ev in a.evidence.items():
+        score = "-" if ev.score is None else f"{ev.score:.2f}"
+        table.add_row(name, score, f"{ev.weight:.2f}", "yes" if ev.present else "no", ev.summary)
+    parts: list[Any] = [head, meta, table]
+    f = a.freshness
+    fresh = f"last bet {_ts(f.last_bet_at)}; last scoring run {_ts(f.last_run_finished_at)}; latest ingest {_ts(f.latest_ingest_at)}"
+    parts.append(Text(fresh, style="dim"))
+    if f.scores_older_than_ingest:
+        parts.append(Text("Warning: bets were ingested after this score; run `sentinel score-batch`.", style="yellow"))
+    if a.history is not None:
+        points = [p.composite_risk_score for p in a.history]
+        parts.append(
+            Text(f"90-day history {_spark(points) or '-'}  change 7d {_delta(a.change_7d)}  30d {_delta(a.change_30d)}")
+        )
+    if a.ai_explanation:
+        title = f"explanation ({a.explanation_source})"
+        body = a.ai_explanation + (f"\n\nRecommended action: {a.recommended_action}" if a.recommended_action else "")
+        parts.append(Panel(Text(body), title=title))  # Text(): model output is never rendered as markup
+    if a.customer_nudge:
+        parts.append(Panel(Text(a.customer_nudge), title="customer nudge (tone-checked)"))
+    if a.open_interventions:
+        it = Table("open intervention", "type", "since", "until", "analyst")
+        for i in a.open_interventions:
+            it.add_row(i.intervention_id, i.intervention_type, _ts(i.created_at), _ts(i.expires_at), i.analyst_id)
+        parts.append(it)
+    else:
+        parts.append(Text("No open interventions."))
+    return parts
+
+
+def analyze(
+    ctx: typer.Context,
+    player_id: PlayerIdArg,
+    history: Annotated[bool, typer.Option("--history", help="Add the last 90 days and the 7/30-day change.")] = False,
+    explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Add an explanation and a recommended action.")] = False,
+    nudge: Annotated[bool, typer.Option("--nudge", help="Also draft a tone-checked customer nudge.")] = False,
+    no_ai: Annotated[bool, typer.Option("--no-ai", help="Use the deterministic rules explainer only.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Show one player's risk assessment with its evidence."""
+    from dk_sentinel.analysis import assess, validate_player_id
+    from dk_sentinel.warehouse import connect
+
+    validate_player_id(player_id)
+    settings = state(ctx).settings
+    with connect(settings) as wh:
+        assessment = assess(wh, settings, player_id, with_history=history)
+        if explain or nudge:
+            from dk_sentinel.explainer import apply, explain_cached, make_explainer
+
+            explainer = make_explainer(settings, use_ai=not no_ai)
+            apply(assessment, explain_cached(wh, explainer, assessment, want_nudge=nudge))
+    emit(assessment, fmt, render_assessment)
+
+
+def render_queue(q: Any) -> Any:
+    """The Rich view of the queue."""
+    title = f"queue: {q.min_category} and above" + (f", run {q.run_id}" if q.run_id else "")
+    table = Table("player", "state", "category", "score", "driver", "7d", "SLA due (UTC)", "", title=title)
+    for i in q.items:
+        overdue = "[red]OVERDUE[/]" if i.is_overdue else ("actioned" if i.has_active_intervention else "")
+        table.add_row(
+            i.player_id, i.state, category_text(i.risk_category), f"{i.composite_risk_score:.2f}",
+            i.primary_driver or "-", _delta(i.change_7d), _ts(i.sla_due_at, short=True), overdue,
+        )  # fmt: skip
+    if not q.items:
+        return Text("The queue is empty (has `sentinel score-batch` run?).")
+    return table
+
+
+def queue(
+    ctx: typer.Context,
+    category: Annotated[QueueCategory, typer.Option("--category", help="Minimum category.")] = QueueCategory.HIGH,
+    state_code: Annotated[str | None, typer.Option("--state", help="Only this state, e.g. NJ.", show_default=False)] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100000, help="At most this many players.")] = 50,
+    include_actioned: Annotated[bool, typer.Option("--include-actioned", help="Keep players with an active intervention.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """The review queue: highest-risk players first, with SLA due times."""
+    from dk_sentinel.analysis import build_queue
+    from dk_sentinel.warehouse import connect
+
+    settings = state(ctx).settings
+    with connect(settings) as wh:
+        result = build_queue(
+            wh, settings, min_category=category.value, state=state_code, limit=limit,
+            include_actioned=include_actioned,
+        )  # fmt: skip
+    emit(result, fmt, render_queue)
+
+
+def render_intervention(i: Any) -> Any:
+    """The Rich view of one intervention."""
+    table = Table("field", "value", title=f"intervention {i.intervention_id}", show_header=False)
+    for key, value in i.model_dump(exclude={"events"}).items():
+        if value is not None:
+            table.add_row(key, Text(str(value)))
+    return table
+
+
+def intervene(
+    ctx: typer.Context,
+    player_id: PlayerIdArg,
+    intervention_type: Annotated[InterventionType, typer.Option("--type", help="nudge, timeout, watchlist or referral.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (10-500 characters).")],
+    duration: Annotated[int | None, typer.Option("--duration", help="Hours (1-168); timeouts only.", show_default=False)] = None,
+    analyst: Annotated[str | None, typer.Option("--analyst", help="Analyst id (default: config or $SENTINEL_ANALYST).", show_default=False)] = None,
+    idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Repeat-safe key.", show_default=False)] = None,
+    supersede: Annotated[bool, typer.Option("--supersede", help="Replace an active timeout.")] = False,
+    no_ai: Annotated[bool, typer.Option("--no-ai", help="Nudge text from the template only.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Record an intervention (with a snapshot of the player's risk and an audit event)."""
+    from dk_sentinel.interventions import create_intervention, parse_request
+    from dk_sentinel.warehouse import connect
+
+    settings = state(ctx).settings
+    analyst_id = analyst or settings.analyst
+    request = parse_request(
+        player_id=player_id, intervention_type=intervention_type.value, reason=reason,
+        analyst_id=analyst_id, duration_hours=duration, idempotency_key=idempotency_key,
+        supersede=supersede,
+    )  # fmt: skip
+    with connect(settings) as wh:
+        explainer = None
+        if request.intervention_type == "nudge":
+            from dk_sentinel.explainer import make_explainer
+
+            explainer = make_explainer(settings, use_ai=not no_ai)
+        created = create_intervention(wh, settings, request, explainer=explainer)
+    emit(created, fmt, render_intervention)
+
+
+def render_interventions(items: Any) -> Any:
+    """The Rich view of a list of interventions."""
+    table = Table("id", "player", "type", "status", "created", "until", "analyst", "reason")
+    for i in items:
+        table.add_row(
+            i.intervention_id, i.player_id, i.intervention_type, i.status, _ts(i.created_at),
+            _ts(i.expires_at), i.analyst_id, Text(i.reason),
+        )  # fmt: skip
+    return table
+
+
+@interventions_app.command("list")
+def interventions_list(
+    ctx: typer.Context,
+    player: Annotated[str | None, typer.Option("--player", help="Only this player.", show_default=False)] = None,
+    active: Annotated[bool, typer.Option("--active", help="Only active interventions.")] = False,
+    intervention_type: Annotated[InterventionType | None, typer.Option("--type", help="Only this type.", show_default=False)] = None,
+    since: Annotated[datetime | None, typer.Option("--since", help="Created at or after (UTC).", show_default=False)] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List interventions, newest first."""
+    from dk_sentinel.interventions import list_interventions
+    from dk_sentinel.warehouse import connect
+
+    with connect(state(ctx).settings) as wh:
+        items = list_interventions(
+            wh, player_id=player, active=True if active else None,
+            intervention_type=intervention_type.value if intervention_type else None, since=since,
+        )  # fmt: skip
+    emit(items, fmt, render_interventions)
+
+
+@interventions_app.command("cancel")
+def interventions_cancel(
+    ctx: typer.Context,
+    intervention_id: Annotated[str, typer.Argument(help="The intervention id (INT-...).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (10-500 characters).")],
+    analyst: Annotated[str | None, typer.Option("--analyst", help="Analyst id.", show_default=False)] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Cancel an active intervention (recorded as an audit event; nothing is deleted)."""
+    from dk_sentinel.errors import UsageError
+    from dk_sentinel.interventions import cancel_intervention
+    from dk_sentinel.warehouse import connect
+
+    settings = state(ctx).settings
+    analyst_id = analyst or settings.analyst
+    if not analyst_id:
+        raise UsageError("no analyst id", "Pass --analyst ID or set SENTINEL_ANALYST.")
+    with connect(settings) as wh:
+        item = cancel_intervention(wh, intervention_id, reason, analyst_id)
+    emit(item, fmt, render_intervention)
+
+
+def _export(ctx: typer.Context, kind: str, out: str, category: str | None) -> None:
+    from dk_sentinel.reporting import export
+    from dk_sentinel.warehouse import connect
+
+    with connect(state(ctx).settings) as wh:
+        result = export(wh, kind, out, category=category)  # type: ignore[arg-type]
+    info(f"Exported {result.rows:,} {kind} rows to {result.path} ({result.format}).")
+
+
+@export_app.command("scores")
+def export_scores(
+    ctx: typer.Context,
+    out: Annotated[str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")],
+    category: Annotated[QueueCategory | None, typer.Option("--category", help="Only this category.", show_default=False)] = None,
+) -> None:
+    """Export the latest score of every player (components, presence, category, run)."""
+    _export(ctx, "scores", out, category.value if category else None)
+
+
+@export_app.command("interventions")
+def export_interventions(
+    ctx: typer.Context,
+    out: Annotated[str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")],
+) -> None:
+    """Export every intervention with its audit events."""
+    _export(ctx, "interventions", out, None)
+
+
+def render_report(r: Any) -> list[Any]:
+    """The Rich view of the report."""
+    cats = Table("category", "players", "previous run", "change", title=f"players by category (run {r.run_id})")
+    for c in r.by_category:
+        change = "-" if c.previous_run_players is None else f"{c.players - c.previous_run_players:+d}"
+        prev = "-" if c.previous_run_players is None else str(c.previous_run_players)
+        cats.add_row(category_text(c.risk_category), str(c.players), prev, change)
+    states = Table("state", "CRITICAL", "HIGH", "MEDIUM", "LOW", title="players by state")
+    for code, counts in r.by_state.items():
+        states.add_row(code, *(str(counts.get(c, 0)) for c in ("CRITICAL", "HIGH", "MEDIUM", "LOW")))
+    inter = Table("type", "7 days", "30 days", title="interventions (by status)")
+    for kind in sorted(set(r.interventions_7d) | set(r.interventions_30d)):
+        fmt7 = ", ".join(f"{k} {v}" for k, v in r.interventions_7d.get(kind, {}).items()) or "-"
+        fmt30 = ", ".join(f"{k} {v}" for k, v in r.interventions_30d.get(kind, {}).items()) or "-"
+        inter.add_row(kind, fmt7, fmt30)
+    sla = Text(f"Queue (HIGH and above): {r.queue_open} open, {r.queue_sla_breaches} past their SLA.")
+    return [cats, states, inter, sla]
+
+
+def report(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+    """Compliance report: categories, states, change since last run, interventions, SLA breaches."""
+    from dk_sentinel.reporting import report as build_report
+    from dk_sentinel.warehouse import connect
+
+    settings = state(ctx).settings
+    with connect(settings) as wh:
+        result = build_report(wh, settings)
+    emit(result, fmt, render_report)
+
+
+class SchemaName(StrEnum):
+    """Published JSON Schemas."""
+
+    RiskAssessment = "RiskAssessment"
+    Intervention = "Intervention"
+    Queue = "Queue"
+    BatchRun = "BatchRun"
+
+
+def schema(name: Annotated[SchemaName, typer.Argument(help="Model name.")] = SchemaName.RiskAssessment) -> None:
+    """Print the JSON Schema of a JSON output (e.g. RiskAssessment)."""
+    from dk_sentinel import models
+
+    model = getattr(models, name.value)
+    sys.stdout.write(json.dumps(model.model_json_schema(mode="serialization"), indent=2) + "\n")
 
 
 def register(app: typer.Typer) -> None:
     """Attach the analyst commands to the root app."""
+    app.command()(analyze)
+    app.command()(queue)
+    app.command()(intervene)
+    app.add_typer(interventions_app, name="interventions")
+    app.add_typer(export_app, name="export")
+    app.command()(report)
+    app.command()(schema)

@@ -96,7 +96,54 @@ def ingest(
         raise failure
 
 
+def render_runs(runs: Any) -> Table:
+    """The Rich view of scoring runs."""
+    table = Table("run", "status", "as of", "started", "seconds", "new bets", "players", "tests", "note")
+    for r in runs if isinstance(runs, list) else [runs]:
+        style = {"success": "green", "failed": "red", "tests_failed": "red", "running": "yellow"}.get(r.status, "")
+        seconds = "-" if r.seconds is None else f"{r.seconds:.1f}"
+        table.add_row(
+            r.run_id, f"[{style}]{r.status}[/]" if style else r.status, f"{r.as_of:%Y-%m-%d %H:%M}",
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}", seconds, f"{r.new_bets:,}", f"{r.players_scored:,}",
+            f"{r.tests_passed} ok / {r.tests_failed} failed", (r.error or "")[:80],
+        )  # fmt: skip
+    return table
+
+
+def score_batch(
+    ctx: typer.Context,
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", help="Score as of this time (UTC); forces a run.", show_default=False)
+    ] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Score even when no new bets arrived.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Score every player with dbt (run hourly from cron); exit 75 if a run is in progress."""
+    from dk_sentinel.scoring import score_batch as run_score_batch
+
+    with progress("score-batch") as say:
+        run = run_score_batch(state(ctx).settings, as_of=as_of, full_refresh=full_refresh, progress=say)
+    if fmt is Format.json:
+        emit(run, fmt, render_runs)
+
+
+def runs(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs.")] = 20,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List scoring runs, newest first."""
+    from dk_sentinel.scoring import list_runs
+    from dk_sentinel.warehouse import connect
+
+    with connect(state(ctx).settings) as wh:
+        items = list_runs(wh, limit)
+    emit(items, fmt, render_runs)
+
+
 def register(app: typer.Typer) -> None:
     """Attach the data commands to the root app."""
     app.command()(generate)
     app.command()(ingest)
+    app.command(name="score-batch")(score_batch)
+    app.command()(runs)

@@ -1,0 +1,397 @@
+"""Assessments, history and the analyst queue: pure library code over the scored tables."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from dk_sentinel.config import Settings
+from dk_sentinel.errors import NotFoundError, UsageError
+from dk_sentinel.models import (
+    COMPONENTS,
+    ComponentEvidence,
+    Freshness,
+    HistoryPoint,
+    Queue,
+    QueueItem,
+    RiskAssessment,
+)
+from dk_sentinel.warehouse import Warehouse
+
+PLAYER_ID = re.compile(r"^PLR_\d{4,6}_[A-Z]{2}$")
+CATEGORY_RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2, "CRITICAL": 3}
+_NOT_SCORED_HINT = (
+    "Has `sentinel score-batch` run since this player's bets were ingested? Is the id right?"
+)
+# Successful runs only: a crashed or running run's rows are never shown.
+_SCORES = (
+    "{analytics}.rg_risk_scores s join {ops}.scoring_runs r "
+    "on r.run_id = s.run_id and r.status = 'success'"
+)
+
+
+def validate_player_id(player_id: str) -> str:
+    """Check a player id against the contract pattern.
+
+    Args:
+        player_id: The id as typed.
+
+    Returns:
+        The id.
+
+    Raises:
+        UsageError: The id does not match ``PLR_<4-6 digits>_<state>``.
+    """
+    if not PLAYER_ID.match(player_id):
+        raise UsageError(
+            f"'{player_id}' is not a valid player id",
+            "Expected PLR_<4-6 digits>_<two-letter state>, e.g. PLR_1234_MA.",
+        )
+    return player_id
+
+
+def _fmt_pct(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value) * 100:.0f}%"
+
+
+def _fmt_num(value: Any, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{float(value):.{digits}f}"
+
+
+def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str]:
+    """The evidence of each component in plain words, citing its numbers.
+
+    Args:
+        row: A row of ``rg_risk_scores``.
+        settings: Settings (window lengths, thresholds used in the wording).
+
+    Returns:
+        Component -> one sentence.
+    """
+    s = settings.scoring
+    chase = (
+        f"{row['chased_losses']} of {row['recent_settled_losses']} settled losses in the last "
+        f"{s.recent_window_days} days ({_fmt_pct(row['chased_loss_share'])}) were followed within "
+        f"{s.chase_window_minutes} min by a bet of at least {s.chase_stake_ratio:g}x the usual stake"
+    )
+    if row["chased_losses"]:
+        chase += (
+            f"; those bets were {_fmt_num(row['chase_stake_ratio'])}x the baseline median stake, "
+            f"a median {_fmt_num(row['median_minutes_to_chase'], 0)} min after the loss settled"
+        )
+    chase += f" (after wins: {_fmt_pct(row['bigger_after_win_share'])})"
+    escalation = (
+        f"median stake {_fmt_num(row['recent_median_stake'], 2)} in the last {s.recent_window_days} "
+        f"days vs {_fmt_num(row['baseline_median_stake'], 2)} before "
+        f"({_fmt_num(row['stake_ratio'])}x)"
+    )
+    if row["weekly_stake_growth"] is not None:
+        escalation += f"; daily staking trend {float(row['weekly_stake_growth']) * 100:+.0f}% per week"
+    drift = (
+        f"live bets {_fmt_pct(row['recent_live_share'])} vs {_fmt_pct(row['baseline_live_share'])} "
+        f"before; niche sports {_fmt_pct(row['recent_niche_share'])} vs "
+        f"{_fmt_pct(row['baseline_niche_share'])}; longshots (odds >= {s.longshot_odds:g}) "
+        f"{_fmt_pct(row['recent_longshot_share'])} vs {_fmt_pct(row['baseline_longshot_share'])}; "
+        f"{_fmt_pct(row['recent_new_sport_share'])} of recent bets on sports never bet before"
+    )
+    temporal = (
+        f"late-night ({s.late_night_start_hour:02d}:00-{s.late_night_end_hour:02d}:00 local) bets "
+        f"{_fmt_pct(row['recent_late_night_share'])} vs {_fmt_pct(row['baseline_late_night_share'])} "
+        f"before; {_fmt_num(row['recent_bets_per_active_day'])} bets per active day vs "
+        f"{_fmt_num(row['baseline_bets_per_active_day'])}"
+    )
+    if row["gamalyze_risk_score"] is not None:
+        gamalyze = (
+            f"Gamalyze risk score {_fmt_num(row['gamalyze_risk_score'], 0)}/100 "
+            f"assessed {row['gamalyze_assessed_at']:%Y-%m-%d}"
+        )
+    else:
+        gamalyze = f"no Gamalyze assessment in the {s.gamalyze_staleness_days} days before scoring"
+    if not row["has_bet_escalation"]:
+        escalation = drift = temporal = "absent: fewer than 5 bets in the baseline window"
+    return {
+        "loss_chase": chase,
+        "bet_escalation": escalation,
+        "market_drift": drift,
+        "temporal_risk": temporal,
+        "gamalyze": gamalyze,
+    }
+
+
+_FEATURES = {
+    "loss_chase": (
+        "recent_settled_losses", "chased_losses", "chased_loss_share", "bigger_after_win_share",
+        "median_minutes_to_chase", "chase_stake_ratio",
+    ),
+    "bet_escalation": (
+        "baseline_median_stake", "recent_median_stake", "stake_ratio", "weekly_stake_growth",
+    ),
+    "market_drift": (
+        "recent_live_share", "baseline_live_share", "recent_niche_share", "baseline_niche_share",
+        "recent_longshot_share", "baseline_longshot_share", "recent_new_sport_share",
+    ),
+    "temporal_risk": (
+        "recent_late_night_share", "baseline_late_night_share", "recent_bets_per_active_day",
+        "baseline_bets_per_active_day",
+    ),
+    "gamalyze": ("gamalyze_assessment_id", "gamalyze_risk_score"),
+}  # fmt: skip
+
+
+def _jsonable(value: Any) -> float | int | str | None:
+    if value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return float(value)
+
+
+def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], bool]:
+    try:
+        rows = wh.query_dicts(
+            "select * from {analytics}.rg_latest_risk_scores where player_id = ?", [player_id]
+        )
+        if rows:
+            return rows[0], True
+        rows = wh.query_dicts(
+            f"select s.* from {_SCORES} where s.player_id = ? order by s.as_of desc limit 1",
+            [player_id],
+        )
+    except Exception as exc:  # noqa: BLE001 - no scores table yet: nothing was ever scored
+        if "rg_" in str(exc) or "does not exist" in str(exc).lower():
+            raise NotFoundError(
+                f"player {player_id} not found in the risk database (nothing scored yet)",
+                _NOT_SCORED_HINT,
+            ) from None
+        raise
+    if not rows:
+        raise NotFoundError(f"player {player_id} not found in the risk database", _NOT_SCORED_HINT)
+    return rows[0], False
+
+
+def _change(wh: Warehouse, player_id: str, as_of: datetime, now_score: float, days: int) -> float | None:
+    rows = wh.query(
+        f"select s.composite_risk_score from {_SCORES} where s.player_id = ? and s.as_of <= ? "
+        "order by s.as_of desc limit 1",
+        [player_id, as_of - timedelta(days=days)],
+    )
+    return round(now_score - float(rows[0][0]), 6) if rows else None
+
+
+def history(wh: Warehouse, player_id: str, as_of: datetime, days: int = 90) -> list[HistoryPoint]:
+    """Composite and category at each successful run over the last ``days`` days.
+
+    Args:
+        wh: An open warehouse.
+        player_id: The player.
+        as_of: The end of the period.
+        days: Length of the period.
+
+    Returns:
+        Points, oldest first.
+    """
+    rows = wh.query_dicts(
+        f"select s.as_of, s.run_id, s.composite_risk_score, s.risk_category from {_SCORES} "
+        "where s.player_id = ? and s.as_of > ? and s.as_of <= ? order by s.as_of",
+        [player_id, as_of - timedelta(days=days), as_of],
+    )
+    return [HistoryPoint.model_validate(r) for r in rows]
+
+
+def freshness(wh: Warehouse, scored_at: datetime, last_bet_at: datetime | None) -> Freshness:
+    """Data freshness: last bet, last run, latest ingest, and whether scores are behind.
+
+    Args:
+        wh: An open warehouse.
+        scored_at: When the shown score was computed.
+        last_bet_at: The player's last bet in the scoring window.
+
+    Returns:
+        The freshness block.
+    """
+    run = wh.query("select max(finished_at) from {ops}.scoring_runs where status = 'success'")[0][0]
+    ingest = wh.query("select max(loaded_at) from {raw}.bets")[0][0]
+    return Freshness(
+        last_bet_at=last_bet_at,
+        last_run_finished_at=run,
+        latest_ingest_at=ingest,
+        scores_older_than_ingest=bool(ingest and ingest > scored_at),
+    )
+
+
+def assess(
+    wh: Warehouse, settings: Settings, player_id: str, *, with_history: bool = False
+) -> RiskAssessment:
+    """The current risk assessment of one player (no explanation; see ``explainer``).
+
+    Args:
+        wh: An open warehouse.
+        settings: Settings (weights and wording).
+        player_id: The player.
+        with_history: Include the last 90 days and the 7 / 30-day change.
+
+    Returns:
+        The assessment.
+
+    Raises:
+        UsageError: Malformed player id.
+        NotFoundError: The player has never been scored.
+    """
+    from dk_sentinel.interventions import list_interventions
+
+    validate_player_id(player_id)
+    row, is_current = _latest_row(wh, player_id)
+    weights = settings.scoring.weights.model_dump()
+    summaries = evidence_summaries(row, settings)
+    evidence = {
+        name: ComponentEvidence(
+            score=None if row[name] is None else float(row[name]),
+            weight=weights[name],
+            present=bool(row[f"has_{name}"]),
+            summary=summaries[name],
+            features={f: _jsonable(row[f]) for f in _FEATURES[name]},
+        )
+        for name in COMPONENTS
+    }
+    composite = float(row["composite_risk_score"])
+    assessment = RiskAssessment(
+        player_id=player_id,
+        state=row["state"],
+        composite_risk_score=composite,
+        risk_category=row["risk_category"],
+        primary_driver=row["primary_driver"],
+        component_scores={n: evidence[n].score for n in COMPONENTS},
+        components_present=[n for n in COMPONENTS if evidence[n].present],  # type: ignore[misc]
+        evidence=evidence,
+        is_low_confidence=bool(row["is_low_confidence"]),
+        scored_at=row["scored_at"],
+        as_of=row["as_of"],
+        run_id=row["run_id"],
+        is_current=is_current,
+        freshness=freshness(wh, row["scored_at"], row["last_bet_at"]),
+        open_interventions=list_interventions(wh, player_id=player_id, active=True),
+    )
+    if with_history:
+        assessment.history = history(wh, player_id, row["as_of"])
+        assessment.change_7d = _change(wh, player_id, row["as_of"], composite, 7)
+        assessment.change_30d = _change(wh, player_id, row["as_of"], composite, 30)
+    return assessment
+
+
+def build_queue(
+    wh: Warehouse,
+    settings: Settings,
+    *,
+    min_category: str = "HIGH",
+    state: str | None = None,
+    limit: int = 50,
+    include_actioned: bool = False,
+    now: datetime | None = None,
+) -> Queue:
+    """Players at or above ``min_category`` in the latest run, highest composite first.
+
+    Args:
+        wh: An open warehouse.
+        settings: Settings (SLA hours).
+        min_category: CRITICAL, HIGH or MEDIUM.
+        state: Only players of this state (two letters).
+        limit: At most this many players.
+        include_actioned: Keep players with an active intervention.
+        now: The time SLAs are measured against (default now, UTC).
+
+    Returns:
+        The queue.
+    """
+    from dk_sentinel.scoring import utcnow
+
+    if min_category not in ("CRITICAL", "HIGH", "MEDIUM"):
+        raise UsageError(f"unknown category {min_category!r}", "Use CRITICAL, HIGH or MEDIUM.")
+    if state is not None and not re.fullmatch(r"[A-Z]{2}", state):
+        raise UsageError(f"'{state}' is not a two-letter state code", "e.g. --state NJ")
+    now = now or utcnow()
+    allowed = [c for c, r in CATEGORY_RANK.items() if r >= CATEGORY_RANK[min_category]]
+    rank = "case {c} when 'CRITICAL' then 3 when 'HIGH' then 2 when 'MEDIUM' then 1 else 0 end"
+    try:
+        rows = wh.query_dicts(
+            f"""with latest as (
+                select player_id, state, risk_category, composite_risk_score, primary_driver,
+                    as_of, run_id, {rank.format(c='risk_category')} as cat_rank
+                from {{analytics}}.rg_latest_risk_scores
+                where risk_category in ({", ".join("?" for _ in allowed)})
+                  and (cast(? as varchar) is null or state = ?)
+            ),
+            hist as (
+                select s.player_id, s.as_of, s.scored_at, s.composite_risk_score,
+                    {rank.format(c='s.risk_category')} as cat_rank
+                from {_SCORES} join latest l on l.player_id = s.player_id
+            ),
+            last_below as (
+                select h.player_id, max(h.as_of) as below_at from hist h
+                join latest l on l.player_id = h.player_id
+                where h.cat_rank < l.cat_rank group by h.player_id
+            ),
+            first_reached as (
+                select h.player_id, min(h.scored_at) as first_reached_at from hist h
+                join latest l on l.player_id = h.player_id
+                left join last_below b on b.player_id = h.player_id
+                where h.cat_rank >= l.cat_rank
+                  and (b.below_at is null or h.as_of > b.below_at)
+                group by h.player_id
+            ),
+            week_ago as (
+                select h.player_id, max(h.as_of) as at_or_before from hist h
+                join latest l on l.player_id = h.player_id
+                where h.as_of <= l.as_of - interval '7 days' group by h.player_id
+            ),
+            active as (
+                select distinct player_id from {{ops}}.interventions
+                where cancelled_at is null and superseded_by is null
+                  and (expires_at is null or expires_at > ?)
+            )
+            select l.player_id, l.state, l.risk_category, l.composite_risk_score,
+                l.primary_driver, l.as_of, l.run_id, f.first_reached_at,
+                l.composite_risk_score - h7.composite_risk_score as change_7d,
+                a.player_id is not null as has_active_intervention
+            from latest l
+            left join first_reached f on f.player_id = l.player_id
+            left join week_ago w on w.player_id = l.player_id
+            left join hist h7 on h7.player_id = l.player_id and h7.as_of = w.at_or_before
+            left join active a on a.player_id = l.player_id
+            where (? or a.player_id is null)
+            order by l.composite_risk_score desc, l.player_id
+            limit ?""",
+            [*allowed, state, state, now, include_actioned, limit],
+        )
+    except Exception as exc:  # noqa: BLE001 - no scores table yet
+        if "rg_latest_risk_scores" in str(exc):
+            return Queue(run_id=None, as_of=None, min_category=min_category, items=[])  # type: ignore[arg-type]
+        raise
+    sla = {
+        "CRITICAL": settings.queue.sla_hours_critical,
+        "HIGH": settings.queue.sla_hours_high,
+        "MEDIUM": settings.queue.sla_hours_medium,
+    }
+    items = []
+    for r in rows:
+        due = r["first_reached_at"] + timedelta(hours=sla[r["risk_category"]]) if r["first_reached_at"] else None
+        items.append(
+            QueueItem(
+                player_id=r["player_id"],
+                state=r["state"],
+                risk_category=r["risk_category"],
+                composite_risk_score=float(r["composite_risk_score"]),
+                primary_driver=r["primary_driver"],
+                change_7d=None if r["change_7d"] is None else round(float(r["change_7d"]), 6),
+                first_reached_at=r["first_reached_at"],
+                sla_due_at=due,
+                is_overdue=bool(due and due < now and not r["has_active_intervention"]),
+                has_active_intervention=bool(r["has_active_intervention"]),
+            )
+        )
+    return Queue(
+        run_id=rows[0]["run_id"] if rows else None,
+        as_of=rows[0]["as_of"] if rows else None,
+        min_category=min_category,  # type: ignore[arg-type]
+        items=items,
+    )

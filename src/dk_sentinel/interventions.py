@@ -1,0 +1,298 @@
+"""Interventions: create, list, cancel -- with a risk snapshot and an append-only audit trail.
+
+Records are never deleted or rewritten except for three lifecycle columns (cancelled_at,
+cancel_reason, superseded_by); every change is also an event in ``intervention_events``.
+A timeout expires by time (``expires_at``); nothing has to run for that.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from dk_sentinel.errors import NotFoundError, UsageError
+from dk_sentinel.models import Intervention, InterventionEvent
+from dk_sentinel.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from dk_sentinel.config import Settings
+    from dk_sentinel.explainer import Explainer
+
+log = logging.getLogger(__name__)
+
+InterventionType = Literal["nudge", "timeout", "watchlist", "referral"]
+_COLUMNS = (
+    "intervention_id, player_id, intervention_type, duration_hours, reason, analyst_id, "
+    "created_at, expires_at, idempotency_key, run_id, composite_risk_score, risk_category, "
+    "customer_message, cancelled_at, cancel_reason, superseded_by"
+)
+
+
+class InterventionRequest(BaseModel):
+    """A request to record an intervention, validated as the product brief defines it."""
+
+    player_id: str = Field(pattern=r"^PLR_\d{4,6}_[A-Z]{2}$")
+    intervention_type: InterventionType
+    reason: str = Field(min_length=10, max_length=500)
+    analyst_id: str | None = Field(min_length=3, max_length=50)
+    duration_hours: int | None = Field(default=None, ge=1, le=168)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+    supersede: bool = False
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("analyst_id")
+    @classmethod
+    def _analyst_given(cls, value: str | None) -> str:
+        if value is None or not value.strip():
+            raise ValueError(
+                "an analyst id is required: pass --analyst ID, set SENTINEL_ANALYST, "
+                "or set analyst in sentinel.toml"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _duration_rules(self) -> InterventionRequest:
+        if self.intervention_type == "timeout" and self.duration_hours is None:
+            raise ValueError("duration_hours required for timeout interventions")
+        if self.intervention_type != "timeout" and self.duration_hours is not None:
+            raise ValueError(
+                f"duration_hours applies only to timeout interventions, not {self.intervention_type}"
+            )
+        return self
+
+
+def parse_request(**fields: Any) -> InterventionRequest:
+    """Validate an intervention request, turning pydantic errors into one UsageError.
+
+    Args:
+        **fields: The request fields.
+
+    Returns:
+        The validated request.
+
+    Raises:
+        UsageError: One line per invalid field.
+    """
+    try:
+        return InterventionRequest(**fields)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "string_pattern_mismatch":
+                message = "expected PLR_<4-6 digits>_<state>, e.g. PLR_1234_MA"
+            parts.append(f"{field}: {message}" if field else message)
+        raise UsageError("; ".join(parts)) from None
+
+
+def _status(row: dict[str, Any], now: datetime) -> str:
+    if row["cancelled_at"] is not None:
+        return "cancelled"
+    if row["superseded_by"] is not None:
+        return "superseded"
+    if row["expires_at"] is not None and row["expires_at"] <= now:
+        return "expired"
+    return "active"
+
+
+def _to_model(row: dict[str, Any], now: datetime) -> Intervention:
+    return Intervention.model_validate({**row, "status": _status(row, now)})
+
+
+def _event(
+    wh: Warehouse, intervention_id: str, player_id: str, kind: str, at: datetime,
+    analyst: str | None, detail: str | None,
+) -> None:  # fmt: skip
+    wh.execute(
+        "insert into {ops}.intervention_events values (?, ?, ?, ?, ?, ?, ?)",
+        [uuid.uuid4().hex, intervention_id, player_id, kind, at, analyst, detail],
+    )
+
+
+def get_intervention(wh: Warehouse, intervention_id: str, *, with_events: bool = False) -> Intervention:
+    """One intervention by id.
+
+    Raises:
+        NotFoundError: No such intervention.
+    """
+    from dk_sentinel.scoring import utcnow
+
+    rows = wh.query_dicts(
+        f"select {_COLUMNS} from {{ops}}.interventions where intervention_id = ?", [intervention_id]
+    )
+    if not rows:
+        raise NotFoundError(f"intervention {intervention_id} not found", "List them with `sentinel interventions list`.")
+    item = _to_model(rows[0], utcnow())
+    if with_events:
+        item.events = events(wh, intervention_id)
+    return item
+
+
+def events(wh: Warehouse, intervention_id: str | None = None) -> list[InterventionEvent]:
+    """Audit events, oldest first (of one intervention, or all)."""
+    rows = wh.query_dicts(
+        "select * from {ops}.intervention_events where (cast(? as varchar) is null "
+        "or intervention_id = ?) order by occurred_at, event_id",
+        [intervention_id, intervention_id],
+    )
+    return [InterventionEvent.model_validate(r) for r in rows]
+
+
+def list_interventions(
+    wh: Warehouse,
+    *,
+    player_id: str | None = None,
+    active: bool | None = None,
+    intervention_type: str | None = None,
+    since: datetime | None = None,
+    now: datetime | None = None,
+) -> list[Intervention]:
+    """Interventions, newest first, filtered.
+
+    Args:
+        wh: An open warehouse.
+        player_id: Only this player.
+        active: True: only active ones; False: only ended ones; None: all.
+        intervention_type: Only this type.
+        since: Only those created at or after this time.
+        now: Reference time for expiry.
+
+    Returns:
+        Interventions.
+    """
+    from dk_sentinel.scoring import utcnow
+
+    now = now or utcnow()
+    rows = wh.query_dicts(
+        f"""select {_COLUMNS} from {{ops}}.interventions
+        where (cast(? as varchar) is null or player_id = ?)
+          and (cast(? as varchar) is null or intervention_type = ?)
+          and (cast(? as timestamp) is null or created_at >= ?)
+        order by created_at desc, intervention_id""",
+        [player_id, player_id, intervention_type, intervention_type, since, since],
+    )
+    items = [_to_model(r, now) for r in rows]
+    if active is not None:
+        items = [i for i in items if (i.status == "active") == active]
+    return items
+
+
+def create_intervention(
+    wh: Warehouse,
+    settings: Settings,
+    request: InterventionRequest,
+    *,
+    explainer: Explainer | None = None,
+    now: datetime | None = None,
+) -> Intervention:
+    """Record an intervention with a snapshot of the player's current risk.
+
+    Args:
+        wh: An open warehouse.
+        settings: Settings.
+        request: A validated request.
+        explainer: Writes the customer message of a nudge (the rules fallback when None).
+        now: Creation time (default now, UTC).
+
+    Returns:
+        The created intervention -- or, for a repeated idempotency key, the first one.
+
+    Raises:
+        NotFoundError: The player was never scored.
+        UsageError: An active timeout exists and ``supersede`` was not asked for.
+    """
+    from dk_sentinel.analysis import assess
+    from dk_sentinel.scoring import utcnow
+
+    now = now or utcnow()
+    if request.idempotency_key:
+        rows = wh.query(
+            "select intervention_id from {ops}.interventions where idempotency_key = ?",
+            [request.idempotency_key],
+        )
+        if rows:
+            log.info("idempotency key %s already used: returning %s", request.idempotency_key, rows[0][0])
+            return get_intervention(wh, rows[0][0])
+    assessment = assess(wh, settings, request.player_id)
+    active_timeouts = [
+        i for i in assessment.open_interventions if i.intervention_type == "timeout"
+    ]
+    if request.intervention_type == "timeout" and active_timeouts and not request.supersede:
+        current = active_timeouts[0]
+        raise UsageError(
+            f"player {request.player_id} already has an active timeout {current.intervention_id} "
+            f"(until {current.expires_at:%Y-%m-%d %H:%M} UTC)",
+            "Pass --supersede to replace it, or cancel it first.",
+        )
+    message = None
+    if request.intervention_type == "nudge":
+        if explainer is None:
+            from dk_sentinel.explainer import RuleExplainer
+
+            explainer = RuleExplainer(settings)
+        message = explainer.nudge(assessment)
+    new_id = "INT-" + uuid.uuid4().hex[:12].upper()
+    expires = now + timedelta(hours=request.duration_hours) if request.duration_hours else None
+    with wh.transaction():
+        wh.execute(
+            f"insert into {{ops}}.interventions ({_COLUMNS}) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null, null)",
+            [
+                new_id, request.player_id, request.intervention_type, request.duration_hours,
+                request.reason, request.analyst_id, now, expires, request.idempotency_key,
+                assessment.run_id, assessment.composite_risk_score, assessment.risk_category,
+                message,
+            ],
+        )  # fmt: skip
+        _event(wh, new_id, request.player_id, "created", now, request.analyst_id, request.reason)
+        if request.intervention_type == "timeout":
+            for old in active_timeouts:
+                wh.execute(
+                    "update {ops}.interventions set superseded_by = ? where intervention_id = ?",
+                    [new_id, old.intervention_id],
+                )
+                _event(wh, old.intervention_id, request.player_id, "superseded", now,
+                       request.analyst_id, f"superseded by {new_id}")  # fmt: skip
+    log.info("recorded %s %s for %s", request.intervention_type, new_id, request.player_id)
+    return get_intervention(wh, new_id)
+
+
+def cancel_intervention(
+    wh: Warehouse, intervention_id: str, reason: str, analyst_id: str, *, now: datetime | None = None
+) -> Intervention:
+    """Cancel an active intervention (an audit event; the record is kept).
+
+    Raises:
+        NotFoundError: No such intervention.
+        UsageError: It is not active, or the reason is too short.
+    """
+    from dk_sentinel.scoring import utcnow
+
+    if not 10 <= len(reason.strip()) <= 500:
+        raise UsageError("reason: must be 10-500 characters")
+    if not 3 <= len(analyst_id) <= 50:
+        raise UsageError("analyst: must be 3-50 characters")
+    now = now or utcnow()
+    item = get_intervention(wh, intervention_id)
+    if item.status != "active":
+        raise UsageError(f"intervention {intervention_id} is {item.status}, not active")
+    with wh.transaction():
+        wh.execute(
+            "update {ops}.interventions set cancelled_at = ?, cancel_reason = ? "
+            "where intervention_id = ?",
+            [now, reason, intervention_id],
+        )
+        _event(wh, intervention_id, item.player_id, "cancelled", now, analyst_id, reason)
+    log.info("cancelled %s", intervention_id)
+    return get_intervention(wh, intervention_id, with_events=True)
