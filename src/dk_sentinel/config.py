@@ -76,6 +76,10 @@ class SnowflakeSettings(_Section):
     host: str = Field(default="", description="Only for a proxy / PrivateLink / emulator")
     port: int | None = None
     protocol: Literal["https", "http"] = "https"
+    emulator: bool = Field(
+        default=False,
+        description="Only for tests against fakesnow: skip dbt unit tests, transient tmp tables",
+    )
 
     @field_validator("warehouse", "database")
     @classmethod

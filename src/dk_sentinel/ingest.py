@@ -360,7 +360,7 @@ def _validate(local: Any, contract: Contract) -> None:
 
 
 def _table_of(local: Any, sql: str) -> Any:
-    return local.execute(sql).fetch_arrow_table()
+    return local.sql(sql).to_arrow_table()
 
 
 def ingest(

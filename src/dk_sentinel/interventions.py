@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 from dk_sentinel.errors import NotFoundError, UsageError
 from dk_sentinel.models import Intervention, InterventionEvent
@@ -39,7 +39,7 @@ class InterventionRequest(BaseModel):
     intervention_type: InterventionType
     reason: str = Field(min_length=10, max_length=500)
     analyst_id: str | None = Field(min_length=3, max_length=50)
-    duration_hours: int | None = Field(default=None, ge=1, le=168)
+    duration_hours: int | None = Field(default=None, ge=1, le=168, validate_default=True)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
     supersede: bool = False
 
@@ -60,15 +60,15 @@ class InterventionRequest(BaseModel):
             )
         return value
 
-    @model_validator(mode="after")
-    def _duration_rules(self) -> InterventionRequest:
-        if self.intervention_type == "timeout" and self.duration_hours is None:
+    @field_validator("duration_hours")
+    @classmethod
+    def _duration_rules(cls, value: int | None, info: ValidationInfo) -> int | None:
+        kind = info.data.get("intervention_type")
+        if kind == "timeout" and value is None:
             raise ValueError("duration_hours required for timeout interventions")
-        if self.intervention_type != "timeout" and self.duration_hours is not None:
-            raise ValueError(
-                f"duration_hours applies only to timeout interventions, not {self.intervention_type}"
-            )
-        return self
+        if kind is not None and kind != "timeout" and value is not None:
+            raise ValueError(f"duration_hours applies only to timeout interventions, not {kind}")
+        return value
 
 
 def parse_request(**fields: Any) -> InterventionRequest:
@@ -92,7 +92,7 @@ def parse_request(**fields: Any) -> InterventionRequest:
             message = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "string_pattern_mismatch":
                 message = "expected PLR_<4-6 digits>_<state>, e.g. PLR_1234_MA"
-            parts.append(f"{field}: {message}" if field else message)
+            parts.append(message if message.startswith(field) else f"{field}: {message}")
         raise UsageError("; ".join(parts)) from None
 
 

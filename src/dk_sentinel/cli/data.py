@@ -141,9 +141,43 @@ def runs(
     emit(items, fmt, render_runs)
 
 
+def demo(
+    ctx: typer.Context,
+    players: Annotated[int, typer.Option(min=50, help="Synthetic players.")] = 2000,
+    days: Annotated[int, typer.Option(min=30, max=365, help="Days of history.")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo warehouse and files.")] = Path(
+        "sentinel-demo"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing demo warehouse.")] = False,
+) -> None:
+    """Build a scored demo warehouse from synthetic data; show the queue and the top player."""
+    from dk_sentinel.cli.analyst import render_assessment, render_queue
+    from dk_sentinel.demo import run_demo
+
+    with progress("demo") as say:
+        result = run_demo(
+            state(ctx).settings, directory, players=players, days=days, seed=seed, force=force,
+            progress=say,
+        )  # fmt: skip
+    emit(result.queue, Format.table, render_queue)
+    if result.top_player is not None:
+        emit(result.top_player, Format.table, render_assessment)
+    db = result.warehouse
+    info(
+        f"\nDemo warehouse: {db} ({result.bets:,} bets, {result.players:,} players). Try:\n"
+        f"  sentinel --db {db} queue --category CRITICAL --limit 20\n"
+        f"  sentinel --db {db} analyze <PLAYER_ID> --history --explain\n"
+        f"  sentinel --db {db} intervene <PLAYER_ID> --type timeout --duration 24 "
+        f"--reason \"Chasing losses after midnight\" --analyst you01\n"
+        f"  sentinel --db {db} report"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Attach the data commands to the root app."""
     app.command()(generate)
     app.command()(ingest)
     app.command(name="score-batch")(score_batch)
     app.command()(runs)
+    app.command()(demo)

@@ -71,7 +71,7 @@ def emit(
 
 def info(message: str) -> None:
     """Print a one-line message on stderr (never stdout)."""
-    stderr.print(message, markup=False)
+    stderr.print(message, markup=False, soft_wrap=True)
 
 
 def category_text(category: str | None) -> str:

@@ -1,6 +1,6 @@
 """Versioned schema bootstrap: the raw contract tables and the operational tables.
 
-Each migration is a list of portable DDL statements applied in one transaction and recorded in
+Each migration is a list of idempotent, portable DDL statements, recorded in
 ``{ops}.schema_migrations``. Applying twice is a no-op; a warehouse migrated by newer code is
 refused rather than silently misread.
 """
@@ -8,6 +8,7 @@ refused rather than silently misread.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
@@ -155,12 +156,15 @@ def bootstrap(wh: Warehouse) -> SchemaStatus:
         "create table if not exists {ops}.schema_migrations "
         "(version integer not null, applied_at timestamp not null)"
     )
+    # No transaction: DDL commits implicitly on Snowflake. Every statement is idempotent
+    # ("if not exists") and the version is recorded last, so an interrupted migration is
+    # completed by running `sentinel init` again.
     for version in status.applied:
-        with wh.transaction():
-            for statement in MIGRATIONS[version]:
-                wh.execute(statement)
-            wh.execute(
-                "insert into {ops}.schema_migrations values (?, current_timestamp)", [version]
-            )
+        for statement in MIGRATIONS[version]:
+            wh.execute(statement)
+        wh.execute(
+            "insert into {ops}.schema_migrations values (?, ?)",
+            [version, datetime.now(UTC).replace(tzinfo=None)],
+        )
         log.info("applied schema migration %d", version)
     return status.model_copy(update={"version_now": SCHEMA_VERSION})

@@ -79,6 +79,25 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
     return args
 
 
+def _snowflake_type(arrow_type: Any) -> str:
+    """The Snowflake column type for an Arrow type."""
+    import pyarrow as pa
+
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_integer(arrow_type):
+        return "bigint"
+    if pa.types.is_floating(arrow_type):
+        return "double"
+    if pa.types.is_decimal(arrow_type):
+        return f"number({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp_ntz"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    return "varchar"
+
+
 class SnowflakeWarehouse(BaseWarehouse):
     """A warehouse in a Snowflake database (schemas from config)."""
 
@@ -107,20 +126,21 @@ class SnowflakeWarehouse(BaseWarehouse):
             cursor.close()
 
     def stage(self, name: str, data: pa.Table) -> None:
-        """Bulk-load an Arrow table into the temporary table ``name`` with ``write_pandas``."""
+        """Bulk-load an Arrow table into the temporary table ``name`` with ``write_pandas``.
+
+        The table is created from the Arrow schema (so types are exact), then filled through
+        the connector's bulk path (PUT + COPY INTO), never row by row.
+        """
         from snowflake.connector import pandas_tools
 
+        columns = ", ".join(f"{field.name} {_snowflake_type(field.type)}" for field in data.schema)
+        self.execute(f"create or replace temporary table {name} ({columns})")
         frame = data.to_pandas()
         frame.columns = [c.upper() for c in frame.columns]
-        self.execute(f"drop table if exists {name}")
+        if frame.empty:
+            return
         ok, _, nrows, _ = pandas_tools.write_pandas(
-            self.con,
-            frame,
-            name.upper(),
-            auto_create_table=True,
-            table_type="temporary",
-            quote_identifiers=False,
-            use_logical_type=True,
+            self.con, frame, name.upper(), quote_identifiers=False, use_logical_type=True
         )
         if not ok or nrows != len(frame):
             raise WarehouseUnavailable(f"bulk load into {name} loaded {nrows} of {len(frame)} rows")

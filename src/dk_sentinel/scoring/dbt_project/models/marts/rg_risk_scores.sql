@@ -7,7 +7,8 @@
         materialized='incremental',
         unique_key='run_id',
         incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        on_schema_change='fail',
+        tmp_relation_type=var('tmp_relation_type', 'table')
     )
 }}
 
