@@ -182,7 +182,11 @@ def generate_frames(
     growth = np.clip((day - onset_day[p]) / np.maximum(days - onset_day[p], 1), 0, 1)
     stake = np.where(escal, stake * np.exp(growth * np.log(2.0 + 4.0 * intensity[p])), stake)
     stake = np.where(a == "high_stakes_stable", base_stake[p] * np.exp(rng.normal(0, 0.2, n)), stake)
-    bets = _Bets(p, placed, stake, _odds(rng, market, longshot), market, sport, live)
+    keep = placed < end  # an evening in a western state can fall after as_of in UTC
+    bets = _Bets(
+        p[keep], placed[keep], stake[keep], _odds(rng, market, longshot)[keep], market[keep],
+        sport[keep], live[keep],
+    )
     bets, status, settled, payout = _settle_and_chase(
         rng, bets, archetype, onset_day, intensity, base_stake, start, end
     )

@@ -1,0 +1,148 @@
+"""Shared fixtures: an isolated environment for every test, and a scored demo warehouse."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from typer.testing import CliRunner
+
+from dk_sentinel.cli.main import app
+from dk_sentinel.config import Settings, load_settings
+
+AS_OF = datetime(2026, 11, 1)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads a developer's config, keys or caches; every test runs in its own folder."""
+    for name in list(os.environ):
+        if name.startswith(("SENTINEL_", "ANTHROPIC_", "SNOWFLAKE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ".cache"))
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str, **kwargs: Any) -> Any:
+    """Run the CLI in-process; returns click's Result (exit_code, stdout, stderr)."""
+    return runner.invoke(app, list(args), **kwargs)
+
+
+@pytest.fixture
+def db_settings(tmp_path: Path) -> Settings:
+    """Settings for an empty embedded warehouse in the test's folder."""
+    return load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
+
+
+@pytest.fixture(scope="session")
+def scored_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """Generate, ingest and score 1,500 synthetic players once per session (dbt runs once)."""
+    from dk_sentinel.ingest import ingest
+    from dk_sentinel.scoring import score_batch
+    from dk_sentinel.synth import generate
+    from dk_sentinel.warehouse import connect
+    from dk_sentinel.warehouse.schema import bootstrap
+
+    root = tmp_path_factory.mktemp("scored")
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME",)}
+    os.environ["XDG_CACHE_HOME"] = str(root / ".cache")
+    try:
+        gen = generate(root / "data", players=1500, days=90, seed=11, as_of=AS_OF)
+        settings = load_settings(overrides={"warehouse.duckdb.path": root / "w.duckdb"})
+        with connect(settings) as wh:
+            bootstrap(wh)
+            for kind in ("bets", "assessments", "outcomes"):
+                ingest(wh, kind, [gen.files[kind]])  # type: ignore[arg-type]
+        score_batch(settings, as_of=AS_OF)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    yield {"db": root / "w.duckdb", "labels": root / "data" / "labels.csv", "data": root / "data"}
+
+
+@pytest.fixture
+def scored(scored_source: dict[str, Path], tmp_path: Path) -> Settings:
+    """A private copy of the scored warehouse (tests may write to it)."""
+    target = tmp_path / "scored.duckdb"
+    shutil.copy(scored_source["db"], target)
+    return load_settings(overrides={"warehouse.duckdb.path": target})
+
+
+@pytest.fixture
+def top_player(scored: Settings) -> str:
+    from dk_sentinel.analysis import build_queue
+    from dk_sentinel.warehouse import connect
+
+    with connect(scored) as wh:
+        return build_queue(wh, scored, min_category="CRITICAL", limit=1).items[0].player_id
+
+
+# ---- Snowflake emulated by fakesnow ---------------------------------------------------------
+
+
+@pytest.fixture
+def fakesnow_settings() -> Iterator[Settings]:
+    """Settings for the snowflake backend, with the connector patched in-process by fakesnow."""
+    import fakesnow
+
+    with fakesnow.patch():
+        os.environ["SNOWFLAKE_PASSWORD"] = "fake-password"
+        yield load_settings(
+            overrides={
+                "warehouse.backend": "snowflake",
+                "warehouse.snowflake.account": "fakesnow",
+                "warehouse.snowflake.user": "tester",
+            }
+        )
+
+
+@pytest.fixture
+def fakesnow_server_settings() -> Iterator[Settings]:
+    """A fakesnow *server* (for dbt-snowflake in a child process) plus the in-process connector
+    pointed at the same in-memory databases (fakesnow's server cannot take PUT uploads)."""
+    import fakesnow
+
+    serve = fakesnow.server
+    with serve() as kw:
+        server_module = sys.modules["fakesnow.server"]
+
+        def connect(**args: Any) -> Any:
+            return server_module.shared_fs.connect(
+                args.pop("database", None), args.pop("schema", None), paramstyle=args.get("paramstyle")
+            )
+
+        os.environ["SNOWFLAKE_PASSWORD"] = kw["password"]
+        settings = load_settings(
+            overrides={
+                "warehouse.backend": "snowflake",
+                "warehouse.snowflake.account": kw["account"],
+                "warehouse.snowflake.user": kw["user"],
+                "warehouse.snowflake.host": kw["host"],
+                "warehouse.snowflake.port": kw["port"],
+                "warehouse.snowflake.protocol": "http",
+                "warehouse.snowflake.emulator": True,
+            }
+        )
+        import fakesnow.fakes
+
+        with (
+            mock.patch("snowflake.connector.connect", connect),
+            mock.patch("snowflake.connector.pandas_tools.write_pandas", fakesnow.fakes.write_pandas),
+        ):
+            yield settings

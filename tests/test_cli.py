@@ -1,0 +1,158 @@
+"""The CLI foundation: version, help, init, doctor, config show, error mapping."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from conftest import invoke
+from dk_sentinel import __version__
+from dk_sentinel.cli.context import state
+from dk_sentinel.cli.main import app
+from dk_sentinel.errors import (
+    BusyError,
+    ConfigError,
+    ExitCode,
+    NotFoundError,
+    PartialFailure,
+    SentinelError,
+    UsageError,
+    WarehouseUnavailable,
+)
+
+
+def test_version(runner) -> None:
+    result = invoke(runner, "--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"sentinel {__version__}"
+
+
+def test_help_lists_commands_with_one_line_help(runner) -> None:
+    result = invoke(runner, "--help")
+    assert result.exit_code == 0
+    for command in ("init", "doctor", "config", "ingest", "generate", "score-batch", "runs",
+                    "analyze", "queue", "intervene", "interventions", "export", "report", "schema", "demo"):  # fmt: skip
+        assert f"  {command} " in result.stdout, command
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "from dk_sentinel.cli.main import app\n"
+        "try:\n    app(['--help'], prog_name='sentinel')\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('dbt', 'anthropic', 'snowflake.connector', 'fakesnow', 'pandas', 'pyarrow') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY=\n" in result.stderr or result.stderr.strip().endswith("HEAVY=")
+
+
+def test_library_never_imports_typer_or_rich() -> None:
+    code = (
+        "import sys\n"
+        "import dk_sentinel.analysis, dk_sentinel.ingest, dk_sentinel.scoring, dk_sentinel.explainer\n"
+        "import dk_sentinel.interventions, dk_sentinel.reporting, dk_sentinel.synth, dk_sentinel.demo\n"
+        "import dk_sentinel.doctor, dk_sentinel.warehouse.schema\n"
+        "print(','.join(m for m in ('typer', 'rich', 'click') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_init_twice_then_doctor(runner) -> None:
+    first = invoke(runner, "init")
+    assert first.exit_code == 0
+    assert "Schema migrated from version 0 to 1" in first.stderr
+    second = invoke(runner, "init")
+    assert second.exit_code == 0
+    assert "Schema is up to date (version 1)" in second.stderr
+    doctor = invoke(runner, "doctor", "--format", "json")
+    assert doctor.exit_code == 0, doctor.stderr
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["schema"]["ok"] and checks["warehouse"]["ok"] and checks["dbt project"]["ok"]
+    assert checks["anthropic key"]["required"] is False
+    assert "ANTHROPIC_API_KEY not set" in checks["anthropic key"]["detail"]
+
+
+def test_doctor_fails_before_init(runner) -> None:
+    result = invoke(runner, "doctor")
+    assert result.exit_code == ExitCode.UNAVAILABLE
+    assert "run `sentinel init`" in result.stdout
+
+
+def test_doctor_with_bad_weights_exits_78(runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTINEL_SCORING__WEIGHTS__LOSS_CHASE", "0.9")
+    result = invoke(runner, "doctor")
+    assert result.exit_code == 78
+    assert "the weights must sum to 1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_show_json_with_sources(runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTINEL_AI__MAX_TOKENS", "500")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-very-secret")
+    result = invoke(runner, "--db", "x.duckdb", "config", "show", "--format", "json")
+    assert result.exit_code == 0
+    rows = {r["key"]: r for r in json.loads(result.stdout)["settings"]}
+    assert rows["ai.max_tokens"] == {"key": "ai.max_tokens", "value": 500, "source": "env SENTINEL_AI__MAX_TOKENS"}
+    assert rows["warehouse.duckdb.path"]["source"] == "cli"
+    assert rows["secrets.anthropic_api_key"]["value"] == "***set***"
+    assert "sk-very-secret" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (UsageError("bad"), 2),
+        (NotFoundError("missing"), 3),
+        (PartialFailure("some rejected"), 4),
+        (WarehouseUnavailable("down"), 69),
+        (BusyError("locked"), 75),
+        (ConfigError("wrong"), 78),
+        (SentinelError("internal"), 1),
+    ],
+)
+def test_errors_map_to_exit_codes_with_one_line_and_hint(runner, error: SentinelError, code: int) -> None:
+    sub = typer.Typer()
+
+    @sub.command("boom")
+    def boom() -> None:
+        raise error
+
+    app.add_typer(sub, name="testing-boom")
+    try:
+        result = invoke(runner, "testing-boom", "boom")
+    finally:
+        app.registered_groups.pop()
+    assert result.exit_code == code
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == f"Error: {error.message}"
+    assert "Traceback" not in result.stderr
+
+
+def test_unexpected_error_is_one_line_without_debug(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    script = (
+        "import typer\nfrom dk_sentinel.cli.main import app\nsub = typer.Typer()\n"
+        "@sub.command('x')\ndef x() -> None:\n    raise ValueError('secret_local=hunter2 oops')\n"
+        "app.add_typer(sub, name='crash')\napp(['crash', 'x'], prog_name='sentinel')\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTEST_CURRENT_TEST"}
+    plain = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert plain.returncode == 1
+    assert "Internal error: ValueError" in plain.stderr and "Traceback" not in plain.stderr
+    assert "SENTINEL_DEBUG=1" in plain.stderr
+    debug = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**env, "SENTINEL_DEBUG": "1"})
+    assert "Traceback" in debug.stderr
+
+
+def test_state_is_created_lazily() -> None:
+    ctx = typer.Context(typer.main.get_command(app))
+    assert state(ctx).config is None
+
+
+def test_python_dash_m_works() -> None:
+    result = subprocess.run([sys.executable, "-m", "dk_sentinel", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("sentinel ")

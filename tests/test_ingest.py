@@ -1,0 +1,217 @@
+"""Ingest per the data contract: strict, set-based, lossless, idempotent -- on both backends."""
+
+import csv
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from conftest import invoke
+from dk_sentinel.config import Settings, load_settings
+from dk_sentinel.errors import PartialFailure, UsageError
+from dk_sentinel.ingest import ingest
+from dk_sentinel.warehouse import Warehouse, connect
+from dk_sentinel.warehouse.schema import bootstrap
+
+HEADER = "bet_id,player_id,placed_at,settled_at,sport,market,is_live,odds_decimal,stake,payout,status"
+GOOD = [
+    "B1,PLR_1234_MA,2026-01-01T10:00:00,2026-01-01T12:00:00,NFL,spread,false,1.91,10,0,lost",
+    "B2,PLR_1234_MA,2026-01-01T10:00:00-05:00,,NBA,total,1,1.91,25.50,,pending",
+    "B9,PLR_567890_NJ,2026-01-02T22:00:00Z,2026-01-02T22:30:00Z,ESPORTS,,TRUE,3.5,100,350,won",
+]
+BAD = {
+    "B3,PLR_12_MA,2026-01-01T10:00:00,2026-01-01T12:00:00,NFL,spread,false,1.91,10,19.1,won": "player_id 'PLR_12_MA' does not match",
+    "B4,PLR_1234_MA,2026-01-01T10:00:00,2026-01-01T12:00:00,NFL,spread,false,1.91,-5,0,lost": "stake '-5' must be greater than 0",
+    "B5,PLR_1234_MA,2026-01-01T10:00:00,2026-01-01T09:00:00,NFL,spread,false,1.91,10,0,lost": "settled_at is before placed_at",
+    "B6,PLR_1234_MA,2026-01-01T10:00:00,2026-01-01T12:00:00,NFL,spread,false,1.91,10,0,lostt": "status 'lostt' is not one of",
+    "B7,PLR_1234_MA,2026-01-01T10:00:00,2026-01-01T12:00:00,NFL,spread,false,1.00,10,0,lost": "odds_decimal '1.00' is below the minimum 1.01",
+    ",PLR_1234_MA,2026-01-01T10:00:00,2026-01-01T12:00:00,NFL,spread,false,1.91,10,0,lost": "bet_id is missing",
+    "B1,PLR_1234_MA,2026-01-01T10:00:00,2026-01-01T12:00:00,NFL,spread,false,1.91,10,0,lost": "duplicate bet_id in this load",
+    "B8,PLR_1234_MA,2026-01-01T10:00:00,2026-01-01T12:00:00,NFL,spread,false,abc,10,0,lost": "odds_decimal 'abc' is not a number",
+    "B10,PLR_1234_MA,2026-01-01T10:00:00,,NFL,spread,false,1.91,10,,won": "settled_at is required when status is won",
+    "B11,PLR_1234_MA,yesterday,,NFL,spread,false,1.91,10,,pending": "placed_at 'yesterday' is not an ISO 8601 timestamp",
+    "B12,PLR_1234_MA,2026-01-01T10:00:00,2026-01-01T12:00:00,NFL,spread,maybe,1.91,10,10,push": "is_live 'maybe' is not true/false/1/0",
+}
+TRUNCATED = "B13,PLR_1234_MA,2026-01-01T10:00"
+
+
+def messy_file(path: Path) -> Path:
+    lines = [HEADER, GOOD[0], GOOD[1], "", *BAD, GOOD[2], "   ", TRUNCATED]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.snowflake)])
+def wh(request: pytest.FixtureRequest, tmp_path: Path):
+    settings = (
+        load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
+        if request.param == "duckdb"
+        else request.getfixturevalue("fakesnow_settings")
+    )
+    with connect(settings) as warehouse:
+        bootstrap(warehouse)
+        yield warehouse
+
+
+def load(wh: Warehouse, kind: str, *paths: Path, **kw):
+    try:
+        return ingest(wh, kind, list(paths), **kw)  # type: ignore[arg-type]
+    except PartialFailure as exc:
+        return exc.result  # type: ignore[attr-defined]
+
+
+def test_messy_file_loads_exactly_the_valid_rows(wh: Warehouse, tmp_path: Path) -> None:
+    path = messy_file(tmp_path / "bets.csv")
+    with pytest.raises(PartialFailure) as info:
+        ingest(wh, "bets", [path], rejects_out=tmp_path / "rejects.csv")
+    result = info.value.result  # type: ignore[attr-defined]
+    assert info.value.exit_code == 4
+    file = result.files[0]
+    assert file.rows_read == 3 + len(BAD) + 1 + 1  # blank lines are not rows; whitespace-only is
+    assert file.accepted == 3
+    assert file.accepted + file.already_present + file.rejected == file.rows_read
+    stored = sorted(r[0] for r in wh.query("select bet_id from {raw}.bets"))
+    assert stored == ["B1", "B2", "B9"]
+    # offsets are converted to UTC; no offset means UTC
+    placed = dict(wh.query("select bet_id, cast(placed_at as varchar) from {raw}.bets"))
+    assert placed["B2"].startswith("2026-01-01 15:00:00")
+    assert placed["B9"].startswith("2026-01-02 22:00:00")
+    reasons = [r[0] for r in wh.query("select reasons from {ops}.ingest_rejects")]
+    for expected in BAD.values():
+        assert any(expected in r for r in reasons), expected
+    truncated = [r for r in reasons if "sport is missing" in r]
+    assert truncated and "stake is missing" in truncated[0] and "status is missing" in truncated[0]
+    with (tmp_path / "rejects.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == file.rejected
+    assert all(r["reasons"] and r["row"] for r in rows)
+    assert json.loads(rows[0]["raw_record"])["bet_id"]  # the raw values are kept
+
+
+def test_loading_again_adds_nothing(wh: Warehouse, tmp_path: Path) -> None:
+    path = messy_file(tmp_path / "bets.csv")
+    load(wh, "bets", path)
+    again = load(wh, "bets", path)
+    assert again.accepted == 0 and again.already_present == 3
+    assert wh.query("select count(*) from {raw}.bets")[0][0] == 3
+
+
+def test_conflicting_content_is_rejected_not_overwritten(wh: Warehouse, tmp_path: Path) -> None:
+    first = tmp_path / "a.csv"
+    first.write_text("\n".join([HEADER, GOOD[0]]), encoding="utf-8")
+    ingest(wh, "bets", [first])
+    changed = tmp_path / "b.csv"
+    changed.write_text("\n".join([HEADER, GOOD[0].replace(",10,0,lost", ",99,0,lost")]), encoding="utf-8")
+    result = load(wh, "bets", changed)
+    assert result.rejected == 1 and result.accepted == 0
+    assert "conflict" in next(iter(result.files[0].top_reasons))
+    assert float(wh.query("select stake from {raw}.bets where bet_id = 'B1'")[0][0]) == 10.0
+
+
+def test_pending_bet_may_settle_later(wh: Warehouse, tmp_path: Path) -> None:
+    pending = tmp_path / "a.csv"
+    pending.write_text("\n".join([HEADER, GOOD[1]]), encoding="utf-8")
+    ingest(wh, "bets", [pending])
+    settled = tmp_path / "b.csv"
+    settled.write_text(
+        "\n".join([HEADER, "B2,PLR_1234_MA,2026-01-01T10:00:00-05:00,2026-01-01T18:00:00,NBA,total,1,1.91,25.50,48.71,won"]),
+        encoding="utf-8",
+    )
+    result = ingest(wh, "bets", [settled])
+    assert result.accepted == 1
+    assert wh.query("select status, count(*) from {raw}.bets group by 1") == [("won", 1)]
+
+
+def test_missing_required_column_exits_2_and_loads_nothing(runner, tmp_path: Path) -> None:
+    assert invoke(runner, "init").exit_code == 0
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join([HEADER, GOOD[0]]), encoding="utf-8")
+    bad = tmp_path / "nostake.csv"
+    bad.write_text(HEADER.replace(",stake", "") + "\nB1,PLR_1234_MA,2026-01-01T10:00:00,,NFL,,,1.9,,pending\n", encoding="utf-8")
+    result = invoke(runner, "ingest", "bets", str(good), str(bad))
+    assert result.exit_code == 2
+    assert "missing required column(s): stake" in result.stderr
+    with connect(load_settings()) as wh:
+        assert wh.query("select count(*) from {raw}.bets")[0][0] == 0
+
+
+def test_not_csv_or_parquet_exits_2(runner, tmp_path: Path) -> None:
+    invoke(runner, "init")
+    (tmp_path / "bets.xlsx").write_text("x", encoding="utf-8")
+    result = invoke(runner, "ingest", "bets", str(tmp_path / "bets.xlsx"))
+    assert result.exit_code == 2 and "neither CSV nor Parquet" in result.stderr
+
+
+def test_cli_json_summary_and_exit_codes(runner, tmp_path: Path) -> None:
+    invoke(runner, "init")
+    path = messy_file(tmp_path / "bets.csv")
+    result = invoke(runner, "ingest", "bets", str(path), "--format", "json")
+    assert result.exit_code == 4
+    summary = json.loads(result.stdout)
+    assert summary["accepted"] == 3 and summary["rejected"] == summary["rows_read"] - 3
+    clean = tmp_path / "clean.csv"
+    clean.write_text("\n".join([HEADER, GOOD[2].replace("B9", "B20")]), encoding="utf-8")
+    ok = invoke(runner, "ingest", "bets", str(clean))
+    assert ok.exit_code == 0 and "B" not in ok.stderr.split("Error")[0][:0]
+
+
+def test_parquet_directory_and_glob(wh: Warehouse, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from dk_sentinel.synth import generate
+
+    gen = generate(tmp_path / "gen", players=40, days=20, seed=3, as_of=datetime(2026, 6, 1), file_format="parquet")
+    result = ingest(wh, "bets", [tmp_path / "gen"])  # a directory: only bets*.parquet
+    assert result.accepted == gen.bets and result.rejected == 0
+    assessments = ingest(wh, "assessments", [str(tmp_path / "gen" / "assess*.parquet")])
+    assert assessments.accepted == gen.assessments
+    outcomes = ingest(wh, "outcomes", [tmp_path / "gen" / "outcomes.parquet"])
+    assert outcomes.accepted == gen.outcomes
+    assert ingest(wh, "outcomes", [tmp_path / "gen" / "outcomes.parquet"]).already_present == gen.outcomes
+
+
+def test_unknown_columns_are_ignored_with_a_warning(wh: Warehouse, tmp_path: Path, caplog) -> None:
+    path = tmp_path / "bets.csv"
+    path.write_text("\n".join([HEADER.upper() + ",Notes", GOOD[0] + ",hello"]), encoding="utf-8")
+    assert ingest(wh, "bets", [path]).accepted == 1
+    assert "ignoring unknown column(s) notes" in caplog.text
+
+
+def test_missing_path_is_a_usage_error(wh: Warehouse, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        ingest(wh, "bets", [tmp_path / "nope.csv"])
+    with pytest.raises(UsageError, match="matches no file"):
+        ingest(wh, "bets", [str(tmp_path / "*.csv")])
+
+
+# ---- property-based: whatever the row, it is loaded or rejected with a reason ----------------
+
+cell = st.one_of(
+    st.just(""),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters='\x00"\r\n'), max_size=12),
+    st.sampled_from(["PLR_1234_MA", "PLR_99_X", "2026-01-01T10:00:00", "2026-01-01 09:00:00+02:00", "won",
+                     "lost", "pending", "push", "1.5", "0", "-3", "1.01", "true", "NFL", "spread", "1e3"]),
+)  # fmt: skip
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(cell, min_size=11, max_size=11), min_size=1, max_size=15))
+def test_property_every_row_is_loaded_or_rejected(tmp_path: Path, rows: list[list[str]]) -> None:
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    path = folder / "bets.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER.split(","))
+        writer.writerows(rows)
+    settings = load_settings(overrides={"warehouse.duckdb.path": folder / "w.duckdb"})
+    with connect(settings) as wh:
+        bootstrap(wh)
+        result = load(wh, "bets", path)
+        f = result.files[0]
+        stored = wh.query("select count(*), count(distinct bet_id) from {raw}.bets")[0]
+        rejects = wh.query("select count(*), min(length(reasons)) from {ops}.ingest_rejects")[0]
+    assert f.accepted + f.already_present + f.rejected == f.rows_read
+    assert stored[0] == stored[1] == f.accepted  # nothing duplicated
+    assert rejects[0] == f.rejected and (rejects[0] == 0 or rejects[1] > 0)  # every reject has a reason

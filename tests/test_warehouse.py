@@ -1,0 +1,106 @@
+"""Warehouse contract tests: the same tests on DuckDB and on Snowflake emulated by fakesnow."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from dk_sentinel.config import Settings, load_settings
+from dk_sentinel.errors import BusyError, SchemaError
+from dk_sentinel.warehouse import Warehouse, connect
+from dk_sentinel.warehouse.schema import SCHEMA_VERSION, bootstrap, check, require_current
+
+
+@pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.snowflake)])
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    if request.param == "duckdb":
+        yield load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
+    else:
+        yield request.getfixturevalue("fakesnow_settings")
+
+
+@pytest.fixture
+def wh(backend_settings: Settings) -> Iterator[Warehouse]:
+    with connect(backend_settings) as warehouse:
+        bootstrap(warehouse)
+        yield warehouse
+
+
+def test_bootstrap_is_idempotent(backend_settings: Settings) -> None:
+    with connect(backend_settings) as wh:
+        first = bootstrap(wh)
+        second = bootstrap(wh)
+        assert first.applied == list(range(1, SCHEMA_VERSION + 1))
+        assert second.up_to_date and second.version_now == SCHEMA_VERSION
+        assert wh.query("select count(*) from {ops}.schema_migrations")[0][0] == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused(wh: Warehouse) -> None:
+    wh.execute("insert into {ops}.schema_migrations values (?, ?)", [SCHEMA_VERSION + 1, "2026-01-01 00:00:00"])
+    with pytest.raises(SchemaError, match="newer than this sentinel"):
+        check(wh)
+
+
+def test_require_current_on_empty_warehouse(backend_settings: Settings) -> None:
+    with connect(backend_settings) as wh, pytest.raises(SchemaError, match="needs"):
+        require_current(wh)
+
+
+def test_parameters_round_trip_awkward_text(wh: Warehouse) -> None:
+    text = "O'Brien said \"stop\"; drop table x; -- ünïcødé ✓\nsecond line"
+    wh.execute(
+        "insert into {ops}.intervention_events values (?, ?, ?, ?, ?, ?, ?)",
+        ["e1", "i1", "PLR_1234_MA", "created", "2026-01-01 00:00:00", "ana", text],
+    )
+    rows = wh.query_dicts("select detail, player_id from {ops}.intervention_events where event_id = ?", ["e1"])
+    assert rows == [{"detail": text, "player_id": "PLR_1234_MA"}]
+
+
+def test_transaction_rolls_back_on_error(wh: Warehouse) -> None:
+    with pytest.raises(RuntimeError), wh.transaction():
+        wh.execute(
+            "insert into {ops}.intervention_events values (?, ?, ?, ?, ?, ?, ?)",
+            ["e2", "i1", "PLR_1234_MA", "created", "2026-01-01 00:00:00", "ana", "x"],
+        )
+        raise RuntimeError("boom")
+    assert wh.query("select count(*) from {ops}.intervention_events where event_id = 'e2'")[0][0] == 0
+
+
+def test_transaction_commits(wh: Warehouse) -> None:
+    with wh.transaction():
+        wh.execute(
+            "insert into {ops}.intervention_events values (?, ?, ?, ?, ?, ?, ?)",
+            ["e3", "i1", "PLR_1234_MA", "created", "2026-01-01 00:00:00", "ana", "x"],
+        )
+    assert wh.query("select count(*) from {ops}.intervention_events where event_id = 'e3'")[0][0] == 1
+
+
+def test_stage_bulk_loads_arrow(wh: Warehouse) -> None:
+    data = pa.table({"k": ["a", "b", "c"], "v": [1.5, 2.5, None], "n": [1, 2, 3]})
+    wh.stage("stage_test", data)
+    assert wh.query("select count(*), sum(n) from stage_test") == [(3, 6)]
+
+
+def test_duckdb_lock_waits_then_gives_up(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "locked.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        settings = load_settings(overrides={"warehouse.duckdb.path": path, "warehouse.busy_timeout_seconds": 0.5})
+        started = time.monotonic()
+        with pytest.raises(BusyError) as info:
+            connect(settings).__enter__()
+        assert 0.4 < time.monotonic() - started < 5
+        assert f"process {holder.pid}" in info.value.message
+        assert info.value.exit_code == 75
+    finally:
+        holder.kill()
+        holder.wait()
