@@ -75,7 +75,7 @@ def scoring_lock(settings: Settings) -> Iterator[None]:
 
 
 def _row_to_run(row: dict[str, object]) -> BatchRun:
-    return BatchRun.model_validate(row)
+    return BatchRun.model_validate({k: v for k, v in row.items() if v is not None})
 
 
 def list_runs(wh: Warehouse, limit: int = 20) -> list[BatchRun]:

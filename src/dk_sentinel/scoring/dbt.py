@@ -242,9 +242,11 @@ def _parse_results(results_file: Path, log_file: str, seconds: float) -> DbtResu
             if status != "warn":
                 result.tests_failed += 1
                 result.failures.append(f"{uid.split('.')[-1]}: {item.get('message') or status}")
-        elif status in ("error", "skipped", "fail"):
+        elif status in ("error", "fail"):
             result.models_ok = False
             result.failures.append(f"{uid}: {item.get('message') or status}")
+        elif status == "skipped":  # downstream of a failure: reported, not a failure itself
+            result.failures.append(f"{uid}: skipped")
     result.ok = result.models_ok and result.tests_failed == 0
     return result
 

@@ -1,0 +1,223 @@
+"""Scoring: the aggregation properties, detection quality, and score-batch behaviour."""
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from unittest import mock
+
+import duckdb
+import jinja2
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from conftest import AS_OF, invoke
+from dk_sentinel.config import Settings
+from dk_sentinel.errors import BusyError, PartialFailure
+from dk_sentinel.evaluation import evaluate, roc_auc
+from dk_sentinel.scoring import list_runs, score_batch, scoring_lock
+from dk_sentinel.scoring.dbt import PROJECT_DIR
+from dk_sentinel.warehouse import connect
+
+MACROS = (PROJECT_DIR / "macros" / "scoring.sql").read_text(encoding="utf-8")
+WEIGHTS = (0.30, 0.25, 0.15, 0.10, 0.20)
+CON = duckdb.connect()
+
+
+def sql_value(value: float | None) -> str:
+    return "cast(null as double)" if value is None else f"cast({value!r} as double)"
+
+
+def composite(lc, be, md, tr, gz, weights=WEIGHTS) -> float:
+    """Evaluate the real composite macro (rendered by Jinja) in DuckDB."""
+    call = "{{ composite(" + ", ".join(repr(sql_value(v)) for v in (lc, be, md, tr, gz)) + ", " + ", ".join(map(str, weights)) + ") }}"
+    sql = jinja2.Environment().from_string(MACROS + call).render()
+    return float(CON.execute(f"select {sql}").fetchone()[0])
+
+
+def category(score: float) -> str:
+    call = "{{ risk_category('" + repr(score) + "', '0.80', '0.60', '0.40') }}"
+    sql = jinja2.Environment().from_string(MACROS + call).render()
+    return str(CON.execute(f"select {sql}").fetchone()[0])
+
+
+component = st.one_of(st.none(), st.floats(min_value=0, max_value=1))
+
+
+def test_single_strong_pattern_alone_reaches_high() -> None:
+    for position in range(4):  # each behavioural component
+        values: list[float | None] = [0.0, 0.0, 0.0, 0.0, None]
+        values[position] = 0.9
+        assert category(composite(*values)) in ("HIGH", "CRITICAL"), position
+    # a player who chases nearly every settled loss is high-risk with no other signal
+    assert composite(0.95, 0.0, 0.0, 0.0, None) >= 0.80
+
+
+def test_all_zero_gives_zero_and_absent_is_not_zero() -> None:
+    assert composite(0, 0, 0, 0, 0) == 0.0
+    assert composite(0, 0, 0, 0, None) == 0.0
+    # absent gamalyze is left out (weights renormalised), never imputed as 0
+    assert composite(0, 0.5, 0, 0, None) > composite(0, 0.5, 0, 0, 0.0)
+    # ... nor as any other constant
+    assert composite(0, 0.5, 0, 0, None) < composite(0, 0.5, 0, 0, 0.5)
+
+
+def test_several_moderate_signals_beat_one() -> None:
+    one = composite(0.5, 0, 0, 0, None)
+    several = composite(0.5, 0.5, 0.5, 0, None)
+    assert several > one
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(values=st.tuples(component, component, component, component, component), which=st.integers(0, 4), bump=st.floats(0, 1))
+def test_monotone_and_bounded(values, which, bump) -> None:
+    base = composite(*values)
+    assert 0.0 <= base <= 1.0 + 1e-12
+    raised = list(values)
+    if raised[which] is None:
+        return
+    raised[which] = min(1.0, raised[which] + bump)
+    assert composite(*raised) >= base - 1e-12
+
+
+@pytest.mark.parametrize(
+    ("score", "expected"),
+    [(0.80, "CRITICAL"), (0.8000001, "CRITICAL"), (0.7999995, "CRITICAL"), (0.7999994, "HIGH"),
+     (0.60, "HIGH"), (0.5999999, "HIGH"), (0.5999994, "MEDIUM"), (0.40, "MEDIUM"), (0.3999994, "LOW"), (0.0, "LOW"), (1.0, "CRITICAL")],
+)  # fmt: skip
+def test_category_boundaries_are_inclusive_and_exact(score: float, expected: str) -> None:
+    assert category(score) == expected
+
+
+def test_roc_auc() -> None:
+    assert roc_auc([0.1, 0.2, 0.8, 0.9], [False, False, True, True]) == 1.0
+    assert roc_auc([0.5, 0.5], [False, True]) == 0.5
+
+
+# ---- on generated data -----------------------------------------------------------------------
+
+
+def test_detection_quality_on_generated_data(scored: Settings, scored_source: dict[str, Path]) -> None:
+    with connect(scored) as wh:
+        report = evaluate(wh, scored_source["labels"])
+    assert report.players == 1500
+    assert report.roc_auc >= 0.90
+    assert report.risk_share_high_or_above >= 0.80
+    assert report.lookalike_share_high_or_above < 0.05
+    for a in report.archetypes:
+        if a.expected_driver:
+            assert a.share_expected_driver is not None and a.share_expected_driver > 0.5, a
+        if a.archetype in ("high_stakes_stable", "consistent_winner", "sparse_bettor"):
+            assert a.share_high_or_above < 0.05, a
+
+
+def test_loss_rate_alone_is_not_chasing(scored: Settings) -> None:
+    """Winners and losers with flat stakes never score on loss_chase."""
+    with connect(scored) as wh:
+        rows = wh.query(
+            "select max(loss_chase) from {analytics}.rg_latest_risk_scores "
+            "where chased_losses = 0 and recent_settled_losses >= 5"
+        )
+    assert rows[0][0] == 0.0
+
+
+def test_scores_carry_evidence_and_presence(scored: Settings) -> None:
+    with connect(scored) as wh:
+        rows = wh.query_dicts(
+            "select * from {analytics}.rg_latest_risk_scores where has_gamalyze = false limit 1"
+        )
+        assert rows and rows[0]["gamalyze"] is None
+        n_low = wh.query("select count(*) from {analytics}.rg_latest_risk_scores where is_low_confidence")[0][0]
+        bad = wh.query(
+            "select count(*) from {analytics}.rg_latest_risk_scores "
+            "where is_low_confidence and risk_category in ('HIGH', 'CRITICAL')"
+        )[0][0]
+    assert n_low > 0 and bad / n_low < 0.05
+
+
+def test_second_run_without_new_bets_is_skipped_fast(runner, scored: Settings) -> None:
+    result = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "score-batch", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert run["status"] == "skipped"
+    assert "no new bets" in run["error"]
+    assert "no new bets" in result.stderr
+
+
+def test_concurrent_run_exits_75_naming_the_holder(runner, scored: Settings) -> None:
+    with scoring_lock(scored):
+        result = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "score-batch", "--full-refresh")
+    assert result.exit_code == 75
+    assert "another score-batch is running (pid" in result.stderr
+
+
+def test_rescore_later_decays_repairs_and_keeps_history(runner, scored: Settings) -> None:
+    db = str(scored.warehouse.duckdb.path)
+    with connect(scored) as wh:
+        before = dict(wh.query("select player_id, composite_risk_score from {analytics}.rg_latest_risk_scores"))
+        # an interrupted run: 'running' in the log with partial rows
+        wh.execute(
+            "insert into {ops}.scoring_runs (run_id, status, started_at, as_of) values ('crashed', 'running', ?, ?)",
+            [AS_OF, AS_OF],
+        )
+        wh.execute(
+            "insert into {analytics}.rg_risk_scores (player_id, run_id, composite_risk_score) "
+            "select player_id, 'crashed', 0.99 from {analytics}.rg_latest_risk_scores limit 5"
+        )
+    later = AS_OF + timedelta(days=30)  # nobody bets after AS_OF: everyone's recent window empties
+    result = invoke(runner, "--db", db, "score-batch", "--as-of", later.isoformat(), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert run["status"] == "success" and run["players_scored"] > 0
+    with connect(scored) as wh:
+        after = dict(wh.query("select player_id, composite_risk_score from {analytics}.rg_latest_risk_scores"))
+        assert wh.query("select count(*) from {analytics}.rg_risk_scores where run_id = 'crashed'")[0][0] == 0
+        assert wh.query("select status from {ops}.scoring_runs where run_id = 'crashed'")[0][0] == "failed"
+        dupes = wh.query("select count(*) from (select player_id, run_id from {analytics}.rg_risk_scores group by 1, 2 having count(*) > 1) d")
+        assert dupes[0][0] == 0
+        assert wh.query("select max(last_bet_at) <= ? from {analytics}.rg_latest_risk_scores", [later])[0][0]
+    high_before = [p for p, s in before.items() if s >= 0.6]
+    assert high_before and all(after.get(p, 0) < before[p] for p in high_before)  # scores decay
+    history = invoke(runner, "--db", db, "analyze", high_before[0], "--history", "--format", "json")
+    assert history.exit_code == 0, (history.stderr, history.exception)
+    points = json.loads(history.stdout)["history"]
+    assert len(points) == 2 and json.loads(history.stdout)["change_30d"] < 0
+    runs = invoke(runner, "--db", db, "runs", "--format", "json")
+    statuses = [r["status"] for r in json.loads(runs.stdout)]
+    assert statuses[0] == "success" and "failed" in statuses
+
+
+def test_failing_dbt_tests_exit_4_and_publish_nothing(runner, scored: Settings) -> None:
+    from dk_sentinel.scoring import dbt as dbt_module
+
+    real = dbt_module.dbt_vars
+
+    def broken_weights(settings, **run):
+        values = real(settings, **run)
+        values["weight_loss_chase"] = 0.9  # bypasses config validation: dbt's test must catch it
+        return values
+
+    with connect(scored) as wh:
+        published = wh.query("select distinct run_id from {analytics}.rg_latest_risk_scores")
+    with mock.patch("dk_sentinel.scoring.dbt_vars", broken_weights):
+        result = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "score-batch", "--full-refresh")
+    assert result.exit_code == 4, result.stderr
+    assert "dbt test(s) failed" in result.stderr
+    with connect(scored) as wh:
+        assert wh.query("select distinct run_id from {analytics}.rg_latest_risk_scores") == published
+        assert list_runs(wh, 1)[0].status == "tests_failed"
+
+
+def test_score_batch_requires_init(db_settings: Settings) -> None:
+    from dk_sentinel.errors import SchemaError
+
+    with pytest.raises(SchemaError):
+        score_batch(db_settings)
+
+
+def test_lock_is_released_after_a_run(scored: Settings) -> None:
+    with scoring_lock(scored):
+        pass
+    with scoring_lock(scored):  # not BusyError
+        pass
+    with pytest.raises(BusyError), scoring_lock(scored), scoring_lock(scored):
+        pass
