@@ -182,7 +182,6 @@ class AISettings(_Section):
     enabled: bool = True
     model: str = "claude-sonnet-5-5"
     max_tokens: int = Field(default=800, ge=64, le=8192)
-    temperature: float = Field(default=0.2, ge=0, le=1)
     timeout_seconds: float = Field(default=20.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
     rg_help_url: str = "https://www.draftkings.com/responsible-gaming"

@@ -222,7 +222,6 @@ def build_request(assessment: RiskAssessment, settings: Settings, *, want_nudge:
     return {
         "model": settings.ai.model,
         "max_tokens": settings.ai.max_tokens,
-        "temperature": settings.ai.temperature,
         "system": SYSTEM_PROMPT,
         "tools": [
             {
