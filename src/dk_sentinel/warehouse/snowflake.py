@@ -135,6 +135,15 @@ class SnowflakeWarehouse(BaseWarehouse):
 
         columns = ", ".join(f"{field.name} {_snowflake_type(field.type)}" for field in data.schema)
         self.execute(f"create or replace temporary table {name} ({columns})")
+
+        # Decimals travel as text: exact, and the typed column parses them on COPY.
+        import pyarrow as pa
+
+        data = data.cast(
+            pa.schema(
+                pa.field(f.name, pa.string()) if pa.types.is_decimal(f.type) else f for f in data.schema
+            )
+        )
         frame = data.to_pandas()
         frame.columns = [c.upper() for c in frame.columns]
         if frame.empty:
