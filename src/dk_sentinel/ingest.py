@@ -54,7 +54,7 @@ _MACROS = [
     "create or replace temp macro _txt(s) as nullif(trim(s), '')",
     r"""create or replace temp macro _ts(s) as case
         when _txt(s) is null then null
-        when regexp_matches(trim(s), '[+-]\d\d:?\d\d$') then
+        when length(trim(s)) > 19 and regexp_matches(trim(s), '[+-]\d\d:?\d\d$') then
             try_cast(regexp_replace(trim(s), '[+-]\d\d:?\d\d$', '') as timestamp)
             - to_minutes(cast(
                 (case when regexp_extract(trim(s), '([+-])\d\d:?\d\d$', 1) = '-' then -1 else 1 end)
@@ -293,16 +293,15 @@ def _read_sql(path: Path) -> str:
 
 
 def _stage_files(local: Any, contract: Contract, files: list[Path]) -> None:
-    """Read every file as text into ``_ingest_raw`` (file, row, contract columns)."""
+    """Define ``_ingest_raw``: every file read as text, with its file, row and a sort key.
+
+    Headers are checked here, before anything is read or written: a missing required column
+    is a :class:`UsageError` naming it.
+    """
     import duckdb
 
-    local.execute(
-        "create or replace temp table _ingest_raw ("
-        "_file varchar, _row bigint, "
-        + ", ".join(f"{c} varchar" for c in contract.columns)
-        + ")"
-    )
-    for path in files:
+    selects = []
+    for number, path in enumerate(files):
         try:
             header = [r[0] for r in local.execute(f"describe select * from {_read_sql(path)}").fetchall()]
         except duckdb.Error as exc:
@@ -317,46 +316,50 @@ def _stage_files(local: Any, contract: Contract, files: list[Path]) -> None:
         extra = sorted(set(by_lower) - set(contract.columns))
         if extra:
             log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
-        select = ", ".join(
-            f'cast("{by_lower[c]}" as varchar)' if c in by_lower else "cast(null as varchar)"
+        columns = ", ".join(
+            f'cast("{by_lower[c]}" as varchar) as {c}' if c in by_lower else f"cast(null as varchar) as {c}"
             for c in contract.columns
         )
-        try:
-            local.execute(
-                f"insert into _ingest_raw select ?, row_number() over (), {select} "
-                f"from {_read_sql(path)}",
-                [str(path)],
-            )
-        except duckdb.Error as exc:
-            raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+        quoted = str(path).replace("'", "''")
+        selects.append(
+            f"select '{quoted}' as _file, row_number() over () as _row, "
+            f"{number} * 1000000000000 + row_number() over () as _seq, {columns} "
+            f"from {_read_sql(path)}"
+        )
+    local.execute("create or replace temp view _ingest_raw as " + " union all ".join(selects))
 
 
 def _validate(local: Any, contract: Contract) -> None:
-    """Type rows and list reasons: ``_ingest_checked`` (typed + reasons)."""
+    """Materialise ``_ingest_checked``: the text of every row plus every reason it is rejected.
+
+    Each row is parsed once; duplicates of a key inside the load are found with a hash
+    aggregate (the first occurrence is kept, the others get a reason).
+    """
+    import duckdb
+
     for macro in _MACROS:
         local.execute(macro)
     key = ", ".join(contract.key)
-    local.execute(
-        f"""create or replace temp table _ingest_checked as
-        with typed as (
-            select _file, _row, {contract.typed_sql},
-                list_filter([{", ".join(contract.rules)}], lambda r: r is not null) as _reasons,
-                to_json(struct_pack({", ".join(contract.columns)})) as _raw
-            from _ingest_raw
-        ),
-        numbered as (
-            select *,
-                row_number() over (partition by {key}, len(_reasons) = 0 order by _file, _row) as _nth,
-                first(_file || ' row ' || _row) over (
-                    partition by {key}, len(_reasons) = 0 order by _file, _row) as _first
-            from typed
+    join = " and ".join(f"d.{k} is not distinct from t.{k}" for k in contract.key)
+    try:
+        local.execute(
+            f"""create or replace temp table _ingest_checked as
+            with typed as materialized (
+                select *, list_filter([{", ".join(contract.rules)}], lambda r: r is not null) as _reasons
+                from _ingest_raw
+            ),
+            dups as (
+                select {key}, min(_seq) as _first_seq, arg_min(_file || ' row ' || _row, _seq) as _first
+                from typed where len(_reasons) = 0 group by {key} having count(*) > 1
+            )
+            select t.* replace (
+                case when d._first_seq is not null and t._seq > d._first_seq and len(t._reasons) = 0
+                    then ['duplicate {key} in this load (first at ' || d._first || ')']
+                    else t._reasons end as _reasons)
+            from typed t left join dups d on {join}"""
         )
-        select * exclude (_nth, _first, _reasons),
-            case when _nth > 1 and len(_reasons) = 0
-                then ['duplicate {key} in this load (first at ' || _first || ')']
-                else _reasons end as _reasons
-        from numbered"""
-    )
+    except duckdb.Error as exc:
+        raise UsageError(f"cannot read the input: {str(exc).splitlines()[0]}") from None
 
 
 def _table_of(local: Any, sql: str) -> Any:
@@ -401,22 +404,18 @@ def ingest(
     _validate(local, contract)
     load_id = uuid.uuid4().hex[:12]
     now = datetime.now(UTC).replace(tzinfo=None)
-    cols = ", ".join(contract.columns)
     local.execute(
-        f"create or replace temp table stage_accepted as select _file, _row, _raw, {cols} "
-        "from _ingest_checked where len(_reasons) = 0"
+        f"create or replace temp view stage_accepted_local as select _file, _row, "
+        f"{contract.typed_sql} from _ingest_checked where len(_reasons) = 0"
     )
-    local.execute(
-        "create or replace temp table stage_rejects as select _file, _row, _raw, "
-        "array_to_string(_reasons, '; ') as _reasons from _ingest_checked where len(_reasons) > 0"
-    )
-    if not wh.stages_locally:
+    if wh.stages_locally:
+        local.execute("create or replace temp view stage_accepted as select * from stage_accepted_local")
+    else:
         say("bulk-loading to the warehouse")
-        wh.stage("stage_accepted", _table_of(local, "select * from stage_accepted"))
-        wh.stage("stage_rejects", _table_of(local, "select * from stage_rejects"))
+        wh.stage("stage_accepted", _table_of(local, "select * from stage_accepted_local"))
     say("merging")
-    counts = _merge(wh, contract, load_id, now)
-    rows_read = dict(local.execute("select _file, count(*) from _ingest_raw group by 1").fetchall())
+    counts = _merge(wh, local, contract, load_id, now)
+    rows_read = dict(local.execute("select _file, count(*) from _ingest_checked group by 1").fetchall())
     summaries = []
     for path in files:
         c = counts.get(str(path), {})
@@ -464,10 +463,17 @@ def ingest(
     return result
 
 
-def _merge(wh: Warehouse, contract: Contract, load_id: str, now: datetime) -> dict[str, dict[str, Any]]:
-    """Merge staged rows into the raw table in one transaction; return counts per file."""
+def _merge(
+    wh: Warehouse, local: Any, contract: Contract, load_id: str, now: datetime
+) -> dict[str, dict[str, Any]]:
+    """Merge the staged rows into the raw table in one transaction; return counts per file.
+
+    Only staged rows whose key is already stored are compared (``stage_matched``); new rows
+    go in with an anti-join, so a first load never compares anything.
+    """
+    import pyarrow as pa
+
     t = f"{{raw}}.{contract.table}"
-    cols = ", ".join(contract.columns)
     join = " and ".join(f"s.{k} = t.{k}" for k in contract.key)
     same = " and ".join(f"not (s.{c} is distinct from t.{c})" for c in contract.columns)
     settles = ""
@@ -481,37 +487,53 @@ def _merge(wh: Warehouse, contract: Contract, load_id: str, now: datetime) -> di
     # Temp-table DDL stays outside the transaction (DDL commits implicitly on Snowflake).
     wh.execute(
         f"""create or replace temporary table stage_matched as
-        select s._file, s._row, case when t.{contract.key[0]} is null then 'new'
-            when {same} then 'present' {settles} else 'conflict' end as _outcome
-        from stage_accepted s left join {t} t on {join}"""
+        select s._file, s._row, s.{contract.key[0]} as _key,
+            case when {same} then 'present' {settles} else 'conflict' end as _outcome
+        from stage_accepted s join {t} t on {join}"""
     )
-    matched = "stage_accepted s join stage_matched m on s._file = m._file and s._row = m._row"
     conflict_reason = (
         f"{'/'.join(contract.key)} already loaded with different content "
         "(conflict: the stored row is kept, not overwritten)"
     )
+    conflicts = wh.query("select _file, _row from stage_matched where _outcome = 'conflict'")
+    local.register(
+        "_conflicts",
+        pa.table({"_file": [c[0] for c in conflicts], "_row": [int(c[1]) for c in conflicts]},
+                 schema=pa.schema([("_file", pa.string()), ("_row", pa.int64())])),
+    )  # fmt: skip
+    raw_json = f"to_json(struct_pack({', '.join(contract.columns)}))"
+    local.execute(
+        f"""create or replace temp table stage_rejects_local as
+        select _file, _row, {raw_json} as _raw, array_to_string(_reasons, '; ') as _reasons
+        from _ingest_checked where len(_reasons) > 0
+        union all
+        select c._file, c._row, {raw_json}, ? from _ingest_checked c
+        join _conflicts k on k._file = c._file and k._row = c._row""",
+        [conflict_reason],
+    )
+    local.unregister("_conflicts")
+    if wh.stages_locally:
+        local.execute("create or replace temp view stage_rejects as select * from stage_rejects_local")
+    else:
+        wh.stage("stage_rejects", _table_of(local, "select * from stage_rejects_local"))
+    cols = ", ".join(contract.columns)
+    not_stored = " and ".join(f"t.{k} = s.{k}" for k in contract.key)
     with wh.transaction():
         if settles:
             wh.execute(
                 f"delete from {t} where bet_id in "
-                f"(select s.bet_id from {matched} where m._outcome = 'settles')"
+                "(select _key from stage_matched where _outcome = 'settles')"
             )
         wh.execute(
             f"""insert into {t} ({cols}, source_file, load_id, loaded_at)
             select {", ".join("s." + c for c in contract.columns)}, s._file, ?, ?
-            from {matched} where m._outcome in ('new', 'settles')""",
+            from stage_accepted s where not exists (select 1 from {t} t where {not_stored})""",
             [load_id, now],
         )
         wh.execute(
             """insert into {ops}.ingest_rejects
             select ?, ?, _file, _row, _raw, _reasons, ? from stage_rejects""",
             [load_id, contract.table, now],
-        )
-        wh.execute(
-            f"""insert into {{ops}}.ingest_rejects
-            select ?, ?, s._file, s._row, s._raw, ?, ? from {matched}
-            where m._outcome = 'conflict'""",
-            [load_id, contract.table, conflict_reason, now],
         )
     counts: dict[str, dict[str, Any]] = {}
 
@@ -520,10 +542,14 @@ def _merge(wh: Warehouse, contract: Contract, load_id: str, now: datetime) -> di
             file, {"accepted": 0, "already_present": 0, "rejected": 0, "reasons": Counter()}
         )
 
+    for file, n in local.execute(
+        "select _file, count(*) from _ingest_checked where len(_reasons) = 0 group by 1"
+    ).fetchall():
+        entry(file)["accepted"] += int(n)
     for file, outcome, n in wh.query("select _file, _outcome, count(*) from stage_matched group by 1, 2"):
-        if outcome in ("new", "settles"):
-            entry(file)["accepted"] += int(n)
-        elif outcome == "present":
+        if outcome != "settles":  # settled updates count as accepted
+            entry(file)["accepted"] -= int(n)
+        if outcome == "present":
             entry(file)["already_present"] += int(n)
     for file, reasons, n in wh.query(
         "select source_file, reasons, count(*) from {ops}.ingest_rejects "

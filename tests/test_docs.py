@@ -1,0 +1,59 @@
+"""Every command is documented in the README, has help, and the README's two commands exist."""
+
+import re
+from pathlib import Path
+
+import typer
+
+from conftest import invoke
+from dk_sentinel.cli.main import app
+
+README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def all_commands() -> list[str]:
+    group = typer.main.get_command(app)
+    names = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        sub = getattr(command, "commands", None)
+        names.extend(f"{name} {s}" for s in sub) if sub else names.append(name)
+    return names
+
+
+def test_every_command_is_documented_with_an_example() -> None:
+    missing = [c for c in all_commands() if not re.search(rf"sentinel (--\S+ \S+ )*{re.escape(c)}\b", README)]
+    assert missing == []
+
+
+def test_every_command_has_help(runner) -> None:
+    for command in all_commands():
+        result = invoke(runner, *command.split(), "--help")
+        assert result.exit_code == 0, command
+        assert "Usage:" in result.stdout
+
+
+def test_quick_start_has_exactly_two_commands() -> None:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^```(?:bash|sh)\n(.*?)\n```", section, flags=re.S | re.M)
+    assert [c.strip() for c in commands] == ["make demo", "make test"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test" in ci
+
+
+def test_exit_codes_are_documented() -> None:
+    from dk_sentinel.errors import ExitCode
+
+    for code in ExitCode:
+        assert f"| {int(code)} " in README, code
+
+
+def test_demo_end_to_end(runner, tmp_path: Path) -> None:
+    result = invoke(runner, "demo", "--players", "150", "--days", "45", "--dir", str(tmp_path / "d"))
+    assert result.exit_code == 0, result.stderr
+    assert "queue: HIGH and above" in result.stdout and "component" in result.stdout
+    assert "sentinel --db" in result.stderr  # the next commands to try
+    again = invoke(runner, "demo", "--players", "150", "--days", "45", "--dir", str(tmp_path / "d"))
+    assert again.exit_code == 2 and "--force" in again.stderr
