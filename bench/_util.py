@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -26,10 +25,17 @@ def machine() -> dict[str, Any]:
     cpu = platform.processor() or ""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in handle if ln.startswith("model name")), cpu)
+            cpu = next(
+                (ln.split(":", 1)[1].strip() for ln in handle if ln.startswith("model name")), cpu
+            )
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "memory_gib": mem, "cpu": cpu, "python": platform.python_version()}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": mem,
+        "cpu": cpu,
+        "python": platform.python_version(),
+    }
 
 
 def run_timed(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -46,7 +52,9 @@ def run_timed(args: list[str], env: dict[str, str] | None = None) -> dict[str, A
         "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
         "print(json.dumps({'seconds': wall, 'exit_code': p.returncode, 'peak_rss_mib': rss, 'stderr': p.stderr[-2000:], 'stdout': p.stdout[-20000:]}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", helper, *args], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", helper, *args], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(out.stdout)
 
 
@@ -59,7 +67,11 @@ def save(name: str, data: dict[str, Any]) -> Path:
     """Write results/NAME.json with the machine description."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"machine": machine(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **data}
+    payload = {
+        "machine": machine(),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **data,
+    }
     path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     print(json.dumps(payload, indent=2))
     return path

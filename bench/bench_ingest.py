@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import run_timed, save, sentinel  # noqa: E402
+from _util import run_timed, save, sentinel
 
 
 def main() -> None:
@@ -31,8 +31,12 @@ def main() -> None:
         Path(str(db) + suffix).unlink(missing_ok=True)
     env = {**os.environ, "XDG_CACHE_HOME": str(data / ".cache")}
     subprocess.run(sentinel("--db", str(db), "-q", "init"), check=True, env=env)
-    first = run_timed(sentinel("--db", str(db), "-q", "ingest", "bets", str(data / "bets.csv"), "-f", "json"), env)
-    again = run_timed(sentinel("--db", str(db), "-q", "ingest", "bets", str(data / "bets.csv"), "-f", "json"), env)
+    first = run_timed(
+        sentinel("--db", str(db), "-q", "ingest", "bets", str(data / "bets.csv"), "-f", "json"), env
+    )
+    again = run_timed(
+        sentinel("--db", str(db), "-q", "ingest", "bets", str(data / "bets.csv"), "-f", "json"), env
+    )
     import json
 
     rows = json.loads(first["stdout"])["rows_read"]

@@ -124,7 +124,9 @@ def fakesnow_server_settings() -> Iterator[Settings]:
 
         def connect(**args: Any) -> Any:
             return server_module.shared_fs.connect(
-                args.pop("database", None), args.pop("schema", None), paramstyle=args.get("paramstyle")
+                args.pop("database", None),
+                args.pop("schema", None),
+                paramstyle=args.get("paramstyle"),
             )
 
         os.environ["SNOWFLAKE_PASSWORD"] = kw["password"]
@@ -143,6 +145,8 @@ def fakesnow_server_settings() -> Iterator[Settings]:
 
         with (
             mock.patch("snowflake.connector.connect", connect),
-            mock.patch("snowflake.connector.pandas_tools.write_pandas", fakesnow.fakes.write_pandas),
+            mock.patch(
+                "snowflake.connector.pandas_tools.write_pandas", fakesnow.fakes.write_pandas
+            ),
         ):
             yield settings

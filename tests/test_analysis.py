@@ -17,7 +17,9 @@ def cli(runner, settings: Settings, *args: str):
     return invoke(runner, "--db", str(settings.warehouse.duckdb.path), *args)
 
 
-def test_analyze_json_validates_against_published_schema(runner, scored: Settings, top_player: str) -> None:
+def test_analyze_json_validates_against_published_schema(
+    runner, scored: Settings, top_player: str
+) -> None:
     result = cli(runner, scored, "analyze", top_player, "--format", "json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -25,14 +27,22 @@ def test_analyze_json_validates_against_published_schema(runner, scored: Setting
     jsonschema.validate(data, schema)
     assert data["player_id"] == top_player
     assert data["risk_category"] == "CRITICAL"
-    assert set(data["component_scores"]) == {"loss_chase", "bet_escalation", "market_drift", "temporal_risk", "gamalyze"}
+    assert set(data["component_scores"]) == {
+        "loss_chase",
+        "bet_escalation",
+        "market_drift",
+        "temporal_risk",
+        "gamalyze",
+    }
     assert set(data["components_present"]) <= set(data["component_scores"])
     assert data["evidence"][data["primary_driver"]]["summary"]
     assert data["open_interventions"] == []
     assert data["history"] is None
 
 
-def test_analyze_table_shows_category_evidence_and_freshness(runner, scored: Settings, top_player: str) -> None:
+def test_analyze_table_shows_category_evidence_and_freshness(
+    runner, scored: Settings, top_player: str
+) -> None:
     result = cli(runner, scored, "analyze", top_player, "--history")
     assert result.exit_code == 0
     assert "CRITICAL" in result.stdout and "component" in result.stdout
@@ -54,9 +64,14 @@ def test_analyze_before_any_scoring_is_not_found(runner) -> None:
     assert result.exit_code == 3 and "nothing scored yet" in result.stderr
 
 
-def test_freshness_warns_when_ingest_is_newer(runner, scored: Settings, top_player: str, scored_source) -> None:
+def test_freshness_warns_when_ingest_is_newer(
+    runner, scored: Settings, top_player: str, scored_source
+) -> None:
     with connect(scored) as wh:
-        wh.execute("update {raw}.bets set loaded_at = ? where bet_id in (select min(bet_id) from {raw}.bets)", ["2099-01-01 00:00:00"])
+        wh.execute(
+            "update {raw}.bets set loaded_at = ? where bet_id in (select min(bet_id) from {raw}.bets)",
+            ["2099-01-01 00:00:00"],
+        )
     result = cli(runner, scored, "analyze", top_player)
     assert "bets were ingested after this score" in result.stdout
 
@@ -68,19 +83,41 @@ def test_queue_order_filters_and_sla(runner, scored: Settings) -> None:
     scores = [i["composite_risk_score"] for i in items]
     assert scores == sorted(scores, reverse=True)
     assert all(i["sla_due_at"] and i["primary_driver"] for i in items)
-    critical = json.loads(cli(runner, scored, "queue", "--category", "CRITICAL", "-f", "json", "--limit", "1000").stdout)["items"]
+    critical = json.loads(
+        cli(
+            runner, scored, "queue", "--category", "CRITICAL", "-f", "json", "--limit", "1000"
+        ).stdout
+    )["items"]
     assert 0 < len(critical) < len(items)
     state = items[0]["state"]
-    by_state = json.loads(cli(runner, scored, "queue", "--state", state, "-f", "json").stdout)["items"]
+    by_state = json.loads(cli(runner, scored, "queue", "--state", state, "-f", "json").stdout)[
+        "items"
+    ]
     assert by_state and {i["state"] for i in by_state} == {state}
-    assert len(json.loads(cli(runner, scored, "queue", "--limit", "3", "-f", "json").stdout)["items"]) == 3
+    assert (
+        len(json.loads(cli(runner, scored, "queue", "--limit", "3", "-f", "json").stdout)["items"])
+        == 3
+    )
     assert cli(runner, scored, "queue", "--state", "massachusetts").exit_code == 2
     table = cli(runner, scored, "queue", "--limit", "5")
     assert "SLA due" in table.stdout and items[0]["player_id"] in table.stdout
 
 
-def test_timeout_without_duration_exits_2_and_writes_nothing(runner, scored: Settings, top_player: str) -> None:
-    result = cli(runner, scored, "intervene", top_player, "--type", "timeout", "--reason", "Chasing losses at 3am", "--analyst", "ana01")
+def test_timeout_without_duration_exits_2_and_writes_nothing(
+    runner, scored: Settings, top_player: str
+) -> None:
+    result = cli(
+        runner,
+        scored,
+        "intervene",
+        top_player,
+        "--type",
+        "timeout",
+        "--reason",
+        "Chasing losses at 3am",
+        "--analyst",
+        "ana01",
+    )
     assert result.exit_code == 2
     assert "duration_hours required for timeout interventions" in result.stderr
     with connect(scored) as wh:
@@ -91,26 +128,64 @@ def test_timeout_without_duration_exits_2_and_writes_nothing(runner, scored: Set
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--type", "nudge", "--duration", "5", "--reason", "A friendly reminder"], "duration_hours applies only to timeout"),
-        (["--type", "timeout", "--duration", "200", "--reason", "A friendly reminder"], "duration_hours: Input should be less than or equal to 168"),
-        (["--type", "watchlist", "--reason", "short"], "reason: String should have at least 10 characters"),
-        (["--type", "watchlist", "--reason", "x" * 501], "reason: String should have at most 500 characters"),
+        (
+            ["--type", "nudge", "--duration", "5", "--reason", "A friendly reminder"],
+            "duration_hours applies only to timeout",
+        ),
+        (
+            ["--type", "timeout", "--duration", "200", "--reason", "A friendly reminder"],
+            "duration_hours: Input should be less than or equal to 168",
+        ),
+        (
+            ["--type", "watchlist", "--reason", "short"],
+            "reason: String should have at least 10 characters",
+        ),
+        (
+            ["--type", "watchlist", "--reason", "x" * 501],
+            "reason: String should have at most 500 characters",
+        ),
     ],
 )
-def test_intervention_validation(runner, scored: Settings, top_player: str, args: list[str], message: str) -> None:
+def test_intervention_validation(
+    runner, scored: Settings, top_player: str, args: list[str], message: str
+) -> None:
     result = cli(runner, scored, "intervene", top_player, *args, "--analyst", "ana01")
     assert result.exit_code == 2 and message in result.stderr
 
 
-def test_analyst_is_required(runner, scored: Settings, top_player: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    result = cli(runner, scored, "intervene", top_player, "--type", "watchlist", "--reason", "Escalating stakes")
+def test_analyst_is_required(
+    runner, scored: Settings, top_player: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = cli(
+        runner,
+        scored,
+        "intervene",
+        top_player,
+        "--type",
+        "watchlist",
+        "--reason",
+        "Escalating stakes",
+    )
     assert result.exit_code == 2 and "an analyst id is required" in result.stderr
     monkeypatch.setenv("SENTINEL_ANALYST", "ana_env")
-    ok = cli(runner, scored, "intervene", top_player, "--type", "watchlist", "--reason", "Escalating stakes", "-f", "json")
+    ok = cli(
+        runner,
+        scored,
+        "intervene",
+        top_player,
+        "--type",
+        "watchlist",
+        "--reason",
+        "Escalating stakes",
+        "-f",
+        "json",
+    )
     assert ok.exit_code == 0 and json.loads(ok.stdout)["analyst_id"] == "ana_env"
 
 
-def test_intervene_snapshot_supersede_idempotency_cancel(runner, scored: Settings, top_player: str) -> None:
+def test_intervene_snapshot_supersede_idempotency_cancel(
+    runner, scored: Settings, top_player: str
+) -> None:
     analyze = json.loads(cli(runner, scored, "analyze", top_player, "-f", "json").stdout)
     first = cli(runner, scored, "intervene", top_player, "--type", "timeout", "--duration", "24",
                 "--reason", "Chasing losses at 3am", "--analyst", "ana01", "-f", "json")  # fmt: skip
@@ -122,45 +197,126 @@ def test_intervene_snapshot_supersede_idempotency_cancel(runner, scored: Setting
     assert created["risk_category"] == analyze["risk_category"]
     second = cli(runner, scored, "intervene", top_player, "--type", "timeout", "--duration", "48",
                  "--reason", "Chasing losses at 3am", "--analyst", "ana01")  # fmt: skip
-    assert second.exit_code == 2 and created["intervention_id"] in second.stderr and "--supersede" in second.stderr
+    assert (
+        second.exit_code == 2
+        and created["intervention_id"] in second.stderr
+        and "--supersede" in second.stderr
+    )
     third = cli(runner, scored, "intervene", top_player, "--type", "timeout", "--duration", "48", "--supersede",
                 "--reason", "Longer cooling-off agreed", "--analyst", "ana01", "--idempotency-key", "k-1", "-f", "json")  # fmt: skip
     replacement = json.loads(third.stdout)
     again = cli(runner, scored, "intervene", top_player, "--type", "timeout", "--duration", "48", "--supersede",
                 "--reason", "Longer cooling-off agreed", "--analyst", "ana01", "--idempotency-key", "k-1", "-f", "json")  # fmt: skip
     assert json.loads(again.stdout)["intervention_id"] == replacement["intervention_id"]
-    listed = json.loads(cli(runner, scored, "interventions", "list", "--player", top_player, "-f", "json").stdout)
+    listed = json.loads(
+        cli(runner, scored, "interventions", "list", "--player", top_player, "-f", "json").stdout
+    )
     assert {i["status"] for i in listed} == {"active", "superseded"} and len(listed) == 2
-    active = json.loads(cli(runner, scored, "interventions", "list", "--active", "-f", "json").stdout)
+    active = json.loads(
+        cli(runner, scored, "interventions", "list", "--active", "-f", "json").stdout
+    )
     assert [i["intervention_id"] for i in active] == [replacement["intervention_id"]]
-    queue = json.loads(cli(runner, scored, "queue", "--limit", "1000", "-f", "json").stdout)["items"]
+    queue = json.loads(cli(runner, scored, "queue", "--limit", "1000", "-f", "json").stdout)[
+        "items"
+    ]
     assert top_player not in [i["player_id"] for i in queue]  # actioned players leave the queue
-    with_actioned = json.loads(cli(runner, scored, "queue", "--limit", "1000", "--include-actioned", "-f", "json").stdout)["items"]
+    with_actioned = json.loads(
+        cli(runner, scored, "queue", "--limit", "1000", "--include-actioned", "-f", "json").stdout
+    )["items"]
     assert top_player in [i["player_id"] for i in with_actioned]
-    cancel = cli(runner, scored, "interventions", "cancel", replacement["intervention_id"], "--reason", "Player called support, agreed plan", "--analyst", "lead01", "-f", "json")
+    cancel = cli(
+        runner,
+        scored,
+        "interventions",
+        "cancel",
+        replacement["intervention_id"],
+        "--reason",
+        "Player called support, agreed plan",
+        "--analyst",
+        "lead01",
+        "-f",
+        "json",
+    )
     cancelled = json.loads(cancel.stdout)
     assert cancelled["status"] == "cancelled"
     assert [e["event_type"] for e in cancelled["events"]] == ["created", "cancelled"]
-    assert cli(runner, scored, "interventions", "cancel", replacement["intervention_id"], "--reason", "Player called again today", "--analyst", "lead01").exit_code == 2
-    assert cli(runner, scored, "interventions", "cancel", "INT-NOPE", "--reason", "Not a real intervention", "--analyst", "lead01").exit_code == 3
+    assert (
+        cli(
+            runner,
+            scored,
+            "interventions",
+            "cancel",
+            replacement["intervention_id"],
+            "--reason",
+            "Player called again today",
+            "--analyst",
+            "lead01",
+        ).exit_code
+        == 2
+    )
+    assert (
+        cli(
+            runner,
+            scored,
+            "interventions",
+            "cancel",
+            "INT-NOPE",
+            "--reason",
+            "Not a real intervention",
+            "--analyst",
+            "lead01",
+        ).exit_code
+        == 3
+    )
     with connect(scored) as wh:  # nothing deleted
         assert wh.query("select count(*) from {ops}.interventions")[0][0] == 2
-        events = [r[0] for r in wh.query("select event_type from {ops}.intervention_events order by occurred_at, event_type")]
+        events = [
+            r[0]
+            for r in wh.query(
+                "select event_type from {ops}.intervention_events order by occurred_at, event_type"
+            )
+        ]
         assert sorted(events) == ["cancelled", "created", "created", "superseded"]
 
 
 def test_nudge_stores_a_tone_checked_message(runner, scored: Settings, top_player: str) -> None:
     from dk_sentinel.explainer import tone_problems
 
-    result = cli(runner, scored, "intervene", top_player, "--type", "nudge", "--reason", "Supportive check-in", "--analyst", "ana01", "-f", "json")
+    result = cli(
+        runner,
+        scored,
+        "intervene",
+        top_player,
+        "--type",
+        "nudge",
+        "--reason",
+        "Supportive check-in",
+        "--analyst",
+        "ana01",
+        "-f",
+        "json",
+    )
     message = json.loads(result.stdout)["customer_message"]
     assert message and tone_problems(message, scored) == []
 
 
 def test_text_round_trips_unchanged(runner, scored: Settings, top_player: str) -> None:
-    reason = "He said \"I'll win it back\"; DROP TABLE ops.interventions; -- ünïcødé ✓\nline two"
+    reason = 'He said "I\'ll win it back"; DROP TABLE ops.interventions; -- ünïcødé ✓\nline two'
     analyst = "O'Neil-β"
-    result = cli(runner, scored, "intervene", top_player, "--type", "watchlist", "--reason", reason, "--analyst", analyst, "-f", "json")
+    result = cli(
+        runner,
+        scored,
+        "intervene",
+        top_player,
+        "--type",
+        "watchlist",
+        "--reason",
+        reason,
+        "--analyst",
+        analyst,
+        "-f",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
     created = json.loads(result.stdout)
     assert created["reason"] == reason and created["analyst_id"] == analyst
@@ -169,29 +325,74 @@ def test_text_round_trips_unchanged(runner, scored: Settings, top_player: str) -
 
 
 def test_intervene_unknown_player(runner, scored: Settings) -> None:
-    result = cli(runner, scored, "intervene", "PLR_999999_MA", "--type", "watchlist", "--reason", "Escalating stakes", "--analyst", "ana01")
+    result = cli(
+        runner,
+        scored,
+        "intervene",
+        "PLR_999999_MA",
+        "--type",
+        "watchlist",
+        "--reason",
+        "Escalating stakes",
+        "--analyst",
+        "ana01",
+    )
     assert result.exit_code == 3
 
 
 def test_exports(runner, scored: Settings, top_player: str, tmp_path: Path) -> None:
-    cli(runner, scored, "intervene", top_player, "--type", "watchlist", "--reason", "Escalating stakes", "--analyst", "ana01")
+    cli(
+        runner,
+        scored,
+        "intervene",
+        top_player,
+        "--type",
+        "watchlist",
+        "--reason",
+        "Escalating stakes",
+        "--analyst",
+        "ana01",
+    )
     assert cli(runner, scored, "export", "scores", "--out", str(tmp_path / "s.csv")).exit_code == 0
     with (tmp_path / "s.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1500 and {"composite_risk_score", "has_gamalyze", "run_id"} <= set(rows[0])
-    cli(runner, scored, "export", "scores", "--category", "CRITICAL", "--out", str(tmp_path / "s.parquet"))
+    cli(
+        runner,
+        scored,
+        "export",
+        "scores",
+        "--category",
+        "CRITICAL",
+        "--out",
+        str(tmp_path / "s.parquet"),
+    )
     table = pq.read_table(tmp_path / "s.parquet")
     assert table.num_rows > 0 and set(table.column("risk_category").to_pylist()) == {"CRITICAL"}
     out = cli(runner, scored, "export", "scores", "--out", "-")
     assert len(json.loads(out.stdout)) == 1500
     cli(runner, scored, "export", "interventions", "--out", str(tmp_path / "i.json"))
     exported = json.loads((tmp_path / "i.json").read_text(encoding="utf-8"))
-    assert exported[0]["player_id"] == top_player and json.loads(exported[0]["events"])[0]["event_type"] == "created"
+    assert (
+        exported[0]["player_id"] == top_player
+        and json.loads(exported[0]["events"])[0]["event_type"] == "created"
+    )
     assert cli(runner, scored, "export", "scores", "--out", str(tmp_path / "s.xlsx")).exit_code == 2
 
 
 def test_report(runner, scored: Settings, top_player: str) -> None:
-    cli(runner, scored, "intervene", top_player, "--type", "referral", "--reason", "Referred to treatment services", "--analyst", "ana01")
+    cli(
+        runner,
+        scored,
+        "intervene",
+        top_player,
+        "--type",
+        "referral",
+        "--reason",
+        "Referred to treatment services",
+        "--analyst",
+        "ana01",
+    )
     data = json.loads(cli(runner, scored, "report", "-f", "json").stdout)
     assert sum(c["players"] for c in data["by_category"]) == 1500
     assert data["interventions_7d"] == {"referral": {"active": 1}}

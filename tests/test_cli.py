@@ -46,7 +46,9 @@ def test_help_does_not_import_heavy_modules() -> None:
         "heavy = [m for m in ('dbt', 'anthropic', 'snowflake.connector', 'fakesnow', 'pandas', 'pyarrow') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert "HEAVY=\n" in result.stderr or result.stderr.strip().endswith("HEAVY=")
 
 
@@ -58,7 +60,9 @@ def test_library_never_imports_typer_or_rich() -> None:
         "import dk_sentinel.doctor, dk_sentinel.warehouse.schema\n"
         "print(','.join(m for m in ('typer', 'rich', 'click') if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""
 
 
@@ -97,7 +101,11 @@ def test_config_show_json_with_sources(runner, monkeypatch: pytest.MonkeyPatch) 
     result = invoke(runner, "--db", "x.duckdb", "config", "show", "--format", "json")
     assert result.exit_code == 0
     rows = {r["key"]: r for r in json.loads(result.stdout)["settings"]}
-    assert rows["ai.max_tokens"] == {"key": "ai.max_tokens", "value": 500, "source": "env SENTINEL_AI__MAX_TOKENS"}
+    assert rows["ai.max_tokens"] == {
+        "key": "ai.max_tokens",
+        "value": 500,
+        "source": "env SENTINEL_AI__MAX_TOKENS",
+    }
     assert rows["warehouse.duckdb.path"]["source"] == "cli"
     assert rows["secrets.anthropic_api_key"]["value"] == "***set***"
     assert "sk-very-secret" not in result.stdout
@@ -115,7 +123,9 @@ def test_config_show_json_with_sources(runner, monkeypatch: pytest.MonkeyPatch) 
         (SentinelError("internal"), 1),
     ],
 )
-def test_errors_map_to_exit_codes_with_one_line_and_hint(runner, error: SentinelError, code: int) -> None:
+def test_errors_map_to_exit_codes_with_one_line_and_hint(
+    runner, error: SentinelError, code: int
+) -> None:
     sub = typer.Typer()
 
     @sub.command("boom")
@@ -133,7 +143,9 @@ def test_errors_map_to_exit_codes_with_one_line_and_hint(runner, error: Sentinel
     assert "Traceback" not in result.stderr
 
 
-def test_unexpected_error_is_one_line_without_debug(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_unexpected_error_is_one_line_without_debug(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     script = (
         "import typer\nfrom dk_sentinel.cli.main import app\nsub = typer.Typer()\n"
         "@sub.command('x')\ndef x() -> None:\n    raise ValueError('secret_local=hunter2 oops')\n"
@@ -144,7 +156,12 @@ def test_unexpected_error_is_one_line_without_debug(monkeypatch: pytest.MonkeyPa
     assert plain.returncode == 1
     assert "Internal error: ValueError" in plain.stderr and "Traceback" not in plain.stderr
     assert "SENTINEL_DEBUG=1" in plain.stderr
-    debug = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**env, "SENTINEL_DEBUG": "1"})
+    debug = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**env, "SENTINEL_DEBUG": "1"},
+    )
     assert "Traceback" in debug.stderr
 
 
@@ -154,5 +171,7 @@ def test_state_is_created_lazily() -> None:
 
 
 def test_python_dash_m_works() -> None:
-    result = subprocess.run([sys.executable, "-m", "dk_sentinel", "--version"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dk_sentinel", "--version"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and result.stdout.startswith("sentinel ")

@@ -11,7 +11,13 @@ from dk_sentinel.warehouse import connect
 
 def _players(settings: Settings, n: int) -> list[str]:
     with connect(settings) as wh:
-        return [r[0] for r in wh.query("select player_id from {analytics}.rg_latest_risk_scores order by player_id limit ?", [n])]
+        return [
+            r[0]
+            for r in wh.query(
+                "select player_id from {analytics}.rg_latest_risk_scores order by player_id limit ?",
+                [n],
+            )
+        ]
 
 
 def _start(settings: Settings, player: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -30,7 +36,9 @@ def _env(**extra: str) -> dict[str, str]:
 
 def test_fifty_concurrent_interventions_all_succeed(scored: Settings) -> None:
     players = _players(scored, 50)
-    procs = [_start(scored, p, _env(SENTINEL_WAREHOUSE__BUSY_TIMEOUT_SECONDS="60")) for p in players]
+    procs = [
+        _start(scored, p, _env(SENTINEL_WAREHOUSE__BUSY_TIMEOUT_SECONDS="60")) for p in players
+    ]
     results = [(p.wait(timeout=180), p.stderr.read() if p.stderr else "") for p in procs]
     assert [code for code, _ in results] == [0] * 50, [err for code, err in results if code][:3]
     with connect(scored) as wh:
@@ -40,7 +48,9 @@ def test_fifty_concurrent_interventions_all_succeed(scored: Settings) -> None:
     assert all(n == 1 for _, n in stored) and events == 50  # none duplicated
 
 
-def test_too_short_a_busy_timeout_gives_75_and_nothing_half_written(scored: Settings, tmp_path: Path) -> None:
+def test_too_short_a_busy_timeout_gives_75_and_nothing_half_written(
+    scored: Settings, tmp_path: Path
+) -> None:
     players = _players(scored, 30)
     procs = [_start(scored, p, _env(SENTINEL_WAREHOUSE__BUSY_TIMEOUT_SECONDS="0")) for p in players]
     results = [(p.wait(timeout=180), p.stderr.read() if p.stderr else "") for p in procs]

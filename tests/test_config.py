@@ -25,8 +25,13 @@ def test_defaults() -> None:
     assert str(s.scoring.thresholds.critical) == "0.80"
 
 
-def test_precedence_cli_over_env_over_toml_over_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    toml = write(tmp_path / "sentinel.toml", "[warehouse]\nbusy_timeout_seconds = 11\n[ai]\nmax_tokens = 300\n")
+def test_precedence_cli_over_env_over_toml_over_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = write(
+        tmp_path / "sentinel.toml",
+        "[warehouse]\nbusy_timeout_seconds = 11\n[ai]\nmax_tokens = 300\n",
+    )
     assert load_settings().warehouse.busy_timeout_seconds == 11  # ./sentinel.toml
     monkeypatch.setenv("SENTINEL_WAREHOUSE__BUSY_TIMEOUT_SECONDS", "22")
     assert load_settings().warehouse.busy_timeout_seconds == 22  # env beats toml
@@ -59,7 +64,9 @@ def test_weights_must_sum_to_one(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_negative_weight_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"scoring.weights.gamalyze: Input should be greater than or equal to 0"):
+    with pytest.raises(
+        ConfigError, match=r"scoring.weights.gamalyze: Input should be greater than or equal to 0"
+    ):
         load_settings(overrides={"scoring.weights.gamalyze": -0.1})
 
 
@@ -72,12 +79,17 @@ def test_thresholds_strictly_decreasing() -> None:
 
 def test_unknown_key_did_you_mean(tmp_path: Path) -> None:
     write(tmp_path / "sentinel.toml", "[scoring]\nrecent_windw_days = 7\n")
-    with pytest.raises(ConfigError, match=r"unknown setting 'scoring.recent_windw_days' \(did you mean 'scoring.recent_window_days'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown setting 'scoring.recent_windw_days' \(did you mean 'scoring.recent_window_days'\?\)",
+    ):
         load_settings()
 
 
 def test_bad_backend_names_allowed_values() -> None:
-    with pytest.raises(ConfigError, match=r"warehouse.backend: Input should be 'duckdb' or 'snowflake'"):
+    with pytest.raises(
+        ConfigError, match=r"warehouse.backend: Input should be 'duckdb' or 'snowflake'"
+    ):
         load_settings(overrides={"warehouse.backend": "oracle"})
 
 
@@ -117,4 +129,6 @@ def test_example_file_is_valid_and_complete(monkeypatch: pytest.MonkeyPatch) -> 
     documented = example.read_text(encoding="utf-8")
     for key, _, _ in describe(settings):
         if not key.startswith("secrets."):
-            assert key.rsplit(".", 1)[-1] in documented, f"{key} is not documented in sentinel.toml.example"
+            assert key.rsplit(".", 1)[-1] in documented, (
+                f"{key} is not documented in sentinel.toml.example"
+            )

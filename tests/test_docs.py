@@ -21,7 +21,11 @@ def all_commands() -> list[str]:
 
 
 def test_every_command_is_documented_with_an_example() -> None:
-    missing = [c for c in all_commands() if not re.search(rf"sentinel (--\S+ \S+ )*{re.escape(c)}\b", README)]
+    missing = [
+        c
+        for c in all_commands()
+        if not re.search(rf"sentinel (--\S+ \S+ )*{re.escape(c)}\b", README)
+    ]
     assert missing == []
 
 
@@ -51,7 +55,9 @@ def test_exit_codes_are_documented() -> None:
 
 
 def test_demo_end_to_end(runner, tmp_path: Path) -> None:
-    result = invoke(runner, "demo", "--players", "150", "--days", "45", "--dir", str(tmp_path / "d"))
+    result = invoke(
+        runner, "demo", "--players", "150", "--days", "45", "--dir", str(tmp_path / "d")
+    )
     assert result.exit_code == 0, result.stderr
     assert "queue: HIGH and above" in result.stdout and "component" in result.stdout
     assert "sentinel --db" in result.stderr  # the next commands to try

@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -75,7 +74,9 @@ def client_for(handler) -> tuple[anthropic.Anthropic, list[httpx2.Request]]:
     return client, seen
 
 
-def test_request_carries_only_documented_fields(assessment: RiskAssessment, scored: Settings) -> None:
+def test_request_carries_only_documented_fields(
+    assessment: RiskAssessment, scored: Settings
+) -> None:
     assessment.ai_explanation = "analyst free text must never be sent"
     request = build_request(assessment, scored, want_nudge=True)
     assert request["system"] == SYSTEM_PROMPT  # constant: no data in the system prompt
@@ -94,7 +95,9 @@ def test_request_carries_only_documented_fields(assessment: RiskAssessment, scor
 
 
 def test_sdk_round_trip_success(assessment: RiskAssessment, scored: Settings) -> None:
-    client, seen = client_for(lambda r: httpx2.Response(200, json=message(model_output(scored, GOOD_NUDGE))))
+    client, seen = client_for(
+        lambda r: httpx2.Response(200, json=message(model_output(scored, GOOD_NUDGE)))
+    )
     result = AnthropicExplainer(scored, client=client).explain(assessment, want_nudge=True)
     assert result.source == "ai" and result.model == scored.ai.model
     assert result.explanation.startswith("Loss chasing dominates")
@@ -104,7 +107,9 @@ def test_sdk_round_trip_success(assessment: RiskAssessment, scored: Settings) ->
     assert "test-key" in str(dict(seen[0].headers))
 
 
-def test_bad_ai_nudge_is_replaced_by_the_template(assessment: RiskAssessment, scored: Settings, caplog) -> None:
+def test_bad_ai_nudge_is_replaced_by_the_template(
+    assessment: RiskAssessment, scored: Settings, caplog
+) -> None:
     bad = "You must stop now, you are an addict who lost $500."
     client, _ = client_for(lambda r: httpx2.Response(200, json=message(model_output(scored, bad))))
     result = AnthropicExplainer(scored, client=client).explain(assessment, want_nudge=True)
@@ -116,15 +121,48 @@ def test_bad_ai_nudge_is_replaced_by_the_template(assessment: RiskAssessment, sc
     ("handler", "notice"),
     [
         (lambda r: httpx2.Response(200, json=message({"explanation": "too short"})), "malformed"),
-        (lambda r: httpx2.Response(200, json={**message({}), "content": [{"type": "text", "text": "hi"}]}), "no structured explanation"),
-        (lambda r: httpx2.Response(401, json={"type": "error", "error": {"type": "authentication_error", "message": "bad key"}}), "check ANTHROPIC_API_KEY"),
-        (lambda r: httpx2.Response(429, json={"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}), "rate-limiting (429)"),
-        (lambda r: httpx2.Response(500, json={"type": "error", "error": {"type": "api_error", "message": "oops"}}), "failed (500)"),
-        (lambda r: (_ for _ in ()).throw(httpx2.ReadTimeout("timed out", request=r)), "did not answer within"),
-        (lambda r: (_ for _ in ()).throw(httpx2.ConnectError("refused", request=r)), "connection error"),
+        (
+            lambda r: httpx2.Response(
+                200, json={**message({}), "content": [{"type": "text", "text": "hi"}]}
+            ),
+            "no structured explanation",
+        ),
+        (
+            lambda r: httpx2.Response(
+                401,
+                json={
+                    "type": "error",
+                    "error": {"type": "authentication_error", "message": "bad key"},
+                },
+            ),
+            "check ANTHROPIC_API_KEY",
+        ),
+        (
+            lambda r: httpx2.Response(
+                429,
+                json={"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
+            ),
+            "rate-limiting (429)",
+        ),
+        (
+            lambda r: httpx2.Response(
+                500, json={"type": "error", "error": {"type": "api_error", "message": "oops"}}
+            ),
+            "failed (500)",
+        ),
+        (
+            lambda r: (_ for _ in ()).throw(httpx2.ReadTimeout("timed out", request=r)),
+            "did not answer within",
+        ),
+        (
+            lambda r: (_ for _ in ()).throw(httpx2.ConnectError("refused", request=r)),
+            "connection error",
+        ),
     ],
 )
-def test_failures_fall_back_to_rules(assessment: RiskAssessment, scored: Settings, handler, notice: str, caplog) -> None:
+def test_failures_fall_back_to_rules(
+    assessment: RiskAssessment, scored: Settings, handler, notice: str, caplog
+) -> None:
     client, _ = client_for(handler)
     result = AnthropicExplainer(scored, client=client).explain(assessment)
     assert result.source == "rules"
@@ -144,7 +182,9 @@ def test_missing_key_falls_back(assessment: RiskAssessment, scored: Settings) ->
     assert result.source == "rules" and result.notice == "ANTHROPIC_API_KEY is not set"
 
 
-def test_rules_explanation_cites_numbers_and_action(assessment: RiskAssessment, scored: Settings) -> None:
+def test_rules_explanation_cites_numbers_and_action(
+    assessment: RiskAssessment, scored: Settings
+) -> None:
     result = RuleExplainer(scored).explain(assessment)
     import re
 
@@ -199,7 +239,17 @@ def test_template_nudge_passes_the_tone_check(assessment: RiskAssessment, scored
 
 
 def test_analyze_explain_without_key_uses_rules(runner, scored: Settings, top_player: str) -> None:
-    result = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "analyze", top_player, "--explain", "--nudge", "-f", "json")
+    result = invoke(
+        runner,
+        "--db",
+        str(scored.warehouse.duckdb.path),
+        "analyze",
+        top_player,
+        "--explain",
+        "--nudge",
+        "-f",
+        "json",
+    )
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["explanation_source"] == "rules"
@@ -225,7 +275,11 @@ class _Server:
                 outer.requests.append(body)
                 if mode == "hang":
                     time.sleep(6)
-                status, payload = (500, {"type": "error", "error": {"type": "api_error", "message": "x"}}) if mode == "500" else (200, message(model_output(settings)))
+                status, payload = (
+                    (500, {"type": "error", "error": {"type": "api_error", "message": "x"}})
+                    if mode == "500"
+                    else (200, message(model_output(settings)))
+                )
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -242,10 +296,17 @@ class _Server:
 
 
 @pytest.mark.parametrize("mode", ["ok", "500", "hang"])
-def test_analyze_against_a_local_messages_server(scored: Settings, top_player: str, mode: str) -> None:
+def test_analyze_against_a_local_messages_server(
+    scored: Settings, top_player: str, mode: str
+) -> None:
     server = _Server(mode, scored)
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env.update(ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=server.url, SENTINEL_AI__TIMEOUT_SECONDS="1.5", SENTINEL_AI__MAX_RETRIES="0")
+    env.update(
+        ANTHROPIC_API_KEY="test-key",
+        ANTHROPIC_BASE_URL=server.url,
+        SENTINEL_AI__TIMEOUT_SECONDS="1.5",
+        SENTINEL_AI__MAX_RETRIES="0",
+    )
     started = time.monotonic()
     try:
         proc = subprocess.run(
@@ -257,11 +318,23 @@ def test_analyze_against_a_local_messages_server(scored: Settings, top_player: s
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert server.requests and set(json.loads(server.requests[0]["messages"][0]["content"].split("```json\n")[1].rsplit("```")[0])) <= REQUEST_FIELDS
+    assert (
+        server.requests
+        and set(
+            json.loads(
+                server.requests[0]["messages"][0]["content"].split("```json\n")[1].rsplit("```")[0]
+            )
+        )
+        <= REQUEST_FIELDS
+    )
     if mode == "ok":
-        assert data["explanation_source"] == "ai" and data["ai_explanation"].startswith("Loss chasing dominates")
+        assert data["explanation_source"] == "ai" and data["ai_explanation"].startswith(
+            "Loss chasing dominates"
+        )
     else:
         assert data["explanation_source"] == "rules"
         assert len([ln for ln in proc.stderr.splitlines() if "using the rules" in ln]) == 1
     if mode == "hang":
-        assert elapsed < 1.5 + 2 + 3  # the timeout plus 2 s, plus process start-up on a loaded CI box
+        assert (
+            elapsed < 1.5 + 2 + 3
+        )  # the timeout plus 2 s, plus process start-up on a loaded CI box

@@ -6,16 +6,20 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from conftest import invoke
-from dk_sentinel.config import Settings, load_settings
+from dk_sentinel.config import load_settings
 from dk_sentinel.errors import PartialFailure, UsageError
 from dk_sentinel.ingest import ingest
 from dk_sentinel.warehouse import Warehouse, connect
 from dk_sentinel.warehouse.schema import bootstrap
 
-HEADER = "bet_id,player_id,placed_at,settled_at,sport,market,is_live,odds_decimal,stake,payout,status"
+HEADER = (
+    "bet_id,player_id,placed_at,settled_at,sport,market,is_live,odds_decimal,stake,payout,status"
+)
 GOOD = [
     "B1,PLR_1234_MA,2026-01-01T10:00:00,2026-01-01T12:00:00,NFL,spread,false,1.91,10,0,lost",
     "B2,PLR_1234_MA,2026-01-01T10:00:00-05:00,,NBA,total,1,1.91,25.50,,pending",
@@ -103,7 +107,9 @@ def test_conflicting_content_is_rejected_not_overwritten(wh: Warehouse, tmp_path
     first.write_text("\n".join([HEADER, GOOD[0]]), encoding="utf-8")
     ingest(wh, "bets", [first])
     changed = tmp_path / "b.csv"
-    changed.write_text("\n".join([HEADER, GOOD[0].replace(",10,0,lost", ",99,0,lost")]), encoding="utf-8")
+    changed.write_text(
+        "\n".join([HEADER, GOOD[0].replace(",10,0,lost", ",99,0,lost")]), encoding="utf-8"
+    )
     result = load(wh, "bets", changed)
     assert result.rejected == 1 and result.accepted == 0
     assert "conflict" in next(iter(result.files[0].top_reasons))
@@ -116,7 +122,12 @@ def test_pending_bet_may_settle_later(wh: Warehouse, tmp_path: Path) -> None:
     ingest(wh, "bets", [pending])
     settled = tmp_path / "b.csv"
     settled.write_text(
-        "\n".join([HEADER, "B2,PLR_1234_MA,2026-01-01T10:00:00-05:00,2026-01-01T18:00:00,NBA,total,1,1.91,25.50,48.71,won"]),
+        "\n".join(
+            [
+                HEADER,
+                "B2,PLR_1234_MA,2026-01-01T10:00:00-05:00,2026-01-01T18:00:00,NBA,total,1,1.91,25.50,48.71,won",
+            ]
+        ),
         encoding="utf-8",
     )
     result = ingest(wh, "bets", [settled])
@@ -129,7 +140,10 @@ def test_missing_required_column_exits_2_and_loads_nothing(runner, tmp_path: Pat
     good = tmp_path / "good.csv"
     good.write_text("\n".join([HEADER, GOOD[0]]), encoding="utf-8")
     bad = tmp_path / "nostake.csv"
-    bad.write_text(HEADER.replace(",stake", "") + "\nB1,PLR_1234_MA,2026-01-01T10:00:00,,NFL,,,1.9,,pending\n", encoding="utf-8")
+    bad.write_text(
+        HEADER.replace(",stake", "") + "\nB1,PLR_1234_MA,2026-01-01T10:00:00,,NFL,,,1.9,,pending\n",
+        encoding="utf-8",
+    )
     result = invoke(runner, "ingest", "bets", str(good), str(bad))
     assert result.exit_code == 2
     assert "missing required column(s): stake" in result.stderr
@@ -162,14 +176,24 @@ def test_parquet_directory_and_glob(wh: Warehouse, tmp_path: Path) -> None:
 
     from dk_sentinel.synth import generate
 
-    gen = generate(tmp_path / "gen", players=40, days=20, seed=3, as_of=datetime(2026, 6, 1), file_format="parquet")
+    gen = generate(
+        tmp_path / "gen",
+        players=40,
+        days=20,
+        seed=3,
+        as_of=datetime(2026, 6, 1),
+        file_format="parquet",
+    )
     result = ingest(wh, "bets", [tmp_path / "gen"])  # a directory: only bets*.parquet
     assert result.accepted == gen.bets and result.rejected == 0
     assessments = ingest(wh, "assessments", [str(tmp_path / "gen" / "assess*.parquet")])
     assert assessments.accepted == gen.assessments
     outcomes = ingest(wh, "outcomes", [tmp_path / "gen" / "outcomes.parquet"])
     assert outcomes.accepted == gen.outcomes
-    assert ingest(wh, "outcomes", [tmp_path / "gen" / "outcomes.parquet"]).already_present == gen.outcomes
+    assert (
+        ingest(wh, "outcomes", [tmp_path / "gen" / "outcomes.parquet"]).already_present
+        == gen.outcomes
+    )
 
 
 def test_unknown_columns_are_ignored_with_a_warning(wh: Warehouse, tmp_path: Path, caplog) -> None:
@@ -196,7 +220,9 @@ cell = st.one_of(
 )  # fmt: skip
 
 
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=st.lists(st.lists(cell, min_size=11, max_size=11), min_size=1, max_size=15))
 def test_property_every_row_is_loaded_or_rejected(tmp_path: Path, rows: list[list[str]]) -> None:
     folder = Path(tempfile.mkdtemp(dir=tmp_path))
@@ -214,4 +240,6 @@ def test_property_every_row_is_loaded_or_rejected(tmp_path: Path, rows: list[lis
         rejects = wh.query("select count(*), min(length(reasons)) from {ops}.ingest_rejects")[0]
     assert f.accepted + f.already_present + f.rejected == f.rows_read
     assert stored[0] == stored[1] == f.accepted  # nothing duplicated
-    assert rejects[0] == f.rejected and (rejects[0] == 0 or rejects[1] > 0)  # every reject has a reason
+    assert rejects[0] == f.rejected and (
+        rejects[0] == 0 or rejects[1] > 0
+    )  # every reject has a reason

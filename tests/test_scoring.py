@@ -8,11 +8,13 @@ from unittest import mock
 import duckdb
 import jinja2
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from conftest import AS_OF, invoke
 from dk_sentinel.config import Settings
-from dk_sentinel.errors import BusyError, PartialFailure
+from dk_sentinel.errors import BusyError
 from dk_sentinel.evaluation import evaluate, roc_auc
 from dk_sentinel.scoring import list_runs, score_batch, scoring_lock
 from dk_sentinel.scoring.dbt import PROJECT_DIR
@@ -29,7 +31,13 @@ def sql_value(value: float | None) -> str:
 
 def composite(lc, be, md, tr, gz, weights=WEIGHTS) -> float:
     """Evaluate the real composite macro (rendered by Jinja) in DuckDB."""
-    call = "{{ composite(" + ", ".join(repr(sql_value(v)) for v in (lc, be, md, tr, gz)) + ", " + ", ".join(map(str, weights)) + ") }}"
+    call = (
+        "{{ composite("
+        + ", ".join(repr(sql_value(v)) for v in (lc, be, md, tr, gz))
+        + ", "
+        + ", ".join(map(str, weights))
+        + ") }}"
+    )
     sql = jinja2.Environment().from_string(MACROS + call).render()
     return float(CON.execute(f"select {sql}").fetchone()[0])
 
@@ -68,7 +76,11 @@ def test_several_moderate_signals_beat_one() -> None:
 
 
 @hsettings(max_examples=200, deadline=None)
-@given(values=st.tuples(component, component, component, component, component), which=st.integers(0, 4), bump=st.floats(0, 1))
+@given(
+    values=st.tuples(component, component, component, component, component),
+    which=st.integers(0, 4),
+    bump=st.floats(0, 1),
+)
 def test_monotone_and_bounded(values, which, bump) -> None:
     base = composite(*values)
     assert 0.0 <= base <= 1.0 + 1e-12
@@ -96,7 +108,9 @@ def test_roc_auc() -> None:
 # ---- on generated data -----------------------------------------------------------------------
 
 
-def test_detection_quality_on_generated_data(scored: Settings, scored_source: dict[str, Path]) -> None:
+def test_detection_quality_on_generated_data(
+    scored: Settings, scored_source: dict[str, Path]
+) -> None:
     with connect(scored) as wh:
         report = evaluate(wh, scored_source["labels"])
     assert report.players == 1500
@@ -126,7 +140,9 @@ def test_scores_carry_evidence_and_presence(scored: Settings) -> None:
             "select * from {analytics}.rg_latest_risk_scores where has_gamalyze = false limit 1"
         )
         assert rows and rows[0]["gamalyze"] is None
-        n_low = wh.query("select count(*) from {analytics}.rg_latest_risk_scores where is_low_confidence")[0][0]
+        n_low = wh.query(
+            "select count(*) from {analytics}.rg_latest_risk_scores where is_low_confidence"
+        )[0][0]
         bad = wh.query(
             "select count(*) from {analytics}.rg_latest_risk_scores "
             "where is_low_confidence and risk_category in ('HIGH', 'CRITICAL')"
@@ -135,7 +151,9 @@ def test_scores_carry_evidence_and_presence(scored: Settings) -> None:
 
 
 def test_second_run_without_new_bets_is_skipped_fast(runner, scored: Settings) -> None:
-    result = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "score-batch", "--format", "json")
+    result = invoke(
+        runner, "--db", str(scored.warehouse.duckdb.path), "score-batch", "--format", "json"
+    )
     assert result.exit_code == 0, result.stderr
     run = json.loads(result.stdout)
     assert run["status"] == "skipped"
@@ -145,7 +163,9 @@ def test_second_run_without_new_bets_is_skipped_fast(runner, scored: Settings) -
 
 def test_concurrent_run_exits_75_naming_the_holder(runner, scored: Settings) -> None:
     with scoring_lock(scored):
-        result = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "score-batch", "--full-refresh")
+        result = invoke(
+            runner, "--db", str(scored.warehouse.duckdb.path), "score-batch", "--full-refresh"
+        )
     assert result.exit_code == 75
     assert "another score-batch is running (pid" in result.stderr
 
@@ -153,7 +173,11 @@ def test_concurrent_run_exits_75_naming_the_holder(runner, scored: Settings) -> 
 def test_rescore_later_decays_repairs_and_keeps_history(runner, scored: Settings) -> None:
     db = str(scored.warehouse.duckdb.path)
     with connect(scored) as wh:
-        before = dict(wh.query("select player_id, composite_risk_score from {analytics}.rg_latest_risk_scores"))
+        before = dict(
+            wh.query(
+                "select player_id, composite_risk_score from {analytics}.rg_latest_risk_scores"
+            )
+        )
         # an interrupted run: 'running' in the log with partial rows
         wh.execute(
             "insert into {ops}.scoring_runs (run_id, status, started_at, as_of) values ('crashed', 'running', ?, ?)",
@@ -164,17 +188,35 @@ def test_rescore_later_decays_repairs_and_keeps_history(runner, scored: Settings
             "select player_id, 'crashed', 0.99 from {analytics}.rg_latest_risk_scores limit 5"
         )
     later = AS_OF + timedelta(days=30)  # nobody bets after AS_OF: everyone's recent window empties
-    result = invoke(runner, "--db", db, "score-batch", "--as-of", later.isoformat(), "--format", "json")
+    result = invoke(
+        runner, "--db", db, "score-batch", "--as-of", later.isoformat(), "--format", "json"
+    )
     assert result.exit_code == 0, result.stderr
     run = json.loads(result.stdout)
     assert run["status"] == "success" and run["players_scored"] > 0
     with connect(scored) as wh:
-        after = dict(wh.query("select player_id, composite_risk_score from {analytics}.rg_latest_risk_scores"))
-        assert wh.query("select count(*) from {analytics}.rg_risk_scores where run_id = 'crashed'")[0][0] == 0
-        assert wh.query("select status from {ops}.scoring_runs where run_id = 'crashed'")[0][0] == "failed"
-        dupes = wh.query("select count(*) from (select player_id, run_id from {analytics}.rg_risk_scores group by 1, 2 having count(*) > 1) d")
+        after = dict(
+            wh.query(
+                "select player_id, composite_risk_score from {analytics}.rg_latest_risk_scores"
+            )
+        )
+        assert (
+            wh.query("select count(*) from {analytics}.rg_risk_scores where run_id = 'crashed'")[0][
+                0
+            ]
+            == 0
+        )
+        assert (
+            wh.query("select status from {ops}.scoring_runs where run_id = 'crashed'")[0][0]
+            == "failed"
+        )
+        dupes = wh.query(
+            "select count(*) from (select player_id, run_id from {analytics}.rg_risk_scores group by 1, 2 having count(*) > 1) d"
+        )
         assert dupes[0][0] == 0
-        assert wh.query("select max(last_bet_at) <= ? from {analytics}.rg_latest_risk_scores", [later])[0][0]
+        assert wh.query(
+            "select max(last_bet_at) <= ? from {analytics}.rg_latest_risk_scores", [later]
+        )[0][0]
     high_before = [p for p, s in before.items() if s >= 0.6]
     assert high_before and all(after.get(p, 0) < before[p] for p in high_before)  # scores decay
     history = invoke(runner, "--db", db, "analyze", high_before[0], "--history", "--format", "json")
@@ -199,11 +241,15 @@ def test_failing_dbt_tests_exit_4_and_publish_nothing(runner, scored: Settings) 
     with connect(scored) as wh:
         published = wh.query("select distinct run_id from {analytics}.rg_latest_risk_scores")
     with mock.patch("dk_sentinel.scoring.dbt_vars", broken_weights):
-        result = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "score-batch", "--full-refresh")
+        result = invoke(
+            runner, "--db", str(scored.warehouse.duckdb.path), "score-batch", "--full-refresh"
+        )
     assert result.exit_code == 4, result.stderr
     assert "dbt test(s) failed" in result.stderr
     with connect(scored) as wh:
-        assert wh.query("select distinct run_id from {analytics}.rg_latest_risk_scores") == published
+        assert (
+            wh.query("select distinct run_id from {analytics}.rg_latest_risk_scores") == published
+        )
         assert list_runs(wh, 1)[0].status == "tests_failed"
 
 

@@ -25,13 +25,19 @@ def load_and_score(settings: Settings, files: dict[str, str], as_of) -> list[tup
     run = score_batch(settings, as_of=as_of)
     assert run.status == "success", run.error
     with connect(settings) as wh:
-        return wh.query(f"select {COLUMNS} from {{analytics}}.rg_latest_risk_scores order by player_id")
+        return wh.query(
+            f"select {COLUMNS} from {{analytics}}.rg_latest_risk_scores order by player_id"
+        )
 
 
 @pytest.mark.snowflake
-def test_dbt_snowflake_on_fakesnow_matches_duckdb(tmp_path: Path, fakesnow_server_settings: Settings) -> None:
+def test_dbt_snowflake_on_fakesnow_matches_duckdb(
+    tmp_path: Path, fakesnow_server_settings: Settings
+) -> None:
     gen = generate(tmp_path / "data", players=120, days=60, seed=21, as_of=AS_OF)
-    duck = load_and_score(load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"}), gen.files, AS_OF)
+    duck = load_and_score(
+        load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"}), gen.files, AS_OF
+    )
     snow = load_and_score(fakesnow_server_settings, gen.files, AS_OF)
     assert len(duck) == len(snow) == 120
     for d, s in zip(duck, snow, strict=True):

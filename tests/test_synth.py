@@ -19,8 +19,13 @@ def test_realistic_settlement_and_margin(tmp_path: Path) -> None:
     gen = generate(tmp_path, players=300, days=60, seed=2, as_of=datetime(2026, 5, 1))
     con = duckdb.connect()
     bets = f"read_csv('{gen.files['bets']}')"
-    assert con.execute(f"select count(*) from {bets} where settled_at < placed_at").fetchone()[0] == 0
-    assert con.execute(f"select count(*) from {bets} where placed_at > '2026-05-01'").fetchone()[0] == 0
+    assert (
+        con.execute(f"select count(*) from {bets} where settled_at < placed_at").fetchone()[0] == 0
+    )
+    assert (
+        con.execute(f"select count(*) from {bets} where placed_at > '2026-05-01'").fetchone()[0]
+        == 0
+    )
     live, futures = con.execute(
         f"select median(epoch(settled_at) - epoch(placed_at)) filter (where is_live), "
         f"median(epoch(settled_at) - epoch(placed_at)) filter (where market = 'futures') from {bets}"
@@ -31,13 +36,20 @@ def test_realistic_settlement_and_margin(tmp_path: Path) -> None:
         f"using (player_id) where status <> 'pending' and archetype = 'recreational'"
     ).fetchone()[0]
     assert 0.0 < hold < 0.15  # the book keeps a margin from recreational players
-    labels = con.execute(f"select archetype, count(*) from read_csv('{gen.files['labels']}') group by 1").fetchall()
+    labels = con.execute(
+        f"select archetype, count(*) from read_csv('{gen.files['labels']}') group by 1"
+    ).fetchall()
     assert {a for a, _ in labels} >= RISK_ARCHETYPES | {"recreational", "high_stakes_stable"}
 
 
 def test_generated_files_pass_the_contract(runner, tmp_path: Path) -> None:
     out = tmp_path / "gen"
-    assert invoke(runner, "generate", "--out", str(out), "--players", "80", "--days", "30", "--seed", "4").exit_code == 0
+    assert (
+        invoke(
+            runner, "generate", "--out", str(out), "--players", "80", "--days", "30", "--seed", "4"
+        ).exit_code
+        == 0
+    )
     assert invoke(runner, "init").exit_code == 0
     for kind in ("bets", "assessments", "outcomes"):
         result = invoke(runner, "ingest", kind, str(out / f"{kind}.csv"))

@@ -37,7 +37,10 @@ def test_bootstrap_is_idempotent(backend_settings: Settings) -> None:
 
 
 def test_newer_schema_is_refused(wh: Warehouse) -> None:
-    wh.execute("insert into {ops}.schema_migrations values (?, ?)", [SCHEMA_VERSION + 1, "2026-01-01 00:00:00"])
+    wh.execute(
+        "insert into {ops}.schema_migrations values (?, ?)",
+        [SCHEMA_VERSION + 1, "2026-01-01 00:00:00"],
+    )
     with pytest.raises(SchemaError, match="newer than this sentinel"):
         check(wh)
 
@@ -48,12 +51,14 @@ def test_require_current_on_empty_warehouse(backend_settings: Settings) -> None:
 
 
 def test_parameters_round_trip_awkward_text(wh: Warehouse) -> None:
-    text = "O'Brien said \"stop\"; drop table x; -- ünïcødé ✓\nsecond line"
+    text = 'O\'Brien said "stop"; drop table x; -- ünïcødé ✓\nsecond line'
     wh.execute(
         "insert into {ops}.intervention_events values (?, ?, ?, ?, ?, ?, ?)",
         ["e1", "i1", "PLR_1234_MA", "created", "2026-01-01 00:00:00", "ana", text],
     )
-    rows = wh.query_dicts("select detail, player_id from {ops}.intervention_events where event_id = ?", ["e1"])
+    rows = wh.query_dicts(
+        "select detail, player_id from {ops}.intervention_events where event_id = ?", ["e1"]
+    )
     assert rows == [{"detail": text, "player_id": "PLR_1234_MA"}]
 
 
@@ -64,7 +69,9 @@ def test_transaction_rolls_back_on_error(wh: Warehouse) -> None:
             ["e2", "i1", "PLR_1234_MA", "created", "2026-01-01 00:00:00", "ana", "x"],
         )
         raise RuntimeError("boom")
-    assert wh.query("select count(*) from {ops}.intervention_events where event_id = 'e2'")[0][0] == 0
+    assert (
+        wh.query("select count(*) from {ops}.intervention_events where event_id = 'e2'")[0][0] == 0
+    )
 
 
 def test_transaction_commits(wh: Warehouse) -> None:
@@ -73,7 +80,9 @@ def test_transaction_commits(wh: Warehouse) -> None:
             "insert into {ops}.intervention_events values (?, ?, ?, ?, ?, ?, ?)",
             ["e3", "i1", "PLR_1234_MA", "created", "2026-01-01 00:00:00", "ana", "x"],
         )
-    assert wh.query("select count(*) from {ops}.intervention_events where event_id = 'e3'")[0][0] == 1
+    assert (
+        wh.query("select count(*) from {ops}.intervention_events where event_id = 'e3'")[0][0] == 1
+    )
 
 
 def test_stage_bulk_loads_arrow(wh: Warehouse) -> None:
@@ -94,7 +103,9 @@ def test_duckdb_lock_waits_then_gives_up(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
-        settings = load_settings(overrides={"warehouse.duckdb.path": path, "warehouse.busy_timeout_seconds": 0.5})
+        settings = load_settings(
+            overrides={"warehouse.duckdb.path": path, "warehouse.busy_timeout_seconds": 0.5}
+        )
         started = time.monotonic()
         with pytest.raises(BusyError) as info:
             connect(settings).__enter__()

@@ -87,7 +87,9 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
         f"({_fmt_num(row['stake_ratio'])}x)"
     )
     if row["weekly_stake_growth"] is not None:
-        escalation += f"; daily staking trend {float(row['weekly_stake_growth']) * 100:+.0f}% per week"
+        escalation += (
+            f"; daily staking trend {float(row['weekly_stake_growth']) * 100:+.0f}% per week"
+        )
     drift = (
         f"live bets {_fmt_pct(row['recent_live_share'])} vs {_fmt_pct(row['baseline_live_share'])} "
         f"before; niche sports {_fmt_pct(row['recent_niche_share'])} vs "
@@ -158,7 +160,7 @@ def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], bool]:
             f"select s.* from {_SCORES} where s.player_id = ? order by s.as_of desc limit 1",
             [player_id],
         )
-    except Exception as exc:  # noqa: BLE001 - no scores table yet: nothing was ever scored
+    except Exception as exc:
         if "rg_" in str(exc) or "does not exist" in str(exc).lower():
             raise NotFoundError(
                 f"player {player_id} not found in the risk database (nothing scored yet)",
@@ -170,7 +172,9 @@ def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], bool]:
     return rows[0], False
 
 
-def _change(wh: Warehouse, player_id: str, as_of: datetime, now_score: float, days: int) -> float | None:
+def _change(
+    wh: Warehouse, player_id: str, as_of: datetime, now_score: float, days: int
+) -> float | None:
     rows = wh.query(
         f"select s.composite_risk_score from {_SCORES} where s.player_id = ? and s.as_of <= ? "
         "order by s.as_of desc limit 1",
@@ -316,14 +320,14 @@ def build_queue(
         rows = wh.query_dicts(
             f"""with latest as (
                 select player_id, state, risk_category, composite_risk_score, primary_driver,
-                    as_of, run_id, {rank.format(c='risk_category')} as cat_rank
+                    as_of, run_id, {rank.format(c="risk_category")} as cat_rank
                 from {{analytics}}.rg_latest_risk_scores
                 where risk_category in ({", ".join("?" for _ in allowed)})
                   and (cast(? as varchar) is null or state = ?)
             ),
             hist as (
                 select s.player_id, s.as_of, s.scored_at, s.composite_risk_score,
-                    {rank.format(c='s.risk_category')} as cat_rank
+                    {rank.format(c="s.risk_category")} as cat_rank
                 from {_SCORES} join latest l on l.player_id = s.player_id
             ),
             last_below as (
@@ -363,7 +367,7 @@ def build_queue(
             limit ?""",
             [*allowed, state, state, now, include_actioned, limit],
         )
-    except Exception as exc:  # noqa: BLE001 - no scores table yet
+    except Exception as exc:
         if "rg_latest_risk_scores" in str(exc):
             return Queue(run_id=None, as_of=None, min_category=min_category, items=[])  # type: ignore[arg-type]
         raise
@@ -374,7 +378,11 @@ def build_queue(
     }
     items = []
     for r in rows:
-        due = r["first_reached_at"] + timedelta(hours=sla[r["risk_category"]]) if r["first_reached_at"] else None
+        due = (
+            r["first_reached_at"] + timedelta(hours=sla[r["risk_category"]])
+            if r["first_reached_at"]
+            else None
+        )
         items.append(
             QueueItem(
                 player_id=r["player_id"],

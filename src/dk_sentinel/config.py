@@ -246,10 +246,14 @@ def config_path(explicit: Path | None = None) -> Path | None:
     Raises:
         ConfigError: When an explicitly named file does not exist.
     """
-    named = explicit or (Path(os.environ["SENTINEL_CONFIG"]) if os.environ.get("SENTINEL_CONFIG") else None)
+    named = explicit or (
+        Path(os.environ["SENTINEL_CONFIG"]) if os.environ.get("SENTINEL_CONFIG") else None
+    )
     if named is not None:
         if not named.is_file():
-            raise ConfigError(f"config file {named} does not exist", "Check --config / $SENTINEL_CONFIG.")
+            raise ConfigError(
+                f"config file {named} does not exist", "Check --config / $SENTINEL_CONFIG."
+            )
         return named
     default = Path("sentinel.toml")
     return default if default.is_file() else None
@@ -320,7 +324,9 @@ def _explain(exc: ValidationError) -> ConfigError:
     return ConfigError("invalid configuration: " + "; ".join(lines))
 
 
-def load_settings(config: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+def load_settings(
+    config: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
     """Load the settings with the documented precedence.
 
     Args:
@@ -381,7 +387,9 @@ def describe(settings: Settings) -> list[tuple[str, Any, str]]:
             source = "default"
         rows.append((key, value, source))
     for name, env in SECRET_ENV.items():
-        rows.append((f"secrets.{name}", "***set***" if os.environ.get(env) else "not set", f"env {env}"))
+        rows.append(
+            (f"secrets.{name}", "***set***" if os.environ.get(env) else "not set", f"env {env}")
+        )
     return rows
 
 

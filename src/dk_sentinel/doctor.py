@@ -42,7 +42,9 @@ def run_doctor(settings: Settings) -> DoctorReport:
     checks = [Check(name="config", ok=True, required=True, detail="valid")]
     try:
         with connect(settings) as wh:
-            checks.append(Check(name="warehouse", ok=True, required=True, detail=f"{wh.backend} reachable"))
+            checks.append(
+                Check(name="warehouse", ok=True, required=True, detail=f"{wh.backend} reachable")
+            )
             status = check(wh)
             current = not status.applied
             detail = (

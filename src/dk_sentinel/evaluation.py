@@ -52,7 +52,11 @@ def roc_auc(scores: list[float], positives: list[bool]) -> float:
     ordered = sorted(neg)
     import bisect
 
-    wins = sum(bisect.bisect_left(ordered, s) + 0.5 * (bisect.bisect_right(ordered, s) - bisect.bisect_left(ordered, s)) for s in pos)
+    wins = sum(
+        bisect.bisect_left(ordered, s)
+        + 0.5 * (bisect.bisect_right(ordered, s) - bisect.bisect_left(ordered, s))
+        for s in pos
+    )
     return wins / (len(pos) * len(neg))
 
 
@@ -74,7 +78,11 @@ def evaluate(wh: Warehouse, labels_csv: Path) -> QualityReport:
         "select player_id, composite_risk_score, risk_category, primary_driver "
         "from {analytics}.rg_latest_risk_scores"
     )
-    scored = [(labels[pid], float(score), cat, driver) for pid, score, cat, driver in rows if pid in labels]
+    scored = [
+        (labels[pid], float(score), cat, driver)
+        for pid, score, cat, driver in rows
+        if pid in labels
+    ]
     high = {"HIGH", "CRITICAL"}
 
     def share(items: list[tuple[str, float, str, str | None]]) -> float:
@@ -91,7 +99,9 @@ def evaluate(wh: Warehouse, labels_csv: Path) -> QualityReport:
                 mean_composite=round(sum(i[1] for i in items) / len(items), 4),
                 share_high_or_above=round(share(items), 4),
                 expected_driver=expected,
-                share_expected_driver=round(sum(1 for i in items if i[3] == expected) / len(items), 4)
+                share_expected_driver=round(
+                    sum(1 for i in items if i[3] == expected) / len(items), 4
+                )
                 if expected
                 else None,
             )
@@ -99,9 +109,13 @@ def evaluate(wh: Warehouse, labels_csv: Path) -> QualityReport:
     lookalikes = {"high_stakes_stable", "consistent_winner", "sparse_bettor"}
     return QualityReport(
         players=len(scored),
-        roc_auc=round(roc_auc([i[1] for i in scored], [i[0] in RISK_ARCHETYPES for i in scored]), 4),
+        roc_auc=round(
+            roc_auc([i[1] for i in scored], [i[0] in RISK_ARCHETYPES for i in scored]), 4
+        ),
         risk_share_high_or_above=round(share([i for i in scored if i[0] in RISK_ARCHETYPES]), 4),
         lookalike_share_high_or_above=round(share([i for i in scored if i[0] in lookalikes]), 4),
-        recreational_share_high_or_above=round(share([i for i in scored if i[0] == "recreational"]), 4),
+        recreational_share_high_or_above=round(
+            share([i for i in scored if i[0] == "recreational"]), 4
+        ),
         archetypes=per,
     )

@@ -56,8 +56,8 @@ SYSTEM_PROMPT = (
     "analyst that cites the evidence numbers; the key evidence as short bullet strings; one "
     "recommended_action copied exactly from allowed_actions; and, if useful, a customer_nudge: "
     "2-4 warm, non-judgmental sentences addressed to the player that use autonomy language "
-    "(\"you can\", \"if you'd like\"), include both help_resources verbatim, never state "
-    "money amounts, never give orders (no \"must\" or \"have to\"), and never use stigmatising "
+    '("you can", "if you\'d like"), include both help_resources verbatim, never state '
+    'money amounts, never give orders (no "must" or "have to"), and never use stigmatising '
     "or clinical words. Do not speculate beyond the evidence."
 )
 TOOL_NAME = "record_explanation"
@@ -90,7 +90,7 @@ def tone_problems(message: str, settings: Settings) -> list[str]:
     if match := _MONEY.search(message):
         problems.append(f"money amount '{match.group(0)}'")
     if not _AUTONOMY.search(message):
-        problems.append("no autonomy language (\"you can\", \"if you'd like\")")
+        problems.append('no autonomy language ("you can", "if you\'d like")')
     if settings.ai.helpline not in message or settings.ai.rg_help_url not in message:
         problems.append("no pointer to help (the RG page and the helpline)")
     if len(message) > 800:
@@ -143,7 +143,11 @@ class RuleExplainer:
     def explain(self, assessment: RiskAssessment, *, want_nudge: bool = False) -> Explanation:
         """Name the top drivers with their numbers and recommend the matrix action."""
         drivers = sorted(
-            (name for name in assessment.components_present if (assessment.component_scores[name] or 0) > 0.05),
+            (
+                name
+                for name in assessment.components_present
+                if (assessment.component_scores[name] or 0) > 0.05
+            ),
             key=lambda n: -(assessment.component_scores[n] or 0),
         )[:2]
         key_evidence = [
@@ -188,7 +192,9 @@ class _ModelOutput(BaseModel):
     customer_nudge: str | None = Field(default=None, max_length=800)
 
 
-def build_request(assessment: RiskAssessment, settings: Settings, *, want_nudge: bool) -> dict[str, Any]:
+def build_request(
+    assessment: RiskAssessment, settings: Settings, *, want_nudge: bool
+) -> dict[str, Any]:
     """The Messages API request for an assessment -- only the documented fields.
 
     Args:
@@ -207,7 +213,11 @@ def build_request(assessment: RiskAssessment, settings: Settings, *, want_nudge:
         "component_scores": assessment.component_scores,
         "components_present": assessment.components_present,
         "evidence": {
-            name: {"score": ev.score, "weight": ev.weight, **{k: v for k, v in ev.features.items() if not isinstance(v, str)}}
+            name: {
+                "score": ev.score,
+                "weight": ev.weight,
+                **{k: v for k, v in ev.features.items() if not isinstance(v, str)},
+            }
             for name, ev in assessment.evidence.items()
             if ev.present
         },
@@ -215,7 +225,7 @@ def build_request(assessment: RiskAssessment, settings: Settings, *, want_nudge:
         "allowed_actions": list(settings.actions.model_dump().values()),
         "help_resources": {"rg_page": settings.ai.rg_help_url, "helpline": settings.ai.helpline},
     }
-    assert set(payload) <= REQUEST_FIELDS  # noqa: S101 - a programming error, pinned by a test
+    assert set(payload) <= REQUEST_FIELDS
     schema = _ModelOutput.model_json_schema()
     schema["properties"]["recommended_action"]["enum"] = payload["allowed_actions"]
     ask = "Explain this assessment" + (" and write a customer_nudge." if want_nudge else ".")
@@ -232,7 +242,10 @@ def build_request(assessment: RiskAssessment, settings: Settings, *, want_nudge:
         ],
         "tool_choice": {"type": "tool", "name": TOOL_NAME},
         "messages": [
-            {"role": "user", "content": f"{ask}\n\n```json\n{json.dumps(payload, default=str)}\n```"}
+            {
+                "role": "user",
+                "content": f"{ask}\n\n```json\n{json.dumps(payload, default=str)}\n```",
+            }
         ],
     }
 
@@ -275,24 +288,36 @@ class AnthropicExplainer:
 
         client = self._get_client()
         try:
-            response = client.messages.create(**build_request(assessment, self.settings, want_nudge=want_nudge))
+            response = client.messages.create(
+                **build_request(assessment, self.settings, want_nudge=want_nudge)
+            )
         except anthropic.AuthenticationError:
-            raise ExplainerUnavailable("the AI service rejected the key (401): check ANTHROPIC_API_KEY") from None
+            raise ExplainerUnavailable(
+                "the AI service rejected the key (401): check ANTHROPIC_API_KEY"
+            ) from None
         except anthropic.RateLimitError:
             raise ExplainerUnavailable("the AI service is rate-limiting (429)") from None
         except anthropic.APITimeoutError:
-            raise ExplainerUnavailable(f"the AI service did not answer within {self.settings.ai.timeout_seconds:g} s") from None
+            raise ExplainerUnavailable(
+                f"the AI service did not answer within {self.settings.ai.timeout_seconds:g} s"
+            ) from None
         except anthropic.APIConnectionError:
             raise ExplainerUnavailable("cannot reach the AI service (connection error)") from None
         except anthropic.APIStatusError as exc:
             raise ExplainerUnavailable(f"the AI service failed ({exc.status_code})") from None
-        blocks = [b for b in response.content if getattr(b, "type", None) == "tool_use" and b.name == TOOL_NAME]
+        blocks = [
+            b
+            for b in response.content
+            if getattr(b, "type", None) == "tool_use" and b.name == TOOL_NAME
+        ]
         if not blocks:
             raise ExplainerUnavailable("the AI answer had no structured explanation")
         try:
             output = _ModelOutput.model_validate(blocks[0].input)
         except ValidationError as exc:
-            raise ExplainerUnavailable(f"the AI answer was malformed ({exc.error_count()} invalid field(s))") from None
+            raise ExplainerUnavailable(
+                f"the AI answer was malformed ({exc.error_count()} invalid field(s))"
+            ) from None
         if output.recommended_action not in self.settings.actions.model_dump().values():
             raise ExplainerUnavailable("the AI recommended an action outside the action matrix")
         return output

@@ -48,26 +48,76 @@ def _in(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-# Text -> value helpers (DuckDB macros). Timestamps: ISO 8601; an explicit offset is applied by
-# hand so the result is UTC whatever DuckDB's time zone support; no offset means UTC.
+# Text -> value. Timestamps: ISO 8601; an explicit offset is applied by hand so the result is
+# UTC whatever DuckDB's time zone support; no offset means UTC. `t` is already trimmed text.
 _MACROS = [
-    "create or replace temp macro _txt(s) as nullif(trim(s), '')",
-    r"""create or replace temp macro _ts(s) as case
-        when _txt(s) is null then null
-        when length(trim(s)) > 19 and regexp_matches(trim(s), '[+-]\d\d:?\d\d$') then
-            try_cast(regexp_replace(trim(s), '[+-]\d\d:?\d\d$', '') as timestamp)
+    r"""create or replace temp macro _ts(t) as case
+        when t is null then null
+        when length(t) > 19 and regexp_matches(t, '[+-]\d\d:?\d\d$') then
+            try_cast(regexp_replace(t, '[+-]\d\d:?\d\d$', '') as timestamp)
             - to_minutes(cast(
-                (case when regexp_extract(trim(s), '([+-])\d\d:?\d\d$', 1) = '-' then -1 else 1 end)
-                * (cast(regexp_extract(trim(s), '[+-](\d\d):?(\d\d)$', 1) as integer) * 60
-                   + cast(regexp_extract(trim(s), '[+-](\d\d):?(\d\d)$', 2) as integer))
+                (case when regexp_extract(t, '([+-])\d\d:?\d\d$', 1) = '-' then -1 else 1 end)
+                * (cast(regexp_extract(t, '[+-](\d\d):?(\d\d)$', 1) as integer) * 60
+                   + cast(regexp_extract(t, '[+-](\d\d):?(\d\d)$', 2) as integer))
               as bigint))
-        else try_cast(regexp_replace(trim(s), 'Z$', '') as timestamp) end""",
-    "create or replace temp macro _dec(s) as try_cast(_txt(s) as decimal(18, 4))",
-    """create or replace temp macro _bool(s) as case lower(_txt(s))
+        else try_cast(regexp_replace(t, 'Z$', '') as timestamp) end""",
+    """create or replace temp macro _bool(t) as case lower(t)
         when 'true' then true when '1' then true when 'false' then false when '0' then false
         end""",
-    "create or replace temp macro _bad(cond, reason) as case when cond then reason end",
 ]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One contract column: how its text is parsed and which rules it must meet."""
+
+    name: str
+    kind: Literal["text", "player_id", "upper", "enum", "ts", "dec", "bool"]
+    required: bool = False
+    sql_type: str = "decimal(18, 4)"
+    check: str = ""  # for dec: SQL over `v`, e.g. "v > 0"
+    words: str = ""  # the reason when `check` fails
+    values: tuple[str, ...] = ()  # for enum
+
+    def parsed(self) -> str:
+        """SQL for the parsed value, from the trimmed text ``_t_<name>``."""
+        t = f"_t_{self.name}"
+        return {
+            "text": t,
+            "player_id": t,
+            "upper": f"upper({t})",
+            "enum": f"lower({t})",
+            "ts": f"_ts({t})",
+            "dec": f"try_cast({t} as {self.sql_type})",
+            "bool": f"_bool({t})",
+        }[self.kind]
+
+    def rules(self) -> list[str]:
+        """SQL expressions, each a reason or null."""
+        t, v, n = f"_t_{self.name}", f"_p_{self.name}", self.name
+        shown = "'" + n + " ''' || " + t + " || '''"
+        rules = [f"case when {t} is null then '{n} is missing' end"] if self.required else []
+        if self.kind == "player_id":
+            rules.append(
+                f"case when not regexp_full_match({t}, '{PLAYER_ID_PATTERN}') then {shown} "
+                "does not match PLR_<4-6 digits>_<state>' end"
+            )
+        elif self.kind == "enum":
+            rules.append(
+                f"case when {v} not in ({_in(self.values)}) then {shown} is not one of "
+                f"{'/'.join(self.values)}' end"
+            )
+        elif self.kind in ("ts", "bool", "dec"):
+            what = {
+                "ts": "is not an ISO 8601 timestamp",
+                "bool": "is not true/false/1/0",
+                "dec": "is not a number",
+            }[self.kind]
+            rules.append(f"case when {t} is not null and {v} is null then {shown} {what}' end")
+            if self.check:
+                check = self.check.replace("v", v)
+                rules.append(f"case when not ({check}) then {shown} {self.words}' end")
+        return rules
 
 
 @dataclass(frozen=True)
@@ -75,134 +125,79 @@ class Contract:
     """One input file type of the data contract."""
 
     table: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...]
+    columns: tuple[Column, ...]
     key: tuple[str, ...]
-    typed_sql: str  # select list producing the typed columns, named as the table's columns
-    rules: tuple[str, ...]  # SQL expressions, each null or a reason
+    row_rules: tuple[str, ...] = ()  # rules across columns, over _p_<name> / _t_<name>
 
     @property
-    def columns(self) -> tuple[str, ...]:
-        """All contract columns, in table order."""
-        return self.required + self.optional
+    def names(self) -> tuple[str, ...]:
+        """All contract column names, in table order."""
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The columns a file must have."""
+        return tuple(c.name for c in self.columns if c.required)
+
+    def rules(self) -> list[str]:
+        """Every rule, column rules first."""
+        return [r for c in self.columns for r in c.rules()] + list(self.row_rules)
 
 
-_ID_RULE = (
-    "_bad(_txt(player_id) is null, 'player_id is missing')",
-    f"_bad(_txt(player_id) is not null and not regexp_full_match(trim(player_id), '{PLAYER_ID_PATTERN}'), "
-    "'player_id ''' || trim(player_id) || ''' does not match PLR_<4-6 digits>_<state>')",
-)
-
-
-def _ts_rule(col: str, required: bool = True) -> tuple[str, ...]:
-    missing = (f"_bad(_txt({col}) is null, '{col} is missing')",) if required else ()
-    return (
-        *missing,
-        f"_bad(_txt({col}) is not null and _ts({col}) is null, "
-        f"'{col} ''' || trim({col}) || ''' is not an ISO 8601 timestamp')",
-    )
-
-
-def _dec_rule(col: str, cond: str, words: str, required: bool = True) -> tuple[str, ...]:
-    missing = (f"_bad(_txt({col}) is null, '{col} is missing')",) if required else ()
-    return (
-        *missing,
-        f"_bad(_txt({col}) is not null and _dec({col}) is null, "
-        f"'{col} ''' || trim({col}) || ''' is not a number')",
-        f"_bad(_dec({col}) is not null and not ({cond}), '{col} ''' || trim({col}) || ''' {words}')",
-    )
-
-
+_SCORE = "is outside 0-100"
+_SETTLED = _in(SETTLED_STATUSES)
+_SUBSCORES = ("sensitivity_to_loss", "sensitivity_to_reward", "risk_tolerance", "decision_consistency")
 CONTRACTS: dict[str, Contract] = {
     "bets": Contract(
         table="bets",
-        required=("bet_id", "player_id", "placed_at", "sport", "odds_decimal", "stake", "status"),
-        optional=("settled_at", "market", "is_live", "payout"),
         key=("bet_id",),
-        typed_sql="""_txt(bet_id) as bet_id, trim(player_id) as player_id,
-            _ts(placed_at) as placed_at, _ts(settled_at) as settled_at,
-            upper(_txt(sport)) as sport, lower(_txt(market)) as market,
-            coalesce(_bool(is_live), false) as is_live,
-            cast(_dec(odds_decimal) as decimal(12, 4)) as odds_decimal, _dec(stake) as stake,
-            _dec(payout) as payout, lower(_txt(status)) as status""",
-        rules=(
-            "_bad(_txt(bet_id) is null, 'bet_id is missing')",
-            *_ID_RULE,
-            *_ts_rule("placed_at"),
-            *_ts_rule("settled_at", required=False),
-            "_bad(_txt(sport) is null, 'sport is missing')",
-            f"_bad(_txt(market) is not null and lower(_txt(market)) not in ({_in(MARKETS)}), "
-            f"'market ''' || trim(market) || ''' is not one of {'/'.join(MARKETS)}')",
-            "_bad(_txt(is_live) is not null and _bool(is_live) is null, "
-            "'is_live ''' || trim(is_live) || ''' is not true/false/1/0')",
-            *_dec_rule("odds_decimal", "_dec(odds_decimal) >= 1.01", "is below the minimum 1.01"),
-            *_dec_rule("stake", "_dec(stake) > 0", "must be greater than 0"),
-            *_dec_rule("payout", "_dec(payout) >= 0", "must not be negative", required=False),
-            "_bad(_txt(status) is null, 'status is missing')",
-            f"_bad(_txt(status) is not null and lower(_txt(status)) not in ({_in(STATUSES)}), "
-            f"'status ''' || trim(status) || ''' is not one of {'/'.join(STATUSES)}')",
-            f"_bad(lower(_txt(status)) in ({_in(SETTLED_STATUSES)}) and _txt(settled_at) is null, "
-            "'settled_at is required when status is ' || lower(_txt(status)))",
-            f"_bad(lower(_txt(status)) in ({_in(SETTLED_STATUSES)}) and _txt(payout) is null, "
-            "'payout is required when status is ' || lower(_txt(status)))",
-            "_bad(lower(_txt(status)) = 'pending' and _txt(settled_at) is not null, "
-            "'settled_at must be empty while status is pending')",
-            "_bad(lower(_txt(status)) = 'pending' and _txt(payout) is not null, "
-            "'payout must be empty while status is pending')",
-            "_bad(_ts(settled_at) < _ts(placed_at), 'settled_at is before placed_at')",
-            "_bad(lower(_txt(status)) = 'lost' and _dec(payout) <> 0, "
-            "'payout must be 0 for a lost bet')",
-            "_bad(lower(_txt(status)) in ('push', 'void') and _dec(payout) <> _dec(stake), "
-            "'payout must equal stake for a push or void')",
+        columns=(
+            Column("bet_id", "text", required=True),
+            Column("player_id", "player_id", required=True),
+            Column("placed_at", "ts", required=True),
+            Column("settled_at", "ts"),
+            Column("sport", "upper", required=True),
+            Column("market", "enum", values=MARKETS),
+            Column("is_live", "bool"),
+            Column("odds_decimal", "dec", True, "decimal(12, 4)", "v >= 1.01", "is below the minimum 1.01"),
+            Column("stake", "dec", True, check="v > 0", words="must be greater than 0"),
+            Column("payout", "dec", check="v >= 0", words="must not be negative"),
+            Column("status", "enum", required=True, values=STATUSES),
+        ),
+        row_rules=(
+            f"case when _p_status in ({_SETTLED}) and _t_settled_at is null "
+            "then 'settled_at is required when status is ' || _p_status end",
+            f"case when _p_status in ({_SETTLED}) and _t_payout is null "
+            "then 'payout is required when status is ' || _p_status end",
+            "case when _p_status = 'pending' and _t_settled_at is not null "
+            "then 'settled_at must be empty while status is pending' end",
+            "case when _p_status = 'pending' and _t_payout is not null "
+            "then 'payout must be empty while status is pending' end",
+            "case when _p_settled_at < _p_placed_at then 'settled_at is before placed_at' end",
+            "case when _p_status = 'lost' and _p_payout <> 0 "
+            "then 'payout must be 0 for a lost bet' end",
+            "case when _p_status in ('push', 'void') and _p_payout <> _p_stake "
+            "then 'payout must equal stake for a push or void' end",
         ),
     ),
     "assessments": Contract(
         table="assessments",
-        required=("assessment_id", "player_id", "assessed_at", "risk_score"),
-        optional=(
-            "sensitivity_to_loss",
-            "sensitivity_to_reward",
-            "risk_tolerance",
-            "decision_consistency",
-        ),
         key=("assessment_id",),
-        typed_sql="""_txt(assessment_id) as assessment_id, trim(player_id) as player_id,
-            _ts(assessed_at) as assessed_at,
-            cast(_dec(risk_score) as decimal(6, 2)) as risk_score,
-            cast(_dec(sensitivity_to_loss) as decimal(6, 2)) as sensitivity_to_loss,
-            cast(_dec(sensitivity_to_reward) as decimal(6, 2)) as sensitivity_to_reward,
-            cast(_dec(risk_tolerance) as decimal(6, 2)) as risk_tolerance,
-            cast(_dec(decision_consistency) as decimal(6, 2)) as decision_consistency""",
-        rules=(
-            "_bad(_txt(assessment_id) is null, 'assessment_id is missing')",
-            *_ID_RULE,
-            *_ts_rule("assessed_at"),
-            *_dec_rule("risk_score", "_dec(risk_score) between 0 and 100", "is outside 0-100"),
-            *(
-                rule
-                for col in (
-                    "sensitivity_to_loss",
-                    "sensitivity_to_reward",
-                    "risk_tolerance",
-                    "decision_consistency",
-                )
-                for rule in _dec_rule(col, f"_dec({col}) between 0 and 100", "is outside 0-100", False)
-            ),
+        columns=(
+            Column("assessment_id", "text", required=True),
+            Column("player_id", "player_id", required=True),
+            Column("assessed_at", "ts", required=True),
+            Column("risk_score", "dec", True, "decimal(6, 2)", "v between 0 and 100", _SCORE),
+            *(Column(n, "dec", False, "decimal(6, 2)", "v between 0 and 100", _SCORE) for n in _SUBSCORES),
         ),
     ),
     "outcomes": Contract(
         table="outcomes",
-        required=("player_id", "event_at", "event_type"),
-        optional=(),
         key=("player_id", "event_at", "event_type"),
-        typed_sql="""trim(player_id) as player_id, _ts(event_at) as event_at,
-            lower(_txt(event_type)) as event_type""",
-        rules=(
-            *_ID_RULE,
-            *_ts_rule("event_at"),
-            "_bad(_txt(event_type) is null, 'event_type is missing')",
-            f"_bad(_txt(event_type) is not null and lower(_txt(event_type)) not in ({_in(EVENT_TYPES)}), "
-            f"'event_type ''' || trim(event_type) || ''' is not one of {'/'.join(EVENT_TYPES)}')",
+        columns=(
+            Column("player_id", "player_id", required=True),
+            Column("event_at", "ts", required=True),
+            Column("event_type", "enum", required=True, values=EVENT_TYPES),
         ),
     ),
 }
@@ -303,7 +298,9 @@ def _stage_files(local: Any, contract: Contract, files: list[Path]) -> None:
     selects = []
     for number, path in enumerate(files):
         try:
-            header = [r[0] for r in local.execute(f"describe select * from {_read_sql(path)}").fetchall()]
+            header = [
+                r[0] for r in local.execute(f"describe select * from {_read_sql(path)}").fetchall()
+            ]
         except duckdb.Error as exc:
             raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
         by_lower = {h.lower().strip(): h for h in header}
@@ -313,53 +310,72 @@ def _stage_files(local: Any, contract: Contract, files: list[Path]) -> None:
                 f"{path} is missing required column(s): {', '.join(missing)}",
                 f"A {contract.table} file needs the columns {', '.join(contract.required)}.",
             )
-        extra = sorted(set(by_lower) - set(contract.columns))
+        extra = sorted(set(by_lower) - set(contract.names))
         if extra:
             log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(extra))
         columns = ", ".join(
-            f'cast("{by_lower[c]}" as varchar) as {c}' if c in by_lower else f"cast(null as varchar) as {c}"
-            for c in contract.columns
+            f'cast("{by_lower[c]}" as varchar) as {c}'
+            if c in by_lower
+            else f"cast(null as varchar) as {c}"
+            for c in contract.names
         )
         quoted = str(path).replace("'", "''")
         selects.append(
-            f"select '{quoted}' as _file, row_number() over () as _row, "
-            f"{number} * 1000000000000 + row_number() over () as _seq, {columns} "
-            f"from {_read_sql(path)}"
+            f"select *, {number} * 1000000000000 + _row as _seq from ("
+            f"select '{quoted}' as _file, row_number() over () as _row, {columns} "
+            f"from {_read_sql(path)})"
         )
     local.execute("create or replace temp view _ingest_raw as " + " union all ".join(selects))
 
 
 def _validate(local: Any, contract: Contract) -> None:
-    """Materialise ``_ingest_checked``: the text of every row plus every reason it is rejected.
+    """Materialise ``_ingest_checked``: parsed values and every reason to reject, in one pass.
 
-    Each row is parsed once; duplicates of a key inside the load are found with a hash
-    aggregate (the first occurrence is kept, the others get a reason).
+    Each value is trimmed and parsed once; the reasons are joined with ``concat_ws`` (which
+    skips the rules that hold); the raw text is kept (as JSON) only for rejected rows.
+    Duplicates of a key inside the load are then found with a hash aggregate: the first
+    occurrence is kept, the others get a reason.
     """
     import duckdb
 
     for macro in _MACROS:
         local.execute(macro)
-    key = ", ".join(contract.key)
-    join = " and ".join(f"d.{k} is not distinct from t.{k}" for k in contract.key)
+    trimmed = ", ".join(f"nullif(trim({n}), '') as _t_{n}" for n in contract.names)
+    parsed = ", ".join(f"{c.parsed()} as _p_{c.name}" for c in contract.columns)
+    reasons = "concat_ws('; ', " + ", ".join(contract.rules()) + ")"
+    raw_json = f"to_json(struct_pack({', '.join(contract.names)}))"
+    values = ", ".join(f"_p_{n}" for n in contract.names)
+    key = ", ".join(f"_p_{k}" for k in contract.key)
+    join = " and ".join(f"d._p_{k} is not distinct from c._p_{k}" for k in contract.key)
     try:
         local.execute(
             f"""create or replace temp table _ingest_checked as
-            with typed as materialized (
-                select *, list_filter([{", ".join(contract.rules)}], lambda r: r is not null) as _reasons
-                from _ingest_raw
-            ),
-            dups as (
-                select {key}, min(_seq) as _first_seq, arg_min(_file || ' row ' || _row, _seq) as _first
-                from typed where len(_reasons) = 0 group by {key} having count(*) > 1
-            )
-            select t.* replace (
-                case when d._first_seq is not null and t._seq > d._first_seq and len(t._reasons) = 0
-                    then ['duplicate {key} in this load (first at ' || d._first || ')']
-                    else t._reasons end as _reasons)
-            from typed t left join dups d on {join}"""
+            select _file, _row, _seq, {values}, _reasons,
+                case when _reasons <> '' then {raw_json} end as _raw
+            from (select *, {reasons} as _reasons
+                  from (select *, {parsed} from (select *, {trimmed} from _ingest_raw)))"""
         )
     except duckdb.Error as exc:
         raise UsageError(f"cannot read the input: {str(exc).splitlines()[0]}") from None
+    local.execute(
+        f"""update _ingest_checked c
+        set _reasons = 'duplicate {"/".join(contract.key)} in this load (first at ' || d._first || ')',
+            _raw = to_json(struct_pack({", ".join(f"{n} := c._p_{n}" for n in contract.names)}))
+        from (
+            select {key}, min(_seq) as _first_seq, arg_min(_file || ' row ' || _row, _seq) as _first
+            from _ingest_checked where _reasons = '' group by {key} having count(*) > 1
+        ) d
+        where {join} and c._seq > d._first_seq and c._reasons = ''"""
+    )
+
+
+def _typed_select(contract: Contract) -> str:
+    """The accepted rows' values, typed and named as the raw table's columns."""
+    parts = []
+    for c in contract.columns:
+        value = f"coalesce(_p_{c.name}, false)" if c.kind == "bool" else f"_p_{c.name}"
+        parts.append(f"{value} as {c.name}")
+    return ", ".join(parts)
 
 
 def _table_of(local: Any, sql: str) -> Any:
@@ -406,16 +422,20 @@ def ingest(
     now = datetime.now(UTC).replace(tzinfo=None)
     local.execute(
         f"create or replace temp view stage_accepted_local as select _file, _row, "
-        f"{contract.typed_sql} from _ingest_checked where len(_reasons) = 0"
+        f"{_typed_select(contract)} from _ingest_checked where _reasons = ''"
     )
     if wh.stages_locally:
-        local.execute("create or replace temp view stage_accepted as select * from stage_accepted_local")
+        local.execute(
+            "create or replace temp view stage_accepted as select * from stage_accepted_local"
+        )
     else:
         say("bulk-loading to the warehouse")
         wh.stage("stage_accepted", _table_of(local, "select * from stage_accepted_local"))
     say("merging")
     counts = _merge(wh, local, contract, load_id, now)
-    rows_read = dict(local.execute("select _file, count(*) from _ingest_checked group by 1").fetchall())
+    rows_read = dict(
+        local.execute("select _file, count(*) from _ingest_checked group by 1").fetchall()
+    )
     summaries = []
     for path in files:
         c = counts.get(str(path), {})
@@ -433,7 +453,16 @@ def ingest(
         for s in summaries:
             wh.execute(
                 "insert into {ops}.ingest_loads values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [load_id, kind, s.file, s.rows_read, s.accepted, s.already_present, s.rejected, now],
+                [
+                    load_id,
+                    kind,
+                    s.file,
+                    s.rows_read,
+                    s.accepted,
+                    s.already_present,
+                    s.rejected,
+                    now,
+                ],
             )
     result = IngestResult(
         load_id=load_id,
@@ -475,15 +504,25 @@ def _merge(
 
     t = f"{{raw}}.{contract.table}"
     join = " and ".join(f"s.{k} = t.{k}" for k in contract.key)
-    same = " and ".join(f"not (s.{c} is distinct from t.{c})" for c in contract.columns)
+    same = " and ".join(f"not (s.{c} is distinct from t.{c})" for c in contract.names)
     settles = ""
     if contract.table == "bets":
         # A pending bet re-exported once settled is an update, not a conflict.
         immutable = " and ".join(
             f"not (s.{c} is distinct from t.{c})"
-            for c in ("player_id", "placed_at", "sport", "market", "is_live", "odds_decimal", "stake")
+            for c in (
+                "player_id",
+                "placed_at",
+                "sport",
+                "market",
+                "is_live",
+                "odds_decimal",
+                "stake",
+            )
         )
-        settles = f"when t.status = 'pending' and s.status <> 'pending' and {immutable} then 'settles'"
+        settles = (
+            f"when t.status = 'pending' and s.status <> 'pending' and {immutable} then 'settles'"
+        )
     # Temp-table DDL stays outside the transaction (DDL commits implicitly on Snowflake).
     wh.execute(
         f"""create or replace temporary table stage_matched as
@@ -501,11 +540,10 @@ def _merge(
         pa.table({"_file": [c[0] for c in conflicts], "_row": [int(c[1]) for c in conflicts]},
                  schema=pa.schema([("_file", pa.string()), ("_row", pa.int64())])),
     )  # fmt: skip
-    raw_json = f"to_json(struct_pack({', '.join(contract.columns)}))"
+    raw_json = f"to_json(struct_pack({', '.join(f'{n} := c._p_{n}' for n in contract.names)}))"
     local.execute(
         f"""create or replace temp table stage_rejects_local as
-        select _file, _row, {raw_json} as _raw, array_to_string(_reasons, '; ') as _reasons
-        from _ingest_checked where len(_reasons) > 0
+        select _file, _row, _raw, _reasons from _ingest_checked where _reasons <> ''
         union all
         select c._file, c._row, {raw_json}, ? from _ingest_checked c
         join _conflicts k on k._file = c._file and k._row = c._row""",
@@ -513,10 +551,12 @@ def _merge(
     )
     local.unregister("_conflicts")
     if wh.stages_locally:
-        local.execute("create or replace temp view stage_rejects as select * from stage_rejects_local")
+        local.execute(
+            "create or replace temp view stage_rejects as select * from stage_rejects_local"
+        )
     else:
         wh.stage("stage_rejects", _table_of(local, "select * from stage_rejects_local"))
-    cols = ", ".join(contract.columns)
+    cols = ", ".join(contract.names)
     not_stored = " and ".join(f"t.{k} = s.{k}" for k in contract.key)
     with wh.transaction():
         if settles:
@@ -526,7 +566,7 @@ def _merge(
             )
         wh.execute(
             f"""insert into {t} ({cols}, source_file, load_id, loaded_at)
-            select {", ".join("s." + c for c in contract.columns)}, s._file, ?, ?
+            select {", ".join("s." + c for c in contract.names)}, s._file, ?, ?
             from stage_accepted s where not exists (select 1 from {t} t where {not_stored})""",
             [load_id, now],
         )
@@ -543,10 +583,12 @@ def _merge(
         )
 
     for file, n in local.execute(
-        "select _file, count(*) from _ingest_checked where len(_reasons) = 0 group by 1"
+        "select _file, count(*) from _ingest_checked where _reasons = '' group by 1"
     ).fetchall():
         entry(file)["accepted"] += int(n)
-    for file, outcome, n in wh.query("select _file, _outcome, count(*) from stage_matched group by 1, 2"):
+    for file, outcome, n in wh.query(
+        "select _file, _outcome, count(*) from stage_matched group by 1, 2"
+    ):
         if outcome != "settles":  # settled updates count as accepted
             entry(file)["accepted"] -= int(n)
         if outcome == "present":
@@ -579,5 +621,7 @@ def _write_rejects(wh: Warehouse, load_id: str, out: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["file", "row", "reasons", "raw_record"])
         for file, row, reasons, raw in rows:
-            writer.writerow([file, row, reasons, raw if raw is None else json.dumps(json.loads(raw))])
+            writer.writerow(
+                [file, row, reasons, raw if raw is None else json.dumps(json.loads(raw))]
+            )
     tmp.replace(out)

@@ -120,7 +120,9 @@ def _event(
     )
 
 
-def get_intervention(wh: Warehouse, intervention_id: str, *, with_events: bool = False) -> Intervention:
+def get_intervention(
+    wh: Warehouse, intervention_id: str, *, with_events: bool = False
+) -> Intervention:
     """One intervention by id.
 
     Raises:
@@ -132,7 +134,10 @@ def get_intervention(wh: Warehouse, intervention_id: str, *, with_events: bool =
         f"select {_COLUMNS} from {{ops}}.interventions where intervention_id = ?", [intervention_id]
     )
     if not rows:
-        raise NotFoundError(f"intervention {intervention_id} not found", "List them with `sentinel interventions list`.")
+        raise NotFoundError(
+            f"intervention {intervention_id} not found",
+            "List them with `sentinel interventions list`.",
+        )
     item = _to_model(rows[0], utcnow())
     if with_events:
         item.events = events(wh, intervention_id)
@@ -222,12 +227,12 @@ def create_intervention(
             [request.idempotency_key],
         )
         if rows:
-            log.info("idempotency key %s already used: returning %s", request.idempotency_key, rows[0][0])
+            log.info(
+                "idempotency key %s already used: returning %s", request.idempotency_key, rows[0][0]
+            )
             return get_intervention(wh, rows[0][0])
     assessment = assess(wh, settings, request.player_id)
-    active_timeouts = [
-        i for i in assessment.open_interventions if i.intervention_type == "timeout"
-    ]
+    active_timeouts = [i for i in assessment.open_interventions if i.intervention_type == "timeout"]
     if request.intervention_type == "timeout" and active_timeouts and not request.supersede:
         current = active_timeouts[0]
         raise UsageError(
@@ -269,7 +274,12 @@ def create_intervention(
 
 
 def cancel_intervention(
-    wh: Warehouse, intervention_id: str, reason: str, analyst_id: str, *, now: datetime | None = None
+    wh: Warehouse,
+    intervention_id: str,
+    reason: str,
+    analyst_id: str,
+    *,
+    now: datetime | None = None,
 ) -> Intervention:
     """Cancel an active intervention (an audit event; the record is kept).
 

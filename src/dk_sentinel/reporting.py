@@ -36,7 +36,7 @@ def _rows(wh: Warehouse, kind: ExportKind, category: str | None) -> list[dict[st
                 "order by composite_risk_score desc, player_id",
                 [category, category],
             )
-        except Exception as exc:  # noqa: BLE001 - nothing scored yet
+        except Exception as exc:
             if "rg_latest_risk_scores" in str(exc):
                 return []
             raise
@@ -46,12 +46,17 @@ def _rows(wh: Warehouse, kind: ExportKind, category: str | None) -> list[dict[st
     for event in events(wh):
         by_id.setdefault(event.intervention_id, []).append(event.model_dump(mode="json"))
     return [
-        {**i.model_dump(mode="json", exclude={"events"}), "events": json.dumps(by_id.get(i.intervention_id, []))}
+        {
+            **i.model_dump(mode="json", exclude={"events"}),
+            "events": json.dumps(by_id.get(i.intervention_id, [])),
+        }
         for i in list_interventions(wh)
     ]
 
 
-def export(wh: Warehouse, kind: ExportKind, out: str, *, category: str | None = None) -> ExportResult:
+def export(
+    wh: Warehouse, kind: ExportKind, out: str, *, category: str | None = None
+) -> ExportResult:
     """Write the latest scores (or all interventions with their audit events) to a file.
 
     The format follows the extension (.csv, .parquet, .json); ``-`` writes JSON to stdout.
@@ -76,7 +81,9 @@ def export(wh: Warehouse, kind: ExportKind, out: str, *, category: str | None = 
     path = Path(out)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("csv", "parquet", "json"):
-        raise UsageError(f"cannot export to {path.name}", "Use a .csv, .parquet or .json file, or - for stdout.")
+        raise UsageError(
+            f"cannot export to {path.name}", "Use a .csv, .parquet or .json file, or - for stdout."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     if fmt == "json":
@@ -90,7 +97,11 @@ def export(wh: Warehouse, kind: ExportKind, out: str, *, category: str | None = 
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pylist(rows) if rows else pa.table({"player_id": pa.array([], pa.string())})
+        table = (
+            pa.Table.from_pylist(rows)
+            if rows
+            else pa.table({"player_id": pa.array([], pa.string())})
+        )
         pq.write_table(table, tmp)
     tmp.replace(path)
     return ExportResult(kind=kind, rows=len(rows), path=str(path), format=fmt)

@@ -115,9 +115,7 @@ def _odds(rng: np.random.Generator, market: np.ndarray, longshot: np.ndarray) ->
     return np.round(np.clip(odds, 1.05, 200.0), 2)
 
 
-def generate_frames(
-    players: int, days: int, seed: int, as_of: datetime
-) -> dict[str, Any]:
+def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict[str, Any]:
     """Generate the contract tables as Arrow tables (no files).
 
     Args:
@@ -144,10 +142,14 @@ def generate_frames(
     state = rng.choice(states, players, p=sw / sw.sum())
     offset = np.array([STATE_UTC_OFFSET[s] for s in state])
     ids = rng.permutation(np.arange(1000, 1000 + max(players * 3, 1000)))[:players]
-    player_id = np.char.add(np.char.add("PLR_", np.char.zfill(ids.astype(str), 4)), np.char.add("_", state))
+    player_id = np.char.add(
+        np.char.add("PLR_", np.char.zfill(ids.astype(str), 4)), np.char.add("_", state)
+    )
 
     base_stake = np.exp(rng.normal(np.log(20.0), 0.8, players))
-    base_stake = np.where(archetype == "high_stakes_stable", rng.uniform(400, 2500, players), base_stake)
+    base_stake = np.where(
+        archetype == "high_stakes_stable", rng.uniform(400, 2500, players), base_stake
+    )
     rate = np.exp(rng.normal(np.log(1.0), 0.6, players))  # bets per day
     rate = np.where(archetype == "sparse_bettor", rng.uniform(0.02, 0.08, players), rate)
     rate = np.where(archetype == "high_stakes_stable", rate * 0.8, rate)
@@ -167,7 +169,9 @@ def generate_frames(
     day = rng.integers(0, days, n)
     a = archetype[p]
     active = day >= onset_day[p]
-    late = rng.random(n) < np.where((a == "late_night_shift") & active, 0.45 + 0.4 * intensity[p], late_p[p])
+    late = rng.random(n) < np.where(
+        (a == "late_night_shift") & active, 0.45 + 0.4 * intensity[p], late_p[p]
+    )
     drifting = (a == "market_drifter") & active
     live = rng.random(n) < np.where(drifting, np.maximum(live_p[p], 0.7), live_p[p])
     niche = rng.random(n) < np.where(drifting, 0.35 + 0.3 * intensity[p], niche_p[p])
@@ -181,11 +185,18 @@ def generate_frames(
     escal = (a == "escalator") & active
     growth = np.clip((day - onset_day[p]) / np.maximum(days - onset_day[p], 1), 0, 1)
     stake = np.where(escal, stake * np.exp(growth * np.log(2.0 + 4.0 * intensity[p])), stake)
-    stake = np.where(a == "high_stakes_stable", base_stake[p] * np.exp(rng.normal(0, 0.2, n)), stake)
+    stake = np.where(
+        a == "high_stakes_stable", base_stake[p] * np.exp(rng.normal(0, 0.2, n)), stake
+    )
     keep = placed < end  # an evening in a western state can fall after as_of in UTC
     bets = _Bets(
-        p[keep], placed[keep], stake[keep], _odds(rng, market, longshot)[keep], market[keep],
-        sport[keep], live[keep],
+        p[keep],
+        placed[keep],
+        stake[keep],
+        _odds(rng, market, longshot)[keep],
+        market[keep],
+        sport[keep],
+        live[keep],
     )
     bets, status, settled, payout = _settle_and_chase(
         rng, bets, archetype, onset_day, intensity, base_stake, start, end
@@ -200,7 +211,9 @@ def generate_frames(
             "bet_id": bet_ids,
             "player_id": player_id[bets.player[order]],
             "placed_at": ts(bets.placed[order]),
-            "settled_at": pa.array(settled_o.astype("datetime64[s]"), pa.timestamp("s"), mask=settled_o < 0),
+            "settled_at": pa.array(
+                settled_o.astype("datetime64[s]"), pa.timestamp("s"), mask=settled_o < 0
+            ),
             "sport": bets.sport[order],
             "market": MARKETS[bets.market[order]],
             "is_live": bets.live[order],
@@ -216,26 +229,34 @@ def generate_frames(
     risk = np.isin(archetype, list(RISK_ARCHETYPES))
     score = np.where(risk, rng.normal(68, 12, players), rng.normal(30, 14, players))
     score = np.round(np.clip(score, 0, 100), 1)
-    age_days = np.where(rng.random(players) < 0.8, rng.uniform(1, 120, players), rng.uniform(200, 400, players))
+    age_days = np.where(
+        rng.random(players) < 0.8, rng.uniform(1, 120, players), rng.uniform(200, 400, players)
+    )
     idx = np.flatnonzero(has)
     assessed = end - (age_days[idx] * 86400).astype(np.int64)
     sub = lambda: np.round(np.clip(score[idx] + rng.normal(0, 10, idx.size), 0, 100), 1)  # noqa: E731
     assessments = pa.table(
         {
-            "assessment_id": np.char.add("GA", np.char.zfill(np.arange(1, idx.size + 1).astype(str), 8)),
+            "assessment_id": np.char.add(
+                "GA", np.char.zfill(np.arange(1, idx.size + 1).astype(str), 8)
+            ),
             "player_id": player_id[idx],
             "assessed_at": ts(assessed),
             "risk_score": score[idx],
             "sensitivity_to_loss": sub(),
             "sensitivity_to_reward": sub(),
             "risk_tolerance": sub(),
-            "decision_consistency": np.round(np.clip(100 - score[idx] + rng.normal(0, 10, idx.size), 0, 100), 1),
+            "decision_consistency": np.round(
+                np.clip(100 - score[idx] + rng.normal(0, 10, idx.size), 0, 100), 1
+            ),
         }
     )
 
     # ---- outcomes (later events, for backtesting) -----------------------------------------
     o_idx = np.flatnonzero(rng.random(players) < np.where(risk, 0.3, 0.02))
-    kinds = np.array(["self_exclusion", "rg_account_closure", "cooling_off", "limit_breach", "other"])
+    kinds = np.array(
+        ["self_exclusion", "rg_account_closure", "cooling_off", "limit_breach", "other"]
+    )
     outcomes = pa.table(
         {
             "player_id": player_id[o_idx],
@@ -243,9 +264,7 @@ def generate_frames(
             "event_type": rng.choice(kinds, o_idx.size, p=[0.3, 0.1, 0.3, 0.2, 0.1]),
         }
     )
-    labels = pa.table(
-        {"player_id": player_id, "archetype": archetype, "is_risk": risk}
-    )
+    labels = pa.table({"player_id": player_id, "archetype": archetype, "is_risk": risk})
     return {"bets": bets_table, "assessments": assessments, "outcomes": outcomes, "labels": labels}
 
 
@@ -306,7 +325,11 @@ def _settle(
     n = bets.player.size
     margin = np.where(bets.market == 4, 0.20, 0.045)
     p_win = (1.0 / bets.odds) * (1.0 - margin)
-    p_win = np.where(archetype[bets.player] == "consistent_winner", np.minimum(p_win * 1.18 / (1 - margin), 0.95), p_win)
+    p_win = np.where(
+        archetype[bets.player] == "consistent_winner",
+        np.minimum(p_win * 1.18 / (1 - margin), 0.95),
+        p_win,
+    )
     won = rng.random(n) < p_win
     u = rng.random(n)
     push = (bets.market >= 1) & (bets.market <= 2) & (u < 0.03)
@@ -317,7 +340,11 @@ def _settle(
     delay = np.where(
         bets.live,
         rng.exponential(20 * 60, n) + 120,
-        np.where(bets.market == 5, rng.uniform(7, 120, n) * 86400, rng.uniform(1800, 48 * 3600, n) + 3 * 3600),
+        np.where(
+            bets.market == 5,
+            rng.uniform(7, 120, n) * 86400,
+            rng.uniform(1800, 48 * 3600, n) + 3 * 3600,
+        ),
     ).astype(np.int64)
     settled = bets.placed + delay
     payout = np.select(

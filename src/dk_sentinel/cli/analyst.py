@@ -9,7 +9,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -18,7 +17,9 @@ from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, PlayerIdArg, category_text, emit, info
 
 interventions_app = typer.Typer(help="List and cancel interventions.", no_args_is_help=True)
-export_app = typer.Typer(help="Export scores or interventions to CSV, Parquet or JSON.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export scores or interventions to CSV, Parquet or JSON.", no_args_is_help=True
+)
 
 
 class QueueCategory(StrEnum):
@@ -75,22 +76,39 @@ def render_assessment(a: Any) -> list[Any]:
     fresh = f"last bet {_ts(f.last_bet_at)}; last scoring run {_ts(f.last_run_finished_at)}; latest ingest {_ts(f.latest_ingest_at)}"
     parts.append(Text(fresh, style="dim"))
     if f.scores_older_than_ingest:
-        parts.append(Text("Warning: bets were ingested after this score; run `sentinel score-batch`.", style="yellow"))
+        parts.append(
+            Text(
+                "Warning: bets were ingested after this score; run `sentinel score-batch`.",
+                style="yellow",
+            )
+        )
     if a.history is not None:
         points = [p.composite_risk_score for p in a.history]
         parts.append(
-            Text(f"90-day history {_spark(points) or '-'}  change 7d {_delta(a.change_7d)}  30d {_delta(a.change_30d)}")
+            Text(
+                f"90-day history {_spark(points) or '-'}  change 7d {_delta(a.change_7d)}  30d {_delta(a.change_30d)}"
+            )
         )
     if a.ai_explanation:
         title = f"explanation ({a.explanation_source})"
-        body = a.ai_explanation + (f"\n\nRecommended action: {a.recommended_action}" if a.recommended_action else "")
-        parts.append(Panel(Text(body), title=title))  # Text(): model output is never rendered as markup
+        body = a.ai_explanation + (
+            f"\n\nRecommended action: {a.recommended_action}" if a.recommended_action else ""
+        )
+        parts.append(
+            Panel(Text(body), title=title)
+        )  # Text(): model output is never rendered as markup
     if a.customer_nudge:
         parts.append(Panel(Text(a.customer_nudge), title="customer nudge (tone-checked)"))
     if a.open_interventions:
         it = Table("open intervention", "type", "since", "until", "analyst")
         for i in a.open_interventions:
-            it.add_row(i.intervention_id, i.intervention_type, _ts(i.created_at), _ts(i.expires_at), i.analyst_id)
+            it.add_row(
+                i.intervention_id,
+                i.intervention_type,
+                _ts(i.created_at),
+                _ts(i.expires_at),
+                i.analyst_id,
+            )
         parts.append(it)
     else:
         parts.append(Text("No open interventions."))
@@ -100,10 +118,19 @@ def render_assessment(a: Any) -> list[Any]:
 def analyze(
     ctx: typer.Context,
     player_id: PlayerIdArg,
-    history: Annotated[bool, typer.Option("--history", help="Add the last 90 days and the 7/30-day change.")] = False,
-    explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Add an explanation and a recommended action.")] = False,
-    nudge: Annotated[bool, typer.Option("--nudge", help="Also draft a tone-checked customer nudge.")] = False,
-    no_ai: Annotated[bool, typer.Option("--no-ai", help="Use the deterministic rules explainer only.")] = False,
+    history: Annotated[
+        bool, typer.Option("--history", help="Add the last 90 days and the 7/30-day change.")
+    ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain/--no-explain", help="Add an explanation and a recommended action."),
+    ] = False,
+    nudge: Annotated[
+        bool, typer.Option("--nudge", help="Also draft a tone-checked customer nudge.")
+    ] = False,
+    no_ai: Annotated[
+        bool, typer.Option("--no-ai", help="Use the deterministic rules explainer only.")
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Show one player's risk assessment with its evidence."""
@@ -125,9 +152,13 @@ def analyze(
 def render_queue(q: Any) -> Any:
     """The Rich view of the queue."""
     title = f"queue: {q.min_category} and above" + (f", run {q.run_id}" if q.run_id else "")
-    table = Table("player", "state", "category", "score", "driver", "7d", "SLA due (UTC)", "", title=title)
+    table = Table(
+        "player", "state", "category", "score", "driver", "7d", "SLA due (UTC)", "", title=title
+    )
     for i in q.items:
-        overdue = "[red]OVERDUE[/]" if i.is_overdue else ("actioned" if i.has_active_intervention else "")
+        overdue = (
+            "[red]OVERDUE[/]" if i.is_overdue else ("actioned" if i.has_active_intervention else "")
+        )
         table.add_row(
             i.player_id, i.state, category_text(i.risk_category), f"{i.composite_risk_score:.2f}",
             i.primary_driver or "-", _delta(i.change_7d), _ts(i.sla_due_at, short=True), overdue,
@@ -139,10 +170,16 @@ def render_queue(q: Any) -> Any:
 
 def queue(
     ctx: typer.Context,
-    category: Annotated[QueueCategory, typer.Option("--category", help="Minimum category.")] = QueueCategory.HIGH,
-    state_code: Annotated[str | None, typer.Option("--state", help="Only this state, e.g. NJ.", show_default=False)] = None,
+    category: Annotated[
+        QueueCategory, typer.Option("--category", help="Minimum category.")
+    ] = QueueCategory.HIGH,
+    state_code: Annotated[
+        str | None, typer.Option("--state", help="Only this state, e.g. NJ.", show_default=False)
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100000, help="At most this many players.")] = 50,
-    include_actioned: Annotated[bool, typer.Option("--include-actioned", help="Keep players with an active intervention.")] = False,
+    include_actioned: Annotated[
+        bool, typer.Option("--include-actioned", help="Keep players with an active intervention.")
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The review queue: highest-risk players first, with SLA due times."""
@@ -170,13 +207,31 @@ def render_intervention(i: Any) -> Any:
 def intervene(
     ctx: typer.Context,
     player_id: PlayerIdArg,
-    intervention_type: Annotated[InterventionType, typer.Option("--type", help="nudge, timeout, watchlist or referral.")],
+    intervention_type: Annotated[
+        InterventionType, typer.Option("--type", help="nudge, timeout, watchlist or referral.")
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why (10-500 characters).")],
-    duration: Annotated[int | None, typer.Option("--duration", help="Hours (1-168); timeouts only.", show_default=False)] = None,
-    analyst: Annotated[str | None, typer.Option("--analyst", help="Analyst id (default: config or $SENTINEL_ANALYST).", show_default=False)] = None,
-    idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Repeat-safe key.", show_default=False)] = None,
-    supersede: Annotated[bool, typer.Option("--supersede", help="Replace an active timeout.")] = False,
-    no_ai: Annotated[bool, typer.Option("--no-ai", help="Nudge text from the template only.")] = False,
+    duration: Annotated[
+        int | None,
+        typer.Option("--duration", help="Hours (1-168); timeouts only.", show_default=False),
+    ] = None,
+    analyst: Annotated[
+        str | None,
+        typer.Option(
+            "--analyst",
+            help="Analyst id (default: config or $SENTINEL_ANALYST).",
+            show_default=False,
+        ),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option("--idempotency-key", help="Repeat-safe key.", show_default=False)
+    ] = None,
+    supersede: Annotated[
+        bool, typer.Option("--supersede", help="Replace an active timeout.")
+    ] = False,
+    no_ai: Annotated[
+        bool, typer.Option("--no-ai", help="Nudge text from the template only.")
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Record an intervention (with a snapshot of the player's risk and an audit event)."""
@@ -214,10 +269,17 @@ def render_interventions(items: Any) -> Any:
 @interventions_app.command("list")
 def interventions_list(
     ctx: typer.Context,
-    player: Annotated[str | None, typer.Option("--player", help="Only this player.", show_default=False)] = None,
+    player: Annotated[
+        str | None, typer.Option("--player", help="Only this player.", show_default=False)
+    ] = None,
     active: Annotated[bool, typer.Option("--active", help="Only active interventions.")] = False,
-    intervention_type: Annotated[InterventionType | None, typer.Option("--type", help="Only this type.", show_default=False)] = None,
-    since: Annotated[datetime | None, typer.Option("--since", help="Created at or after (UTC).", show_default=False)] = None,
+    intervention_type: Annotated[
+        InterventionType | None, typer.Option("--type", help="Only this type.", show_default=False)
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option("--since", help="Created at or after (UTC).", show_default=False),
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List interventions, newest first."""
@@ -237,7 +299,9 @@ def interventions_cancel(
     ctx: typer.Context,
     intervention_id: Annotated[str, typer.Argument(help="The intervention id (INT-...).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (10-500 characters).")],
-    analyst: Annotated[str | None, typer.Option("--analyst", help="Analyst id.", show_default=False)] = None,
+    analyst: Annotated[
+        str | None, typer.Option("--analyst", help="Analyst id.", show_default=False)
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Cancel an active intervention (recorded as an audit event; nothing is deleted)."""
@@ -266,8 +330,13 @@ def _export(ctx: typer.Context, kind: str, out: str, category: str | None) -> No
 @export_app.command("scores")
 def export_scores(
     ctx: typer.Context,
-    out: Annotated[str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")],
-    category: Annotated[QueueCategory | None, typer.Option("--category", help="Only this category.", show_default=False)] = None,
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")
+    ],
+    category: Annotated[
+        QueueCategory | None,
+        typer.Option("--category", help="Only this category.", show_default=False),
+    ] = None,
 ) -> None:
     """Export the latest score of every player (components, presence, category, run)."""
     _export(ctx, "scores", out, category.value if category else None)
@@ -276,7 +345,9 @@ def export_scores(
 @export_app.command("interventions")
 def export_interventions(
     ctx: typer.Context,
-    out: Annotated[str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")],
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")
+    ],
 ) -> None:
     """Export every intervention with its audit events."""
     _export(ctx, "interventions", out, None)
@@ -284,20 +355,32 @@ def export_interventions(
 
 def render_report(r: Any) -> list[Any]:
     """The Rich view of the report."""
-    cats = Table("category", "players", "previous run", "change", title=f"players by category (run {r.run_id})")
+    cats = Table(
+        "category",
+        "players",
+        "previous run",
+        "change",
+        title=f"players by category (run {r.run_id})",
+    )
     for c in r.by_category:
-        change = "-" if c.previous_run_players is None else f"{c.players - c.previous_run_players:+d}"
+        change = (
+            "-" if c.previous_run_players is None else f"{c.players - c.previous_run_players:+d}"
+        )
         prev = "-" if c.previous_run_players is None else str(c.previous_run_players)
         cats.add_row(category_text(c.risk_category), str(c.players), prev, change)
     states = Table("state", "CRITICAL", "HIGH", "MEDIUM", "LOW", title="players by state")
     for code, counts in r.by_state.items():
-        states.add_row(code, *(str(counts.get(c, 0)) for c in ("CRITICAL", "HIGH", "MEDIUM", "LOW")))
+        states.add_row(
+            code, *(str(counts.get(c, 0)) for c in ("CRITICAL", "HIGH", "MEDIUM", "LOW"))
+        )
     inter = Table("type", "7 days", "30 days", title="interventions (by status)")
     for kind in sorted(set(r.interventions_7d) | set(r.interventions_30d)):
         fmt7 = ", ".join(f"{k} {v}" for k, v in r.interventions_7d.get(kind, {}).items()) or "-"
         fmt30 = ", ".join(f"{k} {v}" for k, v in r.interventions_30d.get(kind, {}).items()) or "-"
         inter.add_row(kind, fmt7, fmt30)
-    sla = Text(f"Queue (HIGH and above): {r.queue_open} open, {r.queue_sla_breaches} past their SLA.")
+    sla = Text(
+        f"Queue (HIGH and above): {r.queue_open} open, {r.queue_sla_breaches} past their SLA."
+    )
     return [cats, states, inter, sla]
 
 
@@ -321,7 +404,9 @@ class SchemaName(StrEnum):
     BatchRun = "BatchRun"
 
 
-def schema(name: Annotated[SchemaName, typer.Argument(help="Model name.")] = SchemaName.RiskAssessment) -> None:
+def schema(
+    name: Annotated[SchemaName, typer.Argument(help="Model name.")] = SchemaName.RiskAssessment,
+) -> None:
     """Print the JSON Schema of a JSON output (e.g. RiskAssessment)."""
     from dk_sentinel import models
 

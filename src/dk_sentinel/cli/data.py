@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -49,7 +49,9 @@ def generate(
     as_of: Annotated[
         datetime | None, typer.Option("--as-of", help="End of the history (UTC); default now.")
     ] = None,
-    file_format: Annotated[FileFormat, typer.Option("--format", help="csv or parquet.")] = FileFormat.csv,
+    file_format: Annotated[
+        FileFormat, typer.Option("--format", help="csv or parquet.")
+    ] = FileFormat.csv,
 ) -> None:
     """Write synthetic contract files (bets, assessments, outcomes) plus a labels file."""
     from dk_sentinel.synth import generate as run_generate
@@ -65,10 +67,17 @@ def generate(
 
 def ingest(
     ctx: typer.Context,
-    kind: Annotated[Kind, typer.Argument(help="What the files hold: bets, assessments or outcomes.")],
-    paths: Annotated[list[str], typer.Argument(help="Files, directories or glob patterns.", show_default=False)],
+    kind: Annotated[
+        Kind, typer.Argument(help="What the files hold: bets, assessments or outcomes.")
+    ],
+    paths: Annotated[
+        list[str], typer.Argument(help="Files, directories or glob patterns.", show_default=False)
+    ],
     rejects_out: Annotated[
-        Path | None, typer.Option("--rejects-out", help="Also write rejected rows to this CSV.", show_default=False)
+        Path | None,
+        typer.Option(
+            "--rejects-out", help="Also write rejected rows to this CSV.", show_default=False
+        ),
     ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
@@ -85,10 +94,25 @@ def ingest(
             failure, result = exc, exc.result  # type: ignore[attr-defined]
 
     def render(r: Any) -> Table:
-        table = Table("file", "read", "accepted", "already present", "rejected", "top reasons", title=f"ingest {r.kind}")
+        table = Table(
+            "file",
+            "read",
+            "accepted",
+            "already present",
+            "rejected",
+            "top reasons",
+            title=f"ingest {r.kind}",
+        )
         for f in r.files:
             reasons = "\n".join(f"{n} × {reason}" for reason, n in f.top_reasons.items())
-            table.add_row(f.file, f"{f.rows_read:,}", f"{f.accepted:,}", f"{f.already_present:,}", f"{f.rejected:,}", reasons)
+            table.add_row(
+                f.file,
+                f"{f.rows_read:,}",
+                f"{f.accepted:,}",
+                f"{f.already_present:,}",
+                f"{f.rejected:,}",
+                reasons,
+            )
         return table
 
     emit(result, fmt, render)
@@ -98,9 +122,16 @@ def ingest(
 
 def render_runs(runs: Any) -> Table:
     """The Rich view of scoring runs."""
-    table = Table("run", "status", "as of", "started", "seconds", "new bets", "players", "tests", "note")
+    table = Table(
+        "run", "status", "as of", "started", "seconds", "new bets", "players", "tests", "note"
+    )
     for r in runs if isinstance(runs, list) else [runs]:
-        style = {"success": "green", "failed": "red", "tests_failed": "red", "running": "yellow"}.get(r.status, "")
+        style = {
+            "success": "green",
+            "failed": "red",
+            "tests_failed": "red",
+            "running": "yellow",
+        }.get(r.status, "")
         seconds = "-" if r.seconds is None else f"{r.seconds:.1f}"
         table.add_row(
             r.run_id, f"[{style}]{r.status}[/]" if style else r.status, f"{r.as_of:%Y-%m-%d %H:%M}",
@@ -113,16 +144,23 @@ def render_runs(runs: Any) -> Table:
 def score_batch(
     ctx: typer.Context,
     as_of: Annotated[
-        datetime | None, typer.Option("--as-of", help="Score as of this time (UTC); forces a run.", show_default=False)
+        datetime | None,
+        typer.Option(
+            "--as-of", help="Score as of this time (UTC); forces a run.", show_default=False
+        ),
     ] = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Score even when no new bets arrived.")] = False,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Score even when no new bets arrived.")
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Score every player with dbt (run hourly from cron); exit 75 if a run is in progress."""
     from dk_sentinel.scoring import score_batch as run_score_batch
 
     with progress("score-batch") as say:
-        run = run_score_batch(state(ctx).settings, as_of=as_of, full_refresh=full_refresh, progress=say)
+        run = run_score_batch(
+            state(ctx).settings, as_of=as_of, full_refresh=full_refresh, progress=say
+        )
     if fmt is Format.json:
         emit(run, fmt, render_runs)
 
@@ -146,10 +184,12 @@ def demo(
     players: Annotated[int, typer.Option(min=50, help="Synthetic players.")] = 2000,
     days: Annotated[int, typer.Option(min=30, max=365, help="Days of history.")] = 90,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo warehouse and files.")] = Path(
-        "sentinel-demo"
-    ),
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing demo warehouse.")] = False,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo warehouse and files.")
+    ] = Path("sentinel-demo"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing demo warehouse.")
+    ] = False,
 ) -> None:
     """Build a scored demo warehouse from synthetic data; show the queue and the top player."""
     from dk_sentinel.cli.analyst import render_assessment, render_queue
@@ -169,7 +209,7 @@ def demo(
         f"  sentinel --db {db} queue --category CRITICAL --limit 20\n"
         f"  sentinel --db {db} analyze <PLAYER_ID> --history --explain\n"
         f"  sentinel --db {db} intervene <PLAYER_ID> --type timeout --duration 24 "
-        f"--reason \"Chasing losses after midnight\" --analyst you01\n"
+        f'--reason "Chasing losses after midnight" --analyst you01\n'
         f"  sentinel --db {db} report"
     )
 

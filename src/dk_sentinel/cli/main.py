@@ -22,7 +22,9 @@ from dk_sentinel.errors import ExitCode, SentinelError
 
 
 def _debug() -> bool:
-    return os.environ.get("SENTINEL_DEBUG", "") not in ("", "0") or "PYTEST_CURRENT_TEST" in os.environ
+    return (
+        os.environ.get("SENTINEL_DEBUG", "") not in ("", "0") or "PYTEST_CURRENT_TEST" in os.environ
+    )
 
 
 class SentinelGroup(typer.core.TyperGroup):
@@ -35,7 +37,9 @@ class SentinelGroup(typer.core.TyperGroup):
         except SentinelError as exc:
             if os.environ.get("SENTINEL_DEBUG", "") not in ("", "0"):
                 logging.getLogger("dk_sentinel").exception("debug traceback")
-            output.stderr.print(f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True)
+            output.stderr.print(
+                f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True
+            )
             if exc.hint:
                 output.stderr.print(f"Hint: {exc.hint}", markup=False, soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
@@ -44,8 +48,14 @@ class SentinelGroup(typer.core.TyperGroup):
         except Exception as exc:
             if _debug() or isinstance(exc, typer.BadParameter | typer.core._click.ClickException):
                 raise
-            output.stderr.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}", markup=True, soft_wrap=True)
-            output.stderr.print("Hint: rerun with SENTINEL_DEBUG=1 for the traceback, and report it.", markup=False)
+            output.stderr.print(
+                f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}",
+                markup=True,
+                soft_wrap=True,
+            )
+            output.stderr.print(
+                "Hint: rerun with SENTINEL_DEBUG=1 for the traceback, and report it.", markup=False
+            )
             raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 
@@ -85,16 +95,32 @@ def root(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="TOML config file (else $SENTINEL_CONFIG, ./sentinel.toml).", show_default=False),
+        typer.Option(
+            "--config",
+            "-c",
+            help="TOML config file (else $SENTINEL_CONFIG, ./sentinel.toml).",
+            show_default=False,
+        ),
     ] = None,
     warehouse_path: Annotated[
         Path | None,
-        typer.Option("--db", help="Embedded DuckDB file (overrides warehouse.duckdb.path).", show_default=False),
+        typer.Option(
+            "--db",
+            help="Embedded DuckDB file (overrides warehouse.duckdb.path).",
+            show_default=False,
+        ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")
+    ] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """DK Sentinel: responsible-gaming risk analytics for RG analysts and data engineers."""

@@ -32,7 +32,9 @@ class Format(StrEnum):
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="Output format: a table, or JSON on stdout.")
 ]
-PlayerIdArg = Annotated[str, typer.Argument(help="Player id, e.g. PLR_1234_MA.", show_default=False)]
+PlayerIdArg = Annotated[
+    str, typer.Argument(help="Player id, e.g. PLR_1234_MA.", show_default=False)
+]
 
 CATEGORY_STYLE = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "green"}
 
@@ -42,7 +44,10 @@ def to_jsonable(data: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> Any:
     if hasattr(data, "model_dump"):  # a pydantic model (not imported: keeps --help fast)
         return data.model_dump(mode="json")
     if isinstance(data, dict):
-        return {k: to_jsonable(v) if isinstance(v, list | tuple) or hasattr(v, "model_dump") else v for k, v in data.items()}
+        return {
+            k: to_jsonable(v) if isinstance(v, list | tuple) or hasattr(v, "model_dump") else v
+            for k, v in data.items()
+        }
     if isinstance(data, list | tuple):
         return [to_jsonable(item) for item in data]
     return data

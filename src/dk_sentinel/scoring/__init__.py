@@ -115,7 +115,9 @@ def _scores_table_exists(wh: Warehouse) -> bool:
 
 def _repair(wh: Warehouse) -> None:
     """Mark runs left 'running' by a dead process as failed and drop their partial rows."""
-    stale = [r[0] for r in wh.query("select run_id from {ops}.scoring_runs where status = 'running'")]
+    stale = [
+        r[0] for r in wh.query("select run_id from {ops}.scoring_runs where status = 'running'")
+    ]
     if not stale:
         return
     log.warning("repairing %d interrupted scoring run(s): %s", len(stale), ", ".join(stale))
@@ -241,7 +243,10 @@ def score_batch(
                 run.watermark = None
             _finish_run(wh, run)
     if run.status == "failed":
-        raise ScoringError(f"scoring run {run.run_id} failed: {run.error}", f"See {result.log_file}; the previous scores are intact.")
+        raise ScoringError(
+            f"scoring run {run.run_id} failed: {run.error}",
+            f"See {result.log_file}; the previous scores are intact.",
+        )
     if run.status == "tests_failed":
         error = PartialFailure(
             f"scoring run {run.run_id}: {run.tests_failed} dbt test(s) failed; "

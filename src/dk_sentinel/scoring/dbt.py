@@ -156,7 +156,7 @@ class DbtResult:
 
 def run_dbt(
     settings: Settings, command: list[str], variables: Mapping[str, Any] | None = None
-) -> DbtResult:  # noqa: PLR0912
+) -> DbtResult:
     """Run one dbt command on the packaged project in a child process.
 
     Args:

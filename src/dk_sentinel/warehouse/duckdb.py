@@ -59,8 +59,7 @@ def connect_with_retry(path: str, busy_timeout: float, config: dict[str, Any]) -
             holder = f"process {match['pid']}" if match else "another process"
             if time.monotonic() >= deadline:
                 raise BusyError(
-                    f"the warehouse {path} is locked by {holder} "
-                    f"(waited {busy_timeout:g} s)",
+                    f"the warehouse {path} is locked by {holder} (waited {busy_timeout:g} s)",
                     "Another sentinel command (often score-batch) is using it; retry in a "
                     "moment or raise warehouse.busy_timeout_seconds.",
                 ) from None
@@ -103,7 +102,9 @@ class DuckDBWarehouse(BaseWarehouse):
         """Load an Arrow table into the temporary table ``name``."""
         self.con.register("_sentinel_stage_src", data)
         try:
-            self.con.execute(f"create or replace temp table {name} as select * from _sentinel_stage_src")
+            self.con.execute(
+                f"create or replace temp table {name} as select * from _sentinel_stage_src"
+            )
         finally:
             self.con.unregister("_sentinel_stage_src")
 

@@ -96,7 +96,7 @@ def current_version(wh: Warehouse) -> int:
     """
     try:
         rows = wh.query("select max(version) from {ops}.schema_migrations")
-    except Exception:  # noqa: BLE001 - a missing table means "never initialised" on both engines
+    except Exception:
         return 0
     return int(rows[0][0] or 0)
 
@@ -121,7 +121,9 @@ def check(wh: Warehouse) -> SchemaStatus:
             "Upgrade dk-sentinel; never run an older version against a newer warehouse.",
         )
     pending = [v for v in sorted(MIGRATIONS) if v > version]
-    return SchemaStatus(version_before=version, version_now=version, code_version=SCHEMA_VERSION, applied=pending)
+    return SchemaStatus(
+        version_before=version, version_now=version, code_version=SCHEMA_VERSION, applied=pending
+    )
 
 
 def require_current(wh: Warehouse) -> None:

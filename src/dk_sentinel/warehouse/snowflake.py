@@ -111,7 +111,9 @@ class SnowflakeWarehouse(BaseWarehouse):
         try:
             self.con = snowflake.connector.connect(**args)
         except snowflake.connector.errors.Error as exc:
-            raise WarehouseUnavailable(f"cannot connect to Snowflake account {args['account']}: {exc.msg}") from None
+            raise WarehouseUnavailable(
+                f"cannot connect to Snowflake account {args['account']}: {exc.msg}"
+            ) from None
         self._local: Any = None
 
     def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
@@ -141,7 +143,8 @@ class SnowflakeWarehouse(BaseWarehouse):
 
         data = data.cast(
             pa.schema(
-                pa.field(f.name, pa.string()) if pa.types.is_decimal(f.type) else f for f in data.schema
+                pa.field(f.name, pa.string()) if pa.types.is_decimal(f.type) else f
+                for f in data.schema
             )
         )
         frame = data.to_pandas()

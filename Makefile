@@ -1,0 +1,46 @@
+# DK Sentinel -- `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint format typecheck bench quality clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/sentinel: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(BIN)/sentinel ## Create .venv and install dk-sentinel with its dev tools
+
+demo: install ## Install everything, then build and score a demo warehouse in ./sentinel-demo
+	$(BIN)/sentinel demo --force
+
+test: install ## Run lint, types and the test suite with coverage (fails under 85 %)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest --cov=dk_sentinel --cov-report=term --cov-fail-under=85
+
+format: install ## Format and auto-fix the code
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+typecheck: install ## Type-check the library
+	$(BIN)/mypy
+
+bench: install ## Benchmarks on 1M and 10M bets (slow; writes bench/results/*.json)
+	$(BIN)/python bench/bench_ingest.py --bets 1000000
+	$(BIN)/python bench/bench_ingest.py --bets 10000000
+	$(BIN)/python bench/bench_scoring.py --players 10000
+	$(BIN)/python bench/bench_scoring.py --players 100000
+
+quality: install ## Detection quality on generated data (AUC, category shares)
+	$(BIN)/python bench/quality.py
+
+clean: ## Remove the virtualenv, caches and demo files
+	rm -rf $(VENV) sentinel-demo .pytest_cache .mypy_cache .ruff_cache .coverage bench/results bench/data
