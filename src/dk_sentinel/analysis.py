@@ -73,7 +73,8 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
     chase = (
         f"{row['chased_losses']} of {row['recent_settled_losses']} settled losses in the last "
         f"{s.recent_window_days} days ({_fmt_pct(row['chased_loss_share'])}) were followed within "
-        f"{s.chase_window_minutes} min by a bet of at least {s.chase_stake_ratio:g}x the usual stake"
+        f"{s.chase_window_minutes} min by a bet of at least {s.chase_stake_ratio:g}x "
+        "the usual stake"
     )
     if row["chased_losses"]:
         chase += (
@@ -82,7 +83,8 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
         )
     chase += f" (after wins: {_fmt_pct(row['bigger_after_win_share'])})"
     escalation = (
-        f"median stake {_fmt_num(row['recent_median_stake'], 2)} in the last {s.recent_window_days} "
+        f"median stake {_fmt_num(row['recent_median_stake'], 2)} "
+        f"in the last {s.recent_window_days} "
         f"days vs {_fmt_num(row['baseline_median_stake'], 2)} before "
         f"({_fmt_num(row['stake_ratio'])}x)"
     )
@@ -99,7 +101,8 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
     )
     temporal = (
         f"late-night ({s.late_night_start_hour:02d}:00-{s.late_night_end_hour:02d}:00 local) bets "
-        f"{_fmt_pct(row['recent_late_night_share'])} vs {_fmt_pct(row['baseline_late_night_share'])} "
+        f"{_fmt_pct(row['recent_late_night_share'])} vs "
+        f"{_fmt_pct(row['baseline_late_night_share'])} "
         f"before; {_fmt_num(row['recent_bets_per_active_day'])} bets per active day vs "
         f"{_fmt_num(row['baseline_bets_per_active_day'])}"
     )
@@ -266,7 +269,7 @@ def assess(
         risk_category=row["risk_category"],
         primary_driver=row["primary_driver"],
         component_scores={n: evidence[n].score for n in COMPONENTS},
-        components_present=[n for n in COMPONENTS if evidence[n].present],  # type: ignore[misc]
+        components_present=[n for n in COMPONENTS if evidence[n].present],
         evidence=evidence,
         is_low_confidence=bool(row["is_low_confidence"]),
         scored_at=row["scored_at"],
@@ -369,7 +372,7 @@ def build_queue(
         )
     except Exception as exc:
         if "rg_latest_risk_scores" in str(exc):
-            return Queue(run_id=None, as_of=None, min_category=min_category, items=[])  # type: ignore[arg-type]
+            return Queue(run_id=None, as_of=None, min_category=min_category, items=[])
         raise
     sla = {
         "CRITICAL": settings.queue.sla_hours_critical,
@@ -400,6 +403,6 @@ def build_queue(
     return Queue(
         run_id=rows[0]["run_id"] if rows else None,
         as_of=rows[0]["as_of"] if rows else None,
-        min_category=min_category,  # type: ignore[arg-type]
+        min_category=min_category,
         items=items,
     )

@@ -83,7 +83,7 @@ def run_demo(
     with connect(demo_settings) as wh:
         bootstrap(wh)
         for kind in ("bets", "assessments", "outcomes"):
-            ingest(wh, kind, [generated.files[kind]])  # type: ignore[arg-type]
+            ingest(wh, kind, [generated.files[kind]])
     say("scoring with dbt")
     run = score_batch(demo_settings, as_of=as_of)
     say("reading the queue")

@@ -102,9 +102,9 @@ def template_nudge(assessment: RiskAssessment, settings: Settings) -> str:
     """A compliant customer nudge that needs no model."""
     topic = {
         "loss_chase": "Taking a short break after a loss can help you keep betting fun.",
-        "bet_escalation": "It can help to check in on how much you're wagering compared with before.",
-        "market_drift": "Trying new kinds of bets is part of the game; it can help to pause and check in.",
-        "temporal_risk": "Late-night sessions can run longer than planned; a quick check-in can help.",
+        "bet_escalation": "It can help to check in on how much you're wagering lately.",
+        "market_drift": "Trying new kinds of bets is part of the game; a pause can help.",
+        "temporal_risk": "Late-night sessions can run longer than planned; a check-in can help.",
     }.get(assessment.primary_driver or "", "A quick check-in on your play can help keep it fun.")
     return (
         f"We care about your experience with us. {topic} If you'd like, you can set deposit or "

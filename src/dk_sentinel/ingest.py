@@ -146,7 +146,12 @@ class Contract:
 
 _SCORE = "is outside 0-100"
 _SETTLED = _in(SETTLED_STATUSES)
-_SUBSCORES = ("sensitivity_to_loss", "sensitivity_to_reward", "risk_tolerance", "decision_consistency")
+_SUBSCORES = (
+    "sensitivity_to_loss",
+    "sensitivity_to_reward",
+    "risk_tolerance",
+    "decision_consistency",
+)
 CONTRACTS: dict[str, Contract] = {
     "bets": Contract(
         table="bets",
@@ -159,7 +164,14 @@ CONTRACTS: dict[str, Contract] = {
             Column("sport", "upper", required=True),
             Column("market", "enum", values=MARKETS),
             Column("is_live", "bool"),
-            Column("odds_decimal", "dec", True, "decimal(12, 4)", "v >= 1.01", "is below the minimum 1.01"),
+            Column(
+                "odds_decimal",
+                "dec",
+                True,
+                "decimal(12, 4)",
+                "v >= 1.01",
+                "is below the minimum 1.01",
+            ),
             Column("stake", "dec", True, check="v > 0", words="must be greater than 0"),
             Column("payout", "dec", check="v >= 0", words="must not be negative"),
             Column("status", "enum", required=True, values=STATUSES),
@@ -188,7 +200,10 @@ CONTRACTS: dict[str, Contract] = {
             Column("player_id", "player_id", required=True),
             Column("assessed_at", "ts", required=True),
             Column("risk_score", "dec", True, "decimal(6, 2)", "v between 0 and 100", _SCORE),
-            *(Column(n, "dec", False, "decimal(6, 2)", "v between 0 and 100", _SCORE) for n in _SUBSCORES),
+            *(
+                Column(n, "dec", False, "decimal(6, 2)", "v between 0 and 100", _SCORE)
+                for n in _SUBSCORES
+            ),
         ),
     ),
     "outcomes": Contract(
@@ -357,9 +372,10 @@ def _validate(local: Any, contract: Contract) -> None:
         )
     except duckdb.Error as exc:
         raise UsageError(f"cannot read the input: {str(exc).splitlines()[0]}") from None
+    duplicate = f"'duplicate {'/'.join(contract.key)} in this load (first at ' || d._first || ')'"
     local.execute(
         f"""update _ingest_checked c
-        set _reasons = 'duplicate {"/".join(contract.key)} in this load (first at ' || d._first || ')',
+        set _reasons = {duplicate},
             _raw = to_json(struct_pack({", ".join(f"{n} := c._p_{n}" for n in contract.names)}))
         from (
             select {key}, min(_seq) as _first_seq, arg_min(_file || ' row ' || _row, _seq) as _first

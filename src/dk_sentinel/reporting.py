@@ -146,9 +146,10 @@ def report(wh: Warehouse, settings: Settings, *, now: datetime | None = None) ->
 
     now = now or utcnow()
     runs = [r[0] for r in wh.query(
-        "select run_id from {ops}.scoring_runs where status = 'success' order by finished_at desc limit 2"
+        "select run_id from {ops}.scoring_runs where status = 'success' "
+        "order by finished_at desc limit 2"
     )]  # fmt: skip
-    current, previous = (runs + [None, None])[:2]
+    current, previous = [*runs, None, None][:2]
     counts: dict[str | None, dict[str, int]] = {}
     by_state: dict[str, dict[str, int]] = {}
     if current:

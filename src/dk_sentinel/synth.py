@@ -26,15 +26,45 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
-#: State -> UTC offset in standard time (hours). The same map as the dbt seed.
-STATE_UTC_OFFSET: dict[str, int] = {
-    "NJ": -5, "NY": -5, "PA": -5, "MA": -5, "MI": -5, "OH": -5, "VA": -5, "MD": -5,
-    "CT": -5, "NC": -5, "NH": -5, "IN": -5, "KY": -5, "DC": -5, "ME": -5, "VT": -5,
-    "IL": -6, "IA": -6, "TN": -6, "LA": -6, "KS": -6, "MO": -6, "WI": -6,
-    "CO": -7, "AZ": -7, "WY": -7, "NV": -8, "OR": -8, "WA": -8,
+_SEEDS = Path(__file__).parent / "scoring" / "dbt_project" / "seeds"
+_STATE_WEIGHTS = {
+    "NJ": 8, "NY": 12, "PA": 7, "MA": 5, "MI": 5, "OH": 6, "VA": 4, "IL": 7,
+    "CO": 4, "AZ": 5, "TN": 3, "IN": 3, "MD": 3, "LA": 2, "NC": 4, "KS": 2,
 }  # fmt: skip
-_STATE_WEIGHTS = {"NJ": 8, "NY": 12, "PA": 7, "MA": 5, "MI": 5, "OH": 6, "VA": 4, "IL": 7,
-                  "CO": 4, "AZ": 5, "TN": 3, "IN": 3, "MD": 3, "LA": 2, "NC": 4, "KS": 2}  # fmt: skip
+
+
+def _local_offsets(states: np.ndarray, epoch: np.ndarray) -> np.ndarray:
+    """UTC offset in hours of each bet, from the same seeds the dbt project uses (with DST)."""
+    import csv
+
+    with (_SEEDS / "state_timezones.csv").open(encoding="utf-8") as handle:
+        zones = {
+            r["state"]: (int(r["utc_offset_hours"]), r["observes_dst"] == "true")
+            for r in csv.DictReader(handle)
+        }
+    with (_SEEDS / "us_dst_periods.csv").open(encoding="utf-8") as handle:
+        periods = {
+            int(r["dst_year"]): (
+                np.datetime64(r["dst_starts_at"].replace(" ", "T"))
+                .astype("datetime64[s]")
+                .astype(np.int64),
+                np.datetime64(r["dst_ends_at"].replace(" ", "T"))
+                .astype("datetime64[s]")
+                .astype(np.int64),
+            )
+            for r in csv.DictReader(handle)
+        }
+    offset = np.array([zones.get(s, (-5, True))[0] for s in states])
+    observes = np.array([zones.get(s, (-5, True))[1] for s in states])
+    year = epoch.astype("datetime64[s]").astype("datetime64[Y]").astype(int) + 1970
+    start = np.array([periods.get(y, (0, 0))[0] for y in range(1970, 2101)])[
+        np.clip(year - 1970, 0, 130)
+    ]
+    end = np.array([periods.get(y, (0, 0))[1] for y in range(1970, 2101)])[
+        np.clip(year - 1970, 0, 130)
+    ]
+    return np.asarray(offset + (observes & (epoch >= start) & (epoch < end)).astype(int))
+
 
 ARCHETYPES: dict[str, float] = {
     "recreational": 0.62,
@@ -97,7 +127,7 @@ def _placed_times(
     )
     hour = np.where(late, rng.uniform(0, 5, n), hour)
     local = start + day * 86400 + (hour * 3600).astype(np.int64)
-    return local - offset_h * 3600
+    return np.asarray(local - offset_h * 3600)
 
 
 def _odds(rng: np.random.Generator, market: np.ndarray, longshot: np.ndarray) -> np.ndarray:
@@ -112,7 +142,7 @@ def _odds(rng: np.random.Generator, market: np.ndarray, longshot: np.ndarray) ->
         ],
     )
     odds = np.where(longshot, rng.uniform(6.0, 25.0, n), odds)
-    return np.round(np.clip(odds, 1.05, 200.0), 2)
+    return np.asarray(np.round(np.clip(odds, 1.05, 200.0), 2))
 
 
 def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict[str, Any]:
@@ -140,7 +170,6 @@ def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict
     states = np.array(list(_STATE_WEIGHTS))
     sw = np.array(list(_STATE_WEIGHTS.values()), dtype=float)
     state = rng.choice(states, players, p=sw / sw.sum())
-    offset = np.array([STATE_UTC_OFFSET[s] for s in state])
     ids = rng.permutation(np.arange(1000, 1000 + max(players * 3, 1000)))[:players]
     player_id = np.char.add(
         np.char.add("PLR_", np.char.zfill(ids.astype(str), 4)), np.char.add("_", state)
@@ -180,7 +209,8 @@ def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict
     market = rng.choice(MARKETS.size, n, p=_MARKET_P)
     market = np.where(live & (market == 5), 0, market)  # no live futures
     sport = np.where(niche, rng.choice(NICHE_SPORTS, n), rng.choice(MAJOR_SPORTS, n, p=_MAJOR_P))
-    placed = _placed_times(rng, day, offset[p], late, start)
+    approx = start + day * 86400 + 12 * 3600  # noon UTC of the bet's day decides DST
+    placed = _placed_times(rng, day, _local_offsets(state[p], approx), late, start)
     stake = base_stake[p] * np.exp(rng.normal(0, 0.35, n))
     escal = (a == "escalator") & active
     growth = np.clip((day - onset_day[p]) / np.maximum(days - onset_day[p], 1), 0, 1)
@@ -204,7 +234,10 @@ def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict
     order = np.lexsort((bets.placed, bets.player))
     m = order.size
     bet_ids = np.char.add("B", np.char.zfill(np.arange(1, m + 1).astype(str), 9))
-    ts = lambda s: pa.array(s.astype("datetime64[s]"), pa.timestamp("s"))  # noqa: E731
+
+    def ts(seconds: np.ndarray) -> Any:
+        return pa.array(seconds.astype("datetime64[s]"), pa.timestamp("s"))
+
     settled_o = settled[order]
     bets_table = pa.table(
         {
@@ -234,7 +267,10 @@ def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict
     )
     idx = np.flatnonzero(has)
     assessed = end - (age_days[idx] * 86400).astype(np.int64)
-    sub = lambda: np.round(np.clip(score[idx] + rng.normal(0, 10, idx.size), 0, 100), 1)  # noqa: E731
+
+    def sub() -> np.ndarray:
+        return np.round(np.clip(score[idx] + rng.normal(0, 10, idx.size), 0, 100), 1)
+
     assessments = pa.table(
         {
             "assessment_id": np.char.add(
@@ -410,9 +446,9 @@ def generate(
     return GenerateResult(
         out_dir=str(out_dir),
         players=players,
-        bets=frames["bets"].num_rows,  # type: ignore[attr-defined]
-        assessments=frames["assessments"].num_rows,  # type: ignore[attr-defined]
-        outcomes=frames["outcomes"].num_rows,  # type: ignore[attr-defined]
+        bets=frames["bets"].num_rows,
+        assessments=frames["assessments"].num_rows,
+        outcomes=frames["outcomes"].num_rows,
         files=files,
         seconds=round(time.perf_counter() - t0, 2),
     )

@@ -73,7 +73,10 @@ def render_assessment(a: Any) -> list[Any]:
         table.add_row(name, score, f"{ev.weight:.2f}", "yes" if ev.present else "no", ev.summary)
     parts: list[Any] = [head, meta, table]
     f = a.freshness
-    fresh = f"last bet {_ts(f.last_bet_at)}; last scoring run {_ts(f.last_run_finished_at)}; latest ingest {_ts(f.latest_ingest_at)}"
+    fresh = (
+        f"last bet {_ts(f.last_bet_at)}; last scoring run {_ts(f.last_run_finished_at)}; "
+        f"latest ingest {_ts(f.latest_ingest_at)}"
+    )
     parts.append(Text(fresh, style="dim"))
     if f.scores_older_than_ingest:
         parts.append(
@@ -86,7 +89,8 @@ def render_assessment(a: Any) -> list[Any]:
         points = [p.composite_risk_score for p in a.history]
         parts.append(
             Text(
-                f"90-day history {_spark(points) or '-'}  change 7d {_delta(a.change_7d)}  30d {_delta(a.change_30d)}"
+                f"90-day history {_spark(points) or '-'}  "
+                f"change 7d {_delta(a.change_7d)}  30d {_delta(a.change_30d)}"
             )
         )
     if a.ai_explanation:

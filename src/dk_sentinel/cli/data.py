@@ -135,7 +135,8 @@ def render_runs(runs: Any) -> Table:
         seconds = "-" if r.seconds is None else f"{r.seconds:.1f}"
         table.add_row(
             r.run_id, f"[{style}]{r.status}[/]" if style else r.status, f"{r.as_of:%Y-%m-%d %H:%M}",
-            f"{r.started_at:%Y-%m-%d %H:%M:%S}", seconds, f"{r.new_bets:,}", f"{r.players_scored:,}",
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}", seconds, f"{r.new_bets:,}",
+            f"{r.players_scored:,}",
             f"{r.tests_passed} ok / {r.tests_failed} failed", (r.error or "")[:80],
         )  # fmt: skip
     return table

@@ -46,7 +46,7 @@ class SentinelGroup(typer.core.TyperGroup):
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
-            if _debug() or isinstance(exc, typer.BadParameter | typer.core._click.ClickException):
+            if _debug() or hasattr(exc, "show"):  # click's own usage errors render themselves
                 raise
             output.stderr.print(
                 f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}",

@@ -94,9 +94,8 @@ def profile_yaml(settings: Settings) -> str:
         lines.append("      password: \"{{ env_var('SNOWFLAKE_PASSWORD') }}\"")
     elif sf.authenticator == "key_pair":
         lines.append(f"      private_key_path: {_quote(sf.private_key_file)}")
-        lines.append(
-            "      private_key_passphrase: \"{{ env_var('SNOWFLAKE_PRIVATE_KEY_PASSPHRASE', '') }}\""
-        )
+        from_env = "{{ env_var('SNOWFLAKE_PRIVATE_KEY_PASSPHRASE', '') }}"
+        lines.append(f'      private_key_passphrase: "{from_env}"')
     else:
         lines.append("      authenticator: externalbrowser")
     if sf.host:  # a proxy, PrivateLink or an emulator

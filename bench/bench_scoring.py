@@ -1,0 +1,146 @@
+"""Scoring benchmark on the embedded default: `python bench/bench_scoring.py --players 100000`.
+
+About 100 bets per player over 90 days (100k players ~ 10M bets). Measures, each in a fresh
+process: a full score-batch; the same features computed by one hand-written DuckDB query
+(the floor dbt is compared with); an hourly run after 100k new bets; `sentinel analyze`
+latency; peak RSS of the score-batch process tree (dbt runs in a child).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import run_timed, save, sentinel
+
+AS_OF = "2026-11-01T00:00:00"
+
+# The features of the dbt models, written by hand as one DuckDB query over raw.bets.
+BARE_QUERY = """
+with w as (
+    select *, case when placed_at > timestamp '{as_of}' - interval 14 day then 'recent' else 'baseline' end as win,
+        case when settled_at <= timestamp '{as_of}' and status not in ('pending', 'void', 'push')
+             then case when payout < stake then 'loss' when payout > stake then 'win' end end as outcome,
+        hour(placed_at - interval 5 hour) < 6 as late, is_live, odds_decimal >= 5 as longshot,
+        sport not in ('NFL','NBA','MLB','NHL','NCAAF','NCAAB','SOCCER','TENNIS','GOLF') as niche,
+        cast(placed_at - interval 5 hour as date) as day
+    from raw.bets
+    where placed_at <= timestamp '{as_of}' and placed_at > timestamp '{as_of}' - interval 90 day
+),
+p as (
+    select player_id, count(*) filter (win = 'recent') as rn, count(*) filter (win = 'baseline') as bn,
+        median(stake) filter (win = 'recent') as rm, median(stake) filter (win = 'baseline') as bm,
+        count(distinct day) filter (win = 'recent') as rd, count(distinct day) filter (win = 'baseline') as bd,
+        count(*) filter (win = 'recent' and late) as rl, count(*) filter (win = 'baseline' and late) as bl,
+        count(*) filter (win = 'recent' and is_live) as rlive, count(*) filter (win = 'baseline' and is_live) as blive,
+        count(*) filter (win = 'recent' and niche) as rniche, count(*) filter (win = 'baseline' and niche) as bniche,
+        count(*) filter (win = 'recent' and longshot) as rls, count(*) filter (win = 'baseline' and longshot) as bls
+    from w group by player_id
+),
+s as (
+    select w.player_id, w.bet_id, w.outcome, coalesce(p.bm, p.rm) as ref, w.settled_at from w join p using (player_id)
+    where w.outcome is not null and w.settled_at > timestamp '{as_of}' - interval 14 day
+),
+f as (
+    select s.player_id, s.bet_id, s.outcome, max(case when n.stake >= 1.5 * s.ref then 1 else 0 end) as bigger
+    from s left join w n on n.player_id = s.player_id and n.bet_id <> s.bet_id
+        and n.placed_at > s.settled_at and n.placed_at <= s.settled_at + interval 60 minute
+    group by all
+),
+c as (select player_id, count(*) filter (outcome = 'loss') as losses, sum(bigger) filter (outcome = 'loss') as chased,
+        count(*) filter (outcome = 'win') as wins, sum(bigger) filter (outcome = 'win') as win_bigger from f group by 1),
+d as (select player_id, day, sum(stake) as staked from w group by 1, 2),
+t as (select player_id, regr_slope(ln(staked), epoch(day) / 86400) as slope from d group by 1)
+select count(*), sum(coalesce(c.chased, 0)), avg(t.slope), sum(p.rl) from p
+left join c using (player_id) left join t using (player_id)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--players", type=int, default=10_000)
+    parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "data")
+    parser.add_argument("--memory-limit", default="2GB")
+    args = parser.parse_args()
+    data = args.dir / f"players_{args.players}"
+    if not (data / "bets.csv").exists():
+        subprocess.run(sentinel("generate", "--out", str(data), "--players", str(args.players), "--days", "90",
+                                "--seed", "1", "--as-of", "2026-11-01"), check=True)  # fmt: skip
+    db = data / "score.duckdb"
+    for suffix in ("", ".wal"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(data / ".cache"),
+        "SENTINEL_WAREHOUSE__DUCKDB__MEMORY_LIMIT": args.memory_limit,
+    }
+    base = sentinel("--db", str(db), "-q")
+    subprocess.run([*base, "init"], check=True, env=env)
+    loaded = run_timed([*base, "ingest", "bets", str(data / "bets.csv")], env)
+    subprocess.run(
+        [*base, "ingest", "assessments", str(data / "assessments.csv")], check=True, env=env
+    )
+    full = run_timed([*base, "score-batch", "--as-of", AS_OF, "-f", "json"], env)
+    assert full["exit_code"] == 0, full["stderr"]
+
+    import duckdb
+
+    con = duckdb.connect(str(db), config={"threads": 2, "memory_limit": args.memory_limit})
+    started = time.perf_counter()
+    con.execute(BARE_QUERY.format(as_of=AS_OF.replace("T", " "))).fetchall()
+    bare = time.perf_counter() - started
+    bets = con.execute("select count(*) from raw.bets").fetchone()[0]
+    # 100k new bets in the next hour, copied from existing players (an hourly cron run)
+    new_file = data / "new_bets.csv"
+    con.execute(
+        f"""copy (select 'N' || bet_id as bet_id, player_id,
+                strftime(timestamp '{AS_OF.replace("T", " ")}' + to_seconds(cast(random() * 3600 as bigint)), '%Y-%m-%dT%H:%M:%S') as placed_at,
+                null as settled_at, sport, market, is_live, odds_decimal, stake, null as payout, 'pending' as status
+            from raw.bets using sample 100000 rows (reservoir, 7)) to '{new_file}' (header)"""
+    )
+    con.close()
+    run_timed([*base, "ingest", "bets", str(new_file)], env)
+    hourly = run_timed([*base, "score-batch", "--as-of", "2026-11-01T01:00:00", "-f", "json"], env)
+    assert hourly["exit_code"] == 0, hourly["stderr"]
+    skipped = run_timed([*base, "score-batch", "-f", "json"], env)
+    queue = subprocess.run(
+        [*base, "queue", "--limit", "1", "-f", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    import json
+
+    player = json.loads(queue.stdout)["items"][0]["player_id"]
+    latencies = [
+        run_timed([*base, "analyze", player, "-f", "json"], env)["seconds"] for _ in range(5)
+    ]
+    save(
+        f"scoring_{args.players}",
+        {
+            "command": f"python bench/bench_scoring.py --players {args.players}",
+            "players": args.players,
+            "bets": bets,
+            "ingest_seconds": round(loaded["seconds"], 2),
+            "full_refresh_seconds": round(full["seconds"], 2),
+            "bare_duckdb_query_seconds": round(bare, 2),
+            "ratio_full_to_bare": round(full["seconds"] / bare, 2),
+            "hourly_run_100k_new_bets_seconds": round(hourly["seconds"], 2),
+            "ratio_hourly_to_full": round(hourly["seconds"] / full["seconds"], 3),
+            "skipped_run_seconds": round(skipped["seconds"], 2),
+            "analyze_latency_seconds_median": round(statistics.median(latencies), 3),
+            "peak_rss_mib_score_batch": round(max(full["peak_rss_mib"], hourly["peak_rss_mib"])),
+            "memory_limit": args.memory_limit,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
