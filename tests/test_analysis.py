@@ -69,7 +69,7 @@ def test_freshness_warns_when_ingest_is_newer(
 ) -> None:
     with connect(scored) as wh:
         wh.execute(
-            "update {raw}.bets set loaded_at = ? where bet_id in (select min(bet_id) from {raw}.bets)",
+            "update {ops}.ingest_loads set loaded_at = ? where kind = 'bets'",
             ["2099-01-01 00:00:00"],
         )
     result = cli(runner, scored, "analyze", top_player)

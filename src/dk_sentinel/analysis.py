@@ -218,7 +218,7 @@ def freshness(wh: Warehouse, scored_at: datetime, last_bet_at: datetime | None) 
         The freshness block.
     """
     run = wh.query("select max(finished_at) from {ops}.scoring_runs where status = 'success'")[0][0]
-    ingest = wh.query("select max(loaded_at) from {raw}.bets")[0][0]
+    ingest = wh.query("select max(loaded_at) from {ops}.ingest_loads where kind = 'bets'")[0][0]
     return Freshness(
         last_bet_at=last_bet_at,
         last_run_finished_at=run,

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import BusyError, PartialFailure, ScoringError
@@ -262,4 +261,4 @@ def score_batch(
     return run
 
 
-__all__ = ["Path", "last_successful_run", "list_runs", "score_batch", "scoring_lock"]
+__all__ = ["last_successful_run", "list_runs", "score_batch", "scoring_lock", "utcnow"]
