@@ -73,6 +73,24 @@ def scoring_lock(settings: Settings) -> Iterator[None]:
         lock.release()
 
 
+@contextmanager
+def _warehouse_held(settings: Settings) -> Iterator[None]:
+    """Hold the embedded warehouse's lock while the dbt child uses the file.
+
+    Other sentinel commands then wait (and say so) instead of racing dbt for DuckDB's lock.
+    """
+    if settings.warehouse.backend != "duckdb":
+        yield
+        return
+    from dk_sentinel.warehouse.duckdb import warehouse_lock
+
+    lock = warehouse_lock(settings.warehouse.duckdb.path, settings.warehouse.busy_timeout_seconds)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _row_to_run(row: dict[str, object]) -> BatchRun:
     return BatchRun.model_validate({k: v for k, v in row.items() if v is not None})
 
@@ -216,7 +234,8 @@ def score_batch(
             scored_at=started.isoformat(sep=" "),
         )  # fmt: skip
         try:
-            result = run_dbt(settings, ["build"], variables)
+            with _warehouse_held(settings):
+                result = run_dbt(settings, ["build"], variables)
         except ScoringError as exc:
             with connect(settings) as wh:
                 run.status, run.finished_at, run.error = "failed", utcnow(), exc.message

@@ -1,8 +1,10 @@
 """The embedded DuckDB warehouse (the default backend).
 
-DuckDB lets one process at a time open a file for writing. Connections here are short-lived
-(one per command) and opening waits up to ``busy_timeout_seconds`` for another process to
-finish, saying so on stderr through logging, then raises :class:`BusyError` (exit 75).
+DuckDB lets one process at a time open a file. Every sentinel process first takes a real
+file lock beside the database (``<file>.lock``, via ``filelock``) and holds it until the
+DuckDB connection is closed and checkpointed, so opens and closes of different processes
+never overlap; score-batch holds the same lock while its dbt child uses the file. Waiting is
+bounded by ``busy_timeout_seconds`` and announced on stderr; then :class:`BusyError` (75).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import random
 import re
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -70,6 +73,43 @@ def connect_with_retry(path: str, busy_timeout: float, config: dict[str, Any]) -
             delay = min(delay * 1.5, 0.25)
 
 
+_LOCKS: dict[str, Any] = {}
+
+
+def warehouse_lock(path: Path, busy_timeout: float) -> Any:
+    """Acquire the cross-process lock of a DuckDB warehouse file (re-entrant in one process).
+
+    Args:
+        path: The database file.
+        busy_timeout: Seconds to wait.
+
+    Returns:
+        The acquired ``filelock.FileLock``; call ``release()`` when done.
+
+    Raises:
+        BusyError: Another process kept it past the timeout.
+    """
+    from filelock import FileLock, Timeout
+
+    key = str(path.resolve())
+    lock = _LOCKS.setdefault(key, FileLock(key + ".lock"))
+    try:
+        lock.acquire(timeout=0)
+        return lock
+    except Timeout:
+        log.warning("waiting for the warehouse: another sentinel command is using %s", path)
+    try:
+        lock.acquire(timeout=busy_timeout)
+    except Timeout:
+        raise BusyError(
+            f"the warehouse {path} is locked by another sentinel command "
+            f"(waited {busy_timeout:g} s)",
+            "It is probably score-batch; retry in a moment or raise "
+            "warehouse.busy_timeout_seconds.",
+        ) from None
+    return lock
+
+
 class DuckDBWarehouse(BaseWarehouse):
     """A warehouse in one embedded DuckDB file."""
 
@@ -80,11 +120,16 @@ class DuckDBWarehouse(BaseWarehouse):
         self.path = settings.duckdb.path
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = connect_with_retry(
-            str(self.path),
-            settings.busy_timeout_seconds,
-            {"memory_limit": settings.duckdb.memory_limit, "threads": settings.duckdb.threads},
-        )
+        self._lock = warehouse_lock(self.path, settings.busy_timeout_seconds)
+        try:
+            self.con = connect_with_retry(
+                str(self.path),
+                settings.busy_timeout_seconds,
+                {"memory_limit": settings.duckdb.memory_limit, "threads": settings.duckdb.threads},
+            )
+        except BaseException:
+            self._lock.release()
+            raise
 
     def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
         try:
@@ -118,5 +163,10 @@ class DuckDBWarehouse(BaseWarehouse):
         return True
 
     def close(self) -> None:
-        """Close the connection and release the file lock."""
-        self.con.close()
+        """Close (and so checkpoint) the connection, then release the file lock."""
+        try:
+            self.con.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
