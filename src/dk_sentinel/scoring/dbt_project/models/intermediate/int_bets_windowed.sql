@@ -1,7 +1,11 @@
 {#- Bets placed in the scoring window (T - recent - baseline days, T], each tagged with its
     window, its state as of T (a bet settled after T is still open at T) and the flags the
     components count. Local time comes from the state suffix of player_id (seed
-    state_timezones, DST from seed us_dst_periods); an unknown state counts as Eastern. -#}
+    state_timezones, DST from seed us_dst_periods); an unknown state counts as Eastern.
+    A view on DuckDB: recomputing it per consumer (~1 s per 10M bets) is far cheaper than
+    writing 10M rows to the file (~9 s); a table on Snowflake. -#}
+
+{{ config(materialized='view' if target.type == 'duckdb' else 'table') }}
 
 with
 

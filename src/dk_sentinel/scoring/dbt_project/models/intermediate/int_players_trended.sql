@@ -36,23 +36,27 @@ trends as (
 
 ),
 
-baseline_sports as (
+sports as (
 
-    select distinct player_id, sport from bets where bet_window = 'baseline'
+    select
+        player_id,
+        sport,
+        sum(case when bet_window = 'recent' then 1 else 0 end) as recent_bets,
+        sum(case when bet_window = 'baseline' then 1 else 0 end) as baseline_bets
+
+    from bets
+    group by player_id, sport
 
 ),
 
 new_sports as (
 
     select
-        recent.player_id,
-        sum(case when baseline_sports.sport is null then 1 else 0 end) as recent_bets_on_new_sports
+        player_id,
+        sum(case when baseline_bets = 0 then recent_bets else 0 end) as recent_bets_on_new_sports
 
-    from bets as recent
-    left join baseline_sports
-        on baseline_sports.player_id = recent.player_id and baseline_sports.sport = recent.sport
-    where recent.bet_window = 'recent'
-    group by recent.player_id
+    from sports
+    group by player_id
 
 ),
 

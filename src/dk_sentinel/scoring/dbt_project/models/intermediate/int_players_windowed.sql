@@ -1,5 +1,6 @@
 {#- Per player: counts, stake medians and market / time shares in the recent window and in
-    the baseline window (the windows never overlap). -#}
+    the baseline window (the windows never overlap). One hash aggregate per (player, window),
+    then one row per player. -#}
 
 with
 
@@ -9,28 +10,44 @@ bets as (
 
 ),
 
+per_window as (
+
+    select
+        player_id,
+        bet_window,
+        max(state) as state,
+        max(placed_at) as last_bet_at,
+        count(*) as bets,
+        count(distinct local_day) as active_days,
+        median(stake) as median_stake,
+        sum(is_live_bet) as live_bets,
+        sum(is_niche_sport) as niche_bets,
+        sum(is_longshot) as longshot_bets,
+        sum(is_late_night) as late_night_bets
+
+    from bets
+    group by player_id, bet_window
+
+),
+
 final as (
 
     select
         player_id,
         max(state) as state,
-        max(placed_at) as last_bet_at,
-        sum(case when bet_window = 'recent' then 1 else 0 end) as recent_bets,
-        sum(case when bet_window = 'baseline' then 1 else 0 end) as baseline_bets,
-        count(distinct case when bet_window = 'recent' then local_day end) as recent_active_days,
-        count(distinct case when bet_window = 'baseline' then local_day end) as baseline_active_days,
-        median(case when bet_window = 'recent' then stake end) as recent_median_stake,
-        median(case when bet_window = 'baseline' then stake end) as baseline_median_stake,
-        sum(case when bet_window = 'recent' then is_live_bet else 0 end) as recent_live_bets,
-        sum(case when bet_window = 'baseline' then is_live_bet else 0 end) as baseline_live_bets,
-        sum(case when bet_window = 'recent' then is_niche_sport else 0 end) as recent_niche_bets,
-        sum(case when bet_window = 'baseline' then is_niche_sport else 0 end) as baseline_niche_bets,
-        sum(case when bet_window = 'recent' then is_longshot else 0 end) as recent_longshot_bets,
-        sum(case when bet_window = 'baseline' then is_longshot else 0 end) as baseline_longshot_bets,
-        sum(case when bet_window = 'recent' then is_late_night else 0 end) as recent_late_night_bets,
-        sum(case when bet_window = 'baseline' then is_late_night else 0 end) as baseline_late_night_bets
+        max(last_bet_at) as last_bet_at,
+        {%- for window in ['recent', 'baseline'] %}
+        coalesce(max(case when bet_window = '{{ window }}' then bets end), 0) as {{ window }}_bets,
+        coalesce(max(case when bet_window = '{{ window }}' then active_days end), 0) as {{ window }}_active_days,
+        max(case when bet_window = '{{ window }}' then median_stake end) as {{ window }}_median_stake,
+        coalesce(max(case when bet_window = '{{ window }}' then live_bets end), 0) as {{ window }}_live_bets,
+        coalesce(max(case when bet_window = '{{ window }}' then niche_bets end), 0) as {{ window }}_niche_bets,
+        coalesce(max(case when bet_window = '{{ window }}' then longshot_bets end), 0) as {{ window }}_longshot_bets,
+        coalesce(max(case when bet_window = '{{ window }}' then late_night_bets end), 0) as {{ window }}_late_night_bets
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
 
-    from bets
+    from per_window
     group by player_id
 
 )
