@@ -298,6 +298,9 @@ def build_queue(
 ) -> Queue:
     """Players at or above ``min_category`` in the latest run, highest composite first.
 
+    Ties (many strong players saturate at 1.00) are broken by the sum of the components, so
+    a player with several strong signals comes before one with a single signal.
+
     Args:
         wh: An open warehouse.
         settings: Settings (SLA hours).
@@ -323,7 +326,10 @@ def build_queue(
         rows = wh.query_dicts(
             f"""with latest as (
                 select player_id, state, risk_category, composite_risk_score, primary_driver,
-                    as_of, run_id, {rank.format(c="risk_category")} as cat_rank
+                    as_of, run_id, {rank.format(c="risk_category")} as cat_rank,
+                    coalesce(loss_chase, 0) + coalesce(bet_escalation, 0)
+                    + coalesce(market_drift, 0) + coalesce(temporal_risk, 0)
+                    + coalesce(gamalyze, 0) as strength
                 from {{analytics}}.rg_latest_risk_scores
                 where risk_category in ({", ".join("?" for _ in allowed)})
                   and (cast(? as varchar) is null or state = ?)
@@ -366,7 +372,7 @@ def build_queue(
             left join hist h7 on h7.player_id = l.player_id and h7.as_of = w.at_or_before
             left join active a on a.player_id = l.player_id
             where (? or a.player_id is null)
-            order by l.composite_risk_score desc, l.player_id
+            order by l.composite_risk_score desc, l.strength desc, l.player_id
             limit ?""",
             [*allowed, state, state, now, include_actioned, limit],
         )
