@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -224,6 +224,10 @@ cell = st.one_of(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rows=st.lists(st.lists(cell, min_size=11, max_size=11), min_size=1, max_size=15))
+@example(rows=[[""] * 11, [""] * 11, [""] * 10 + ["'"], [""] * 10 + ["'\x80"]])  # found by CI
+@example(
+    rows=[["B1", "PLR_1234_MA", "2026-01-01", "", "NFL", "", "", "2.0", "5", "", "pending"]] * 2
+)
 def test_property_every_row_is_loaded_or_rejected(tmp_path: Path, rows: list[list[str]]) -> None:
     folder = Path(tempfile.mkdtemp(dir=tmp_path))
     path = folder / "bets.csv"

@@ -295,9 +295,12 @@ def _format(path: Path) -> str | None:
 def _read_sql(path: Path) -> str:
     quoted = str(path).replace("'", "''")
     if _format(path) == "csv":
+        # The dialect is the contract's (comma, double quotes): never sniffed from the data,
+        # where a stray ' or ; would otherwise be taken for the quote or the delimiter.
+        delim = "\\t" if path.name.lower().endswith(".tsv") else ","
         return (
-            f"read_csv('{quoted}', all_varchar = true, header = true, null_padding = true, "
-            "strict_mode = false, auto_detect = true)"
+            f"read_csv('{quoted}', all_varchar = true, header = true, delim = '{delim}', "
+            "quote = '\"', escape = '\"', null_padding = true, strict_mode = false)"
         )
     return f"read_parquet('{quoted}')"
 

@@ -9,9 +9,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, PlayerIdArg, category_text, emit, info
@@ -58,6 +55,10 @@ def _ts(value: datetime | None, short: bool = False) -> str:
 
 def render_assessment(a: Any) -> list[Any]:
     """The Rich view of a RiskAssessment."""
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     head = Text.from_markup(
         f"[bold]{a.player_id}[/]  ({a.state})   composite [bold]{a.composite_risk_score:.2f}[/]   "
         f"{category_text(a.risk_category)}   primary driver: {a.primary_driver or '-'}"
@@ -155,6 +156,9 @@ def analyze(
 
 def render_queue(q: Any) -> Any:
     """The Rich view of the queue."""
+    from rich.table import Table
+    from rich.text import Text
+
     title = f"queue: {q.min_category} and above" + (f", run {q.run_id}" if q.run_id else "")
     table = Table(
         "player", "state", "category", "score", "driver", "7d", "SLA due (UTC)", "", title=title
@@ -201,6 +205,9 @@ def queue(
 
 def render_intervention(i: Any) -> Any:
     """The Rich view of one intervention."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table("field", "value", title=f"intervention {i.intervention_id}", show_header=False)
     for key, value in i.model_dump(exclude={"events"}).items():
         if value is not None:
@@ -261,6 +268,9 @@ def intervene(
 
 def render_interventions(items: Any) -> Any:
     """The Rich view of a list of interventions."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table("id", "player", "type", "status", "created", "until", "analyst", "reason")
     for i in items:
         table.add_row(
@@ -359,6 +369,9 @@ def export_interventions(
 
 def render_report(r: Any) -> list[Any]:
     """The Rich view of the report."""
+    from rich.table import Table
+    from rich.text import Text
+
     cats = Table(
         "category",
         "players",

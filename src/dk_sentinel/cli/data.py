@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from dk_sentinel.cli.context import state
-from dk_sentinel.cli.output import Format, FormatOpt, emit, info, stderr
+from dk_sentinel.cli.output import Format, FormatOpt, console, emit, info
 
 
 class Kind(StrEnum):
@@ -34,6 +33,7 @@ class FileFormat(StrEnum):
 @contextmanager
 def progress(label: str) -> Iterator[Callable[[str], None]]:
     """A status line on stderr while work runs -- only when stderr is a terminal."""
+    stderr = console(err=True)
     if not stderr.is_terminal:
         yield lambda _msg: None
         return
@@ -82,6 +82,8 @@ def ingest(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Validate contract files and load them (exit 4 when some rows were rejected)."""
+    from rich.table import Table
+
     from dk_sentinel.errors import PartialFailure
     from dk_sentinel.ingest import ingest as run_ingest
     from dk_sentinel.warehouse import connect
@@ -120,8 +122,10 @@ def ingest(
         raise failure
 
 
-def render_runs(runs: Any) -> Table:
+def render_runs(runs: Any) -> Any:
     """The Rich view of scoring runs."""
+    from rich.table import Table
+
     table = Table(
         "run", "status", "as of", "started", "seconds", "new bets", "players", "tests", "note"
     )

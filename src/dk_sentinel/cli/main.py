@@ -37,23 +37,23 @@ class SentinelGroup(typer.core.TyperGroup):
         except SentinelError as exc:
             if os.environ.get("SENTINEL_DEBUG", "") not in ("", "0"):
                 logging.getLogger("dk_sentinel").exception("debug traceback")
-            output.stderr.print(
+            output.console(err=True).print(
                 f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True
             )
             if exc.hint:
-                output.stderr.print(f"Hint: {exc.hint}", markup=False, soft_wrap=True)
+                output.console(err=True).print(f"Hint: {exc.hint}", markup=False, soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
             if _debug() or hasattr(exc, "show"):  # click's own usage errors render themselves
                 raise
-            output.stderr.print(
+            output.console(err=True).print(
                 f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}",
                 markup=True,
                 soft_wrap=True,
             )
-            output.stderr.print(
+            output.console(err=True).print(
                 "Hint: rerun with SENTINEL_DEBUG=1 for the traceback, and report it.", markup=False
             )
             raise typer.Exit(int(ExitCode.INTERNAL)) from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, emit, info
@@ -31,6 +30,8 @@ def init(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
 
 def doctor(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Check config, warehouse, schema, the dbt project and the Anthropic key."""
+    from rich.table import Table
+
     from dk_sentinel.doctor import run_doctor
 
     report = run_doctor(state(ctx).settings)
@@ -50,6 +51,8 @@ def doctor(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
 @config_app.command("show")
 def config_show(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Show every effective setting and where its value came from (secrets redacted)."""
+    from rich.table import Table
+
     from dk_sentinel.config import describe
 
     rows = [{"key": k, "value": v, "source": s} for k, v, s in describe(state(ctx).settings)]

@@ -10,16 +10,25 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console, RenderableType
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+    from rich.console import Console, RenderableType
 
-stdout = Console(highlight=False, soft_wrap=False)
-stderr = Console(stderr=True, highlight=False)
+
+@cache
+def console(err: bool = False) -> Console:
+    """The Rich console for stdout (tables) or stderr (messages), created on first use.
+
+    Rich is imported only when something is rendered, which keeps `sentinel --help` fast.
+    """
+    from rich.console import Console
+
+    return Console(stderr=err, highlight=False, soft_wrap=err)
 
 
 class Format(StrEnum):
@@ -71,12 +80,12 @@ def emit(
         return
     rendered = render(data)
     for item in rendered if isinstance(rendered, list | tuple) else [rendered]:
-        stdout.print(item)
+        console().print(item)
 
 
 def info(message: str) -> None:
     """Print a one-line message on stderr (never stdout)."""
-    stderr.print(message, markup=False, soft_wrap=True)
+    console(err=True).print(message, markup=False, soft_wrap=True)
 
 
 def category_text(category: str | None) -> str:
