@@ -229,13 +229,14 @@ def score_batch(
                 return run
             _insert_run(wh, run)
         say(f"running dbt (as of {run.as_of:%Y-%m-%d %H:%M})")
-        variables = dbt_vars(
-            settings, as_of=run.as_of.isoformat(sep=" "), run_id=run.run_id,
-            scored_at=started.isoformat(sep=" "),
-        )  # fmt: skip
+        identity = {
+            "as_of": run.as_of.isoformat(sep=" "),
+            "run_id": run.run_id,
+            "scored_at": started.isoformat(sep=" "),
+        }
         try:
             with _warehouse_held(settings):
-                result = run_dbt(settings, ["build"], variables)
+                result = run_dbt(settings, ["build"], dbt_vars(settings), identity)
         except ScoringError as exc:
             with connect(settings) as wh:
                 run.status, run.finished_at, run.error = "failed", utcnow(), exc.message

@@ -106,11 +106,11 @@ def profile_yaml(settings: Settings) -> str:
 
 
 def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
-    """The dbt vars for a run: scoring settings plus run identity (as_of, run_id, ...).
+    """The dbt vars: the scoring settings (plus any extra vars given).
 
     Args:
         settings: Loaded settings.
-        **run: Extra vars (``as_of``, ``run_id``, ``scored_at``).
+        **run: Extra vars (normally none: run identity travels as environment variables).
 
     Returns:
         A JSON-serialisable dict for ``--vars``.
@@ -154,14 +154,20 @@ class DbtResult:
 
 
 def run_dbt(
-    settings: Settings, command: list[str], variables: Mapping[str, Any] | None = None
+    settings: Settings,
+    command: list[str],
+    variables: Mapping[str, Any] | None = None,
+    run: Mapping[str, str] | None = None,
 ) -> DbtResult:
     """Run one dbt command on the packaged project in a child process.
 
     Args:
         settings: Loaded settings.
         command: e.g. ``["build"]`` or ``["parse"]``.
-        variables: dbt vars.
+        variables: dbt vars (the scoring settings: the same from run to run, so dbt's
+            partial parsing survives).
+        run: The run's identity (``as_of``, ``run_id``, ``scored_at``), passed as
+            ``DK_SENTINEL_*`` environment variables (see the ``run_value`` macro).
 
     Returns:
         The parsed outcome (from ``run_results.json``).
@@ -201,6 +207,7 @@ def run_dbt(
         "DO_NOT_TRACK": "1",
         "DBT_USE_COLORS": "false",
         "DBT_PRINTER_WIDTH": "100",
+        **{f"DK_SENTINEL_{name.upper()}": str(value) for name, value in (run or {}).items()},
     }
     results_file = target / "run_results.json"
     results_file.unlink(missing_ok=True)

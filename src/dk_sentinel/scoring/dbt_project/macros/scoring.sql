@@ -1,7 +1,14 @@
 {#- Small portable helpers used by the scoring models (DuckDB and Snowflake alike). -#}
 
+{#- Run identity (as_of, run_id, scored_at) comes from DK_SENTINEL_* environment variables,
+    not --vars: dbt re-parses the whole project whenever --vars change, but only the files
+    that use an env var when its value changes. The vars are the defaults for direct runs. -#}
+{% macro run_value(name) -%}
+    {{ env_var('DK_SENTINEL_' ~ name | upper, var(name)) }}
+{%- endmacro %}
+
 {% macro as_of() -%}
-    cast('{{ var("as_of") }}' as timestamp)
+    cast('{{ run_value("as_of") }}' as timestamp)
 {%- endmacro %}
 
 {% macro clamp01(expr) -%}

@@ -129,9 +129,9 @@ final as (
     select
         player_id,
         state,
-        '{{ var("run_id") }}' as run_id,
+        '{{ run_value("run_id") }}' as run_id,
         {{ as_of() }} as as_of,
-        cast('{{ var("scored_at", var("as_of")) }}' as timestamp) as scored_at,
+        cast('{{ run_value("scored_at") }}' as timestamp) as scored_at,
         '{{ var("scoring_version") }}' as scoring_version,
         composite_risk_score,
         {{ risk_category('composite_risk_score', var('threshold_critical'),
