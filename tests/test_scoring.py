@@ -267,3 +267,25 @@ def test_lock_is_released_after_a_run(scored: Settings) -> None:
         pass
     with pytest.raises(BusyError), scoring_lock(scored), scoring_lock(scored):
         pass
+
+
+def test_data_tests_check_this_run_and_unit_tests_run_apart(runner, scored: Settings) -> None:
+    from dk_sentinel.scoring.dbt import dbt_vars, run_dbt
+
+    # An impossible row in an *old* run: history was tested when written, so it must not fail
+    # (or slow down) every later run; only this run's rows are tested.
+    with connect(scored) as wh:
+        wh.execute(
+            "insert into {analytics}.rg_risk_scores (player_id, run_id, composite_risk_score, "
+            "risk_category, loss_chase) values ('PLR_0001_NJ', 'old-run', 7.0, 'BOGUS', 3.0)"
+        )
+    result = invoke(
+        runner, "--db", str(scored.warehouse.duckdb.path), "score-batch", "--full-refresh",
+        "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert run["status"] == "success" and run["tests_failed"] == 0 and run["tests_passed"] >= 15
+    # The YAML unit tests are left out of production runs and run on their own here.
+    unit = run_dbt(scored, ["test", "--select", "test_type:unit"], dbt_vars(scored))
+    assert (unit.tests_passed, unit.tests_failed) == (3, 0), unit.failures

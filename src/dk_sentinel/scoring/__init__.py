@@ -3,7 +3,8 @@
 A run: take the scoring lock (a second run exits 75 naming the holder; the OS frees the lock
 of a killed run) -> repair leftovers of interrupted runs -> count bets loaded since the last
 successful run's watermark (none: record a "skipped" run) -> record the run as ``running`` ->
-``dbt build`` (seeds, models, unit and data tests) in a child process -> record the outcome.
+``dbt build`` (seeds, models, data tests) in a child process, the models reading the run's
+identity from its ``running`` row -> record the outcome.
 The watermark advances and the scores become visible (``rg_latest_risk_scores``) only when
 the run succeeded, so a crash or ``kill -9`` leaves the previous scores intact.
 """
@@ -199,13 +200,15 @@ def score_batch(
     """
     say = progress or (lambda _msg: None)
     with scoring_lock(settings):
-        started = utcnow()
+        # Whole seconds: the models read these back as text, identically on every warehouse.
+        started = utcnow().replace(microsecond=0)
+        if as_of is not None and as_of.tzinfo is not None:
+            as_of = as_of.astimezone(UTC).replace(tzinfo=None)
         run = BatchRun(
             run_id=started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
             status="running",
             started_at=started,
-            as_of=(as_of.astimezone(UTC).replace(tzinfo=None) if as_of and as_of.tzinfo else as_of)
-            or started,
+            as_of=as_of.replace(microsecond=0) if as_of else started,
             scoring_version=SCORING_VERSION,
         )
         with connect(settings) as wh:
@@ -229,14 +232,9 @@ def score_batch(
                 return run
             _insert_run(wh, run)
         say(f"running dbt (as of {run.as_of:%Y-%m-%d %H:%M})")
-        identity = {
-            "as_of": run.as_of.isoformat(sep=" "),
-            "run_id": run.run_id,
-            "scored_at": started.isoformat(sep=" "),
-        }
         try:
             with _warehouse_held(settings):
-                result = run_dbt(settings, ["build"], dbt_vars(settings), identity)
+                result = run_dbt(settings, ["build"], dbt_vars(settings))
         except ScoringError as exc:
             with connect(settings) as wh:
                 run.status, run.finished_at, run.error = "failed", utcnow(), exc.message

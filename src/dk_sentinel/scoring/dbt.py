@@ -110,7 +110,8 @@ def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
 
     Args:
         settings: Loaded settings.
-        **run: Extra vars (normally none: run identity travels as environment variables).
+        **run: Extra vars (normally none: the models read the run's identity from the
+            warehouse).
 
     Returns:
         A JSON-serialisable dict for ``--vars``.
@@ -157,7 +158,6 @@ def run_dbt(
     settings: Settings,
     command: list[str],
     variables: Mapping[str, Any] | None = None,
-    run: Mapping[str, str] | None = None,
 ) -> DbtResult:
     """Run one dbt command on the packaged project in a child process.
 
@@ -165,9 +165,8 @@ def run_dbt(
         settings: Loaded settings.
         command: e.g. ``["build"]`` or ``["parse"]``.
         variables: dbt vars (the scoring settings: the same from run to run, so dbt's
-            partial parsing survives).
-        run: The run's identity (``as_of``, ``run_id``, ``scored_at``), passed as
-            ``DK_SENTINEL_*`` environment variables (see the ``run_value`` macro).
+            partial parsing survives; the run's identity is read by the models from the
+            ``running`` row of ``scoring_runs``, see the ``run_value`` macro).
 
     Returns:
         The parsed outcome (from ``run_results.json``).
@@ -197,8 +196,10 @@ def run_dbt(
         # fakesnow cannot create the temporary tables dbt uses for unit tests and
         # incremental merges; the unit tests run on DuckDB, where the same SQL is tested.
         variables["tmp_relation_type"] = "transient"
-        if command[0] == "build":
-            args += ["--exclude-resource-type", "unit_test"]
+    if command[0] == "build":
+        # Unit tests check the SQL on fixed inputs, not the data: dbt advises running them in
+        # development and CI only (`make test` does), not in every production run.
+        args += ["--exclude-resource-type", "unit_test"]
     if variables:
         args += ["--vars", json.dumps(variables)]
     env = {
@@ -207,7 +208,6 @@ def run_dbt(
         "DO_NOT_TRACK": "1",
         "DBT_USE_COLORS": "false",
         "DBT_PRINTER_WIDTH": "100",
-        **{f"DK_SENTINEL_{name.upper()}": str(value) for name, value in (run or {}).items()},
     }
     results_file = target / "run_results.json"
     results_file.unlink(missing_ok=True)

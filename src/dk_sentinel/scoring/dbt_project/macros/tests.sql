@@ -20,3 +20,21 @@ where abs({{ var('weight_loss_chase') }} + {{ var('weight_bet_escalation') }}
         + {{ var('weight_gamalyze') }} - 1.0) > 0.000001
 limit 1
 {% endtest %}
+
+{#- Tests of the score history check only the rows of the run being built: `where:
+    __this_run__` becomes `run_id = '<this run>'` when the test runs (dbt's documented way to
+    template `where` with a macro), so a test's cost does not grow with the history. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where -%}
+        {%- if '__this_run__' in where -%}
+            {%- set where = where | replace('__this_run__', "run_id = '" ~ run_value('run_id') ~ "'") -%}
+        {%- endif -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
