@@ -17,7 +17,7 @@ from dk_sentinel.models import (
     QueueItem,
     RiskAssessment,
 )
-from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse import Warehouse, utcnow
 
 PLAYER_ID = re.compile(r"^PLR_\d{4,6}_[A-Z]{2}$")
 CATEGORY_RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2, "CRITICAL": 3}
@@ -313,8 +313,6 @@ def build_queue(
     Returns:
         The queue.
     """
-    from dk_sentinel.scoring import utcnow
-
     if min_category not in ("CRITICAL", "HIGH", "MEDIUM"):
         raise UsageError(f"unknown category {min_category!r}", "Use CRITICAL, HIGH or MEDIUM.")
     if state is not None and not re.fullmatch(r"[A-Z]{2}", state):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 from dk_sentinel.errors import NotFoundError, UsageError
 from dk_sentinel.models import Intervention, InterventionEvent
-from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse import Warehouse, utcnow
 
 if TYPE_CHECKING:
     from dk_sentinel.config import Settings
@@ -32,16 +32,11 @@ _COLUMNS = (
 )
 
 
-class InterventionRequest(BaseModel):
-    """A request to record an intervention, validated as the product brief defines it."""
+class AnalystAction(BaseModel):
+    """What every analyst action carries: who did it and why (the brief's rules)."""
 
-    player_id: str = Field(pattern=r"^PLR_\d{4,6}_[A-Z]{2}$")
-    intervention_type: InterventionType
     reason: str = Field(min_length=10, max_length=500)
     analyst_id: str | None = Field(min_length=3, max_length=50)
-    duration_hours: int | None = Field(default=None, ge=1, le=168, validate_default=True)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
-    supersede: bool = False
 
     @field_validator("reason")
     @classmethod
@@ -59,6 +54,19 @@ class InterventionRequest(BaseModel):
                 "or set analyst in sentinel.toml"
             )
         return value
+
+
+Action = TypeVar("Action", bound=AnalystAction)
+
+
+class InterventionRequest(AnalystAction):
+    """A request to record an intervention, validated as the product brief defines it."""
+
+    player_id: str = Field(pattern=r"^PLR_\d{4,6}_[A-Z]{2}$")
+    intervention_type: InterventionType
+    duration_hours: int | None = Field(default=None, ge=1, le=168, validate_default=True)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+    supersede: bool = False
 
     @field_validator("duration_hours")
     @classmethod
@@ -83,8 +91,12 @@ def parse_request(**fields: Any) -> InterventionRequest:
     Raises:
         UsageError: One line per invalid field.
     """
+    return _validated(InterventionRequest, fields)
+
+
+def _validated(model: type[Action], fields: dict[str, Any]) -> Action:
     try:
-        return InterventionRequest(**fields)
+        return model(**fields)
     except ValidationError as exc:
         parts = []
         for err in exc.errors():
@@ -128,8 +140,6 @@ def get_intervention(
     Raises:
         NotFoundError: No such intervention.
     """
-    from dk_sentinel.scoring import utcnow
-
     rows = wh.query_dicts(
         f"select {_COLUMNS} from {{ops}}.interventions where intervention_id = ?", [intervention_id]
     )
@@ -176,8 +186,6 @@ def list_interventions(
     Returns:
         Interventions.
     """
-    from dk_sentinel.scoring import utcnow
-
     now = now or utcnow()
     rows = wh.query_dicts(
         f"""select {_COLUMNS} from {{ops}}.interventions
@@ -218,7 +226,6 @@ def create_intervention(
         UsageError: An active timeout exists and ``supersede`` was not asked for.
     """
     from dk_sentinel.analysis import assess
-    from dk_sentinel.scoring import utcnow
 
     now = now or utcnow()
     if request.idempotency_key:
@@ -277,7 +284,7 @@ def cancel_intervention(
     wh: Warehouse,
     intervention_id: str,
     reason: str,
-    analyst_id: str,
+    analyst_id: str | None,
     *,
     now: datetime | None = None,
 ) -> Intervention:
@@ -285,14 +292,10 @@ def cancel_intervention(
 
     Raises:
         NotFoundError: No such intervention.
-        UsageError: It is not active, or the reason is too short.
+        UsageError: It is not active, or the reason or analyst id breaks the rules.
     """
-    from dk_sentinel.scoring import utcnow
-
-    if not 10 <= len(reason.strip()) <= 500:
-        raise UsageError("reason: must be 10-500 characters")
-    if not 3 <= len(analyst_id) <= 50:
-        raise UsageError("analyst: must be 3-50 characters")
+    action = _validated(AnalystAction, {"reason": reason, "analyst_id": analyst_id})
+    reason, analyst_id = action.reason, action.analyst_id
     now = now or utcnow()
     item = get_intervention(wh, intervention_id)
     if item.status != "active":

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import UsageError
-from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse import Warehouse, utcnow
 
 ExportKind = Literal["scores", "interventions"]
 
@@ -142,7 +142,6 @@ def report(wh: Warehouse, settings: Settings, *, now: datetime | None = None) ->
     """
     from dk_sentinel.analysis import build_queue
     from dk_sentinel.interventions import list_interventions
-    from dk_sentinel.scoring import utcnow
 
     now = now or utcnow()
     runs = [r[0] for r in wh.query(

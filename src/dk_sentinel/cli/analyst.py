@@ -319,16 +319,12 @@ def interventions_cancel(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Cancel an active intervention (recorded as an audit event; nothing is deleted)."""
-    from dk_sentinel.errors import UsageError
     from dk_sentinel.interventions import cancel_intervention
     from dk_sentinel.warehouse import connect
 
     settings = state(ctx).settings
-    analyst_id = analyst or settings.analyst
-    if not analyst_id:
-        raise UsageError("no analyst id", "Pass --analyst ID or set SENTINEL_ANALYST.")
     with connect(settings) as wh:
-        item = cancel_intervention(wh, intervention_id, reason, analyst_id)
+        item = cancel_intervention(wh, intervention_id, reason, analyst or settings.analyst)
     emit(item, fmt, render_intervention)
 
 

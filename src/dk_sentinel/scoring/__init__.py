@@ -23,7 +23,7 @@ from dk_sentinel.config import Settings
 from dk_sentinel.errors import BusyError, PartialFailure, ScoringError
 from dk_sentinel.models import BatchRun
 from dk_sentinel.scoring.dbt import SCORING_VERSION, cache_dir, dbt_vars, run_dbt
-from dk_sentinel.warehouse import Warehouse, connect
+from dk_sentinel.warehouse import Warehouse, connect, utcnow
 from dk_sentinel.warehouse.schema import require_current
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,6 @@ _RUN_COLUMNS = (
     "run_id, status, started_at, finished_at, as_of, watermark, new_bets, players_scored, "
     "tests_passed, tests_failed, scoring_version, error"
 )
-
-
-def utcnow() -> datetime:
-    """Now in UTC as a naive timestamp (the warehouse stores UTC without offset)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @contextmanager
@@ -279,4 +274,4 @@ def score_batch(
     return run
 
 
-__all__ = ["last_successful_run", "list_runs", "score_batch", "scoring_lock", "utcnow"]
+__all__ = ["last_successful_run", "list_runs", "score_batch", "scoring_lock"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dk_sentinel.config import SchemaNames, Settings
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Row = tuple[Any, ...]
+
+
+def utcnow() -> datetime:
+    """Now in UTC as a naive timestamp (the warehouse stores UTC without offset)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Warehouse(Protocol):
