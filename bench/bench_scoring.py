@@ -36,7 +36,6 @@ with w as (
 p as (
     select player_id, count(*) filter (win = 'recent') as rn, count(*) filter (win = 'baseline') as bn,
         median(stake) filter (win = 'recent') as rm, median(stake) filter (win = 'baseline') as bm,
-        count(distinct day) filter (win = 'recent') as rd, count(distinct day) filter (win = 'baseline') as bd,
         count(*) filter (win = 'recent' and late) as rl, count(*) filter (win = 'baseline' and late) as bl,
         count(*) filter (win = 'recent' and is_live) as rlive, count(*) filter (win = 'baseline' and is_live) as blive,
         count(*) filter (win = 'recent' and niche) as rniche, count(*) filter (win = 'baseline' and niche) as bniche,
@@ -55,8 +54,10 @@ f as (
 ),
 c as (select player_id, count(*) filter (outcome = 'loss') as losses, sum(bigger) filter (outcome = 'loss') as chased,
         count(*) filter (outcome = 'win') as wins, sum(bigger) filter (outcome = 'win') as win_bigger from f group by 1),
-d as (select player_id, day, sum(stake) as staked from w group by 1, 2),
-t as (select player_id, regr_slope(ln(staked), epoch(day) / 86400) as slope from d group by 1)
+d as (select player_id, day, sum(stake) as staked, max(win = 'recent')::int as r,
+        max(win = 'baseline')::int as b from w group by 1, 2),
+t as (select player_id, regr_slope(ln(staked), epoch(day) / 86400) as slope, sum(r) as rd,
+        sum(b) as bd from d group by 1)
 select count(*), sum(coalesce(c.chased, 0)), avg(t.slope), sum(p.rl) from p
 left join c using (player_id) left join t using (player_id)
 """

@@ -48,6 +48,8 @@ features as (
         coalesce(chases.wins_followed_bigger, 0) as wins_followed_bigger,
         chases.median_minutes_to_chase,
         chases.chase_stake_ratio,
+        coalesce(trends.recent_active_days, 0) as recent_active_days,
+        coalesce(trends.baseline_active_days, 0) as baseline_active_days,
         trends.weekly_stake_growth,
         coalesce(trends.recent_bets_on_new_sports, 0) as recent_bets_on_new_sports,
         assessed.assessment_id as gamalyze_assessment_id,
