@@ -21,21 +21,29 @@ from _util import run_timed, save, sentinel
 
 AS_OF = "2026-11-01T00:00:00"
 
-# The features of the dbt models, written by hand as one DuckDB query over raw.bets.
+# The features of the dbt models, written by hand as one DuckDB query over raw.bets (local time
+# from the seed tables dbt loaded), materialised with every column so that the optimiser cannot
+# drop a feature nobody reads (an earlier version let it skip the medians).
 BARE_QUERY = """
+create or replace temp table bare_features as
 with w as (
-    select *, case when placed_at > timestamp '{as_of}' - interval 14 day then 'recent' else 'baseline' end as win,
+    select b.*, case when placed_at > timestamp '{as_of}' - interval 14 day then 'recent' else 'baseline' end as win,
+        case when settled_at <= timestamp '{as_of}' and status <> 'pending' then settled_at end as settled,
         case when settled_at <= timestamp '{as_of}' and status not in ('pending', 'void', 'push')
              then case when payout < stake then 'loss' when payout > stake then 'win' end end as outcome,
-        hour(placed_at - interval 5 hour) < 6 as late, is_live, odds_decimal >= 5 as longshot,
+        placed_at + to_hours(cast(coalesce(tz.utc_offset_hours, -5) + case when coalesce(tz.observes_dst, true)
+            and placed_at >= dst.dst_starts_at and placed_at < dst.dst_ends_at then 1 else 0 end as bigint)) as local_at,
+        hour(local_at) < 6 as late, is_live, odds_decimal >= 5 as longshot,
         sport not in ('NFL','NBA','MLB','NHL','NCAAF','NCAAB','SOCCER','TENNIS','GOLF') as niche,
-        cast(placed_at - interval 5 hour as date) as day
-    from raw.bets
+        cast(local_at as date) as day, cast(stake as double) as amount
+    from raw.bets b
+    left join analytics.state_timezones tz on tz.state = right(b.player_id, 2)
+    left join analytics.us_dst_periods dst on dst.dst_year = year(b.placed_at)
     where placed_at <= timestamp '{as_of}' and placed_at > timestamp '{as_of}' - interval 90 day
 ),
 p as (
-    select player_id, count(*) filter (win = 'recent') as rn, count(*) filter (win = 'baseline') as bn,
-        median(stake) filter (win = 'recent') as rm, median(stake) filter (win = 'baseline') as bm,
+    select player_id, max(placed_at) as last_bet, count(*) filter (win = 'recent') as rn, count(*) filter (win = 'baseline') as bn,
+        median(amount) filter (win = 'recent') as rm, median(amount) filter (win = 'baseline') as bm,
         count(*) filter (win = 'recent' and late) as rl, count(*) filter (win = 'baseline' and late) as bl,
         count(*) filter (win = 'recent' and is_live) as rlive, count(*) filter (win = 'baseline' and is_live) as blive,
         count(*) filter (win = 'recent' and niche) as rniche, count(*) filter (win = 'baseline' and niche) as bniche,
@@ -43,23 +51,30 @@ p as (
     from w group by player_id
 ),
 s as (
-    select w.player_id, w.bet_id, w.outcome, coalesce(p.bm, p.rm) as ref, w.settled_at from w join p using (player_id)
-    where w.outcome is not null and w.settled_at > timestamp '{as_of}' - interval 14 day
+    select w.player_id, w.bet_id, w.outcome, coalesce(p.bm, p.rm) as ref, w.settled from w join p using (player_id)
+    where w.outcome is not null and w.settled > timestamp '{as_of}' - interval 14 day
 ),
 f as (
-    select s.player_id, s.bet_id, s.outcome, max(case when n.stake >= 1.5 * s.ref then 1 else 0 end) as bigger
+    select s.player_id, s.bet_id, s.outcome, s.ref, max(case when n.amount >= 1.5 * s.ref then 1 else 0 end) as bigger,
+        min(case when n.amount >= 1.5 * s.ref then epoch(n.placed_at) - epoch(s.settled) end) / 60.0 as minutes,
+        max(n.amount) as next_max
     from s left join w n on n.player_id = s.player_id and n.bet_id <> s.bet_id
-        and n.placed_at > s.settled_at and n.placed_at <= s.settled_at + interval 60 minute
+        and n.placed_at > s.settled and n.placed_at <= s.settled + interval 60 minute
+        and n.placed_at > timestamp '{as_of}' - interval 14 day - interval 60 minute
     group by all
 ),
 c as (select player_id, count(*) filter (outcome = 'loss') as losses, sum(bigger) filter (outcome = 'loss') as chased,
-        count(*) filter (outcome = 'win') as wins, sum(bigger) filter (outcome = 'win') as win_bigger from f group by 1),
-d as (select player_id, day, sum(stake) as staked, max(win = 'recent')::int as r,
+        count(*) filter (outcome = 'win') as wins, sum(bigger) filter (outcome = 'win') as win_bigger,
+        median(minutes) filter (outcome = 'loss' and bigger = 1) as minutes_to_chase,
+        median(next_max / ref) filter (outcome = 'loss' and bigger = 1) as chase_ratio from f group by 1),
+d as (select player_id, day, sum(amount) as staked, max(win = 'recent')::int as r,
         max(win = 'baseline')::int as b from w group by 1, 2),
-t as (select player_id, regr_slope(ln(staked), epoch(day) / 86400) as slope, sum(r) as rd,
-        sum(b) as bd from d group by 1)
-select count(*), sum(coalesce(c.chased, 0)), avg(t.slope), sum(p.rl) from p
-left join c using (player_id) left join t using (player_id)
+t as (select player_id, regr_slope(ln(staked), day - date '2000-01-01') as slope, sum(r) as rd,
+        sum(b) as bd from d group by 1),
+sp as (select player_id, sport, count(*) filter (win = 'recent') as r, count(*) filter (win = 'baseline') as b
+       from w group by 1, 2),
+ns as (select player_id, sum(r) filter (b = 0) as new_sport_bets from sp group by 1)
+select * from p left join c using (player_id) left join t using (player_id) left join ns using (player_id)
 """
 
 
@@ -94,7 +109,7 @@ def main() -> None:
 
     con = duckdb.connect(str(db), config={"threads": 2, "memory_limit": args.memory_limit})
     started = time.perf_counter()
-    con.execute(BARE_QUERY.format(as_of=AS_OF.replace("T", " "))).fetchall()
+    con.execute(BARE_QUERY.format(as_of=AS_OF.replace("T", " ")))
     bare = time.perf_counter() - started
     bets = con.execute("select count(*) from raw.bets").fetchone()[0]
     # 100k new bets in the next hour, copied from existing players (an hourly cron run)
