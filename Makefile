@@ -4,10 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format typecheck bench quality clean
+.PHONY: help install demo test dbt-unit-tests lint format typecheck bench quality clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 
 $(BIN)/sentinel: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: install ## Run lint, types and the test suite with coverage (fails under 8
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest --cov=dk_sentinel --cov-report=term --cov-fail-under=85
+
+dbt-unit-tests: install ## Run only the dbt unit tests of the scoring models (they stay out of production runs)
+	$(BIN)/python -m pytest -q --no-cov tests/test_scoring.py -k unit_tests
 
 format: install ## Format and auto-fix the code
 	$(BIN)/ruff format src tests bench

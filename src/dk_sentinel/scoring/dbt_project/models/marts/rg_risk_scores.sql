@@ -26,12 +26,6 @@ chases as (
 
 ),
 
-trends as (
-
-    select * from {{ ref('int_players_trended') }}
-
-),
-
 assessed as (
 
     select * from {{ ref('int_players_assessed') }}
@@ -48,10 +42,6 @@ features as (
         coalesce(chases.wins_followed_bigger, 0) as wins_followed_bigger,
         chases.median_minutes_to_chase,
         chases.chase_stake_ratio,
-        coalesce(trends.recent_active_days, 0) as recent_active_days,
-        coalesce(trends.baseline_active_days, 0) as baseline_active_days,
-        trends.weekly_stake_growth,
-        coalesce(trends.recent_bets_on_new_sports, 0) as recent_bets_on_new_sports,
         assessed.assessment_id as gamalyze_assessment_id,
         assessed.assessed_at as gamalyze_assessed_at,
         assessed.risk_score as gamalyze_risk_score,
@@ -61,7 +51,6 @@ features as (
 
     from players
     left join chases on chases.player_id = players.player_id
-    left join trends on trends.player_id = players.player_id
     left join assessed on assessed.player_id = players.player_id
 
 ),
