@@ -94,6 +94,25 @@ def test_messy_file_loads_exactly_the_valid_rows(wh: Warehouse, tmp_path: Path) 
     assert json.loads(rows[0]["raw_record"])["bet_id"]  # the raw values are kept
 
 
+def test_rejects_name_their_file_and_row_across_files(wh: Warehouse, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("\n".join([HEADER, GOOD[0], GOOD[1]]), encoding="utf-8")
+    bad_stake = GOOD[2].replace("B9", "B4").replace(",100,350,", ",-1,350,")
+    second.write_text("\n".join([HEADER, GOOD[2], GOOD[0], bad_stake]), encoding="utf-8")
+    result = load(wh, "bets", first, second)
+    assert (result.rows_read, result.accepted, result.rejected) == (5, 3, 2)
+    rejects = dict(
+        wh.query(
+            "select source_file || ' row ' || cast(line_number as varchar), reasons "
+            "from {ops}.ingest_rejects"
+        )
+    )
+    assert rejects == {
+        f"{second} row 2": f"duplicate bet_id in this load (first at {first} row 1)",
+        f"{second} row 3": "stake '-1' must be greater than 0",
+    }
+
+
 def test_loading_again_adds_nothing(wh: Warehouse, tmp_path: Path) -> None:
     path = messy_file(tmp_path / "bets.csv")
     load(wh, "bets", path)

@@ -305,8 +305,8 @@ def _read_sql(path: Path) -> str:
     return f"read_parquet('{quoted}')"
 
 
-def _stage_files(local: Any, contract: Contract, files: list[Path]) -> None:
-    """Define ``_ingest_raw``: every file read as text, with its file, row and a sort key.
+def _sources(local: Any, contract: Contract, files: list[Path]) -> list[str]:
+    """One ``select`` per file giving the contract columns as text, in contract order.
 
     Headers are checked here, before anything is read or written: a missing required column
     is a :class:`UsageError` naming it.
@@ -314,7 +314,7 @@ def _stage_files(local: Any, contract: Contract, files: list[Path]) -> None:
     import duckdb
 
     selects = []
-    for number, path in enumerate(files):
+    for path in files:
         try:
             header = [
                 r[0] for r in local.execute(f"describe select * from {_read_sql(path)}").fetchall()
@@ -337,22 +337,20 @@ def _stage_files(local: Any, contract: Contract, files: list[Path]) -> None:
             else f"cast(null as varchar) as {c}"
             for c in contract.names
         )
-        quoted = str(path).replace("'", "''")
-        selects.append(
-            f"select *, {number} * 1000000000000 + _row as _seq from ("
-            f"select '{quoted}' as _file, row_number() over () as _row, {columns} "
-            f"from {_read_sql(path)})"
-        )
-    local.execute("create or replace temp view _ingest_raw as " + " union all ".join(selects))
+        selects.append(f"select {columns} from {_read_sql(path)}")
+    return selects
 
 
-def _validate(local: Any, contract: Contract) -> None:
-    """Materialise ``_ingest_checked``: parsed values and every reason to reject, in one pass.
+def _validate(local: Any, contract: Contract, files: list[Path], sources: list[str]) -> None:
+    """Define ``_ingest_checked``: each row's file, row number, parsed values and reasons.
 
     Each value is trimmed and parsed once; the reasons are joined with ``concat_ws`` (which
     skips the rules that hold); the raw text is kept (as JSON) only for rejected rows.
-    Duplicates of a key inside the load are then found with a hash aggregate: the first
-    occurrence is kept, the others get a reason.
+    The files are parsed into one temporary table, one after another and in row order, so a
+    row's position in it (``rowid``) gives its row number -- numbering rows with a window
+    function would force the whole load onto one thread. Duplicates of a key inside the load
+    are then found with a hash aggregate: the first occurrence is kept, the others get a
+    reason.
     """
     import duckdb
 
@@ -365,26 +363,43 @@ def _validate(local: Any, contract: Contract) -> None:
     values = ", ".join(f"_p_{n}" for n in contract.names)
     key = ", ".join(f"_p_{k}" for k in contract.key)
     join = " and ".join(f"d._p_{k} is not distinct from c._p_{k}" for k in contract.key)
-    try:
-        local.execute(
-            f"""create or replace temp table _ingest_checked as
-            select _file, _row, _seq, {values}, _reasons,
-                case when _reasons <> '' then {raw_json} end as _raw
-            from (select *, {reasons} as _reasons
-                  from (select *, {parsed} from (select *, {trimmed} from _ingest_raw)))"""
+    local.execute(
+        "create or replace temp table _ingest_files (_fileno integer, _file varchar, _first bigint)"
+    )
+    first = 0
+    for number, (path, source) in enumerate(zip(files, sources, strict=True)):
+        into = (
+            "insert into _ingest_parsed"
+            if number
+            else "create or replace temp table _ingest_parsed as"
         )
-    except duckdb.Error as exc:
-        raise UsageError(f"cannot read the input: {str(exc).splitlines()[0]}") from None
+        try:
+            local.execute(
+                f"""{into}
+                select {number} as _fileno, {values}, _reasons,
+                    case when _reasons <> '' then {raw_json} end as _raw
+                from (select *, {reasons} as _reasons
+                      from (select *, {parsed} from (select *, {trimmed} from ({source}))))"""
+            )
+        except duckdb.Error as exc:
+            raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+        local.execute("insert into _ingest_files values (?, ?, ?)", [number, str(path), first])
+        first = int(local.execute("select count(*) from _ingest_parsed").fetchall()[0][0])
+    local.execute(
+        """create or replace temp view _ingest_checked as
+        select f._file, p.rowid - f._first + 1 as _row, p.rowid as _seq, p.* exclude (_fileno)
+        from _ingest_parsed p join _ingest_files f on f._fileno = p._fileno"""
+    )
     duplicate = f"'duplicate {'/'.join(contract.key)} in this load (first at ' || d._first || ')'"
     local.execute(
-        f"""update _ingest_checked c
+        f"""update _ingest_parsed c
         set _reasons = {duplicate},
             _raw = to_json(struct_pack({", ".join(f"{n} := c._p_{n}" for n in contract.names)}))
         from (
             select {key}, min(_seq) as _first_seq, arg_min(_file || ' row ' || _row, _seq) as _first
             from _ingest_checked where _reasons = '' group by {key} having count(*) > 1
         ) d
-        where {join} and c._seq > d._first_seq and c._reasons = ''"""
+        where {join} and c.rowid > d._first_seq and c._reasons = ''"""
     )
 
 
@@ -434,9 +449,9 @@ def ingest(
     require_current(wh)
     local = wh.local_engine()
     say(f"reading {len(files)} file(s)")
-    _stage_files(local, contract, files)
+    sources = _sources(local, contract, files)
     say("validating")
-    _validate(local, contract)
+    _validate(local, contract, files, sources)
     load_id = uuid.uuid4().hex[:12]
     now = datetime.now(UTC).replace(tzinfo=None)
     local.execute(
