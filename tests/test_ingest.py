@@ -113,6 +113,26 @@ def test_rejects_name_their_file_and_row_across_files(wh: Warehouse, tmp_path: P
     }
 
 
+@pytest.mark.parametrize(
+    ("placed_at", "utc"),
+    [
+        ("2026-01-01T10:00:00+02", "2026-01-01 08:00:00"),
+        ("2026-01-01T10:00:00-0530", "2026-01-01 15:30:00"),
+        ("2026-01-01T10:00:00.250+01:00", "2026-01-01 09:00:00.25"),
+        ("2026-01-01T10:00:00Z", "2026-01-01 10:00:00"),
+        ("2026-01-01 10:00:00", "2026-01-01 10:00:00"),
+    ],
+)
+def test_every_iso_offset_form_is_converted_to_utc(
+    wh: Warehouse, tmp_path: Path, placed_at: str, utc: str
+) -> None:
+    path = tmp_path / "bets.csv"
+    path.write_text("\n".join([HEADER, GOOD[1].replace("2026-01-01T10:00:00-05:00", placed_at)]))
+    ingest(wh, "bets", [path])
+    stored = wh.query("select cast(placed_at as varchar) from {raw}.bets")[0][0]
+    assert stored.removesuffix(".000") == utc
+
+
 def test_loading_again_adds_nothing(wh: Warehouse, tmp_path: Path) -> None:
     path = messy_file(tmp_path / "bets.csv")
     load(wh, "bets", path)

@@ -48,19 +48,21 @@ def _in(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-# Text -> value. Timestamps: ISO 8601; an explicit offset is applied by hand so the result is
-# UTC whatever DuckDB's time zone support; no offset means UTC. `t` is already trimmed text.
+# Text -> value. Timestamps: ISO 8601; an explicit offset (+hh, +hhmm or +hh:mm) is applied by
+# hand, because DuckDB's cast to TIMESTAMP silently drops it; 'Z' or no offset means UTC.
+# `t` is already trimmed text; the common case (no offset) is a plain cast.
+_OFFSET = r"([+-])(\d\d):?(\d\d)?$"
 _MACROS = [
-    r"""create or replace temp macro _ts(t) as case
+    rf"""create or replace temp macro _ts(t) as case
         when t is null then null
-        when length(t) > 19 and regexp_matches(t, '[+-]\d\d:?\d\d$') then
-            try_cast(regexp_replace(t, '[+-]\d\d:?\d\d$', '') as timestamp)
+        when length(t) > 19 and regexp_matches(t, '{_OFFSET}') then
+            try_cast(regexp_replace(t, '{_OFFSET}', '') as timestamp)
             - to_minutes(cast(
-                (case when regexp_extract(t, '([+-])\d\d:?\d\d$', 1) = '-' then -1 else 1 end)
-                * (cast(regexp_extract(t, '[+-](\d\d):?(\d\d)$', 1) as integer) * 60
-                   + cast(regexp_extract(t, '[+-](\d\d):?(\d\d)$', 2) as integer))
+                (case when regexp_extract(t, '{_OFFSET}', 1) = '-' then -1 else 1 end)
+                * (cast(regexp_extract(t, '{_OFFSET}', 2) as integer) * 60
+                   + coalesce(try_cast(regexp_extract(t, '{_OFFSET}', 3) as integer), 0))
               as bigint))
-        else try_cast(regexp_replace(t, 'Z$', '') as timestamp) end""",
+        else try_cast(t as timestamp) end""",
     """create or replace temp macro _bool(t) as case lower(t)
         when 'true' then true when '1' then true when 'false' then false when '0' then false
         end""",
@@ -390,14 +392,23 @@ def _validate(local: Any, contract: Contract, files: list[Path], sources: list[s
         select f._file, p.rowid - f._first + 1 as _row, p.rowid as _seq, p.* exclude (_fileno)
         from _ingest_parsed p join _ingest_files f on f._fileno = p._fileno"""
     )
+    # The keys seen more than once (usually none): a hash aggregate, then an update of the
+    # few rows concerned.
+    local.execute(
+        f"""create or replace temp table _ingest_dups as
+        select {key}, min(rowid) as _first_seq from _ingest_parsed
+        where _reasons = '' group by {key} having count(*) > 1"""
+    )
+    if not local.execute("select count(*) from _ingest_dups").fetchall()[0][0]:
+        return
     duplicate = f"'duplicate {'/'.join(contract.key)} in this load (first at ' || d._first || ')'"
     local.execute(
         f"""update _ingest_parsed c
         set _reasons = {duplicate},
             _raw = to_json(struct_pack({", ".join(f"{n} := c._p_{n}" for n in contract.names)}))
         from (
-            select {key}, min(_seq) as _first_seq, arg_min(_file || ' row ' || _row, _seq) as _first
-            from _ingest_checked where _reasons = '' group by {key} having count(*) > 1
+            select k.*, f._file || ' row ' || f._row as _first
+            from _ingest_dups k join _ingest_checked f on f._seq = k._first_seq
         ) d
         where {join} and c.rowid > d._first_seq and c._reasons = ''"""
     )
