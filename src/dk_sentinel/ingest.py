@@ -2,8 +2,10 @@
 
 How a load works (the same on both backends):
 
-1. Every file is read by DuckDB's CSV / Parquet reader as text, with its row number.
-2. One SQL statement types each row and lists *every* contract rule it breaks.
+1. Every file is read by DuckDB's CSV / Parquet reader as text (the dialect is the contract's,
+   never sniffed).
+2. One SQL statement per file types each row and lists *every* contract rule it breaks, into a
+   temporary table whose row order is the files' (so a row's position is its row number).
 3. Rows that break nothing are staged (on Snowflake: bulk-loaded with ``write_pandas``), then
    merged in one transaction: a known id with the same content is "already present", a known
    id with different content is rejected as a conflict (a pending bet that has since settled is
