@@ -4,22 +4,30 @@
     scoring_runs row that `sentinel score-batch` has marked 'running' (it holds the scoring
     lock, so there is one). Nothing in the project changes from run to run, so dbt's partial
     parsing is never invalidated (a --vars or env_var change makes dbt re-parse files, about
-    1.5 s a run). A direct `dbt build` with no running row uses the vars. -#}
-{% macro run_value(name) -%}
+    1.5 s a run). A direct `dbt build` with no running row uses the vars. Each call is one
+    query, so a model calls it once (`{% set ... %}`): on Snowflake a query is a round trip. -#}
+{% macro current_run() -%}
     {%- if execute -%}
         {%- set rows = run_query(
             "select run_id, cast(as_of as varchar), cast(started_at as varchar) from "
             ~ var('ops_schema') ~ ".scoring_runs where status = 'running' "
             ~ "order by started_at desc limit 1") -%}
         {%- if rows | length > 0 -%}
-            {{ return({'run_id': rows[0][0], 'as_of': rows[0][1], 'scored_at': rows[0][2]}[name]) }}
+            {{ return({'run_id': rows[0][0], 'as_of': rows[0][1], 'scored_at': rows[0][2]}) }}
         {%- endif -%}
     {%- endif -%}
-    {{ return(var(name)) }}
+    {{ return({'run_id': var('run_id'), 'as_of': var('as_of'), 'scored_at': var('scored_at')}) }}
 {%- endmacro %}
 
+{#- T as a timestamp literal (unit tests override this macro). -#}
 {% macro as_of() -%}
-    cast('{{ run_value("as_of") }}' as timestamp)
+    cast('{{ current_run()["as_of"] }}' as timestamp)
+{%- endmacro %}
+
+{#- The rows of the run being built, in SQL (no extra query): used by the data tests. -#}
+{% macro this_run_filter() -%}
+    run_id = coalesce((select max(run_id) from {{ var('ops_schema') }}.scoring_runs
+                       where status = 'running'), '{{ var("run_id") }}')
 {%- endmacro %}
 
 {% macro clamp01(expr) -%}

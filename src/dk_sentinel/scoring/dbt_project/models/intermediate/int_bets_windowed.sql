@@ -5,6 +5,8 @@
     A view on DuckDB: recomputing it per consumer (~1 s per 10M bets) is far cheaper than
     writing 10M rows to the file (~9 s); a table on Snowflake. -#}
 
+{%- set as_of_ts = as_of() %}
+
 {{ config(materialized='view' if target.type == 'duckdb' else 'table') }}
 
 with
@@ -12,8 +14,8 @@ with
 bets as (
 
     select * from {{ ref('stg_sentinel__bets') }}
-    where placed_at <= {{ as_of() }}
-      and placed_at > {{ dbt.dateadd('day', -(var('recent_window_days') + var('baseline_window_days')), as_of()) }}
+    where placed_at <= {{ as_of_ts }}
+      and placed_at > {{ dbt.dateadd('day', -(var('recent_window_days') + var('baseline_window_days')), as_of_ts) }}
 
 ),
 
@@ -52,17 +54,17 @@ final as (
         player_id,
         state,
         placed_at,
-        case when settled_at <= {{ as_of() }} and status <> 'pending' then settled_at end as settled_at,
+        case when settled_at <= {{ as_of_ts }} and status <> 'pending' then settled_at end as settled_at,
         sport,
         market,
         is_live,
         odds_decimal,
         stake,
         case
-            when placed_at > {{ dbt.dateadd('day', -var('recent_window_days'), as_of()) }} then 'recent'
+            when placed_at > {{ dbt.dateadd('day', -var('recent_window_days'), as_of_ts) }} then 'recent'
             else 'baseline'
         end as bet_window,
-        case when settled_at <= {{ as_of() }} and status not in ('pending', 'void', 'push')
+        case when settled_at <= {{ as_of_ts }} and status not in ('pending', 'void', 'push')
             then case when payout < stake then 'loss' when payout > stake then 'win' else 'even' end
         end as settled_outcome,
         cast({{ dbt.dateadd('hour', 'utc_offset_hours', 'placed_at') }} as date) as local_day,

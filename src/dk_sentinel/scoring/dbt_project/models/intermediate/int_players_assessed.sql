@@ -1,13 +1,15 @@
 {#- The latest Gamalyze assessment at or before T and inside the staleness window.
     Players without one have no Gamalyze component (never imputed). -#}
 
+{%- set as_of_ts = as_of() %}
+
 with
 
 assessments as (
 
     select * from {{ ref('stg_sentinel__assessments') }}
-    where assessed_at <= {{ as_of() }}
-      and assessed_at > {{ dbt.dateadd('day', -var('gamalyze_staleness_days'), as_of()) }}
+    where assessed_at <= {{ as_of_ts }}
+      and assessed_at > {{ dbt.dateadd('day', -var('gamalyze_staleness_days'), as_of_ts) }}
 
 ),
 

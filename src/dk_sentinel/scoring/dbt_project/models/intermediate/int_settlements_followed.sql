@@ -4,6 +4,8 @@
     Done for wins too: the after-win rate is each player's own control, so a player whose
     stakes are merely noisy is not mistaken for a chaser. -#}
 
+{%- set as_of_ts = as_of() %}
+
 with
 
 bets as (
@@ -25,7 +27,7 @@ settlements as (
     from bets
     inner join players on players.player_id = bets.player_id
     where bets.settled_outcome in ('loss', 'win')
-      and bets.settled_at > {{ dbt.dateadd('day', -var('recent_window_days'), as_of()) }}
+      and bets.settled_at > {{ dbt.dateadd('day', -var('recent_window_days'), as_of_ts) }}
 
 ),
 
@@ -34,7 +36,7 @@ next_bets as (
     select player_id, bet_id, placed_at, stake
     from bets
     where placed_at > {{ dbt.dateadd('minute', -var('chase_window_minutes'),
-                                     dbt.dateadd('day', -var('recent_window_days'), as_of())) }}
+                                     dbt.dateadd('day', -var('recent_window_days'), as_of_ts)) }}
 
 ),
 

@@ -2,6 +2,8 @@
     replaces its rows). Component scores in [0, 1] (null = absent), the composite, the
     category and the evidence behind every component. See _marts__models.yml and the README. -#}
 
+{%- set run = current_run() %}
+
 {{
     config(
         materialized='incremental',
@@ -120,9 +122,9 @@ final as (
     select
         player_id,
         state,
-        '{{ run_value("run_id") }}' as run_id,
-        {{ as_of() }} as as_of,
-        cast('{{ run_value("scored_at") }}' as timestamp) as scored_at,
+        '{{ run.run_id }}' as run_id,
+        cast('{{ run.as_of }}' as timestamp) as as_of,
+        cast('{{ run.scored_at }}' as timestamp) as scored_at,
         '{{ var("scoring_version") }}' as scoring_version,
         composite_risk_score,
         {{ risk_category('composite_risk_score', var('threshold_critical'),
