@@ -358,6 +358,7 @@ def _validate(local: Any, contract: Contract, files: list[Path], sources: list[s
     """
     import duckdb
 
+    local.execute("set preserve_insertion_order = true")  # row numbers rely on it (the default)
     for macro in _MACROS:
         local.execute(macro)
     trimmed = ", ".join(f"nullif(trim({n}), '') as _t_{n}" for n in contract.names)
