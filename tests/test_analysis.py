@@ -17,6 +17,10 @@ def cli(runner, settings: Settings, *args: str):
     return invoke(runner, "--db", str(settings.warehouse.duckdb.path), *args)
 
 
+def intervene(runner, settings: Settings, *args: str):
+    return cli(runner, settings, "intervene", *args)
+
+
 def test_analyze_json_validates_against_published_schema(
     runner, scored: Settings, top_player: str
 ) -> None:
@@ -106,10 +110,9 @@ def test_queue_order_filters_and_sla(runner, scored: Settings) -> None:
 def test_timeout_without_duration_exits_2_and_writes_nothing(
     runner, scored: Settings, top_player: str
 ) -> None:
-    result = cli(
+    result = intervene(
         runner,
         scored,
-        "intervene",
         top_player,
         "--type",
         "timeout",
@@ -149,29 +152,21 @@ def test_timeout_without_duration_exits_2_and_writes_nothing(
 def test_intervention_validation(
     runner, scored: Settings, top_player: str, args: list[str], message: str
 ) -> None:
-    result = cli(runner, scored, "intervene", top_player, *args, "--analyst", "ana01")
+    result = intervene(runner, scored, top_player, *args, "--analyst", "ana01")
     assert result.exit_code == 2 and message in result.stderr
 
 
 def test_analyst_is_required(
     runner, scored: Settings, top_player: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = cli(
-        runner,
-        scored,
-        "intervene",
-        top_player,
-        "--type",
-        "watchlist",
-        "--reason",
-        "Escalating stakes",
+    result = intervene(
+        runner, scored, top_player, "--type", "watchlist", "--reason", "Escalating stakes"
     )
     assert result.exit_code == 2 and "an analyst id is required" in result.stderr
     monkeypatch.setenv("SENTINEL_ANALYST", "ana_env")
-    ok = cli(
+    ok = intervene(
         runner,
         scored,
-        "intervene",
         top_player,
         "--type",
         "watchlist",
@@ -187,7 +182,7 @@ def test_intervene_snapshot_supersede_idempotency_cancel(
     runner, scored: Settings, top_player: str
 ) -> None:
     analyze = json.loads(cli(runner, scored, "analyze", top_player, "-f", "json").stdout)
-    first = cli(runner, scored, "intervene", top_player, "--type", "timeout", "--duration", "24",
+    first = intervene(runner, scored, top_player, "--type", "timeout", "--duration", "24",
                 "--reason", "Chasing losses at 3am", "--analyst", "ana01", "-f", "json")  # fmt: skip
     assert first.exit_code == 0, first.stderr
     created = json.loads(first.stdout)
@@ -195,17 +190,17 @@ def test_intervene_snapshot_supersede_idempotency_cancel(
     assert created["run_id"] == analyze["run_id"]
     assert created["composite_risk_score"] == analyze["composite_risk_score"]
     assert created["risk_category"] == analyze["risk_category"]
-    second = cli(runner, scored, "intervene", top_player, "--type", "timeout", "--duration", "48",
+    second = intervene(runner, scored, top_player, "--type", "timeout", "--duration", "48",
                  "--reason", "Chasing losses at 3am", "--analyst", "ana01")  # fmt: skip
     assert (
         second.exit_code == 2
         and created["intervention_id"] in second.stderr
         and "--supersede" in second.stderr
     )
-    third = cli(runner, scored, "intervene", top_player, "--type", "timeout", "--duration", "48", "--supersede",
+    third = intervene(runner, scored, top_player, "--type", "timeout", "--duration", "48", "--supersede",
                 "--reason", "Longer cooling-off agreed", "--analyst", "ana01", "--idempotency-key", "k-1", "-f", "json")  # fmt: skip
     replacement = json.loads(third.stdout)
-    again = cli(runner, scored, "intervene", top_player, "--type", "timeout", "--duration", "48", "--supersede",
+    again = intervene(runner, scored, top_player, "--type", "timeout", "--duration", "48", "--supersede",
                 "--reason", "Longer cooling-off agreed", "--analyst", "ana01", "--idempotency-key", "k-1", "-f", "json")  # fmt: skip
     assert json.loads(again.stdout)["intervention_id"] == replacement["intervention_id"]
     listed = json.loads(
@@ -282,10 +277,9 @@ def test_intervene_snapshot_supersede_idempotency_cancel(
 def test_nudge_stores_a_tone_checked_message(runner, scored: Settings, top_player: str) -> None:
     from dk_sentinel.explainer import tone_problems
 
-    result = cli(
+    result = intervene(
         runner,
         scored,
-        "intervene",
         top_player,
         "--type",
         "nudge",
@@ -303,10 +297,9 @@ def test_nudge_stores_a_tone_checked_message(runner, scored: Settings, top_playe
 def test_text_round_trips_unchanged(runner, scored: Settings, top_player: str) -> None:
     reason = 'He said "I\'ll win it back"; DROP TABLE ops.interventions; -- ünïcødé ✓\nline two'
     analyst = "O'Neil-β"
-    result = cli(
+    result = intervene(
         runner,
         scored,
-        "intervene",
         top_player,
         "--type",
         "watchlist",
@@ -325,10 +318,9 @@ def test_text_round_trips_unchanged(runner, scored: Settings, top_player: str) -
 
 
 def test_intervene_unknown_player(runner, scored: Settings) -> None:
-    result = cli(
+    result = intervene(
         runner,
         scored,
-        "intervene",
         "PLR_999999_MA",
         "--type",
         "watchlist",
@@ -341,10 +333,9 @@ def test_intervene_unknown_player(runner, scored: Settings) -> None:
 
 
 def test_exports(runner, scored: Settings, top_player: str, tmp_path: Path) -> None:
-    cli(
+    intervene(
         runner,
         scored,
-        "intervene",
         top_player,
         "--type",
         "watchlist",
@@ -381,10 +372,9 @@ def test_exports(runner, scored: Settings, top_player: str, tmp_path: Path) -> N
 
 
 def test_report(runner, scored: Settings, top_player: str) -> None:
-    cli(
+    intervene(
         runner,
         scored,
-        "intervene",
         top_player,
         "--type",
         "referral",

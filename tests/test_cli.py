@@ -39,18 +39,27 @@ def test_help_lists_commands_with_one_line_help(runner) -> None:
         assert f"  {command} " in result.stdout, command
 
 
-def test_help_does_not_import_heavy_modules() -> None:
+def loaded_by(args: list[str], watched: tuple[str, ...]) -> tuple[object, list[str]]:
+    """Run ``sentinel ARGS`` in a fresh interpreter; return its exit code and which of the
+    watched modules it imported."""
     code = (
-        "import sys\n"
+        "import json, sys\n"
         "from dk_sentinel.cli.main import app\n"
-        "try:\n    app(['--help'], prog_name='sentinel')\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('dbt', 'anthropic', 'snowflake.connector', 'fakesnow', 'pandas', 'pyarrow') if m in sys.modules]\n"
-        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
+        "code = None\n"
+        f"try:\n    app({args!r}, prog_name='sentinel')\n"
+        "except SystemExit as exc:\n    code = exc.code\n"
+        f"loaded = [m for m in {watched!r} if m in sys.modules]\n"
+        "print(json.dumps([code, loaded]), file=sys.stderr)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert "HEAVY=\n" in result.stderr or result.stderr.strip().endswith("HEAVY=")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    exit_code, loaded = json.loads(result.stderr.strip().splitlines()[-1])
+    return exit_code, loaded
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    heavy = ("dbt", "anthropic", "snowflake.connector", "fakesnow", "pandas", "pyarrow")
+    _, loaded = loaded_by(["--help"], heavy)
+    assert loaded == []
 
 
 def test_everyday_commands_import_only_what_they_need(
@@ -71,16 +80,9 @@ def test_everyday_commands_import_only_what_they_need(
         (["-q", "ingest", "bets", str(csv_file), "-f", "json"], ("dbt", "pandas", "pyarrow")),
     ]
     for args, banned in cases:
-        code = (
-            "import sys\n"
-            "from dk_sentinel.cli.main import app\n"
-            f"try:\n    app({['--db', db, *args]!r}, prog_name='sentinel')\n"
-            "except SystemExit as exc:\n    print('EXIT', exc.code, file=sys.stderr)\n"
-            f"print('LOADED', [m for m in {banned!r} if m in sys.modules], file=sys.stderr)\n"
-        )
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        assert "EXIT 0" in result.stderr, (args, result.stderr)
-        assert "LOADED []" in result.stderr, (args, result.stderr)
+        exit_code, loaded = loaded_by(["--db", db, *args], banned)
+        assert exit_code == 0, args
+        assert loaded == [], args
 
 
 def test_library_never_imports_typer_or_rich() -> None:

@@ -41,10 +41,14 @@ BAD = {
 TRUNCATED = "B13,PLR_1234_MA,2026-01-01T10:00"
 
 
-def messy_file(path: Path) -> Path:
-    lines = [HEADER, GOOD[0], GOOD[1], "", *BAD, GOOD[2], "   ", TRUNCATED]
-    path.write_text("\n".join(lines), encoding="utf-8")
+def bets_file(path: Path, *rows: str, header: str = HEADER) -> Path:
+    """Write a bets CSV with the header and these rows; return its path."""
+    path.write_text("\n".join([header, *rows]), encoding="utf-8")
     return path
+
+
+def messy_file(path: Path) -> Path:
+    return bets_file(path, GOOD[0], GOOD[1], "", *BAD, GOOD[2], "   ", TRUNCATED)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.snowflake)])
@@ -95,10 +99,9 @@ def test_messy_file_loads_exactly_the_valid_rows(wh: Warehouse, tmp_path: Path) 
 
 
 def test_rejects_name_their_file_and_row_across_files(wh: Warehouse, tmp_path: Path) -> None:
-    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
-    first.write_text("\n".join([HEADER, GOOD[0], GOOD[1]]), encoding="utf-8")
+    first = bets_file(tmp_path / "a.csv", GOOD[0], GOOD[1])
     bad_stake = GOOD[2].replace("B9", "B4").replace(",100,350,", ",-1,350,")
-    second.write_text("\n".join([HEADER, GOOD[2], GOOD[0], bad_stake]), encoding="utf-8")
+    second = bets_file(tmp_path / "b.csv", GOOD[2], GOOD[0], bad_stake)
     result = load(wh, "bets", first, second)
     assert (result.rows_read, result.accepted, result.rejected) == (5, 3, 2)
     rejects = dict(
@@ -126,8 +129,7 @@ def test_rejects_name_their_file_and_row_across_files(wh: Warehouse, tmp_path: P
 def test_every_iso_offset_form_is_converted_to_utc(
     wh: Warehouse, tmp_path: Path, placed_at: str, utc: str
 ) -> None:
-    path = tmp_path / "bets.csv"
-    path.write_text("\n".join([HEADER, GOOD[1].replace("2026-01-01T10:00:00-05:00", placed_at)]))
+    path = bets_file(tmp_path / "bets.csv", GOOD[1].replace("2026-01-01T10:00:00-05:00", placed_at))
     ingest(wh, "bets", [path])
     stored = wh.query("select cast(placed_at as varchar) from {raw}.bets")[0][0]
     assert stored.removesuffix(".000") == utc
@@ -142,13 +144,8 @@ def test_loading_again_adds_nothing(wh: Warehouse, tmp_path: Path) -> None:
 
 
 def test_conflicting_content_is_rejected_not_overwritten(wh: Warehouse, tmp_path: Path) -> None:
-    first = tmp_path / "a.csv"
-    first.write_text("\n".join([HEADER, GOOD[0]]), encoding="utf-8")
-    ingest(wh, "bets", [first])
-    changed = tmp_path / "b.csv"
-    changed.write_text(
-        "\n".join([HEADER, GOOD[0].replace(",10,0,lost", ",99,0,lost")]), encoding="utf-8"
-    )
+    ingest(wh, "bets", [bets_file(tmp_path / "a.csv", GOOD[0])])
+    changed = bets_file(tmp_path / "b.csv", GOOD[0].replace(",10,0,lost", ",99,0,lost"))
     result = load(wh, "bets", changed)
     assert result.rejected == 1 and result.accepted == 0
     assert "conflict" in next(iter(result.files[0].top_reasons))
@@ -156,18 +153,10 @@ def test_conflicting_content_is_rejected_not_overwritten(wh: Warehouse, tmp_path
 
 
 def test_pending_bet_may_settle_later(wh: Warehouse, tmp_path: Path) -> None:
-    pending = tmp_path / "a.csv"
-    pending.write_text("\n".join([HEADER, GOOD[1]]), encoding="utf-8")
-    ingest(wh, "bets", [pending])
-    settled = tmp_path / "b.csv"
-    settled.write_text(
-        "\n".join(
-            [
-                HEADER,
-                "B2,PLR_1234_MA,2026-01-01T10:00:00-05:00,2026-01-01T18:00:00,NBA,total,1,1.91,25.50,48.71,won",
-            ]
-        ),
-        encoding="utf-8",
+    ingest(wh, "bets", [bets_file(tmp_path / "a.csv", GOOD[1])])
+    settled = bets_file(
+        tmp_path / "b.csv",
+        "B2,PLR_1234_MA,2026-01-01T10:00:00-05:00,2026-01-01T18:00:00,NBA,total,1,1.91,25.50,48.71,won",
     )
     result = ingest(wh, "bets", [settled])
     assert result.accepted == 1
@@ -176,12 +165,11 @@ def test_pending_bet_may_settle_later(wh: Warehouse, tmp_path: Path) -> None:
 
 def test_missing_required_column_exits_2_and_loads_nothing(runner, tmp_path: Path) -> None:
     assert invoke(runner, "init").exit_code == 0
-    good = tmp_path / "good.csv"
-    good.write_text("\n".join([HEADER, GOOD[0]]), encoding="utf-8")
-    bad = tmp_path / "nostake.csv"
-    bad.write_text(
-        HEADER.replace(",stake", "") + "\nB1,PLR_1234_MA,2026-01-01T10:00:00,,NFL,,,1.9,,pending\n",
-        encoding="utf-8",
+    good = bets_file(tmp_path / "good.csv", GOOD[0])
+    bad = bets_file(
+        tmp_path / "nostake.csv",
+        "B1,PLR_1234_MA,2026-01-01T10:00:00,,NFL,,,1.9,,pending\n",
+        header=HEADER.replace(",stake", ""),
     )
     result = invoke(runner, "ingest", "bets", str(good), str(bad))
     assert result.exit_code == 2
@@ -204,8 +192,7 @@ def test_cli_json_summary_and_exit_codes(runner, tmp_path: Path) -> None:
     assert result.exit_code == 4
     summary = json.loads(result.stdout)
     assert summary["accepted"] == 3 and summary["rejected"] == summary["rows_read"] - 3
-    clean = tmp_path / "clean.csv"
-    clean.write_text("\n".join([HEADER, GOOD[2].replace("B9", "B20")]), encoding="utf-8")
+    clean = bets_file(tmp_path / "clean.csv", GOOD[2].replace("B9", "B20"))
     ok = invoke(runner, "ingest", "bets", str(clean))
     assert ok.exit_code == 0 and "B" not in ok.stderr.split("Error")[0][:0]
 
@@ -237,7 +224,7 @@ def test_parquet_directory_and_glob(wh: Warehouse, tmp_path: Path) -> None:
 
 def test_unknown_columns_are_ignored_with_a_warning(wh: Warehouse, tmp_path: Path, caplog) -> None:
     path = tmp_path / "bets.csv"
-    path.write_text("\n".join([HEADER.upper() + ",Notes", GOOD[0] + ",hello"]), encoding="utf-8")
+    bets_file(path, GOOD[0] + ",hello", header=HEADER.upper() + ",Notes")
     assert ingest(wh, "bets", [path]).accepted == 1
     assert "ignoring unknown column(s) notes" in caplog.text
 

@@ -369,7 +369,8 @@ def _validate(local: Any, contract: Contract, files: list[Path], sources: list[s
     key = ", ".join(f"_p_{k}" for k in contract.key)
     join = " and ".join(f"d._p_{k} is not distinct from c._p_{k}" for k in contract.key)
     local.execute(
-        "create or replace temp table _ingest_files (_fileno integer, _file varchar, _first bigint)"
+        "create or replace temp table _ingest_files "
+        "(_fileno integer, _file varchar, _first bigint, _rows bigint)"
     )
     first = 0
     for number, (path, source) in enumerate(zip(files, sources, strict=True)):
@@ -388,8 +389,10 @@ def _validate(local: Any, contract: Contract, files: list[Path], sources: list[s
             )
         except duckdb.Error as exc:
             raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
-        local.execute("insert into _ingest_files values (?, ?, ?)", [number, str(path), first])
-        first = int(local.execute("select count(*) from _ingest_parsed").fetchall()[0][0])
+        total = int(local.execute("select count(*) from _ingest_parsed").fetchall()[0][0])
+        rows = [number, str(path), first, total - first]
+        local.execute("insert into _ingest_files values (?, ?, ?, ?)", rows)
+        first = total
     local.execute(
         """create or replace temp view _ingest_checked as
         select f._file, p.rowid - f._first + 1 as _row, p.rowid as _seq, p.* exclude (_fileno)
@@ -481,9 +484,7 @@ def ingest(
         wh.stage("stage_accepted", _table_of(local, "select * from stage_accepted_local"))
     say("merging")
     counts = _merge(wh, local, contract, load_id, now)
-    rows_read = dict(
-        local.execute("select _file, count(*) from _ingest_checked group by 1").fetchall()
-    )
+    rows_read = dict(local.execute("select _file, _rows from _ingest_files").fetchall())
     summaries = []
     for path in files:
         c = counts.get(str(path), {})

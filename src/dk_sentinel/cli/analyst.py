@@ -99,9 +99,8 @@ def render_assessment(a: Any) -> list[Any]:
         body = a.ai_explanation + (
             f"\n\nRecommended action: {a.recommended_action}" if a.recommended_action else ""
         )
-        parts.append(
-            Panel(Text(body), title=title)
-        )  # Text(): model output is never rendered as markup
+        # Text(): model output is never rendered as markup
+        parts.append(Panel(Text(body), title=title))
     if a.customer_nudge:
         parts.append(Panel(Text(a.customer_nudge), title="customer nudge (tone-checked)"))
     if a.open_interventions:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -13,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from dk_sentinel.cli.context import state
-from dk_sentinel.cli.output import Format, FormatOpt, console, emit, info
+from dk_sentinel.cli.output import Format, FormatOpt, emit, info, progress
 
 
 class Kind(StrEnum):
@@ -29,17 +26,6 @@ class FileFormat(StrEnum):
 
     csv = "csv"
     parquet = "parquet"
-
-
-@contextmanager
-def progress(label: str) -> Iterator[Callable[[str], None]]:
-    """A status line on stderr while work runs -- only when stderr is a terminal."""
-    if not sys.stderr.isatty():  # cron, pipes, tests: no Rich import (~40 ms) at all
-        yield lambda _msg: None
-        return
-    stderr = console(err=True)
-    with stderr.status(label) as status:
-        yield lambda msg: status.update(f"{label}: {msg}")
 
 
 def generate(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
@@ -93,3 +94,14 @@ def category_text(category: str | None) -> str:
     if not category:
         return "-"
     return f"[{CATEGORY_STYLE.get(category, '')}]{category}[/]"
+
+
+@contextmanager
+def progress(label: str) -> Iterator[Callable[[str], None]]:
+    """A status line on stderr while work runs -- only when stderr is a terminal."""
+    if not sys.stderr.isatty():  # cron, pipes, tests: no Rich import (~40 ms) at all
+        yield lambda _msg: None
+        return
+    stderr = console(err=True)
+    with stderr.status(label) as status:
+        yield lambda msg: status.update(f"{label}: {msg}")
