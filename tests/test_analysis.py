@@ -2,6 +2,7 @@
 
 import csv
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import jsonschema
@@ -68,14 +69,33 @@ def test_analyze_before_any_scoring_is_not_found(runner) -> None:
     assert result.exit_code == 3 and "nothing scored yet" in result.stderr
 
 
-def test_freshness_warns_when_ingest_is_newer(
-    runner, scored: Settings, top_player: str, scored_source
+def test_freshness_warns_only_when_bets_arrived_after_the_run_read_them(
+    runner, scored: Settings, top_player: str
 ) -> None:
+    def warned() -> bool:
+        result = cli(runner, scored, "analyze", top_player, "--format", "json")
+        return json.loads(result.stdout)["freshness"]["scores_older_than_ingest"]
+
+    # The run read a load that ended 0.3 s into the second the run started in: runs are
+    # stamped in whole seconds, so "loaded after the run started" would be a false alarm.
+    loaded = datetime(2026, 11, 27, 11, 20, 32, 300000)
     with connect(scored) as wh:
-        wh.execute(
-            "update {ops}.ingest_loads set loaded_at = ? where kind = 'bets'",
-            ["2099-01-01 00:00:00"],
-        )
+        wh.execute("update {ops}.scoring_runs set watermark = ?, started_at = ?", [
+            loaded, loaded.replace(microsecond=0)])  # fmt: skip
+        wh.execute("update {ops}.ingest_loads set loaded_at = ?", [loaded])
+        wh.execute("update {analytics}.rg_risk_scores set scored_at = ?", [
+            loaded.replace(microsecond=0)])  # fmt: skip
+    assert warned() is False
+    # A later load that only found bets already present gives nothing new to score.
+    later = ["late", "bets", "again.csv", 5, 0, 5, 0, loaded + timedelta(minutes=5)]
+    with connect(scored) as wh:
+        wh.execute("insert into {ops}.ingest_loads values (?, ?, ?, ?, ?, ?, ?, ?)", later)
+    assert warned() is False
+    # A later load that added bets does.
+    later[4] = 2
+    with connect(scored) as wh:
+        wh.execute("insert into {ops}.ingest_loads values (?, ?, ?, ?, ?, ?, ?, ?)", later)
+    assert warned() is True
     result = cli(runner, scored, "analyze", top_player)
     assert "bets were ingested after this score" in result.stdout
 

@@ -206,24 +206,36 @@ def history(wh: Warehouse, player_id: str, as_of: datetime, days: int = 90) -> l
     return [HistoryPoint.model_validate(r) for r in rows]
 
 
-def freshness(wh: Warehouse, scored_at: datetime, last_bet_at: datetime | None) -> Freshness:
+def freshness(wh: Warehouse, run_id: str, last_bet_at: datetime | None) -> Freshness:
     """Data freshness: last bet, last run, latest ingest, and whether scores are behind.
+
+    Scores are behind when a load added or settled bets after the scoring run read them: a
+    load stamps its bets and its ``ingest_loads`` row with one time, and the run's watermark
+    is the newest of those times it saw. (Comparing with the run's start instead would warn
+    after every ingest that ended in the second a run started: runs are stamped in whole
+    seconds.)
 
     Args:
         wh: An open warehouse.
-        scored_at: When the shown score was computed.
+        run_id: The scoring run of the shown score.
         last_bet_at: The player's last bet in the scoring window.
 
     Returns:
         The freshness block.
     """
-    run = wh.query("select max(finished_at) from {ops}.scoring_runs where status = 'success'")[0][0]
-    ingest = wh.query("select max(loaded_at) from {ops}.ingest_loads where kind = 'bets'")[0][0]
+    run, ingest, newest_bets, watermark = wh.query(
+        "select (select max(finished_at) from {ops}.scoring_runs where status = 'success'), "
+        "(select max(loaded_at) from {ops}.ingest_loads where kind = 'bets'), "
+        "(select max(loaded_at) from {ops}.ingest_loads where kind = 'bets' and accepted > 0), "
+        "(select max(watermark) from {ops}.scoring_runs where run_id = ?)",
+        [run_id],
+    )[0]
     return Freshness(
         last_bet_at=last_bet_at,
         last_run_finished_at=run,
         latest_ingest_at=ingest,
-        scores_older_than_ingest=bool(ingest and ingest > scored_at),
+        scores_older_than_ingest=newest_bets is not None
+        and (watermark is None or newest_bets > watermark),
     )
 
 
@@ -276,7 +288,7 @@ def assess(
         as_of=row["as_of"],
         run_id=row["run_id"],
         is_current=is_current,
-        freshness=freshness(wh, row["scored_at"], row["last_bet_at"]),
+        freshness=freshness(wh, row["run_id"], row["last_bet_at"]),
         open_interventions=list_interventions(wh, player_id=player_id, active=True),
     )
     if with_history:
