@@ -100,6 +100,24 @@ def test_freshness_warns_only_when_bets_arrived_after_the_run_read_them(
     assert "bets were ingested after this score" in result.stdout
 
 
+def test_tables_sent_to_a_pipe_keep_ids_whole(
+    runner, scored: Settings, top_player: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dk_sentinel.cli import output
+
+    created = intervene(runner, scored, top_player, "--type", "watchlist", "--analyst", "ana01",
+                        "--reason", "Late-night chasing noticed by the team", "-f", "json")  # fmt: skip
+    iid = json.loads(created.stdout)["intervention_id"]
+    monkeypatch.delenv("COLUMNS")  # as in `sentinel interventions list | less`
+    output.console.cache_clear()
+    try:
+        table = cli(runner, scored, "interventions", "list").stdout
+    finally:
+        output.console.cache_clear()
+    # An analyst copies the id into `cancel`: Rich's 80 columns in a pipe cut it to "INT-1…".
+    assert iid in table and top_player in table and "Late-night chasing" in table
+
+
 def test_queue_order_filters_and_sla(runner, scored: Settings) -> None:
     result = cli(runner, scored, "queue", "--format", "json", "--limit", "1000")
     items = json.loads(result.stdout)["items"]

@@ -270,11 +270,17 @@ def render_interventions(items: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table("id", "player", "type", "status", "created", "until", "analyst", "reason")
+    table = Table(title="interventions (times UTC)")
+    # Ids are what an analyst copies into `cancel`: never cut them with an ellipsis (a narrow
+    # terminal folds them onto two lines instead); the reason takes the width that is left.
+    for name in ("id", "player", "type", "status", "created", "until", "analyst"):
+        table.add_column(name, overflow="fold")
+    table.add_column("reason", ratio=1, overflow="fold")
     for i in items:
         table.add_row(
-            i.intervention_id, i.player_id, i.intervention_type, i.status, _ts(i.created_at),
-            _ts(i.expires_at), i.analyst_id, Text(i.reason),
+            i.intervention_id, i.player_id, i.intervention_type, i.status,
+            _ts(i.created_at, short=True), _ts(i.expires_at, short=True), i.analyst_id,
+            Text(i.reason),
         )  # fmt: skip
     return table
 

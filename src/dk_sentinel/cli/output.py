@@ -20,16 +20,24 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from rich.console import Console, RenderableType
 
+PIPE_WIDTH = 120
+
 
 @cache
 def console(err: bool = False) -> Console:
     """The Rich console for stdout (tables) or stderr (messages), created on first use.
 
     Rich is imported only when something is rendered, which keeps `sentinel --help` fast.
+    Tables written to a pipe or a file get 120 columns (Rich's default there is 80, which
+    cuts ids and timestamps), unless ``COLUMNS`` says otherwise.
     """
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=err, highlight=False, soft_wrap=err)
+    stream = sys.stderr if err else sys.stdout
+    wide = None if stream.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH
+    return Console(stderr=err, highlight=False, soft_wrap=err, width=wide)
 
 
 class Format(StrEnum):
