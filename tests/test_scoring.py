@@ -224,8 +224,12 @@ def test_rescore_later_decays_repairs_and_keeps_history(runner, scored: Settings
     points = json.loads(history.stdout)["history"]
     assert len(points) == 2 and json.loads(history.stdout)["change_30d"] < 0
     runs = invoke(runner, "--db", db, "runs", "--format", "json")
-    statuses = [r["status"] for r in json.loads(runs.stdout)]
+    listed = json.loads(runs.stdout)
+    statuses = [r["status"] for r in listed]
     assert statuses[0] == "success" and "failed" in statuses
+    table = invoke(runner, "--db", db, "runs").stdout  # one line per run, ids whole
+    newest = listed[0]
+    assert f"{newest['run_id']} │ success" in table and f"{newest['tests_passed']} ok" in table
 
 
 def test_failing_dbt_tests_exit_4_and_publish_nothing(runner, scored: Settings) -> None:

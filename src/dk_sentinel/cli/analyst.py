@@ -209,6 +209,8 @@ def render_intervention(i: Any) -> Any:
 
     table = Table("field", "value", title=f"intervention {i.intervention_id}", show_header=False)
     for key, value in i.model_dump(exclude={"events"}).items():
+        if isinstance(value, datetime):
+            value = f"{value:%Y-%m-%d %H:%M:%S} UTC"
         if value is not None:
             table.add_row(key, Text(str(value)))
     return table
@@ -339,7 +341,7 @@ def _export(ctx: typer.Context, kind: str, out: str, category: str | None) -> No
 
     with connect(state(ctx).settings) as wh:
         result = export(wh, kind, out, category=category)  # type: ignore[arg-type]
-    info(f"Exported {result.rows:,} {kind} rows to {result.path} ({result.format}).")
+    info(f"Exported {result.rows:,} rows of {kind} to {result.path} ({result.format}).")
 
 
 @export_app.command("scores")

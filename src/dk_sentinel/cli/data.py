@@ -113,9 +113,11 @@ def render_runs(runs: Any) -> Any:
     """The Rich view of scoring runs."""
     from rich.table import Table
 
-    table = Table(
-        "run", "status", "as of", "started", "seconds", "new bets", "players", "tests", "note"
-    )
+    table = Table(title="scoring runs (times UTC)")
+    # One line per run; only the note wraps (the run id is the key of the audit trail).
+    for name in ("run", "status", "as of", "started", "secs", "new bets", "players", "tests"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("note", overflow="fold")
     for r in runs if isinstance(runs, list) else [runs]:
         style = {
             "success": "green",
@@ -126,9 +128,10 @@ def render_runs(runs: Any) -> Any:
         seconds = "-" if r.seconds is None else f"{r.seconds:.1f}"
         table.add_row(
             r.run_id, f"[{style}]{r.status}[/]" if style else r.status, f"{r.as_of:%Y-%m-%d %H:%M}",
-            f"{r.started_at:%Y-%m-%d %H:%M:%S}", seconds, f"{r.new_bets:,}",
+            f"{r.started_at:%m-%d %H:%M:%S}", seconds, f"{r.new_bets:,}",
             f"{r.players_scored:,}",
-            f"{r.tests_passed} ok / {r.tests_failed} failed", (r.error or "")[:80],
+            f"{r.tests_passed} ok" + (f", {r.tests_failed} failed" if r.tests_failed else ""),
+            (r.error or "")[:80],
         )  # fmt: skip
     return table
 
