@@ -400,6 +400,9 @@ def test_exports(runner, scored: Settings, top_player: str, tmp_path: Path) -> N
     assert table.num_rows > 0 and set(table.column("risk_category").to_pylist()) == {"CRITICAL"}
     out = cli(runner, scored, "export", "scores", "--out", "-")
     assert len(json.loads(out.stdout)) == 1500
+    low = json.loads(cli(runner, scored, "export", "scores", "--category", "LOW", "-o", "-").stdout)
+    expected = sum(r["risk_category"] == "LOW" for r in rows)
+    assert len(low) == expected > 0 and {r["risk_category"] for r in low} == {"LOW"}
     cli(runner, scored, "export", "interventions", "--out", str(tmp_path / "i.json"))
     exported = json.loads((tmp_path / "i.json").read_text(encoding="utf-8"))
     assert (

@@ -27,6 +27,15 @@ class QueueCategory(StrEnum):
     MEDIUM = "MEDIUM"
 
 
+class RiskCategory(StrEnum):
+    """One risk category (an export can hold just the LOW players, too)."""
+
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+
+
 class InterventionType(StrEnum):
     """Intervention types."""
 
@@ -351,7 +360,7 @@ def export_scores(
         str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")
     ],
     category: Annotated[
-        QueueCategory | None,
+        RiskCategory | None,
         typer.Option("--category", help="Only this category.", show_default=False),
     ] = None,
 ) -> None:
