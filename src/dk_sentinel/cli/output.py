@@ -7,6 +7,7 @@ Messages, warnings and summaries go to stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,8 +32,6 @@ def console(err: bool = False) -> Console:
     Tables written to a pipe or a file get 120 columns (Rich's default there is 80, which
     cuts ids and timestamps), unless ``COLUMNS`` says otherwise.
     """
-    import os
-
     from rich.console import Console
 
     stream = sys.stderr if err else sys.stdout
