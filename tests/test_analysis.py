@@ -427,6 +427,15 @@ def test_report(runner, scored: Settings, top_player: str) -> None:
     data = json.loads(cli(runner, scored, "report", "-f", "json").stdout)
     assert sum(c["players"] for c in data["by_category"]) == 1500
     assert data["interventions_7d"] == {"referral": {"active": 1}}
-    assert data["queue_open"] > 0 and data["queue_sla_breaches"] >= 0
+    queue = json.loads(cli(runner, scored, "queue", "--limit", "100000", "-f", "json").stdout)
+    assert data["queue_open"] == len(queue["items"]) > 0
+    assert data["queue_sla_breaches"] == sum(i["is_overdue"] for i in queue["items"])
     assert sum(sum(v.values()) for v in data["by_state"].values()) == 1500
     assert "players by category" in cli(runner, scored, "report").stdout
+    # Three days on, every open HIGH (24 h) and CRITICAL (2 h) player is past the SLA.
+    from dk_sentinel.reporting import report
+    from dk_sentinel.warehouse import utcnow
+
+    with connect(scored) as wh:
+        later = report(wh, scored, now=utcnow() + timedelta(days=3))
+    assert later.queue_sla_breaches == later.queue_open == data["queue_open"]

@@ -192,9 +192,13 @@ def test_cli_json_summary_and_exit_codes(runner, tmp_path: Path) -> None:
     assert result.exit_code == 4
     summary = json.loads(result.stdout)
     assert summary["accepted"] == 3 and summary["rejected"] == summary["rows_read"] - 3
+    rejected = f"{summary['rejected']} of {summary['rows_read']} rows rejected"
+    assert f"{rejected}; the valid ones are loaded (3 new, 0 already present)" in result.stderr
+    again = invoke(runner, "ingest", "bets", str(path))
+    assert again.exit_code == 4 and "(0 new, 3 already present)" in again.stderr
     clean = bets_file(tmp_path / "clean.csv", GOOD[2].replace("B9", "B20"))
     ok = invoke(runner, "ingest", "bets", str(clean))
-    assert ok.exit_code == 0 and "B" not in ok.stderr.split("Error")[0][:0]
+    assert ok.exit_code == 0 and "Error" not in ok.stderr and "1 accepted" in ok.stderr
 
 
 def test_parquet_directory_and_glob(wh: Warehouse, tmp_path: Path) -> None:

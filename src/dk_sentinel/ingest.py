@@ -531,8 +531,8 @@ def ingest(
     )  # fmt: skip
     if result.rejected:
         error = PartialFailure(
-            f"{result.rejected} of {result.rows_read} rows rejected; the {result.accepted} "
-            "accepted rows are loaded",
+            f"{result.rejected:,} of {result.rows_read:,} rows rejected; the valid ones are "
+            f"loaded ({result.accepted:,} new, {result.already_present:,} already present)",
             f"See the reasons with --rejects-out FILE.csv or in {wh.schemas.ops}.ingest_rejects "
             f"(load_id '{load_id}').",
         )
