@@ -1,9 +1,10 @@
 """Running the packaged dbt project.
 
-dbt runs in a child process: a dbt-duckdb run keeps the DuckDB file locked until its process
-exits, so a child guarantees the file is free when scoring ends, and keeps dbt's ~1 s import
-out of every other command. The profile is generated from Settings into a cache folder and
-refers to secrets only through ``env_var()`` -- credentials are never written to disk.
+dbt runs in a child process: when the child exits the DuckDB file is certainly free, whatever
+the adapter does with its connection, dbt's global state (flags, logging) stays out of the
+cron process, and dbt's import (3-4 s here) stays out of every other command. The profile is
+generated from Settings into a cache folder and refers to secrets only through ``env_var()``
+-- credentials are never written to disk.
 """
 
 from __future__ import annotations
@@ -154,42 +155,31 @@ class DbtResult:
     seconds: float = 0.0
 
 
-def run_dbt(
-    settings: Settings,
-    command: list[str],
-    variables: Mapping[str, Any] | None = None,
-) -> DbtResult:
-    """Run one dbt command on the packaged project in a child process.
+def dbt_arguments(
+    settings: Settings, command: list[str], variables: Mapping[str, Any] | None = None
+) -> list[str]:
+    """The dbt command line for the packaged project (and its generated profile, written).
 
     Args:
         settings: Loaded settings.
         command: e.g. ``["build"]`` or ``["parse"]``.
-        variables: dbt vars (the scoring settings: the same from run to run, so dbt's
-            partial parsing survives; the run's identity is read by the models from the
-            ``running`` row of ``scoring_runs``, see the ``run_value`` macro).
+        variables: dbt vars.
 
     Returns:
-        The parsed outcome (from ``run_results.json``).
-
-    Raises:
-        ScoringError: dbt could not run at all.
+        The arguments after ``dbt``, as given to ``dbt.cli.main.cli`` or ``dbtRunner.invoke``.
     """
     folder = cache_dir(settings)
     (folder / "profiles.yml").write_text(profile_yaml(settings), encoding="utf-8")
-    target, logs = folder / "target", folder / "logs"
     args = [
-        sys.executable,
-        "-c",
-        "import sys; from dbt.cli.main import cli; sys.exit(cli())",
         *command,
         "--project-dir",
         str(PROJECT_DIR),
         "--profiles-dir",
         str(folder),
         "--target-path",
-        str(target),
+        str(folder / "target"),
         "--log-path",
-        str(logs),
+        str(folder / "logs"),
     ]
     variables = dict(variables or {})
     if settings.warehouse.backend == "snowflake" and settings.warehouse.snowflake.emulator:
@@ -202,6 +192,37 @@ def run_dbt(
         args += ["--exclude-resource-type", "unit_test"]
     if variables:
         args += ["--vars", json.dumps(variables)]
+    return args
+
+
+def run_dbt(
+    settings: Settings,
+    command: list[str],
+    variables: Mapping[str, Any] | None = None,
+) -> DbtResult:
+    """Run one dbt command on the packaged project in a child process.
+
+    Args:
+        settings: Loaded settings.
+        command: e.g. ``["build"]`` or ``["parse"]``.
+        variables: dbt vars (the scoring settings: the same from run to run, so dbt's
+            partial parsing survives; the run's identity is read by the models from the
+            ``running`` row of ``scoring_runs``, see the ``current_run`` macro).
+
+    Returns:
+        The parsed outcome (from ``run_results.json``).
+
+    Raises:
+        ScoringError: dbt could not run at all.
+    """
+    folder = cache_dir(settings)
+    target, logs = folder / "target", folder / "logs"
+    args = [
+        sys.executable,
+        "-c",
+        "import sys; from dbt.cli.main import cli; sys.exit(cli())",
+        *dbt_arguments(settings, command, variables),
+    ]
     env = {
         **os.environ,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
