@@ -188,7 +188,7 @@ def dbt_arguments(
         variables["tmp_relation_type"] = "transient"
     if command[0] == "build":
         # Unit tests check the SQL on fixed inputs, not the data: dbt advises running them in
-        # development and CI only (`make test` does), not in every production run.
+        # development and CI only (the test suite does), not in every production run.
         args += ["--exclude-resource-type", "unit_test"]
     if variables:
         args += ["--vars", json.dumps(variables)]
