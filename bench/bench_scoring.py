@@ -82,6 +82,14 @@ select * from p left join c using (player_id) left join t using (player_id) left
 """
 
 
+def generated(folder: Path, players: int) -> Path:
+    """The folder, with 90 days of generated contract files for ``players`` (made once)."""
+    if not (folder / "bets.csv").exists():
+        subprocess.run(sentinel("generate", "--out", str(folder), "--players", str(players), "--days", "90",
+                                "--seed", "1", "--as-of", "2026-11-01"), check=True)  # fmt: skip
+    return folder
+
+
 def median_seconds(args: list[str], runs: int, env: dict[str, str] | None = None) -> float:
     """Median wall time of ``runs`` fresh processes."""
     return statistics.median(run_timed(args, env)["seconds"] for _ in range(runs))
@@ -91,9 +99,7 @@ def fixed_cost(folder: Path) -> float:
     """Wall time of a score-batch on a 100-player warehouse (second run: dbt's caches warm)."""
     env = {**os.environ, "XDG_CACHE_HOME": str(folder / ".cache")}
     db = folder / "tiny.duckdb"
-    if not (folder / "bets.csv").exists():
-        subprocess.run(sentinel("generate", "--out", str(folder), "--players", "100", "--days", "90",
-                                "--seed", "1", "--as-of", "2026-11-01"), check=True)  # fmt: skip
+    generated(folder, 100)
     base = sentinel("--db", str(db), "-q")
     if not db.exists():
         subprocess.run([*base, "init"], check=True, env=env)
@@ -137,10 +143,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "data")
     parser.add_argument("--memory-limit", default="2GB")
     args = parser.parse_args()
-    data = args.dir / f"players_{args.players}"
-    if not (data / "bets.csv").exists():
-        subprocess.run(sentinel("generate", "--out", str(data), "--players", str(args.players), "--days", "90",
-                                "--seed", "1", "--as-of", "2026-11-01"), check=True)  # fmt: skip
+    data = generated(args.dir / f"players_{args.players}", args.players)
     db = data / "score.duckdb"
     for suffix in ("", ".wal"):
         Path(str(db) + suffix).unlink(missing_ok=True)
