@@ -63,8 +63,8 @@ def sentinel(*args: str) -> list[str]:
     return [sys.executable, "-m", "dk_sentinel", *args]
 
 
-def save(name: str, data: dict[str, Any]) -> Path:
-    """Write results/NAME.json with the machine description."""
+def save(name: str, data: dict[str, Any], echo: bool = True) -> Path:
+    """Write results/NAME.json with the machine description (and print it unless not echo)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     payload = {
@@ -73,5 +73,5 @@ def save(name: str, data: dict[str, Any]) -> Path:
         **data,
     }
     path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    print(json.dumps(payload, indent=2))
+    print(json.dumps(payload, indent=2) if echo else f"saved {path}")
     return path

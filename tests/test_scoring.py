@@ -292,4 +292,40 @@ def test_data_tests_check_this_run_and_unit_tests_run_apart(runner, scored: Sett
     assert run["status"] == "success" and run["tests_failed"] == 0 and run["tests_passed"] >= 15
     # The YAML unit tests are left out of production runs and run on their own here.
     unit = run_dbt(scored, ["test", "--select", "test_type:unit"], dbt_vars(scored))
-    assert (unit.tests_passed, unit.tests_failed) == (3, 0), unit.failures
+    assert (unit.tests_passed, unit.tests_failed) == (8, 0), unit.failures
+
+
+def test_version_1_history_stays_readable_after_version_2(runner, scored: Settings) -> None:
+    """A warehouse scored by version 1 gains version 2's columns; its old rows keep their values."""
+    added = ("recent_chased_losses", "chase_settled_losses", "expected_chase_rate",
+             "expected_late_night_share", "recent_evidence_weight")  # fmt: skip
+    with connect(scored) as wh:
+        for column in added:  # what a version 1 table lacked
+            wh.execute(f"alter table {{analytics}}.rg_risk_scores drop column {column}")
+        wh.execute("update {analytics}.rg_risk_scores set scoring_version = '1.0.0'")
+        old = dict(
+            wh.query("select player_id, composite_risk_score from {analytics}.rg_risk_scores")
+        )
+    db = str(scored.warehouse.duckdb.path)
+    later = (AS_OF + timedelta(days=1)).isoformat()
+    result = invoke(runner, "--db", db, "score-batch", "--as-of", later, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    with connect(scored) as wh:
+        versions = dict(
+            wh.query(
+                "select scoring_version, count(expected_chase_rate) from {analytics}.rg_risk_scores "
+                "group by 1"
+            )
+        )
+        kept = dict(
+            wh.query(
+                "select player_id, composite_risk_score from {analytics}.rg_risk_scores "
+                "where scoring_version = '1.0.0'"
+            )
+        )
+    assert versions["1.0.0"] == 0 and versions["2.0.0"] > 0  # new columns null on old rows
+    assert kept == old
+    player = next(iter(old))
+    history = invoke(runner, "--db", db, "analyze", player, "--history", "--format", "json")
+    assert history.exit_code == 0, history.stderr
+    assert len(json.loads(history.stdout)["history"]) == 2

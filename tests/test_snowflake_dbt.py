@@ -14,7 +14,7 @@ from dk_sentinel.synth import generate
 from dk_sentinel.warehouse import connect
 from dk_sentinel.warehouse.schema import bootstrap
 
-COLUMNS = "player_id, composite_risk_score, risk_category, loss_chase, bet_escalation, market_drift, temporal_risk, gamalyze, chased_losses, stake_ratio"
+COLUMNS = "player_id, composite_risk_score, risk_category, loss_chase, bet_escalation, market_drift, temporal_risk, gamalyze, chased_losses, stake_ratio, expected_chase_rate, expected_late_night_share, recent_personal_new_sport_bets, recent_evidence_weight"
 
 
 def load_and_score(settings: Settings, files: dict[str, str], as_of) -> list[tuple]:
@@ -34,7 +34,12 @@ def load_and_score(settings: Settings, files: dict[str, str], as_of) -> list[tup
 def test_dbt_snowflake_on_fakesnow_matches_duckdb(
     tmp_path: Path, fakesnow_server_settings: Settings
 ) -> None:
-    gen = generate(tmp_path / "data", players=120, days=60, seed=21, as_of=AS_OF)
+    # every scenario family and a season change: the population references and the season
+    # weights of new sports take part
+    gen = generate(
+        tmp_path / "data", players=120, days=60, seed=21, as_of=AS_OF, families="all",
+        season_shift=True,
+    )  # fmt: skip
     duck = load_and_score(
         load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"}), gen.files, AS_OF
     )

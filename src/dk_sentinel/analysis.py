@@ -55,6 +55,18 @@ def _fmt_pct(value: Any) -> str:
     return "n/a" if value is None else f"{float(value) * 100:.0f}%"
 
 
+_COUNTS = (
+    "chased_losses", "chase_settled_losses", "recent_chased_losses", "recent_settled_losses",
+    "wins_followed_bigger", "chase_settled_wins", "recent_live_bets", "recent_niche_bets",
+    "recent_longshot_bets", "recent_bets_on_new_sports", "recent_late_night_bets",
+)  # fmt: skip
+
+
+def _fmt_count(value: Any) -> str:
+    """A count, or n/a on a history row written before the count was recorded (version 1)."""
+    return "n/a" if value is None else str(value)
+
+
 def _fmt_num(value: Any, digits: int = 1) -> str:
     return "n/a" if value is None else f"{float(value):.{digits}f}"
 
@@ -70,9 +82,11 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
         Component -> one sentence.
     """
     s = settings.scoring
+    c = {k: _fmt_count(row.get(k)) for k in _COUNTS}
     chase = (
-        f"{row['chased_losses']} of {row['recent_settled_losses']} settled losses in the last "
-        f"{s.recent_window_days} days ({_fmt_pct(row['chased_loss_share'])}) were followed within "
+        f"{c['chased_losses']} of {c['chase_settled_losses']} settled losses in the last "
+        f"{s.chase_lookback_days} days ({c['recent_chased_losses']} of "
+        f"{c['recent_settled_losses']} in the last {s.recent_window_days}) were followed within "
         f"{s.chase_window_minutes} min by a bet of at least {s.chase_stake_ratio:g}x "
         "the usual stake"
     )
@@ -81,7 +95,10 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
             f"; those bets were {_fmt_num(row['chase_stake_ratio'])}x the baseline median stake, "
             f"a median {_fmt_num(row['median_minutes_to_chase'], 0)} min after the loss settled"
         )
-    chase += f" (after wins: {_fmt_pct(row['bigger_after_win_share'])})"
+    chase += (
+        f" (after wins: {c['wins_followed_bigger']} of {c['chase_settled_wins']}; "
+        f"expected rate {_fmt_pct(row.get('expected_chase_rate'))})"
+    )
     escalation = (
         f"median stake {_fmt_num(row['recent_median_stake'], 2)} "
         f"in the last {s.recent_window_days} "
@@ -92,18 +109,24 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
         escalation += (
             f"; daily staking trend {float(row['weekly_stake_growth']) * 100:+.0f}% per week"
         )
+    recent = row["recent_bets"]
     drift = (
-        f"live bets {_fmt_pct(row['recent_live_share'])} vs {_fmt_pct(row['baseline_live_share'])} "
-        f"before; niche sports {_fmt_pct(row['recent_niche_share'])} vs "
-        f"{_fmt_pct(row['baseline_niche_share'])}; longshots (odds >= {s.longshot_odds:g}) "
-        f"{_fmt_pct(row['recent_longshot_share'])} vs {_fmt_pct(row['baseline_longshot_share'])}; "
-        f"{_fmt_pct(row['recent_new_sport_share'])} of recent bets on sports never bet before"
+        f"live bets {c['recent_live_bets']} of {recent} recent "
+        f"({_fmt_pct(row['recent_live_share'])}; "
+        f"expected {_fmt_pct(row.get('expected_live_share'))}, "
+        f"{_fmt_pct(row['baseline_live_share'])} before); niche sports {c['recent_niche_bets']} "
+        f"of {recent} (expected {_fmt_pct(row.get('expected_niche_share'))}); longshots (odds >= "
+        f"{s.longshot_odds:g}) {c['recent_longshot_bets']} of {recent} (expected "
+        f"{_fmt_pct(row.get('expected_longshot_share'))}); {c['recent_bets_on_new_sports']} of "
+        f"{recent} recent bets on sports never bet before"
     )
     temporal = (
         f"late-night ({s.late_night_start_hour:02d}:00-{s.late_night_end_hour:02d}:00 local) bets "
-        f"{_fmt_pct(row['recent_late_night_share'])} vs "
-        f"{_fmt_pct(row['baseline_late_night_share'])} "
-        f"before; {_fmt_num(row['recent_bets_per_active_day'])} bets per active day vs "
+        f"{c['recent_late_night_bets']} of {recent} recent "
+        f"({_fmt_pct(row['recent_late_night_share'])}; expected "
+        f"{_fmt_pct(row.get('expected_late_night_share'))}, "
+        f"{_fmt_pct(row['baseline_late_night_share'])} before); "
+        f"{_fmt_num(row['recent_bets_per_active_day'])} bets per active day vs "
         f"{_fmt_num(row['baseline_bets_per_active_day'])}"
     )
     if row["gamalyze_risk_score"] is not None:
@@ -114,7 +137,9 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
     else:
         gamalyze = f"no Gamalyze assessment in the {s.gamalyze_staleness_days} days before scoring"
     if not row["has_bet_escalation"]:
-        escalation = drift = temporal = "absent: fewer than 5 bets in the baseline window"
+        escalation = drift = temporal = (
+            f"absent: fewer than {s.min_baseline_bets} bets in the baseline window"
+        )
     return {
         "loss_chase": chase,
         "bet_escalation": escalation,
@@ -126,19 +151,25 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
 
 _FEATURES = {
     "loss_chase": (
-        "recent_settled_losses", "chased_losses", "chased_loss_share", "bigger_after_win_share",
-        "median_minutes_to_chase", "chase_stake_ratio",
+        "chase_settled_losses", "chased_losses", "chased_loss_share", "recent_settled_losses",
+        "recent_chased_losses", "chase_settled_wins", "wins_followed_bigger",
+        "bigger_after_win_share", "expected_chase_rate", "median_minutes_to_chase",
+        "chase_stake_ratio",
     ),
     "bet_escalation": (
         "baseline_median_stake", "recent_median_stake", "stake_ratio", "weekly_stake_growth",
     ),
     "market_drift": (
-        "recent_live_share", "baseline_live_share", "recent_niche_share", "baseline_niche_share",
-        "recent_longshot_share", "baseline_longshot_share", "recent_new_sport_share",
+        "recent_bets", "recent_evidence_weight", "recent_live_bets", "recent_live_share",
+        "baseline_live_share", "expected_live_share", "recent_niche_bets", "recent_niche_share",
+        "baseline_niche_share", "expected_niche_share", "recent_longshot_bets",
+        "recent_longshot_share", "baseline_longshot_share", "expected_longshot_share",
+        "recent_bets_on_new_sports", "recent_new_sport_share", "recent_personal_new_sport_bets",
     ),
     "temporal_risk": (
-        "recent_late_night_share", "baseline_late_night_share", "recent_bets_per_active_day",
-        "baseline_bets_per_active_day",
+        "recent_bets", "recent_late_night_bets", "recent_late_night_share",
+        "baseline_late_night_share", "expected_late_night_share", "recent_active_days",
+        "recent_bets_per_active_day", "baseline_bets_per_active_day",
     ),
     "gamalyze": ("gamalyze_assessment_id", "gamalyze_risk_score"),
 }  # fmt: skip
@@ -269,7 +300,7 @@ def assess(
             weight=weights[name],
             present=bool(row[f"has_{name}"]),
             summary=summaries[name],
-            features={f: _jsonable(row[f]) for f in _FEATURES[name]},
+            features={f: _jsonable(row.get(f)) for f in _FEATURES[name]},
         )
         for name in COMPONENTS
     }

@@ -5,19 +5,26 @@ Scoring never reads labels; this module compares the published scores with them 
 
 from __future__ import annotations
 
+import bisect
+import csv
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from dk_sentinel.synth import EXPECTED_DRIVER, RISK_ARCHETYPES
+from dk_sentinel.synth import EXPECTED_DRIVER, LOOKALIKES, RISK_ARCHETYPES
 from dk_sentinel.warehouse import Warehouse
+
+_HIGH_PLUS = frozenset({"HIGH", "CRITICAL"})
+#: A composite an analyst reads as 1.00 (two decimals): the ceiling the queue cannot order.
+CEILING = 0.995
 
 
 class ArchetypeQuality(BaseModel):
-    """How one archetype was scored."""
+    """How one archetype (scenario family) was scored."""
 
     archetype: str
     players: int
+    is_risk: bool
     mean_composite: float
     share_high_or_above: float
     expected_driver: str | None
@@ -29,9 +36,14 @@ class QualityReport(BaseModel):
 
     players: int
     roc_auc: float
+    recall_high_plus: float
+    precision_high_plus: float
     risk_share_high_or_above: float
     lookalike_share_high_or_above: float
     recreational_share_high_or_above: float
+    high_plus: int
+    share_high_plus_at_ceiling: float
+    top50_distinct_composites: int
     archetypes: list[ArchetypeQuality]
 
 
@@ -50,14 +62,16 @@ def roc_auc(scores: list[float], positives: list[bool]) -> float:
     if not pos or not neg:
         return float("nan")
     ordered = sorted(neg)
-    import bisect
-
     wins = sum(
         bisect.bisect_left(ordered, s)
         + 0.5 * (bisect.bisect_right(ordered, s) - bisect.bisect_left(ordered, s))
         for s in pos
     )
     return wins / (len(pos) * len(neg))
+
+
+def _share(hits: int, total: int) -> float:
+    return round(hits / total, 4) if total else 0.0
 
 
 def evaluate(wh: Warehouse, labels_csv: Path) -> QualityReport:
@@ -68,10 +82,8 @@ def evaluate(wh: Warehouse, labels_csv: Path) -> QualityReport:
         labels_csv: The labels file.
 
     Returns:
-        AUC, category shares and driver accuracy per archetype.
+        AUC, recall and precision at HIGH+, category shares and driver accuracy per family.
     """
-    import csv
-
     with labels_csv.open(encoding="utf-8") as handle:
         labels = {row["player_id"]: row["archetype"] for row in csv.DictReader(handle)}
     rows = wh.query(
@@ -83,10 +95,11 @@ def evaluate(wh: Warehouse, labels_csv: Path) -> QualityReport:
         for pid, score, cat, driver in rows
         if pid in labels
     ]
-    high = {"HIGH", "CRITICAL"}
+    flagged = [i for i in scored if i[2] in _HIGH_PLUS]
+    risk = [i for i in scored if i[0] in RISK_ARCHETYPES]
 
-    def share(items: list[tuple[str, float, str, str | None]]) -> float:
-        return sum(1 for i in items if i[2] in high) / len(items) if items else 0.0
+    def share_high(items: list[tuple[str, float, str, str | None]]) -> float:
+        return _share(sum(1 for i in items if i[2] in _HIGH_PLUS), len(items))
 
     per = []
     for archetype in sorted({a for a, *_ in scored}):
@@ -96,26 +109,30 @@ def evaluate(wh: Warehouse, labels_csv: Path) -> QualityReport:
             ArchetypeQuality(
                 archetype=archetype,
                 players=len(items),
+                is_risk=archetype in RISK_ARCHETYPES,
                 mean_composite=round(sum(i[1] for i in items) / len(items), 4),
-                share_high_or_above=round(share(items), 4),
+                share_high_or_above=share_high(items),
                 expected_driver=expected,
-                share_expected_driver=round(
-                    sum(1 for i in items if i[3] == expected) / len(items), 4
-                )
+                share_expected_driver=_share(sum(1 for i in items if i[3] == expected), len(items))
                 if expected
                 else None,
             )
         )
-    lookalikes = {"high_stakes_stable", "consistent_winner", "sparse_bettor"}
+    top = sorted((i[1] for i in scored), reverse=True)[:50]
     return QualityReport(
         players=len(scored),
         roc_auc=round(
             roc_auc([i[1] for i in scored], [i[0] in RISK_ARCHETYPES for i in scored]), 4
         ),
-        risk_share_high_or_above=round(share([i for i in scored if i[0] in RISK_ARCHETYPES]), 4),
-        lookalike_share_high_or_above=round(share([i for i in scored if i[0] in lookalikes]), 4),
-        recreational_share_high_or_above=round(
-            share([i for i in scored if i[0] == "recreational"]), 4
+        recall_high_plus=share_high(risk),
+        precision_high_plus=_share(
+            sum(1 for i in flagged if i[0] in RISK_ARCHETYPES), len(flagged)
         ),
+        risk_share_high_or_above=share_high(risk),
+        lookalike_share_high_or_above=share_high([i for i in scored if i[0] in LOOKALIKES]),
+        recreational_share_high_or_above=share_high([i for i in scored if i[0] == "recreational"]),
+        high_plus=len(flagged),
+        share_high_plus_at_ceiling=_share(sum(1 for i in flagged if i[1] >= CEILING), len(flagged)),
+        top50_distinct_composites=len(set(top)),
         archetypes=per,
     )

@@ -11,9 +11,18 @@ Behaviour modelled:
 * settlement after placement: live bets within minutes, pre-match within hours to two days,
   futures weeks later; bets not settled by ``as_of`` are ``pending``;
 * an evening peak in the player's local time zone (from the state suffix of the player id);
-* archetypes: most players recreational; risk patterns that start a few weeks before
-  ``as_of`` (loss chasing, stake escalation, a late-night shift, a drift to live / niche /
-  longshot markets); non-risk lookalikes (stable high stakes, consistent winners, sparse).
+* sessions: most of a day's bets fall within an hour or two of one another, so a bet often
+  follows a settlement within minutes whatever the player's intent (the trap a loss-chase
+  measure must survive);
+* families (``families="core"``: the first eight; ``"all"``: every one): most players
+  recreational; risk patterns that start a few weeks before ``as_of`` (loss chasing -- strong,
+  moderate, or with few losses --, stake escalation, a late-night shift, a drift to live /
+  niche / longshot markets); non-risk lookalikes (stable high stakes, consistent winners,
+  sparse players, low-volume recreational players with 1-5 recent bets, new joiners, lapsing
+  players, win-chasers who raise their stakes after wins);
+* ``season_shift``: a change everyone makes at once in the recent window (a sport whose season
+  starts, a night-time tournament, more live betting and more bets a day), which is not
+  personal drift.
 """
 
 from __future__ import annotations
@@ -76,13 +85,50 @@ ARCHETYPES: dict[str, float] = {
     "consistent_winner": 0.06,
     "sparse_bettor": 0.06,
 }
-RISK_ARCHETYPES = frozenset({"loss_chaser", "escalator", "late_night_shift", "market_drifter"})
+#: Every scenario family (``families="all"``): the archetypes above and the harder cases.
+FAMILIES: dict[str, float] = {
+    "recreational": 0.46,
+    "low_volume": 0.08,
+    "new_joiner": 0.04,
+    "lapsing": 0.03,
+    "win_chaser": 0.03,
+    "loss_chaser": 0.04,
+    "moderate_chaser": 0.03,
+    "few_loss_chaser": 0.02,
+    "escalator": 0.04,
+    "late_night_shift": 0.04,
+    "market_drifter": 0.04,
+    "high_stakes_stable": 0.05,
+    "consistent_winner": 0.05,
+    "sparse_bettor": 0.05,
+}
+RISK_ARCHETYPES = frozenset(
+    {
+        "loss_chaser",
+        "moderate_chaser",
+        "few_loss_chaser",
+        "escalator",
+        "late_night_shift",
+        "market_drifter",
+    }
+)
+LOOKALIKES = frozenset({"high_stakes_stable", "consistent_winner", "sparse_bettor"})
 #: The component each single-pattern risk archetype should drive.
 EXPECTED_DRIVER = {
     "loss_chaser": "loss_chase",
+    "moderate_chaser": "loss_chase",
+    "few_loss_chaser": "loss_chase",
     "escalator": "bet_escalation",
     "late_night_shift": "temporal_risk",
     "market_drifter": "market_drift",
+}
+#: How each chasing family reacts to a settlement: (after, chance low, chance high,
+#: stake multiple low, high, delay minutes low, high). Chance rises with the player's intensity.
+_CHASERS: dict[str, tuple[str, float, float, float, float, int, int]] = {
+    "loss_chaser": ("lost", 0.55, 0.95, 2.0, 4.5, 1, 25),
+    "moderate_chaser": ("lost", 0.30, 0.50, 2.0, 3.0, 1, 15),
+    "few_loss_chaser": ("lost", 0.60, 0.90, 2.0, 4.0, 1, 20),
+    "win_chaser": ("won", 0.50, 0.80, 2.0, 3.5, 1, 20),
 }
 
 MAJOR_SPORTS = np.array(["NFL", "NBA", "MLB", "NHL", "NCAAF", "NCAAB", "SOCCER", "TENNIS", "GOLF"])
@@ -116,15 +162,28 @@ class _Bets:
 
 
 def _placed_times(
-    rng: np.random.Generator, day: np.ndarray, offset_h: np.ndarray, late: np.ndarray, start: int
+    rng: np.random.Generator,
+    player: np.ndarray,
+    day: np.ndarray,
+    offset_h: np.ndarray,
+    late: np.ndarray,
+    start: int,
 ) -> np.ndarray:
-    """Epoch seconds: an evening-peaked local hour, or 00:00-05:00 where ``late``."""
+    """Epoch seconds: an evening-peaked local hour, or 00:00-05:00 where ``late``.
+
+    Two thirds of a player's bets on a day fall in one session (within about an hour of its
+    centre); the others anywhere in the day.
+    """
     n = day.size
+    _, session = np.unique(player.astype(np.int64) * 100_000 + day, return_inverse=True)
+    centre = np.clip(rng.normal(20.0, 2.2, session.max() + 1 if n else 0), 9, 23.0)
     hour = np.where(
         rng.random(n) < 0.75,
         np.clip(rng.normal(20.0, 2.2, n), 9, 23.99),  # evening peak (games)
         rng.uniform(9, 24, n),  # daytime / props
     )
+    in_session = rng.random(n) < 0.67
+    hour = np.where(in_session, np.clip(centre[session] + rng.normal(0, 0.6, n), 9, 23.99), hour)
     hour = np.where(late, rng.uniform(0, 5, n), hour)
     local = start + day * 86400 + (hour * 3600).astype(np.int64)
     return np.asarray(local - offset_h * 3600)
@@ -145,7 +204,17 @@ def _odds(rng: np.random.Generator, market: np.ndarray, longshot: np.ndarray) ->
     return np.asarray(np.round(np.clip(odds, 1.05, 200.0), 2))
 
 
-def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict[str, Any]:
+Families = Literal["core", "all"]
+
+
+def generate_frames(
+    players: int,
+    days: int,
+    seed: int,
+    as_of: datetime,
+    families: Families = "core",
+    season_shift: bool = False,
+) -> dict[str, Any]:
     """Generate the contract tables as Arrow tables (no files).
 
     Args:
@@ -153,6 +222,8 @@ def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict
         days: Days of history before ``as_of``.
         seed: Random seed (same seed, same data).
         as_of: End of the generated history (UTC, naive).
+        families: ``core`` (the eight archetypes) or ``all`` (every scenario family).
+        season_shift: Everyone changes at once in the last 14 days (see the module doc).
 
     Returns:
         ``{"bets": ..., "assessments": ..., "outcomes": ..., "labels": ...}`` Arrow tables.
@@ -163,9 +234,11 @@ def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict
     start_dt = (as_of - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     start = int(start_dt.replace(tzinfo=UTC).timestamp())
     end = int(as_of.replace(tzinfo=UTC).timestamp())
+    shift_day = (end - start) // 86400 - 14  # first day of the recent window
 
-    names = np.array(list(ARCHETYPES))
-    arch = rng.choice(names.size, players, p=np.array(list(ARCHETYPES.values())))
+    mix = ARCHETYPES if families == "core" else FAMILIES
+    names = np.array(list(mix))
+    arch = rng.choice(names.size, players, p=np.array(list(mix.values())))
     archetype = names[arch]
     states = np.array(list(_STATE_WEIGHTS))
     sw = np.array(list(_STATE_WEIGHTS.values()), dtype=float)
@@ -182,6 +255,13 @@ def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict
     rate = np.exp(rng.normal(np.log(1.0), 0.6, players))  # bets per day
     rate = np.where(archetype == "sparse_bettor", rng.uniform(0.02, 0.08, players), rate)
     rate = np.where(archetype == "high_stakes_stable", rate * 0.8, rate)
+    rate = np.where(archetype == "low_volume", rng.uniform(0.07, 0.35, players), rate)
+    rate = np.where(archetype == "few_loss_chaser", rng.uniform(0.25, 0.5, players), rate)
+    # new joiners start 5-30 days before as_of; lapsing players drop to a fifth 10-40 days before
+    first_day = np.where(
+        archetype == "new_joiner", np.maximum(days - rng.integers(5, 31, players), 0), 0
+    )
+    lapse_day = np.where(archetype == "lapsing", days - rng.integers(10, 41, players), days)
     live_p = np.clip(rng.beta(2, 6, players), 0.02, 0.9)
     niche_p = np.clip(rng.beta(1, 25, players), 0, 0.3)
     longshot_p = np.clip(rng.beta(1, 20, players), 0, 0.3)
@@ -191,26 +271,40 @@ def generate_frames(players: int, days: int, seed: int, as_of: datetime) -> dict
     intensity = rng.uniform(0.6, 1.0, players)  # strength of the risk pattern
 
     # ---- base bets -------------------------------------------------------------------------
-    counts = rng.poisson(rate * days)
+    counts = rng.poisson(rate * (days - first_day))
     counts = np.where(archetype == "sparse_bettor", np.clip(counts, 2, 8), np.maximum(counts, 1))
     p = np.repeat(np.arange(players), counts)
     n = p.size
-    day = rng.integers(0, days, n)
+    day = first_day[p] + (rng.random(n) * (days - first_day[p])).astype(np.int64)
+    lapsed = (day >= lapse_day[p]) & (rng.random(n) < 0.8)
+    if season_shift:  # everyone bets 30 % more in the recent window
+        extra = np.flatnonzero((day >= shift_day) & (rng.random(n) < 0.3))
+        p, day = np.concatenate([p, p[extra]]), np.concatenate([day, day[extra]])
+        lapsed = np.concatenate([lapsed, lapsed[extra]])
+    p, day = p[~lapsed], day[~lapsed]
+    n = p.size
     a = archetype[p]
     active = day >= onset_day[p]
+    season = season_shift & (day >= shift_day)
     late = rng.random(n) < np.where(
-        (a == "late_night_shift") & active, 0.45 + 0.4 * intensity[p], late_p[p]
+        (a == "late_night_shift") & active, 0.45 + 0.4 * intensity[p], late_p[p] + 0.12 * season
     )
     drifting = (a == "market_drifter") & active
-    live = rng.random(n) < np.where(drifting, np.maximum(live_p[p], 0.7), live_p[p])
+    live = rng.random(n) < np.where(
+        drifting, np.maximum(live_p[p], 0.7), np.minimum(live_p[p] + 0.12 * season, 0.95)
+    )
     niche = rng.random(n) < np.where(drifting, 0.35 + 0.3 * intensity[p], niche_p[p])
     longshot = rng.random(n) < np.where(drifting, 0.3 + 0.3 * intensity[p], longshot_p[p])
     # late-night and heavy-intensity shift: more bets per active day after onset
     market = rng.choice(MARKETS.size, n, p=_MARKET_P)
     market = np.where(live & (market == 5), 0, market)  # no live futures
     sport = np.where(niche, rng.choice(NICHE_SPORTS, n), rng.choice(MAJOR_SPORTS, n, p=_MAJOR_P))
+    if season_shift:  # NFL is off-season in the baseline, then 35 % of major-sport bets
+        other = rng.choice(MAJOR_SPORTS[1:], n, p=_MAJOR_P[1:] / _MAJOR_P[1:].sum())
+        sport = np.where((sport == "NFL") & ~season, other, sport)
+        sport = np.where(season & ~niche & (rng.random(n) < 0.35), "NFL", sport)
     approx = start + day * 86400 + 12 * 3600  # noon UTC of the bet's day decides DST
-    placed = _placed_times(rng, day, _local_offsets(state[p], approx), late, start)
+    placed = _placed_times(rng, p, day, _local_offsets(state[p], approx), late, start)
     stake = base_stake[p] * np.exp(rng.normal(0, 0.35, n))
     escal = (a == "escalator") & active
     growth = np.clip((day - onset_day[p]) / np.maximum(days - onset_day[p], 1), 0, 1)
@@ -314,25 +408,31 @@ def _settle_and_chase(
     start: int,
     end: int,
 ) -> tuple[_Bets, np.ndarray, np.ndarray, np.ndarray]:
-    """Settle bets; for loss chasers add fast, bigger bets after settled losses (two rounds)."""
+    """Settle bets; chasing families add fast, bigger bets after settlements (two rounds).
+
+    Loss chasers react to losses, win-chasers to wins (see ``_CHASERS``).
+    """
     status, settled, payout = _settle(rng, bets, archetype, end)
     all_parts = [(bets, status, settled, payout)]
     current, cur_status, cur_settled = bets, status, settled
+    per_player = [_CHASERS.get(str(a), ("", 0.0, 0.0, 1.0, 1.0, 1, 1)) for a in archetype]
+    after = np.array([c[0] for c in per_player])
+    lo, hi, m_lo, m_hi, d_lo, d_hi = (np.array([c[i] for c in per_player]) for i in range(1, 7))
     for _round in range(2):
-        a = archetype[current.player]
+        pl_all = current.player
         day = (cur_settled - start) // 86400
+        chance = lo[pl_all] + (hi[pl_all] - lo[pl_all]) * intensity[pl_all]
         chase = (
-            (a == "loss_chaser")
-            & (cur_status == "lost")
+            (cur_status == after[pl_all])
             & (cur_settled > 0)
-            & (day >= onset_day[current.player])
-            & (rng.random(current.player.size) < 0.55 + 0.4 * intensity[current.player])
+            & (day >= onset_day[pl_all])
+            & (rng.random(pl_all.size) < chance)
         )
         idx = np.flatnonzero(chase)
         if idx.size == 0:
             break
         pl = current.player[idx]
-        placed = cur_settled[idx] + rng.integers(60, 25 * 60, idx.size)
+        placed = cur_settled[idx] + (rng.uniform(d_lo[pl], d_hi[pl]) * 60).astype(np.int64)
         keep = placed < end
         idx, pl, placed = idx[keep], pl[keep], placed[keep]
         k = idx.size
@@ -340,7 +440,7 @@ def _settle_and_chase(
         new = _Bets(
             pl,
             placed,
-            base_stake[pl] * rng.uniform(2.0, 4.5, k),
+            base_stake[pl] * rng.uniform(m_lo[pl], m_hi[pl]),
             _odds(rng, market, np.zeros(k, bool)),
             market,
             current.sport[idx],
@@ -402,6 +502,8 @@ def generate(
     seed: int = 7,
     as_of: date | datetime | None = None,
     file_format: Literal["csv", "parquet"] = "csv",
+    families: Families = "core",
+    season_shift: bool = False,
 ) -> GenerateResult:
     """Write bets, assessments, outcomes and labels files into ``out_dir``.
 
@@ -412,6 +514,8 @@ def generate(
         seed: Random seed.
         as_of: End of the history (default: now, to the hour).
         file_format: ``csv`` or ``parquet``.
+        families: ``core`` (the eight archetypes) or ``all`` (every scenario family).
+        season_shift: Everyone changes at once in the last 14 days.
 
     Returns:
         Counts and file paths.
@@ -425,7 +529,7 @@ def generate(
         as_of = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
     elif not isinstance(as_of, datetime):
         as_of = datetime(as_of.year, as_of.month, as_of.day)
-    frames = generate_frames(players, days, seed, as_of)
+    frames = generate_frames(players, days, seed, as_of, families, season_shift)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     con = duckdb.connect(":memory:")

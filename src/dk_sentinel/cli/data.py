@@ -28,6 +28,13 @@ class FileFormat(StrEnum):
     parquet = "parquet"
 
 
+class FamilyMix(StrEnum):
+    """Which scenario families ``generate`` draws players from."""
+
+    core = "core"
+    all = "all"
+
+
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the files into.")],
     players: Annotated[int, typer.Option(min=1, help="Number of players.")] = 2000,
@@ -39,12 +46,22 @@ def generate(
     file_format: Annotated[
         FileFormat, typer.Option("--format", help="csv or parquet.")
     ] = FileFormat.csv,
+    families: Annotated[
+        FamilyMix,
+        typer.Option(help="core: the eight archetypes; all: every scenario family."),
+    ] = FamilyMix.core,
+    season_shift: Annotated[
+        bool,
+        typer.Option(help="Everyone changes at once in the last 14 days (a season start)."),
+    ] = False,
 ) -> None:
     """Write synthetic contract files (bets, assessments, outcomes) plus a labels file."""
     from dk_sentinel.synth import generate as run_generate
 
     with progress("generating"):
-        result = run_generate(out, players, days, seed, as_of, file_format.value)
+        result = run_generate(
+            out, players, days, seed, as_of, file_format.value, families.value, season_shift
+        )
     info(
         f"Generated {result.bets:,} bets, {result.assessments:,} assessments and "
         f"{result.outcomes:,} outcomes for {result.players:,} players in {out} "

@@ -27,7 +27,7 @@ from dk_sentinel.errors import ScoringError
 log = logging.getLogger(__name__)
 
 PROJECT_DIR = Path(__file__).parent / "dbt_project"
-SCORING_VERSION = "1.0.0"
+SCORING_VERSION = "2.0.0"
 
 
 def cache_dir(settings: Settings) -> Path:
@@ -122,16 +122,7 @@ def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
         "scoring_version": SCORING_VERSION,
         "raw_schema": settings.warehouse.schemas.raw,
         "ops_schema": settings.warehouse.schemas.ops,
-        "recent_window_days": s.recent_window_days,
-        "baseline_window_days": s.baseline_window_days,
-        "chase_window_minutes": s.chase_window_minutes,
-        "chase_stake_ratio": s.chase_stake_ratio,
-        "min_settled_losses": s.min_settled_losses,
-        "min_bets": s.min_bets,
-        "late_night_start_hour": s.late_night_start_hour,
-        "late_night_end_hour": s.late_night_end_hour,
-        "longshot_odds": s.longshot_odds,
-        "gamalyze_staleness_days": s.gamalyze_staleness_days,
+        **s.model_dump(exclude={"weights", "thresholds", "dbt_threads"}),
         "threshold_critical": str(s.thresholds.critical),
         "threshold_high": str(s.thresholds.high),
         "threshold_medium": str(s.thresholds.medium),

@@ -38,19 +38,40 @@
     (cast({{ num }} as double) / nullif(cast({{ den }} as double), 0.0))
 {%- endmacro %}
 
-{#- How far a recent share rises above the baseline share, beyond sampling noise: the rise
-    minus 1.96 standard errors of a two-proportion difference (0 when it is within noise). -#}
-{% macro share_rise(recent_hits, recent_n, base_hits, base_n) -%}
-    case when coalesce({{ recent_n }}, 0) = 0 or coalesce({{ base_n }}, 0) = 0 then 0.0 else
-    greatest(
-        {{ safe_div(recent_hits, recent_n) }} - {{ safe_div(base_hits, base_n) }}
-        - 1.96 * sqrt(
-            {{ safe_div(recent_hits ~ ' + ' ~ base_hits, recent_n ~ ' + ' ~ base_n) }}
-            * (1.0 - {{ safe_div(recent_hits ~ ' + ' ~ base_hits, recent_n ~ ' + ' ~ base_n) }})
-            * (1.0 / cast({{ recent_n }} as double) + 1.0 / cast({{ base_n }} as double))
-        ),
-        0.0)
-    end
+{#- Evidence weighting, the one way every component weighs a share, rate or ratio by the
+    count it rests on (README "How scoring works", _marts__models.yml):
+
+    A share estimated from n events is the beta-binomial posterior mean with a prior centred
+    on its reference value and worth `prior_strength` (k) events:
+        estimate = (hits + k * reference) / (n + k)
+    so its departure from the reference is
+        rise = estimate - reference = n / (n + k) * (hits / n - reference)
+    -- the observed departure times the evidence weight n / (n + k). A log ratio (stakes,
+    bets per day, weekly growth) is shrunk the same way (normal-normal shrinkage with a prior
+    worth k observations). One bet moves an estimate by at most 1 / (1 + k); it takes about
+    k events for the observation to weigh as much as the prior. -#}
+{% macro evidence_weight(n) -%}
+    (cast(coalesce({{ n }}, 0) as double) / (cast(coalesce({{ n }}, 0) as double) + {{ var('prior_strength') }}))
+{%- endmacro %}
+
+{#- The posterior-mean share of `hits` in `n` with a prior worth k events at `prior`. -#}
+{% macro shrunk_share(hits, n, prior) -%}
+    ((cast(coalesce({{ hits }}, 0) as double) + {{ var('prior_strength') }} * ({{ prior }}))
+     / (cast(coalesce({{ n }}, 0) as double) + {{ var('prior_strength') }}))
+{%- endmacro %}
+
+{#- How far the posterior share of `hits` in `n` rises above `reference` (negative when it
+    falls): n / (n + k) * (hits / n - reference); 0 with no events. -#}
+{% macro share_rise(hits, n, reference) -%}
+    ((cast(coalesce({{ hits }}, 0) as double) - cast(coalesce({{ n }}, 0) as double) * ({{ reference }}))
+     / (cast(coalesce({{ n }}, 0) as double) + {{ var('prior_strength') }}))
+{%- endmacro %}
+
+{#- A graded score in [0, 1) from evidence x >= 0: 1 - exp(-x). It rises steadily (0.63 at
+    x = 1, 0.86 at 2, 0.95 at 3) and never reaches 1, so strong evidence keeps ranking
+    resolution instead of piling up at a ceiling. -#}
+{% macro saturate(x) -%}
+    (1.0 - exp(-greatest(coalesce({{ x }}, 0.0), 0.0)))
 {%- endmacro %}
 
 {#- The composite (see README "How scoring works"): the strongest present behavioural

@@ -6,7 +6,10 @@
     - the stake trajectory (Braverman & Shaffer 2012): the least-squares slope of log daily
       staked amount against the day over every active day of the scoring window, as growth
       per week (needs at least 8 active days);
-    - the recent bets on sports the player never bet in the baseline window.
+    - the recent bets on sports the player never bet in the baseline window, each weighted by
+      how far that sport's share of the whole book's bets held from the baseline window to
+      the recent one (min(1, baseline share / recent share)): a sport whose season starts,
+      which everyone takes up at once, weighs ~0; a sport the book bets as before weighs 1.
     On DuckDB the bets are materialised once in memory and shared by the three aggregates
     (int_bets_windowed is a view: scanning it three times cost ~2 s more per 10M bets). -#}
 
@@ -103,14 +106,33 @@ sports as (
 
 ),
 
+sport_seasons as (
+
+    select
+        sport,
+        least(1.0, coalesce(
+            {{ safe_div('sum(baseline_bets)', 'sum(sum(baseline_bets)) over ()') }}
+            / nullif({{ safe_div('sum(recent_bets)', 'sum(sum(recent_bets)) over ()') }}, 0.0),
+            1.0)) as personal_weight
+
+    from sports
+    group by sport
+
+),
+
 new_sports as (
 
     select
-        player_id,
-        sum(case when baseline_bets = 0 then recent_bets else 0 end) as recent_bets_on_new_sports
+        sports.player_id,
+        sum(case when sports.baseline_bets = 0 then sports.recent_bets else 0 end)
+            as recent_bets_on_new_sports,
+        sum(case when sports.baseline_bets = 0
+            then sports.recent_bets * sport_seasons.personal_weight else 0.0 end)
+            as recent_personal_new_sport_bets
 
     from sports
-    group by player_id
+    inner join sport_seasons on sport_seasons.sport = sports.sport
+    group by sports.player_id
 
 ),
 
@@ -120,9 +142,13 @@ final as (
         windows.*,
         coalesce(trends.recent_active_days, 0) as recent_active_days,
         coalesce(trends.baseline_active_days, 0) as baseline_active_days,
+        coalesce(trends.active_days, 0) as active_days,
+        case when trends.active_days >= 8
+            then 7 * trends.log_stake_slope_per_day end as weekly_log_stake_growth,
         case when trends.active_days >= 8
             then exp(7 * trends.log_stake_slope_per_day) - 1 end as weekly_stake_growth,
-        coalesce(new_sports.recent_bets_on_new_sports, 0) as recent_bets_on_new_sports
+        coalesce(new_sports.recent_bets_on_new_sports, 0) as recent_bets_on_new_sports,
+        coalesce(new_sports.recent_personal_new_sport_bets, 0.0) as recent_personal_new_sport_bets
 
     from windows
     left join trends on trends.player_id = windows.player_id

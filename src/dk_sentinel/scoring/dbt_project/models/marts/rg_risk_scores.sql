@@ -9,7 +9,7 @@
         materialized='incremental',
         unique_key='run_id',
         incremental_strategy='delete+insert',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
         tmp_relation_type=var('tmp_relation_type', 'table')
     )
 }}
@@ -34,24 +34,44 @@ assessed as (
 
 ),
 
+population as (
+
+    select * from {{ ref('int_population_references') }}
+
+),
+
 features as (
 
     select
         players.*,
         coalesce(chases.recent_settled_losses, 0) as recent_settled_losses,
+        coalesce(chases.recent_chased_losses, 0) as recent_chased_losses,
+        coalesce(chases.chase_settled_losses, 0) as chase_settled_losses,
         coalesce(chases.chased_losses, 0) as chased_losses,
-        coalesce(chases.recent_settled_wins, 0) as recent_settled_wins,
+        coalesce(chases.chase_settled_wins, 0) as chase_settled_wins,
         coalesce(chases.wins_followed_bigger, 0) as wins_followed_bigger,
         chases.median_minutes_to_chase,
         chases.chase_stake_ratio,
         assessed.assessment_id as gamalyze_assessment_id,
         assessed.assessed_at as gamalyze_assessed_at,
         assessed.risk_score as gamalyze_risk_score,
-        least(1.0, cast(players.recent_bets + players.baseline_bets as double) / {{ var('min_bets') }})
-            as confidence,
-        players.baseline_bets >= 5 as has_baseline
+        players.baseline_bets >= {{ var('min_baseline_bets') }} as has_baseline,
+        population.after_win_rate as population_after_win_rate,
+        population.new_sport_share as population_new_sport_share,
+        population.log_stake_ratio_shift,
+        population.log_intensity_shift,
+        population.weekly_log_growth_shift,
+        {%- for flag in ['live', 'niche', 'longshot', 'late_night'] %}
+        -- what this player's recent share would be with no personal change: their own
+        -- baseline share (shrunk toward the population's) moved by the population's shift
+        least(1.0, greatest(0.0,
+            {{ shrunk_share('players.baseline_' ~ flag ~ '_bets', 'players.baseline_bets',
+                            'population.baseline_' ~ flag ~ '_share') }}
+            + population.{{ flag }}_shift)) as expected_{{ flag }}_share{% if not loop.last %},{% endif %}
+        {%- endfor %}
 
     from players
+    cross join population
     left join chases on chases.player_id = players.player_id
     left join assessed on assessed.player_id = players.player_id
 
@@ -61,20 +81,36 @@ signals as (
 
     select
         features.*,
-        {{ share_rise('chased_losses', 'recent_settled_losses',
-                      'wins_followed_bigger + 3', 'recent_settled_wins + 20') }} as chase_rise,
-        ln(greatest({{ safe_div('recent_median_stake', 'baseline_median_stake') }}, 1e-9)) as log_stake_ratio,
-        {{ share_rise('recent_live_bets', 'recent_bets', 'baseline_live_bets', 'baseline_bets') }} as live_rise,
-        {{ share_rise('recent_niche_bets', 'recent_bets', 'baseline_niche_bets', 'baseline_bets') }} as niche_rise,
-        {{ share_rise('recent_longshot_bets', 'recent_bets', 'baseline_longshot_bets', 'baseline_bets') }} as longshot_rise,
-        case when baseline_bets >= 10
-            then greatest(coalesce({{ safe_div('recent_bets_on_new_sports', 'recent_bets') }}, 0.0) - 0.2, 0.0)
-            else 0.0 end as new_sport_rise,
-        {{ share_rise('recent_late_night_bets', 'recent_bets',
-                      'baseline_late_night_bets', 'baseline_bets') }} as late_night_rise,
-        case when recent_active_days >= 3 then ln(greatest(
-            {{ safe_div(safe_div('recent_bets', 'recent_active_days'),
-                        safe_div('baseline_bets', 'baseline_active_days')) }}, 1e-9)) end as log_intensity_ratio
+        -- loss chasing: the rate after losses vs the player's own after-win rate (shrunk
+        -- toward the population's), weighted by the number of losses
+        {{ shrunk_share('wins_followed_bigger', 'chase_settled_wins', 'population_after_win_rate') }}
+            as expected_chase_rate,
+        greatest(
+            {{ share_rise('chased_losses', 'chase_settled_losses',
+                          shrunk_share('wins_followed_bigger', 'chase_settled_wins',
+                                       'population_after_win_rate')) }},
+            {{ share_rise('recent_chased_losses', 'recent_settled_losses',
+                          shrunk_share('wins_followed_bigger', 'chase_settled_wins',
+                                       'population_after_win_rate')) }}) as chase_rise,
+        {{ evidence_weight('recent_bets') }}
+            * (ln({{ safe_div('recent_median_stake', 'baseline_median_stake') }})
+               - log_stake_ratio_shift) as stake_level_rise,
+        {{ evidence_weight('active_days') }}
+            * (weekly_log_stake_growth - weekly_log_growth_shift) as stake_growth_rise,
+        {%- for flag in ['live', 'niche', 'longshot', 'late_night'] %}
+        {{ share_rise('recent_' ~ flag ~ '_bets', 'recent_bets', 'expected_' ~ flag ~ '_share') }}
+            as {{ flag }}_rise,
+        {%- endfor %}
+        case when baseline_bets >= 2 * {{ var('min_baseline_bets') }} then
+            {{ share_rise('recent_personal_new_sport_bets', 'recent_bets',
+                          'population_new_sport_share') }}
+        else 0.0 end as new_sport_rise,
+        case when recent_active_days >= 3 and baseline_active_days > 0 then
+            {{ evidence_weight('recent_active_days') }}
+            * (ln({{ safe_div(safe_div('recent_bets', 'recent_active_days'),
+                              safe_div('baseline_bets', 'baseline_active_days')) }})
+               - log_intensity_shift)
+        end as intensity_rise
 
     from features
 
@@ -84,20 +120,22 @@ components as (
 
     select
         signals.*,
-        {{ clamp01('chase_rise / 0.4') }}
-            * least(1.0, cast(recent_settled_losses as double) / {{ var('min_settled_losses') }})
-            * confidence as loss_chase,
-        case when has_baseline then (
-            1.0 - (1.0 - {{ clamp01('log_stake_ratio / ln(3.0)') }})
-                * (1.0 - {{ clamp01('(weekly_stake_growth - 0.10) / 0.40') }})
-        ) * confidence end as bet_escalation,
+        {{ saturate('chase_rise / ' ~ var('chase_scale')) }} as loss_chase,
         case when has_baseline then
-            {{ clamp01('(live_rise + niche_rise + longshot_rise + new_sport_rise) / 0.5') }}
-            * confidence end as market_drift,
-        case when has_baseline then (
-            1.0 - (1.0 - {{ clamp01('late_night_rise / 0.30') }})
-                * (1.0 - {{ clamp01('(log_intensity_ratio - ln(1.25)) / ln(3.0)') }})
-        ) * confidence end as temporal_risk,
+            1.0 - (1.0 - {{ saturate('stake_level_rise / ' ~ var('stake_level_scale')) }})
+                * (1.0 - {{ saturate('(stake_growth_rise - ' ~ var('stake_growth_margin') ~ ') / '
+                                     ~ var('stake_growth_scale')) }})
+        end as bet_escalation,
+        case when has_baseline then
+            {{ saturate('(greatest(live_rise, 0.0) + greatest(niche_rise, 0.0)'
+                        ~ ' + greatest(longshot_rise, 0.0) + greatest(new_sport_rise, 0.0)) / '
+                        ~ var('drift_scale')) }}
+        end as market_drift,
+        case when has_baseline then
+            1.0 - (1.0 - {{ saturate('late_night_rise / ' ~ var('late_night_scale')) }})
+                * (1.0 - {{ saturate('(intensity_rise - ' ~ var('intensity_margin') ~ ') / '
+                                     ~ var('intensity_scale')) }})
+        end as temporal_risk,
         gamalyze_risk_score / 100.0 as gamalyze
 
     from signals
@@ -156,8 +194,8 @@ final as (
         cast(baseline_active_days as bigint) as baseline_active_days,
         cast(recent_settled_losses as bigint) as recent_settled_losses,
         cast(chased_losses as bigint) as chased_losses,
-        round({{ safe_div('chased_losses', 'recent_settled_losses') }}, 4) as chased_loss_share,
-        round({{ safe_div('wins_followed_bigger', 'recent_settled_wins') }}, 4) as bigger_after_win_share,
+        round({{ safe_div('chased_losses', 'chase_settled_losses') }}, 4) as chased_loss_share,
+        round({{ safe_div('wins_followed_bigger', 'chase_settled_wins') }}, 4) as bigger_after_win_share,
         round(median_minutes_to_chase, 2) as median_minutes_to_chase,
         round(chase_stake_ratio, 3) as chase_stake_ratio,
         round(baseline_median_stake, 2) as baseline_median_stake,
@@ -177,7 +215,25 @@ final as (
         round({{ safe_div('baseline_bets', 'baseline_active_days') }}, 3) as baseline_bets_per_active_day,
         gamalyze_assessment_id,
         gamalyze_assessed_at,
-        gamalyze_risk_score
+        gamalyze_risk_score,
+        -- evidence added in scoring version 2: the counts each estimate rests on and the
+        -- references it is compared with
+        cast(recent_chased_losses as bigint) as recent_chased_losses,
+        cast(chase_settled_losses as bigint) as chase_settled_losses,
+        cast(chase_settled_wins as bigint) as chase_settled_wins,
+        cast(wins_followed_bigger as bigint) as wins_followed_bigger,
+        round(expected_chase_rate, 4) as expected_chase_rate,
+        cast(recent_live_bets as bigint) as recent_live_bets,
+        cast(recent_niche_bets as bigint) as recent_niche_bets,
+        cast(recent_longshot_bets as bigint) as recent_longshot_bets,
+        cast(recent_late_night_bets as bigint) as recent_late_night_bets,
+        cast(recent_bets_on_new_sports as bigint) as recent_bets_on_new_sports,
+        round(recent_personal_new_sport_bets, 3) as recent_personal_new_sport_bets,
+        round(expected_live_share, 4) as expected_live_share,
+        round(expected_niche_share, 4) as expected_niche_share,
+        round(expected_longshot_share, 4) as expected_longshot_share,
+        round(expected_late_night_share, 4) as expected_late_night_share,
+        round({{ evidence_weight('recent_bets') }}, 4) as recent_evidence_weight
 
     from scored
 

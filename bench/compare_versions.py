@@ -1,0 +1,77 @@
+"""Full-refresh cost of this checkout's scoring against an earlier commit's, in one run.
+
+    python bench/compare_versions.py --ref c43f586 --players 100000
+
+Generates one data set, loads it into one warehouse, copies the file, and then alternates
+full-refresh `score-batch` runs (each a fresh process) of the current code and of the code at
+REF (its `src/` from `git archive`, run with the same interpreter and libraries), so both
+versions see the same data, machine and moment. Prints the median of each and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import run_timed, save, sentinel
+
+AS_OF = "2026-11-01T00:00:00"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ref", default="c43f586", help="the earlier commit")
+    parser.add_argument("--players", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sentinel-versions-"))
+    archive = work / "old.tar"
+    with archive.open("wb") as out:
+        subprocess.run(["git", "-C", str(ROOT), "archive", args.ref, "src"], stdout=out, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(work / "old", filter="data")
+    env = {**os.environ, "XDG_CACHE_HOME": str(work / ".cache")}
+    new_db, old_db = work / "new.duckdb", work / "old.duckdb"
+    data = work / "data"
+    steps = [
+        ["generate", "--out", str(data), "--players", str(args.players), "--days", "90",
+         "--seed", "7", "--as-of", AS_OF],
+        ["--db", str(new_db), "init"],
+        ["--db", str(new_db), "ingest", "bets", str(data / "bets.csv")],
+    ]  # fmt: skip
+    for step in steps:
+        subprocess.run(sentinel(*step), env=env, check=True, capture_output=True)
+    shutil.copy(new_db, old_db)
+    old_env = {**env, "PYTHONPATH": str(work / "old" / "src")}
+    times: dict[str, list[float]] = {"current": [], args.ref: []}
+    for _ in range(args.repeats):
+        for name, db, run_env in (("current", new_db, env), (args.ref, old_db, old_env)):
+            cmd = sentinel("--db", str(db), "-q", "score-batch", "--as-of", AS_OF, "--full-refresh")
+            result = run_timed(cmd, env=run_env)
+            if result["exit_code"] != 0:
+                raise SystemExit(f"{name}: exit {result['exit_code']}\n{result['stderr']}")
+            times[name].append(result["seconds"])
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    save(
+        f"compare_versions_{args.players}",
+        {
+            "command": f"python bench/compare_versions.py --ref {args.ref} --players {args.players}",
+            "full_refresh_seconds": times,
+            "median_seconds": medians,
+            "ratio_current_to_ref": round(medians["current"] / medians[args.ref], 3),
+        },
+    )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
