@@ -90,7 +90,7 @@ def top_player(scored: Settings) -> str:
     from dk_sentinel.warehouse import connect
 
     with connect(scored) as wh:
-        return build_queue(wh, scored, min_category="CRITICAL", limit=1).items[0].player_id
+        return build_queue(wh, min_category="CRITICAL", limit=1).items[0].player_id
 
 
 # ---- Snowflake emulated by fakesnow ---------------------------------------------------------
@@ -150,3 +150,16 @@ def fakesnow_server_settings() -> Iterator[Settings]:
             ),
         ):
             yield settings
+
+
+# ---- the fast inner loop ---------------------------------------------------------------------
+
+#: Fixtures that run dbt (a whole build costs seconds): a test using one is `slow`.
+DBT_FIXTURES = frozenset({"scored", "scored_source", "top_player", "fakesnow_server_settings"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs a dbt run as slow (`pytest -m "not slow"` skips them)."""
+    for item in items:
+        if DBT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

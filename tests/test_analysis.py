@@ -433,9 +433,9 @@ def test_report(runner, scored: Settings, top_player: str) -> None:
     assert sum(sum(v.values()) for v in data["by_state"].values()) == 1500
     assert "players by category" in cli(runner, scored, "report").stdout
     # Three days on, every open HIGH (24 h) and CRITICAL (2 h) player is past the SLA.
+    from dk_sentinel.models import utcnow
     from dk_sentinel.reporting import report
-    from dk_sentinel.warehouse import utcnow
 
     with connect(scored) as wh:
-        later = report(wh, scored, now=utcnow() + timedelta(days=3))
+        later = report(wh, now=utcnow() + timedelta(days=3))
     assert later.queue_sla_breaches == later.queue_open == data["queue_open"]

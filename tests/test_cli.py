@@ -89,7 +89,7 @@ def test_library_never_imports_typer_or_rich() -> None:
     code = (
         "import sys\n"
         "import dk_sentinel.analysis, dk_sentinel.ingest, dk_sentinel.scoring, dk_sentinel.explainer\n"
-        "import dk_sentinel.interventions, dk_sentinel.reporting, dk_sentinel.synth, dk_sentinel.demo\n"
+        "import dk_sentinel.interventions, dk_sentinel.reporting, dk_sentinel.synth, dk_sentinel.usecases\n"
         "import dk_sentinel.doctor, dk_sentinel.warehouse.schema\n"
         "print(','.join(m for m in ('typer', 'rich', 'click') if m in sys.modules))\n"
     )
@@ -99,6 +99,7 @@ def test_library_never_imports_typer_or_rich() -> None:
     assert result.stdout.strip() == ""
 
 
+@pytest.mark.slow  # doctor parses the dbt project
 def test_init_twice_then_doctor(runner) -> None:
     first = invoke(runner, "init")
     assert first.exit_code == 0
@@ -114,6 +115,7 @@ def test_init_twice_then_doctor(runner) -> None:
     assert "ANTHROPIC_API_KEY not set" in checks["anthropic key"]["detail"]
 
 
+@pytest.mark.slow  # doctor parses the dbt project
 def test_doctor_fails_before_init(runner) -> None:
     result = invoke(runner, "doctor")
     assert result.exit_code == ExitCode.UNAVAILABLE
@@ -208,3 +210,11 @@ def test_python_dash_m_works() -> None:
         [sys.executable, "-m", "dk_sentinel", "--version"], capture_output=True, text=True
     )
     assert result.returncode == 0 and result.stdout.startswith("sentinel ")
+
+
+def test_error_text_is_plain_not_markup(runner, tmp_path) -> None:
+    """A glob's brackets reach the user whole (Rich markup would eat '[ab]')."""
+    assert invoke(runner, "init").exit_code == 0
+    result = invoke(runner, "ingest", "bets", str(tmp_path / "bets_[ab].csv"))
+    assert result.exit_code == 2
+    assert "bets_[ab].csv" in result.stderr

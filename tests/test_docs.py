@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import pytest
 import typer
 
 from conftest import invoke
@@ -60,6 +61,7 @@ def test_exit_codes_are_documented() -> None:
         assert f"| {int(code)} " in README, code
 
 
+@pytest.mark.slow  # the demo runs a dbt build
 def test_demo_end_to_end(runner, tmp_path: Path) -> None:
     result = invoke(
         runner, "demo", "--players", "150", "--days", "45", "--dir", str(tmp_path / "d")

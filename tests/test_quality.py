@@ -27,3 +27,35 @@ def test_code_meets_the_house_standards(tool: list[str]) -> None:
         [sys.executable, "-m", *tool], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def lint_imports(package_parent: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run import-linter with the contracts of pyproject.toml (on a copy of the package if given)."""
+    import os
+
+    env = dict(os.environ)
+    if package_parent is not None:
+        env["PYTHONPATH"] = str(package_parent)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+        cwd=ROOT, capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+
+
+def test_layers_hold() -> None:
+    result = lint_imports()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_layer_contract(tmp_path: Path) -> None:
+    """The contract can fail: a domain module importing the use-case layer is reported."""
+    import shutil
+
+    copy = tmp_path / "dk_sentinel"
+    shutil.copytree(ROOT / "src" / "dk_sentinel", copy, ignore=shutil.ignore_patterns("*.duckdb"))
+    analysis = copy / "analysis.py"
+    analysis.write_text(analysis.read_text() + "\nimport dk_sentinel.usecases  # upward\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode == 1
+    assert "dk_sentinel.analysis is not allowed to import dk_sentinel.usecases" in result.stdout

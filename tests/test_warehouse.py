@@ -115,3 +115,53 @@ def test_duckdb_lock_waits_then_gives_up(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.parametrize(
+    "backend", ["duckdb", pytest.param("snowflake", marks=pytest.mark.snowflake)]
+)
+def test_never_scored_warehouse_answers_empty_or_not_found(
+    backend: str, runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request
+) -> None:
+    """Initialised, never scored: queue / export / report are empty, analyze is 'not found'.
+
+    Both clients raise the same typed error for a missing relation (Snowflake upper-cases names
+    in its messages, so nothing may depend on the message text).
+    """
+    import json
+
+    from conftest import invoke
+
+    if backend == "snowflake":
+        request.getfixturevalue("fakesnow_settings")  # patches the connector in-process
+        for key, value in {
+            "SENTINEL_WAREHOUSE__BACKEND": "snowflake",
+            "SENTINEL_WAREHOUSE__SNOWFLAKE__ACCOUNT": "fakesnow",
+            "SENTINEL_WAREHOUSE__SNOWFLAKE__USER": "tester",
+            "SNOWFLAKE_PASSWORD": "fake-password",
+        }.items():
+            monkeypatch.setenv(key, value)
+    else:
+        monkeypatch.setenv("SENTINEL_WAREHOUSE__DUCKDB__PATH", str(tmp_path / "w.duckdb"))
+    assert invoke(runner, "init").exit_code == 0
+    queue = invoke(runner, "queue", "--format", "json")
+    assert queue.exit_code == 0, queue.stderr
+    assert json.loads(queue.stdout)["items"] == []
+    export = invoke(runner, "export", "scores", "--out", str(tmp_path / "s.json"))
+    assert export.exit_code == 0, export.stderr
+    assert json.loads((tmp_path / "s.json").read_text()) == []
+    report = invoke(runner, "report", "--format", "json")
+    assert report.exit_code == 0, report.stderr
+    assert json.loads(report.stdout)["run_id"] is None
+    analyze = invoke(runner, "analyze", "PLR_1234_NJ")
+    assert analyze.exit_code == 3, analyze.stderr
+    assert "not found" in analyze.stderr
+
+
+def test_relation_missing_is_one_type_on_both_backends(backend_settings: Settings) -> None:
+    from dk_sentinel.errors import RelationMissing
+
+    with connect(backend_settings) as wh:
+        bootstrap(wh)
+        with pytest.raises(RelationMissing):
+            wh.query("select * from {analytics}.rg_latest_risk_scores")

@@ -7,28 +7,31 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dk_sentinel.config import Settings
-from dk_sentinel.errors import NotFoundError, UsageError
+from dk_sentinel.errors import NotFoundError, RelationMissing, UsageError
+from dk_sentinel.interventions import INTERVENTIONS_WITH_STATUS
 from dk_sentinel.models import (
     COMPONENTS,
+    PLAYER_ID_HINT,
+    PLAYER_ID_PATTERN,
+    QUEUE_CATEGORIES,
     ComponentEvidence,
     Freshness,
     HistoryPoint,
     Queue,
+    QueueCategory,
     QueueItem,
     RiskAssessment,
+    categories_at_or_above,
+    utcnow,
 )
-from dk_sentinel.warehouse import Warehouse, utcnow
+from dk_sentinel.warehouse import Warehouse
 
-PLAYER_ID = re.compile(r"^PLR_\d{4,6}_[A-Z]{2}$")
-CATEGORY_RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2, "CRITICAL": 3}
+_PLAYER_ID = re.compile(PLAYER_ID_PATTERN)
 _NOT_SCORED_HINT = (
     "Has `sentinel score-batch` run since this player's bets were ingested? Is the id right?"
 )
-# Successful runs only: a crashed or running run's rows are never shown.
-_SCORES = (
-    "{analytics}.rg_risk_scores s join {ops}.scoring_runs r "
-    "on r.run_id = s.run_id and r.status = 'success'"
-)
+# Successful runs only (the rule lives in that dbt view): a crashed run's rows never show.
+_SCORES = "{analytics}.rg_published_risk_scores s"
 
 
 def validate_player_id(player_id: str) -> str:
@@ -43,11 +46,8 @@ def validate_player_id(player_id: str) -> str:
     Raises:
         UsageError: The id does not match ``PLR_<4-6 digits>_<state>``.
     """
-    if not PLAYER_ID.match(player_id):
-        raise UsageError(
-            f"'{player_id}' is not a valid player id",
-            "Expected PLR_<4-6 digits>_<two-letter state>, e.g. PLR_1234_MA.",
-        )
+    if not _PLAYER_ID.match(player_id):
+        raise UsageError(f"'{player_id}' is not a valid player id", PLAYER_ID_HINT)
     return player_id
 
 
@@ -194,13 +194,11 @@ def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], bool]:
             f"select s.* from {_SCORES} where s.player_id = ? order by s.as_of desc limit 1",
             [player_id],
         )
-    except Exception as exc:
-        if "rg_" in str(exc) or "does not exist" in str(exc).lower():
-            raise NotFoundError(
-                f"player {player_id} not found in the risk database (nothing scored yet)",
-                _NOT_SCORED_HINT,
-            ) from None
-        raise
+    except RelationMissing:
+        raise NotFoundError(
+            f"player {player_id} not found in the risk database (nothing scored yet)",
+            _NOT_SCORED_HINT,
+        ) from None
     if not rows:
         raise NotFoundError(f"player {player_id} not found in the risk database", _NOT_SCORED_HINT)
     return rows[0], False
@@ -273,7 +271,7 @@ def freshness(wh: Warehouse, run_id: str, last_bet_at: datetime | None) -> Fresh
 def assess(
     wh: Warehouse, settings: Settings, player_id: str, *, with_history: bool = False
 ) -> RiskAssessment:
-    """The current risk assessment of one player (no explanation; see ``explainer``).
+    """The current risk assessment of one player (no explanation, no interventions).
 
     Args:
         wh: An open warehouse.
@@ -288,8 +286,6 @@ def assess(
         UsageError: Malformed player id.
         NotFoundError: The player has never been scored.
     """
-    from dk_sentinel.interventions import list_interventions
-
     validate_player_id(player_id)
     row, is_current = _latest_row(wh, player_id)
     weights = settings.scoring.weights.model_dump()
@@ -320,7 +316,6 @@ def assess(
         run_id=row["run_id"],
         is_current=is_current,
         freshness=freshness(wh, row["run_id"], row["last_bet_at"]),
-        open_interventions=list_interventions(wh, player_id=player_id, active=True),
     )
     if with_history:
         assessment.history = history(wh, player_id, row["as_of"])
@@ -331,9 +326,8 @@ def assess(
 
 def build_queue(
     wh: Warehouse,
-    settings: Settings,
     *,
-    min_category: str = "HIGH",
+    min_category: QueueCategory = "HIGH",
     state: str | None = None,
     limit: int = 50,
     include_actioned: bool = False,
@@ -341,12 +335,12 @@ def build_queue(
 ) -> Queue:
     """Players at or above ``min_category`` in the latest run, highest composite first.
 
-    Ties (many strong players saturate at 1.00) are broken by the sum of the components, so
-    a player with several strong signals comes before one with a single signal.
+    The streak start and SLA due time come from the dbt view ``rg_review_queue``; open
+    interventions (which change between runs) are joined here. Equal composites are ordered
+    by the sum of the components, so several strong signals come before one.
 
     Args:
         wh: An open warehouse.
-        settings: Settings (SLA hours).
         min_category: CRITICAL, HIGH or MEDIUM.
         state: Only players of this state (two letters).
         limit: At most this many players.
@@ -354,99 +348,51 @@ def build_queue(
         now: The time SLAs are measured against (default now, UTC).
 
     Returns:
-        The queue.
+        The queue (empty when nothing was scored yet).
+
+    Raises:
+        UsageError: An unknown category or a malformed state code.
     """
-    if min_category not in ("CRITICAL", "HIGH", "MEDIUM"):
-        raise UsageError(f"unknown category {min_category!r}", "Use CRITICAL, HIGH or MEDIUM.")
+    if min_category not in QUEUE_CATEGORIES:
+        raise UsageError(
+            f"unknown category {min_category!r}", f"Use {', '.join(QUEUE_CATEGORIES)}."
+        )
     if state is not None and not re.fullmatch(r"[A-Z]{2}", state):
         raise UsageError(f"'{state}' is not a two-letter state code", "e.g. --state NJ")
     now = now or utcnow()
-    allowed = [c for c, r in CATEGORY_RANK.items() if r >= CATEGORY_RANK[min_category]]
-    rank = "case {c} when 'CRITICAL' then 3 when 'HIGH' then 2 when 'MEDIUM' then 1 else 0 end"
+    allowed = categories_at_or_above(min_category)
     try:
         rows = wh.query_dicts(
-            f"""with latest as (
-                select player_id, state, risk_category, composite_risk_score, primary_driver,
-                    as_of, run_id, {rank.format(c="risk_category")} as cat_rank,
-                    coalesce(loss_chase, 0) + coalesce(bet_escalation, 0)
-                    + coalesce(market_drift, 0) + coalesce(temporal_risk, 0)
-                    + coalesce(gamalyze, 0) as strength
-                from {{analytics}}.rg_latest_risk_scores
-                where risk_category in ({", ".join("?" for _ in allowed)})
-                  and (cast(? as varchar) is null or state = ?)
-            ),
-            hist as (
-                select s.player_id, s.as_of, s.scored_at, s.composite_risk_score,
-                    {rank.format(c="s.risk_category")} as cat_rank
-                from {_SCORES} join latest l on l.player_id = s.player_id
-            ),
-            last_below as (
-                select h.player_id, max(h.as_of) as below_at from hist h
-                join latest l on l.player_id = h.player_id
-                where h.cat_rank < l.cat_rank group by h.player_id
-            ),
-            first_reached as (
-                select h.player_id, min(h.scored_at) as first_reached_at from hist h
-                join latest l on l.player_id = h.player_id
-                left join last_below b on b.player_id = h.player_id
-                where h.cat_rank >= l.cat_rank
-                  and (b.below_at is null or h.as_of > b.below_at)
-                group by h.player_id
-            ),
-            week_ago as (
-                select h.player_id, max(h.as_of) as at_or_before from hist h
-                join latest l on l.player_id = h.player_id
-                where h.as_of <= l.as_of - interval '7 days' group by h.player_id
-            ),
-            active as (
-                select distinct player_id from {{ops}}.interventions
-                where cancelled_at is null and superseded_by is null
-                  and (expires_at is null or expires_at > ?)
-            )
-            select l.player_id, l.state, l.risk_category, l.composite_risk_score,
-                l.primary_driver, l.as_of, l.run_id, f.first_reached_at,
-                l.composite_risk_score - h7.composite_risk_score as change_7d,
-                a.player_id is not null as has_active_intervention
-            from latest l
-            left join first_reached f on f.player_id = l.player_id
-            left join week_ago w on w.player_id = l.player_id
-            left join hist h7 on h7.player_id = l.player_id and h7.as_of = w.at_or_before
-            left join active a on a.player_id = l.player_id
-            where (? or a.player_id is null)
-            order by l.composite_risk_score desc, l.strength desc, l.player_id
+            f"""select q.*, a.player_id is not null as has_active_intervention
+            from {{analytics}}.rg_review_queue q
+            left join (select distinct player_id from {INTERVENTIONS_WITH_STATUS} i
+                       where status = 'active') a on a.player_id = q.player_id
+            where q.risk_category in ({", ".join("?" for _ in allowed)})
+              and (cast(? as varchar) is null or q.state = ?)
+              and (? or a.player_id is null)
+            order by q.composite_risk_score desc, q.evidence_strength desc, q.player_id
             limit ?""",
-            [*allowed, state, state, now, include_actioned, limit],
+            [now, *allowed, state, state, include_actioned, limit],
         )
-    except Exception as exc:
-        if "rg_latest_risk_scores" in str(exc):
-            return Queue(run_id=None, as_of=None, min_category=min_category, items=[])
-        raise
-    sla = {
-        "CRITICAL": settings.queue.sla_hours_critical,
-        "HIGH": settings.queue.sla_hours_high,
-        "MEDIUM": settings.queue.sla_hours_medium,
-    }
-    items = []
-    for r in rows:
-        due = (
-            r["first_reached_at"] + timedelta(hours=sla[r["risk_category"]])
-            if r["first_reached_at"]
-            else None
+    except RelationMissing:
+        return Queue(run_id=None, as_of=None, min_category=min_category, items=[])
+    items = [
+        QueueItem(
+            player_id=r["player_id"],
+            state=r["state"],
+            risk_category=r["risk_category"],
+            composite_risk_score=float(r["composite_risk_score"]),
+            primary_driver=r["primary_driver"],
+            change_7d=None if r["change_7d"] is None else round(float(r["change_7d"]), 6),
+            first_reached_at=r["first_reached_at"],
+            sla_due_at=r["sla_due_at"],
+            is_overdue=bool(
+                r["sla_due_at"] and r["sla_due_at"] < now and not r["has_active_intervention"]
+            ),
+            has_active_intervention=bool(r["has_active_intervention"]),
         )
-        items.append(
-            QueueItem(
-                player_id=r["player_id"],
-                state=r["state"],
-                risk_category=r["risk_category"],
-                composite_risk_score=float(r["composite_risk_score"]),
-                primary_driver=r["primary_driver"],
-                change_7d=None if r["change_7d"] is None else round(float(r["change_7d"]), 6),
-                first_reached_at=r["first_reached_at"],
-                sla_due_at=due,
-                is_overdue=bool(due and due < now and not r["has_active_intervention"]),
-                has_active_intervention=bool(r["has_active_intervention"]),
-            )
-        )
+        for r in rows
+    ]
     return Queue(
         run_id=rows[0]["run_id"] if rows else None,
         as_of=rows[0]["as_of"] if rows else None,

@@ -88,6 +88,14 @@ class SchemaError(SentinelError):
     default_hint = "Run `sentinel init` to create or migrate the schema."
 
 
+class RelationMissing(SchemaError):
+    """A table or view the query reads does not exist (raised alike by every warehouse).
+
+    Callers that can answer "nothing yet" (a warehouse initialised but never scored) catch
+    this type; anything else still surfaces as a schema problem (exit 69).
+    """
+
+
 class BusyError(SentinelError):
     """A lock is held by another process; the same command can be retried later."""
 

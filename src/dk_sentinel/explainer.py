@@ -19,13 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
 from dk_sentinel.config import Settings, secret
-from dk_sentinel.models import Explanation, RiskAssessment
+from dk_sentinel.models import Explanation, RiskAssessment, utcnow
 
 if TYPE_CHECKING:
     from dk_sentinel.warehouse import Warehouse
@@ -406,7 +405,7 @@ def explain_cached(
             "insert into {ops}.explanations values (?, ?, ?, ?, ?, ?, ?)",
             [
                 assessment.player_id, assessment.run_id, model, PROMPT_VERSION, result.source,
-                result.model_dump_json(), datetime.now(UTC).replace(tzinfo=None),
+                result.model_dump_json(), utcnow(),
             ],
         )  # fmt: skip
     return result

@@ -26,13 +26,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dk_sentinel.errors import PartialFailure, UsageError
+from dk_sentinel.models import utcnow
 from dk_sentinel.warehouse import Warehouse
 from dk_sentinel.warehouse.schema import require_current
 
@@ -244,6 +245,18 @@ class IngestResult(BaseModel):
     already_present: int
     rejected: int
     rejects_file: str | None = None
+    ops_schema: str = Field(default="ops", exclude=True)
+
+    def failure(self) -> PartialFailure | None:
+        """The problem to report after showing this result (exit 4), or None when clean."""
+        if not self.rejected:
+            return None
+        return PartialFailure(
+            f"{self.rejected:,} of {self.rows_read:,} rows rejected; the valid ones are "
+            f"loaded ({self.accepted:,} new, {self.already_present:,} already present)",
+            f"See the reasons with --rejects-out FILE.csv or in {self.ops_schema}.ingest_rejects "
+            f"(load_id '{self.load_id}').",
+        )
 
 
 def expand_paths(paths: Sequence[str | Path], kind: str = "") -> list[Path]:
@@ -429,10 +442,6 @@ def _typed_select(contract: Contract) -> str:
     return ", ".join(parts)
 
 
-def _table_of(local: Any, sql: str) -> Any:
-    return local.sql(sql).to_arrow_table()
-
-
 def ingest(
     wh: Warehouse,
     kind: Kind,
@@ -451,12 +460,11 @@ def ingest(
         progress: Called with a short status line at each step.
 
     Returns:
-        Per-file and total counts. When rows were rejected, a :class:`PartialFailure` is
-        raised *after* loading, carrying this result in ``exc.result``.
+        Per-file and total counts; when rows were rejected (the valid ones are loaded),
+        ``result.failure()`` is the problem to report after showing it.
 
     Raises:
         UsageError: A file cannot be read or lacks required columns (nothing is loaded).
-        PartialFailure: Some rows were rejected (the accepted rows are loaded).
     """
     if kind not in CONTRACTS:
         raise UsageError(f"unknown kind {kind!r}", "Use bets, assessments or outcomes.")
@@ -470,18 +478,13 @@ def ingest(
     say("validating")
     _validate(local, contract, files, sources)
     load_id = uuid.uuid4().hex[:12]
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utcnow()
     local.execute(
         f"create or replace temp view stage_accepted_local as select _file, _row, "
         f"{_typed_select(contract)} from _ingest_checked where _reasons = ''"
     )
-    if wh.stages_locally:
-        local.execute(
-            "create or replace temp view stage_accepted as select * from stage_accepted_local"
-        )
-    else:
-        say("bulk-loading to the warehouse")
-        wh.stage("stage_accepted", _table_of(local, "select * from stage_accepted_local"))
+    say("staging the valid rows")
+    wh.publish_local("stage_accepted", "select * from stage_accepted_local")
     say("merging")
     counts = _merge(wh, local, contract, load_id, now)
     rows_read = dict(local.execute("select _file, _rows from _ingest_files").fetchall())
@@ -521,6 +524,7 @@ def ingest(
         accepted=sum(s.accepted for s in summaries),
         already_present=sum(s.already_present for s in summaries),
         rejected=sum(s.rejected for s in summaries),
+        ops_schema=wh.schemas.ops,
     )
     if rejects_out is not None:
         _write_rejects(wh, load_id, rejects_out)
@@ -529,15 +533,6 @@ def ingest(
         "ingest %s: %d read, %d accepted, %d already present, %d rejected (load %s)",
         kind, result.rows_read, result.accepted, result.already_present, result.rejected, load_id,
     )  # fmt: skip
-    if result.rejected:
-        error = PartialFailure(
-            f"{result.rejected:,} of {result.rows_read:,} rows rejected; the valid ones are "
-            f"loaded ({result.accepted:,} new, {result.already_present:,} already present)",
-            f"See the reasons with --rejects-out FILE.csv or in {wh.schemas.ops}.ingest_rejects "
-            f"(load_id '{load_id}').",
-        )
-        error.result = result  # type: ignore[attr-defined]
-        raise error
     return result
 
 
@@ -581,18 +576,11 @@ def _merge(
         f"{'/'.join(contract.key)} already loaded with different content "
         "(conflict: the stored row is kept, not overwritten)"
     )
-    conflicts_sql = "select _file, _row from stage_matched where _outcome = 'conflict'"
-    if wh.stages_locally:  # the same connection: no round trip (nor pandas, ~0.4 s to import)
-        local.execute(f"create or replace temp table _conflicts as {conflicts_sql}")
-    else:
-        import pyarrow as pa
-
-        conflicts = wh.query(conflicts_sql)
-        local.register(
-            "_conflicts",
-            pa.table({"_file": [c[0] for c in conflicts], "_row": [int(c[1]) for c in conflicts]},
-                     schema=pa.schema([("_file", pa.string()), ("_row", pa.int64())])),
-        )  # fmt: skip
+    wh.fetch_to_local(
+        "_conflicts",
+        "select _file, _row from stage_matched where _outcome = 'conflict'",
+        [("_file", "varchar"), ("_row", "bigint")],
+    )
     raw_json = f"to_json(struct_pack({', '.join(f'{n} := c._p_{n}' for n in contract.names)}))"
     local.execute(
         f"""create or replace temp table stage_rejects_local as
@@ -602,14 +590,7 @@ def _merge(
         join _conflicts k on k._file = c._file and k._row = c._row""",
         [conflict_reason],
     )
-    if not wh.stages_locally:
-        local.unregister("_conflicts")
-    if wh.stages_locally:
-        local.execute(
-            "create or replace temp view stage_rejects as select * from stage_rejects_local"
-        )
-    else:
-        wh.stage("stage_rejects", _table_of(local, "select * from stage_rejects_local"))
+    wh.publish_local("stage_rejects", "select * from stage_rejects_local")
     cols = ", ".join(contract.names)
     not_stored = " and ".join(f"t.{k} = s.{k}" for k in contract.key)
     with wh.transaction():

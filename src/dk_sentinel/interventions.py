@@ -9,27 +9,40 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 from dk_sentinel.errors import NotFoundError, UsageError
-from dk_sentinel.models import Intervention, InterventionEvent
-from dk_sentinel.warehouse import Warehouse, utcnow
-
-if TYPE_CHECKING:
-    from dk_sentinel.config import Settings
-    from dk_sentinel.explainer import Explainer
+from dk_sentinel.models import (
+    PLAYER_ID_HINT,
+    PLAYER_ID_PATTERN,
+    Intervention,
+    InterventionEvent,
+    InterventionType,
+    RiskAssessment,
+    utcnow,
+)
+from dk_sentinel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-InterventionType = Literal["nudge", "timeout", "watchlist", "referral"]
 _COLUMNS = (
     "intervention_id, player_id, intervention_type, duration_hours, reason, analyst_id, "
     "created_at, expires_at, idempotency_key, run_id, composite_risk_score, risk_category, "
     "customer_message, cancelled_at, cancel_reason, superseded_by"
 )
+#: The one definition of an intervention's status (and so of "active"), in SQL: every query
+#: of interventions -- here and in the review queue -- reads this relation, with one ``?``
+#: parameter for "now". A timeout ends by time; nothing has to run for that.
+INTERVENTIONS_WITH_STATUS = f"""(select {_COLUMNS},
+    case when cancelled_at is not null then 'cancelled'
+         when superseded_by is not null then 'superseded'
+         when expires_at is not null and expires_at <= ? then 'expired'
+         else 'active' end as status
+    from {{ops}}.interventions)"""
 
 
 class AnalystAction(BaseModel):
@@ -62,7 +75,7 @@ Action = TypeVar("Action", bound=AnalystAction)
 class InterventionRequest(AnalystAction):
     """A request to record an intervention, validated as the product brief defines it."""
 
-    player_id: str = Field(pattern=r"^PLR_\d{4,6}_[A-Z]{2}$")
+    player_id: str = Field(pattern=PLAYER_ID_PATTERN)
     intervention_type: InterventionType
     duration_hours: int | None = Field(default=None, ge=1, le=168, validate_default=True)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
@@ -103,23 +116,13 @@ def _validated(model: type[Action], fields: dict[str, Any]) -> Action:
             field = ".".join(str(p) for p in err["loc"])
             message = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "string_pattern_mismatch":
-                message = "expected PLR_<4-6 digits>_<state>, e.g. PLR_1234_MA"
+                message = PLAYER_ID_HINT
             parts.append(message if message.startswith(field) else f"{field}: {message}")
         raise UsageError("; ".join(parts)) from None
 
 
-def _status(row: dict[str, Any], now: datetime) -> str:
-    if row["cancelled_at"] is not None:
-        return "cancelled"
-    if row["superseded_by"] is not None:
-        return "superseded"
-    if row["expires_at"] is not None and row["expires_at"] <= now:
-        return "expired"
-    return "active"
-
-
-def _to_model(row: dict[str, Any], now: datetime) -> Intervention:
-    return Intervention.model_validate({**row, "status": _status(row, now)})
+def _to_model(row: dict[str, Any]) -> Intervention:
+    return Intervention.model_validate(row)
 
 
 def _event(
@@ -141,14 +144,15 @@ def get_intervention(
         NotFoundError: No such intervention.
     """
     rows = wh.query_dicts(
-        f"select {_COLUMNS} from {{ops}}.interventions where intervention_id = ?", [intervention_id]
+        f"select * from {INTERVENTIONS_WITH_STATUS} i where intervention_id = ?",
+        [utcnow(), intervention_id],
     )
     if not rows:
         raise NotFoundError(
             f"intervention {intervention_id} not found",
             "List them with `sentinel interventions list`.",
         )
-    item = _to_model(rows[0], utcnow())
+    item = _to_model(rows[0])
     if with_events:
         item.events = events(wh, intervention_id)
     return item
@@ -187,35 +191,35 @@ def list_interventions(
         Interventions.
     """
     now = now or utcnow()
+    state = None if active is None else ("active" if active else "ended")
     rows = wh.query_dicts(
-        f"""select {_COLUMNS} from {{ops}}.interventions
+        f"""select * from {INTERVENTIONS_WITH_STATUS} i
         where (cast(? as varchar) is null or player_id = ?)
           and (cast(? as varchar) is null or intervention_type = ?)
           and (cast(? as timestamp) is null or created_at >= ?)
+          and (cast(? as varchar) is null or (status = 'active') = (? = 'active'))
         order by created_at desc, intervention_id""",
-        [player_id, player_id, intervention_type, intervention_type, since, since],
-    )
-    items = [_to_model(r, now) for r in rows]
-    if active is not None:
-        items = [i for i in items if (i.status == "active") == active]
-    return items
+        [now, player_id, player_id, intervention_type, intervention_type, since, since, state,
+         state],
+    )  # fmt: skip
+    return [_to_model(r) for r in rows]
 
 
 def create_intervention(
     wh: Warehouse,
-    settings: Settings,
     request: InterventionRequest,
     *,
-    explainer: Explainer | None = None,
+    assess_player: Callable[[str], RiskAssessment],
+    write_nudge: Callable[[RiskAssessment], str],
     now: datetime | None = None,
 ) -> Intervention:
     """Record an intervention with a snapshot of the player's current risk.
 
     Args:
         wh: An open warehouse.
-        settings: Settings.
         request: A validated request.
-        explainer: Writes the customer message of a nudge (the rules fallback when None).
+        assess_player: The player's current assessment (the snapshot stored with the record).
+        write_nudge: The customer message of a nudge, from the assessment.
         now: Creation time (default now, UTC).
 
     Returns:
@@ -225,8 +229,6 @@ def create_intervention(
         NotFoundError: The player was never scored.
         UsageError: An active timeout exists and ``supersede`` was not asked for.
     """
-    from dk_sentinel.analysis import assess
-
     now = now or utcnow()
     if request.idempotency_key:
         rows = wh.query(
@@ -238,8 +240,12 @@ def create_intervention(
                 "idempotency key %s already used: returning %s", request.idempotency_key, rows[0][0]
             )
             return get_intervention(wh, rows[0][0])
-    assessment = assess(wh, settings, request.player_id)
-    active_timeouts = [i for i in assessment.open_interventions if i.intervention_type == "timeout"]
+    assessment = assess_player(request.player_id)
+    active_timeouts = [
+        i
+        for i in list_interventions(wh, player_id=request.player_id, active=True, now=now)
+        if i.intervention_type == "timeout"
+    ]
     if request.intervention_type == "timeout" and active_timeouts and not request.supersede:
         current = active_timeouts[0]
         raise UsageError(
@@ -247,13 +253,7 @@ def create_intervention(
             f"(until {current.expires_at:%Y-%m-%d %H:%M} UTC)",
             "Pass --supersede to replace it, or cancel it first.",
         )
-    message = None
-    if request.intervention_type == "nudge":
-        if explainer is None:
-            from dk_sentinel.explainer import RuleExplainer
-
-            explainer = RuleExplainer(settings)
-        message = explainer.nudge(assessment)
+    message = write_nudge(assessment) if request.intervention_type == "nudge" else None
     new_id = "INT-" + uuid.uuid4().hex[:12].upper()
     expires = now + timedelta(hours=request.duration_hours) if request.duration_hours else None
     with wh.transaction():

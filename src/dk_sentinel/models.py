@@ -1,15 +1,41 @@
-"""Pydantic models that cross a boundary: CLI JSON output, LLM output, library results."""
+"""Pydantic models that cross a boundary, and the domain vocabulary they are built from.
+
+Each domain rule that several layers need (the player-id pattern, the categories, the
+intervention types, "now") is defined here once; the CLI derives its choices from these.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
+from dk_sentinel.errors import PartialFailure, ScoringError, SentinelError
+
+#: The data contract's player id: PLR_<4-6 digits>_<two-letter state>.
+PLAYER_ID_PATTERN = r"^PLR_\d{4,6}_[A-Z]{2}$"
+PLAYER_ID_HINT = "Expected PLR_<4-6 digits>_<two-letter state>, e.g. PLR_1234_MA."
 Category = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+#: Highest first.
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+#: The categories a review queue can start from.
+QueueCategory = Literal["CRITICAL", "HIGH", "MEDIUM"]
+QUEUE_CATEGORIES: tuple[QueueCategory, ...] = get_args(QueueCategory)
 COMPONENTS = ("loss_chase", "bet_escalation", "market_drift", "temporal_risk", "gamalyze")
 Component = Literal["loss_chase", "bet_escalation", "market_drift", "temporal_risk", "gamalyze"]
+InterventionType = Literal["nudge", "timeout", "watchlist", "referral"]
+INTERVENTION_TYPES: tuple[InterventionType, ...] = get_args(InterventionType)
+
+
+def utcnow() -> datetime:
+    """Now in UTC as a naive timestamp (the warehouse stores UTC without offset)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def categories_at_or_above(category: Category) -> list[Category]:
+    """The categories at or above ``category`` (e.g. HIGH -> CRITICAL, HIGH)."""
+    return list(CATEGORIES[: CATEGORIES.index(category) + 1])
 
 
 class BatchRun(BaseModel):
@@ -27,6 +53,27 @@ class BatchRun(BaseModel):
     tests_failed: int = 0
     scoring_version: str | None = None
     error: str | None = Field(default=None, description="Why the run failed or was skipped")
+    log_file: str | None = Field(default=None, description="dbt's log of this run")
+
+    def failure(self) -> SentinelError | None:
+        """The problem to report after showing this run, or None when it succeeded.
+
+        Exit 4 when its dbt tests failed (nothing published); the internal-error code when
+        dbt itself failed (the previous scores are intact).
+        """
+        log = f"see {self.log_file}" if self.log_file else "see dbt's log"
+        if self.status == "tests_failed":
+            return PartialFailure(
+                f"scoring run {self.run_id}: {self.tests_failed} dbt test(s) failed; "
+                "its scores are not published",
+                f"{(self.error or '')[:300]} -- {log}",
+            )
+        if self.status == "failed":
+            return ScoringError(
+                f"scoring run {self.run_id} failed: {self.error}",
+                f"{log.capitalize()}; the previous scores are intact.",
+            )
+        return None
 
     @property
     def seconds(self) -> float | None:
@@ -69,7 +116,7 @@ class Intervention(BaseModel):
 
     intervention_id: str
     player_id: str
-    intervention_type: Literal["nudge", "timeout", "watchlist", "referral"]
+    intervention_type: InterventionType
     status: Literal["active", "expired", "cancelled", "superseded"]
     duration_hours: int | None = None
     reason: str

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from dk_sentinel.config import Settings
-from dk_sentinel.errors import UsageError
-from dk_sentinel.warehouse import Warehouse, utcnow
+from dk_sentinel.analysis import build_queue
+from dk_sentinel.errors import RelationMissing, UsageError
+from dk_sentinel.interventions import events, list_interventions
+from dk_sentinel.models import CATEGORIES, utcnow
+from dk_sentinel.warehouse import Warehouse
 
 ExportKind = Literal["scores", "interventions"]
 
@@ -25,6 +26,9 @@ class ExportResult(BaseModel):
     rows: int
     path: str
     format: str
+    records: list[dict[str, Any]] | None = Field(
+        default=None, description="The rows, when they go to stdout (out '-')", exclude=True
+    )
 
 
 def _rows(wh: Warehouse, kind: ExportKind, category: str | None) -> list[dict[str, Any]]:
@@ -36,11 +40,8 @@ def _rows(wh: Warehouse, kind: ExportKind, category: str | None) -> list[dict[st
                 "order by composite_risk_score desc, player_id",
                 [category, category],
             )
-        except Exception as exc:
-            if "rg_latest_risk_scores" in str(exc):
-                return []
-            raise
-    from dk_sentinel.interventions import events, list_interventions
+        except RelationMissing:  # initialised but never scored: nothing to export yet
+            return []
 
     by_id: dict[str, list[dict[str, Any]]] = {}
     for event in events(wh):
@@ -59,8 +60,9 @@ def export(
 ) -> ExportResult:
     """Write the latest scores (or all interventions with their audit events) to a file.
 
-    The format follows the extension (.csv, .parquet, .json); ``-`` writes JSON to stdout.
-    Files are written atomically (a temporary file renamed into place).
+    The format follows the extension (.csv, .parquet, .json); for ``-`` nothing is written
+    and the rows are returned in ``records`` for the caller to print. Files are written
+    atomically (a temporary file renamed into place).
 
     Args:
         wh: An open warehouse.
@@ -76,8 +78,7 @@ def export(
     """
     rows = _rows(wh, kind, category)
     if out == "-":
-        sys.stdout.write(json.dumps(rows, default=str, indent=2) + "\n")
-        return ExportResult(kind=kind, rows=len(rows), path="-", format="json")
+        return ExportResult(kind=kind, rows=len(rows), path="-", format="json", records=rows)
     path = Path(out)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("csv", "parquet", "json"):
@@ -129,20 +130,16 @@ class Report(BaseModel):
     queue_open: int
 
 
-def report(wh: Warehouse, settings: Settings, *, now: datetime | None = None) -> Report:
+def report(wh: Warehouse, *, now: datetime | None = None) -> Report:
     """Players by category and state, change since the previous run, interventions, SLA breaches.
 
     Args:
         wh: An open warehouse.
-        settings: Settings (SLA hours).
         now: Reference time.
 
     Returns:
         The report.
     """
-    from dk_sentinel.analysis import build_queue
-    from dk_sentinel.interventions import list_interventions
-
     now = now or utcnow()
     runs = [r[0] for r in wh.query(
         "select run_id from {ops}.scoring_runs where status = 'success' "
@@ -171,7 +168,7 @@ def report(wh: Warehouse, settings: Settings, *, now: datetime | None = None) ->
             players=counts.get(current, {}).get(c, 0),
             previous_run_players=counts.get(previous, {}).get(c, 0) if previous else None,
         )
-        for c in ("CRITICAL", "HIGH", "MEDIUM", "LOW")
+        for c in CATEGORIES
     ]
 
     def tally(days: int) -> dict[str, dict[str, int]]:
@@ -181,7 +178,7 @@ def report(wh: Warehouse, settings: Settings, *, now: datetime | None = None) ->
             row[item.status] = row.get(item.status, 0) + 1
         return table
 
-    queue = build_queue(wh, settings, min_category="HIGH", limit=1_000_000, now=now)
+    queue = build_queue(wh, min_category="HIGH", limit=1_000_000, now=now)
     return Report(
         generated_at=now,
         run_id=current,

@@ -35,6 +35,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
+from dk_sentinel.models import utcnow
+
 _SEEDS = Path(__file__).parent / "scoring" / "dbt_project" / "seeds"
 _STATE_WEIGHTS = {
     "NJ": 8, "NY": 12, "PA": 7, "MA": 5, "MI": 5, "OH": 6, "VA": 4, "IL": 7,
@@ -526,7 +528,7 @@ def generate(
 
     t0 = time.perf_counter()
     if as_of is None:
-        as_of = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+        as_of = utcnow().replace(minute=0, second=0, microsecond=0)
     elif not isinstance(as_of, datetime):
         as_of = datetime(as_of.year, as_of.month, as_of.day)
     frames = generate_frames(players, days, seed, as_of, families, season_shift)

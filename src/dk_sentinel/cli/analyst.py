@@ -12,6 +12,7 @@ import typer
 
 from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, PlayerIdArg, category_text, emit, info
+from dk_sentinel.models import CATEGORIES, Category, InterventionType, QueueCategory
 
 interventions_app = typer.Typer(help="List and cancel interventions.", no_args_is_help=True)
 export_app = typer.Typer(
@@ -19,31 +20,7 @@ export_app = typer.Typer(
 )
 
 
-class QueueCategory(StrEnum):
-    """Minimum category of the queue."""
-
-    CRITICAL = "CRITICAL"
-    HIGH = "HIGH"
-    MEDIUM = "MEDIUM"
-
-
-class RiskCategory(StrEnum):
-    """One risk category (an export can hold just the LOW players, too)."""
-
-    CRITICAL = "CRITICAL"
-    HIGH = "HIGH"
-    MEDIUM = "MEDIUM"
-    LOW = "LOW"
-
-
-class InterventionType(StrEnum):
-    """Intervention types."""
-
-    nudge = "nudge"
-    timeout = "timeout"
-    watchlist = "watchlist"
-    referral = "referral"
-
+# Typer's choices are the Literal vocabularies of models.py (one definition each).
 
 _SPARK = "▁▂▃▄▅▆▇█"
 
@@ -147,18 +124,12 @@ def analyze(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Show one player's risk assessment with its evidence."""
-    from dk_sentinel.analysis import assess, validate_player_id
-    from dk_sentinel.warehouse import connect
+    from dk_sentinel.usecases import analyze_player
 
-    validate_player_id(player_id)
-    settings = state(ctx).settings
-    with connect(settings) as wh:
-        assessment = assess(wh, settings, player_id, with_history=history)
-        if explain or nudge:
-            from dk_sentinel.explainer import apply, explain_cached, make_explainer
-
-            explainer = make_explainer(settings, use_ai=not no_ai)
-            apply(assessment, explain_cached(wh, explainer, assessment, want_nudge=nudge))
+    assessment = analyze_player(
+        state(ctx).settings, player_id, with_history=history, explain=explain, nudge=nudge,
+        use_ai=not no_ai,
+    )  # fmt: skip
     emit(assessment, fmt, render_assessment)
 
 
@@ -188,7 +159,7 @@ def queue(
     ctx: typer.Context,
     category: Annotated[
         QueueCategory, typer.Option("--category", help="Minimum category.")
-    ] = QueueCategory.HIGH,
+    ] = "HIGH",
     state_code: Annotated[
         str | None, typer.Option("--state", help="Only this state, e.g. NJ.", show_default=False)
     ] = None,
@@ -199,15 +170,12 @@ def queue(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The review queue: highest-risk players first, with SLA due times."""
-    from dk_sentinel.analysis import build_queue
-    from dk_sentinel.warehouse import connect
+    from dk_sentinel.usecases import review_queue
 
-    settings = state(ctx).settings
-    with connect(settings) as wh:
-        result = build_queue(
-            wh, settings, min_category=category.value, state=state_code, limit=limit,
-            include_actioned=include_actioned,
-        )  # fmt: skip
+    result = review_queue(
+        state(ctx).settings, min_category=category, state=state_code, limit=limit,
+        include_actioned=include_actioned,
+    )  # fmt: skip
     emit(result, fmt, render_queue)
 
 
@@ -256,23 +224,13 @@ def intervene(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Record an intervention (with a snapshot of the player's risk and an audit event)."""
-    from dk_sentinel.interventions import create_intervention, parse_request
-    from dk_sentinel.warehouse import connect
+    from dk_sentinel.usecases import record_intervention
 
-    settings = state(ctx).settings
-    analyst_id = analyst or settings.analyst
-    request = parse_request(
-        player_id=player_id, intervention_type=intervention_type.value, reason=reason,
-        analyst_id=analyst_id, duration_hours=duration, idempotency_key=idempotency_key,
-        supersede=supersede,
+    created = record_intervention(
+        state(ctx).settings, player_id=player_id, intervention_type=intervention_type,
+        reason=reason, analyst_id=analyst, duration_hours=duration,
+        idempotency_key=idempotency_key, supersede=supersede, use_ai=not no_ai,
     )  # fmt: skip
-    with connect(settings) as wh:
-        explainer = None
-        if request.intervention_type == "nudge":
-            from dk_sentinel.explainer import make_explainer
-
-            explainer = make_explainer(settings, use_ai=not no_ai)
-        created = create_intervention(wh, settings, request, explainer=explainer)
     emit(created, fmt, render_intervention)
 
 
@@ -313,14 +271,12 @@ def interventions_list(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List interventions, newest first."""
-    from dk_sentinel.interventions import list_interventions
-    from dk_sentinel.warehouse import connect
+    from dk_sentinel.usecases import interventions
 
-    with connect(state(ctx).settings) as wh:
-        items = list_interventions(
-            wh, player_id=player, active=True if active else None,
-            intervention_type=intervention_type.value if intervention_type else None, since=since,
-        )  # fmt: skip
+    items = interventions(
+        state(ctx).settings, player_id=player, active=True if active else None,
+        intervention_type=intervention_type, since=since,
+    )  # fmt: skip
     emit(items, fmt, render_interventions)
 
 
@@ -335,21 +291,18 @@ def interventions_cancel(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Cancel an active intervention (recorded as an audit event; nothing is deleted)."""
-    from dk_sentinel.interventions import cancel_intervention
-    from dk_sentinel.warehouse import connect
+    from dk_sentinel.usecases import cancel
 
-    settings = state(ctx).settings
-    with connect(settings) as wh:
-        item = cancel_intervention(wh, intervention_id, reason, analyst or settings.analyst)
+    item = cancel(state(ctx).settings, intervention_id, reason, analyst)
     emit(item, fmt, render_intervention)
 
 
 def _export(ctx: typer.Context, kind: str, out: str, category: str | None) -> None:
-    from dk_sentinel.reporting import export
-    from dk_sentinel.warehouse import connect
+    from dk_sentinel.usecases import export_data
 
-    with connect(state(ctx).settings) as wh:
-        result = export(wh, kind, out, category=category)  # type: ignore[arg-type]
+    result = export_data(state(ctx).settings, kind, out, category=category)  # type: ignore[arg-type]
+    if result.records is not None:  # `--out -`: the rows are the data, on stdout
+        sys.stdout.write(json.dumps(result.records, default=str, indent=2) + "\n")
     info(f"Exported {result.rows:,} rows of {kind} to {result.path} ({result.format}).")
 
 
@@ -360,12 +313,12 @@ def export_scores(
         str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")
     ],
     category: Annotated[
-        RiskCategory | None,
+        Category | None,
         typer.Option("--category", help="Only this category.", show_default=False),
     ] = None,
 ) -> None:
     """Export the latest score of every player (components, presence, category, run)."""
-    _export(ctx, "scores", out, category.value if category else None)
+    _export(ctx, "scores", out, category)
 
 
 @export_app.command("interventions")
@@ -397,11 +350,9 @@ def render_report(r: Any) -> list[Any]:
         )
         prev = "-" if c.previous_run_players is None else str(c.previous_run_players)
         cats.add_row(category_text(c.risk_category), str(c.players), prev, change)
-    states = Table("state", "CRITICAL", "HIGH", "MEDIUM", "LOW", title="players by state")
+    states = Table("state", *CATEGORIES, title="players by state")
     for code, counts in r.by_state.items():
-        states.add_row(
-            code, *(str(counts.get(c, 0)) for c in ("CRITICAL", "HIGH", "MEDIUM", "LOW"))
-        )
+        states.add_row(code, *(str(counts.get(c, 0)) for c in CATEGORIES))
     inter = Table("type", "7 days", "30 days", title="interventions (by status)")
     for kind in sorted(set(r.interventions_7d) | set(r.interventions_30d)):
         fmt7 = ", ".join(f"{k} {v}" for k, v in r.interventions_7d.get(kind, {}).items()) or "-"
@@ -415,13 +366,9 @@ def render_report(r: Any) -> list[Any]:
 
 def report(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Compliance report: categories, states, change since last run, interventions, SLA breaches."""
-    from dk_sentinel.reporting import report as build_report
-    from dk_sentinel.warehouse import connect
+    from dk_sentinel.usecases import compliance_report
 
-    settings = state(ctx).settings
-    with connect(settings) as wh:
-        result = build_report(wh, settings)
-    emit(result, fmt, render_report)
+    emit(compliance_report(state(ctx).settings), fmt, render_report)
 
 
 class SchemaName(StrEnum):

@@ -56,10 +56,10 @@ def generate(
     ] = False,
 ) -> None:
     """Write synthetic contract files (bets, assessments, outcomes) plus a labels file."""
-    from dk_sentinel.synth import generate as run_generate
+    from dk_sentinel.usecases import generate_files
 
     with progress("generating"):
-        result = run_generate(
+        result = generate_files(
             out, players, days, seed, as_of, file_format.value, families.value, season_shift
         )
     info(
@@ -88,16 +88,12 @@ def ingest(
     """Validate contract files and load them (exit 4 when some rows were rejected)."""
     from rich.table import Table
 
-    from dk_sentinel.errors import PartialFailure
-    from dk_sentinel.ingest import ingest as run_ingest
-    from dk_sentinel.warehouse import connect
+    from dk_sentinel.usecases import load_files
 
-    failure: PartialFailure | None = None
-    with connect(state(ctx).settings) as wh, progress(f"ingest {kind.value}") as say:
-        try:
-            result = run_ingest(wh, kind.value, paths, rejects_out=rejects_out, progress=say)
-        except PartialFailure as exc:
-            failure, result = exc, exc.result  # type: ignore[attr-defined]
+    with progress(f"ingest {kind.value}") as say:
+        result = load_files(
+            state(ctx).settings, kind.value, paths, rejects_out=rejects_out, progress=say
+        )
 
     def render(r: Any) -> Table:
         table = Table(
@@ -122,7 +118,7 @@ def ingest(
         return table
 
     emit(result, fmt, render)
-    if failure is not None:
+    if (failure := result.failure()) is not None:  # shown first, then exit 4
         raise failure
 
 
@@ -135,7 +131,7 @@ def render_runs(runs: Any) -> Any:
     for name in ("run", "status", "as of", "started", "secs", "new bets", "players", "tests"):
         table.add_column(name, no_wrap=True)
     table.add_column("note", overflow="fold")
-    for r in runs if isinstance(runs, list) else [runs]:
+    for r in runs:
         style = {
             "success": "green",
             "failed": "red",
@@ -167,14 +163,14 @@ def score_batch(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Score every player with dbt (run hourly from cron); exit 75 if a run is in progress."""
-    from dk_sentinel.scoring import score_batch as run_score_batch
+    from dk_sentinel.usecases import run_scoring
 
     with progress("score-batch") as say:
-        run = run_score_batch(
-            state(ctx).settings, as_of=as_of, full_refresh=full_refresh, progress=say
-        )
-    if fmt is Format.json:
-        emit(run, fmt, render_runs)
+        run = run_scoring(state(ctx).settings, as_of=as_of, full_refresh=full_refresh, progress=say)
+    if fmt is Format.json:  # the record on every outcome, then the exit code it calls for
+        emit(run, fmt, lambda r: r)
+    if (failure := run.failure()) is not None:
+        raise failure
 
 
 def runs(
@@ -183,12 +179,9 @@ def runs(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List scoring runs, newest first."""
-    from dk_sentinel.scoring import list_runs
-    from dk_sentinel.warehouse import connect
+    from dk_sentinel.usecases import scoring_runs
 
-    with connect(state(ctx).settings) as wh:
-        items = list_runs(wh, limit)
-    emit(items, fmt, render_runs)
+    emit(scoring_runs(state(ctx).settings, limit), fmt, render_runs)
 
 
 def demo(
@@ -205,7 +198,7 @@ def demo(
 ) -> None:
     """Build a scored demo warehouse from synthetic data; show the queue and the top player."""
     from dk_sentinel.cli.analyst import render_assessment, render_queue
-    from dk_sentinel.demo import run_demo
+    from dk_sentinel.usecases import run_demo
 
     with progress("demo") as say:
         result = run_demo(

@@ -27,6 +27,18 @@ def _debug() -> bool:
     )
 
 
+def _error_line(label: str, message: str) -> None:
+    """Print the label in bold red and the message as plain text, never as markup.
+
+    A glob like ``bets_[ab].csv`` in a message must reach the user whole.
+    """
+    from rich.text import Text
+
+    line = Text(label + " ", style="bold red")
+    line.append(message)
+    output.console(err=True).print(line, highlight=False, soft_wrap=True)
+
+
 class SentinelGroup(typer.core.TyperGroup):
     """Root group that maps errors to messages and exit codes, once for every command."""
 
@@ -37,9 +49,7 @@ class SentinelGroup(typer.core.TyperGroup):
         except SentinelError as exc:
             if os.environ.get("SENTINEL_DEBUG", "") not in ("", "0"):
                 logging.getLogger("dk_sentinel").exception("debug traceback")
-            output.console(err=True).print(
-                f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False, soft_wrap=True
-            )
+            _error_line("Error:", exc.message)
             if exc.hint:
                 output.console(err=True).print(f"Hint: {exc.hint}", markup=False, soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
@@ -48,11 +58,7 @@ class SentinelGroup(typer.core.TyperGroup):
         except Exception as exc:
             if _debug() or hasattr(exc, "show"):  # click's own usage errors render themselves
                 raise
-            output.console(err=True).print(
-                f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}",
-                markup=True,
-                soft_wrap=True,
-            )
+            _error_line("Internal error:", f"{type(exc).__name__}: {exc}")
             output.console(err=True).print(
                 "Hint: rerun with SENTINEL_DEBUG=1 for the traceback, and report it.", markup=False
             )

@@ -15,11 +15,9 @@ config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is
 
 def init(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Create or migrate the warehouse schema (safe to run twice)."""
-    from dk_sentinel.warehouse import connect
-    from dk_sentinel.warehouse.schema import bootstrap
+    from dk_sentinel.usecases import initialise
 
-    with connect(state(ctx).settings) as wh:
-        status = bootstrap(wh)
+    status = initialise(state(ctx).settings)
     if status.up_to_date:
         info(f"Schema is up to date (version {status.version_now}).")
     else:
@@ -32,9 +30,9 @@ def doctor(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Check config, warehouse, schema, the dbt project and the Anthropic key."""
     from rich.table import Table
 
-    from dk_sentinel.doctor import run_doctor
+    from dk_sentinel.usecases import check_health
 
-    report = run_doctor(state(ctx).settings)
+    report = check_health(state(ctx).settings)
 
     def render(r: Any) -> Table:
         table = Table("check", "status", "detail", title="sentinel doctor")

@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from dk_sentinel.config import Settings
-from dk_sentinel.errors import BusyError, PartialFailure, ScoringError
-from dk_sentinel.models import BatchRun
+from dk_sentinel.errors import BusyError, ScoringError
+from dk_sentinel.models import BatchRun, utcnow
 from dk_sentinel.scoring.dbt import SCORING_VERSION, cache_dir, dbt_vars, run_dbt
-from dk_sentinel.warehouse import Warehouse, connect, utcnow
+from dk_sentinel.warehouse import Warehouse, connect
 from dk_sentinel.warehouse.schema import require_current
 
 log = logging.getLogger(__name__)
@@ -186,12 +186,12 @@ def score_batch(
         progress: Called with a short status line at each step.
 
     Returns:
-        The recorded run (status ``success`` or ``skipped``).
+        The recorded run: ``success``, ``skipped``, ``tests_failed`` (nothing published) or
+        ``failed`` (the previous scores are intact); ``run.failure()`` is the problem to
+        report after showing it.
 
     Raises:
         BusyError: Another score-batch holds the lock.
-        PartialFailure: dbt tests failed (exit 4); the scores of this run are not published.
-        ScoringError: dbt failed; the previous scores are intact.
     """
     say = progress or (lambda _msg: None)
     with scoring_lock(settings):
@@ -235,10 +235,10 @@ def score_batch(
                 run.status, run.finished_at, run.error = "failed", utcnow(), exc.message
                 run.watermark = None
                 _finish_run(wh, run)
-            raise
+            return run
         say("recording the run")
         with connect(settings) as wh:
-            run.finished_at = utcnow()
+            run.finished_at, run.log_file = utcnow(), result.log_file
             run.tests_passed, run.tests_failed = result.tests_passed, result.tests_failed
             if result.models_ok and _scores_table_exists(wh):
                 run.players_scored = int(
@@ -254,19 +254,6 @@ def score_batch(
                 run.error = "; ".join(result.failures)[:2000]
                 run.watermark = None
             _finish_run(wh, run)
-    if run.status == "failed":
-        raise ScoringError(
-            f"scoring run {run.run_id} failed: {run.error}",
-            f"See {result.log_file}; the previous scores are intact.",
-        )
-    if run.status == "tests_failed":
-        error = PartialFailure(
-            f"scoring run {run.run_id}: {run.tests_failed} dbt test(s) failed; "
-            "its scores are not published",
-            f"{run.error[:300] if run.error else ''} -- see {result.log_file}",
-        )
-        error.result = run  # type: ignore[attr-defined]
-        raise error
     log.info(
         "score-batch %s: %d players scored as of %s, %d new bets, %d tests passed (%.1f s)",
         run.run_id, run.players_scored, run.as_of, run.new_bets, run.tests_passed, run.seconds or 0,

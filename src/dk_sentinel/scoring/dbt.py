@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PROJECT_DIR = Path(__file__).parent / "dbt_project"
 SCORING_VERSION = "2.0.0"
+_SLA = ("critical", "high", "medium")
 
 
 def cache_dir(settings: Settings) -> Path:
@@ -123,6 +124,7 @@ def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
         "raw_schema": settings.warehouse.schemas.raw,
         "ops_schema": settings.warehouse.schemas.ops,
         **s.model_dump(exclude={"weights", "thresholds", "dbt_threads"}),
+        **{f"sla_hours_{c}": getattr(settings.queue, f"sla_hours_{c}") for c in _SLA},
         "threshold_critical": str(s.thresholds.critical),
         "threshold_high": str(s.thresholds.high),
         "threshold_medium": str(s.thresholds.medium),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dk_sentinel.config import SchemaNames, Settings
@@ -23,11 +22,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Row = tuple[Any, ...]
-
-
-def utcnow() -> datetime:
-    """Now in UTC as a naive timestamp (the warehouse stores UTC without offset)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Warehouse(Protocol):
@@ -56,9 +50,17 @@ class Warehouse(Protocol):
         """A DuckDB connection for set-based file validation (the warehouse itself on DuckDB)."""
         ...
 
-    @property
-    def stages_locally(self) -> bool:
-        """True when tables made in :meth:`local_engine` are visible to :meth:`query`."""
+    def publish_local(self, name: str, select_sql: str) -> None:
+        """Make the rows of a query on :meth:`local_engine` visible to :meth:`query` as ``name``.
+
+        DuckDB: a view on the same connection. Snowflake: a bulk load into a temporary table.
+        """
+        ...
+
+    def fetch_to_local(
+        self, name: str, select_sql: str, columns: Sequence[tuple[str, str]]
+    ) -> None:
+        """Make the rows of a warehouse query visible on :meth:`local_engine` as ``name``."""
         ...
 
     def transaction(self) -> Any:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from dk_sentinel.config import WarehouseSettings
-from dk_sentinel.errors import BusyError, WarehouseUnavailable
+from dk_sentinel.errors import BusyError, RelationMissing, WarehouseUnavailable
 from dk_sentinel.warehouse import BaseWarehouse, Row
 
 if TYPE_CHECKING:
@@ -135,9 +135,7 @@ class DuckDBWarehouse(BaseWarehouse):
         try:
             cursor = self.con.execute(sql, list(params))
         except duckdb.CatalogException as exc:
-            from dk_sentinel.errors import SchemaError
-
-            raise SchemaError(f"the warehouse schema is missing a table: {exc}") from exc
+            raise RelationMissing(f"the warehouse schema is missing a table: {exc}") from exc
         if not fetch:
             return [], []
         names = [d[0].lower() for d in (cursor.description or [])]
@@ -157,10 +155,25 @@ class DuckDBWarehouse(BaseWarehouse):
         """The warehouse connection itself: staging tables made there are visible to queries."""
         return self.con
 
-    @property
-    def stages_locally(self) -> bool:
-        """True: local staging tables live in the warehouse."""
-        return True
+    def publish_local(self, name: str, select_sql: str) -> None:
+        """Make a local query's rows visible to warehouse queries as ``name``.
+
+        The local engine is this connection, so a view is enough: nothing is copied.
+        """
+        self.con.execute(f"create or replace temp view {name} as {select_sql}")
+
+    def fetch_to_local(
+        self, name: str, select_sql: str, columns: Sequence[tuple[str, str]]
+    ) -> None:
+        """Make a warehouse query's rows visible to local queries as the table ``name``.
+
+        The same connection: no round trip (nor pandas, ~0.4 s to import); ``columns`` name
+        the result's columns in order.
+        """
+        names = ", ".join(c for c, _ in columns)
+        self.con.execute(
+            f"create or replace temp table {name} as select {names} from ({self.sql(select_sql)})"
+        )
 
     def close(self) -> None:
         """Close (and so checkpoint) the connection, then release the file lock."""

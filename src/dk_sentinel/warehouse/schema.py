@@ -8,11 +8,11 @@ refused rather than silently misread.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from dk_sentinel.errors import SchemaError
+from dk_sentinel.errors import RelationMissing, SchemaError
+from dk_sentinel.models import utcnow
 from dk_sentinel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,9 @@ class SchemaStatus(BaseModel):
 def current_version(wh: Warehouse) -> int:
     """Return the warehouse's schema version (0 when it was never initialised).
 
+    Only a missing migrations table means "never initialised"; any other failure (the
+    warehouse unreachable, no permission) is raised as it is.
+
     Args:
         wh: An open warehouse.
 
@@ -96,7 +99,7 @@ def current_version(wh: Warehouse) -> int:
     """
     try:
         rows = wh.query("select max(version) from {ops}.schema_migrations")
-    except Exception:
+    except RelationMissing:
         return 0
     return int(rows[0][0] or 0)
 
@@ -166,7 +169,7 @@ def bootstrap(wh: Warehouse) -> SchemaStatus:
             wh.execute(statement)
         wh.execute(
             "insert into {ops}.schema_migrations values (?, ?)",
-            [version, datetime.now(UTC).replace(tzinfo=None)],
+            [version, utcnow()],
         )
         log.info("applied schema migration %d", version)
     return status.model_copy(update={"version_now": SCHEMA_VERSION})

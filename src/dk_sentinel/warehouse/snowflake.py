@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dk_sentinel.config import WarehouseSettings, secret
-from dk_sentinel.errors import ConfigError, WarehouseUnavailable
+from dk_sentinel.errors import ConfigError, RelationMissing, WarehouseUnavailable
 from dk_sentinel.warehouse import BaseWarehouse, Row
 
 if TYPE_CHECKING:
@@ -98,6 +98,9 @@ def _snowflake_type(arrow_type: Any) -> str:
     return "varchar"
 
 
+_OBJECT_MISSING = 2003
+
+
 class SnowflakeWarehouse(BaseWarehouse):
     """A warehouse in a Snowflake database (schemas from config)."""
 
@@ -117,9 +120,19 @@ class SnowflakeWarehouse(BaseWarehouse):
         self._local: Any = None
 
     def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
+        import snowflake.connector
+
         cursor = self.con.cursor()
         try:
-            cursor.execute(sql, list(params) if params else None)
+            try:
+                cursor.execute(sql, list(params) if params else None)
+            except snowflake.connector.errors.ProgrammingError as exc:
+                # 002003 / 42S02: "Object ... does not exist or not authorized"
+                if exc.errno == _OBJECT_MISSING or exc.sqlstate == "42S02":
+                    raise RelationMissing(
+                        f"the warehouse schema is missing a table: {exc.msg}"
+                    ) from exc
+                raise
             if not fetch:
                 return [], []
             names = [d[0].lower() for d in (cursor.description or [])]
@@ -165,10 +178,28 @@ class SnowflakeWarehouse(BaseWarehouse):
             self._local = duckdb.connect(":memory:")
         return self._local
 
-    @property
-    def stages_locally(self) -> bool:
-        """False: validated rows are bulk-loaded with :meth:`stage`."""
-        return False
+    def publish_local(self, name: str, select_sql: str) -> None:
+        """Bulk-load a local query's rows into the temporary table ``name`` (:meth:`stage`)."""
+        self.stage(name, self.local_engine().sql(select_sql).to_arrow_table())
+
+    def fetch_to_local(
+        self, name: str, select_sql: str, columns: Sequence[tuple[str, str]]
+    ) -> None:
+        """Copy a warehouse query's (small) result into the local table ``name``.
+
+        Args:
+            name: The local table to (re)create.
+            select_sql: A warehouse query returning ``columns`` in order.
+            columns: (name, DuckDB type) of each column, so an empty result is typed too.
+        """
+        rows = self.query(select_sql)
+        local = self.local_engine()
+        local.execute(
+            f"create or replace temp table {name} ({', '.join(f'{c} {t}' for c, t in columns)})"
+        )
+        if rows:
+            marks = ", ".join("?" for _ in columns)
+            local.executemany(f"insert into {name} values ({marks})", [list(r) for r in rows])
 
     def close(self) -> None:
         """Close the Snowflake connection and the local engine."""

@@ -110,3 +110,8 @@
         else 'LOW'
     end
 {%- endmacro %}
+
+{#- Categories in order, as a number (LOW 0 .. CRITICAL 3), for "at or above" comparisons. -#}
+{% macro category_rank(category) -%}
+    case {{ category }} when 'CRITICAL' then 3 when 'HIGH' then 2 when 'MEDIUM' then 1 else 0 end
+{%- endmacro %}

@@ -1,11 +1,7 @@
-{#- Bets placed in the scoring window (T - recent - baseline days, T], each tagged with its
-    window, its state as of T (a bet settled after T is still open at T) and the flags the
-    components count. Local time comes from the state suffix of player_id (seed
-    state_timezones, DST from seed us_dst_periods); an unknown state counts as Eastern.
-    A view on DuckDB: recomputing it per consumer (~1 s per 10M bets) is far cheaper than
-    writing 10M rows to the file (~9 s); a table on Snowflake. -#}
-
-{%- set as_of_ts = as_of() %}
+{#- The bets of int_bets_settled with the flags the components count, in the player's local
+    time: from the state suffix of player_id (seed state_timezones, DST from seed
+    us_dst_periods); an unknown state counts as Eastern. A view on DuckDB (recomputing it per
+    consumer is far cheaper than writing 10M rows to the file), a table on Snowflake. -#}
 
 {{ config(materialized='view' if target.type == 'duckdb' else 'table') }}
 
@@ -13,9 +9,7 @@ with
 
 bets as (
 
-    select * from {{ ref('stg_sentinel__bets') }}
-    where placed_at <= {{ as_of_ts }}
-      and placed_at > {{ dbt.dateadd('day', -(var('recent_window_days') + var('baseline_window_days')), as_of_ts) }}
+    select * from {{ ref('int_bets_settled') }}
 
 ),
 
@@ -31,19 +25,37 @@ dst_periods as (
 
 ),
 
-localised as (
+-- US zones change clocks at 02:00 local time: 02:00 local standard time on the start date,
+-- 01:00 local standard time (02:00 daylight) on the end date. The seed holds Eastern's change
+-- instants in UTC (07:00 and 06:00); less Eastern's 5 hours they are those local standard
+-- times, which every zone's local standard time is compared with.
+standard_time as (
 
     select
         bets.*,
-        coalesce(tz.utc_offset_hours, -5)
-            + case when coalesce(tz.observes_dst, true)
-                    and bets.placed_at >= dst.dst_starts_at
-                    and bets.placed_at < dst.dst_ends_at then 1 else 0 end
-            as utc_offset_hours
+        coalesce(tz.utc_offset_hours, -5) as standard_offset_hours,
+        coalesce(tz.observes_dst, true) as observes_dst,
+        {{ dbt.dateadd('hour', 'coalesce(tz.utc_offset_hours, -5)', 'bets.placed_at') }}
+            as standard_local_at
 
     from bets
     left join state_timezones as tz on tz.state = bets.state
-    left join dst_periods as dst on dst.dst_year = extract(year from bets.placed_at)
+
+),
+
+localised as (
+
+    select
+        standard_time.*,
+        standard_offset_hours
+            + case when observes_dst
+                    and standard_local_at >= {{ dbt.dateadd('hour', -5, 'dst.dst_starts_at') }}
+                    and standard_local_at < {{ dbt.dateadd('hour', -5, 'dst.dst_ends_at') }}
+                then 1 else 0 end
+            as utc_offset_hours
+
+    from standard_time
+    left join dst_periods as dst on dst.dst_year = extract(year from standard_time.placed_at)
 
 ),
 
@@ -54,19 +66,15 @@ final as (
         player_id,
         state,
         placed_at,
-        case when settled_at <= {{ as_of_ts }} and status <> 'pending' then settled_at end as settled_at,
+        settled_at,
         sport,
         market,
         is_live,
         odds_decimal,
         stake,
-        case
-            when placed_at > {{ dbt.dateadd('day', -var('recent_window_days'), as_of_ts) }} then 'recent'
-            else 'baseline'
-        end as bet_window,
-        case when settled_at <= {{ as_of_ts }} and status not in ('pending', 'void', 'push')
-            then case when payout < stake then 'loss' when payout > stake then 'win' else 'even' end
-        end as settled_outcome,
+        utc_offset_hours,
+        bet_window,
+        settled_outcome,
         cast({{ dbt.dateadd('hour', 'utc_offset_hours', 'placed_at') }} as date) as local_day,
         case when extract(hour from {{ dbt.dateadd('hour', 'utc_offset_hours', 'placed_at') }})
                   >= {{ var('late_night_start_hour') }}

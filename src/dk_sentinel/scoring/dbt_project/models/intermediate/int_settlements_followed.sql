@@ -14,7 +14,7 @@ with
 
 bets as (
 
-    select * from {{ ref('int_bets_windowed') }}
+    select * from {{ ref('int_bets_settled') }}
 
 ),
 
@@ -24,48 +24,98 @@ players as (
 
 ),
 
-settlements as (
+-- The bets that can take part, each with the player's reference stake (baseline median;
+-- recent median when there is no baseline), joined once.
+candidates as {% if target.type == 'duckdb' %}materialized{% endif %} (
 
-    select bets.player_id, bets.bet_id, bets.settled_at, bets.settled_outcome,
+    select
+        bets.player_id, bets.bet_id, bets.placed_at, bets.stake, bets.settled_at,
+        bets.settled_outcome,
         coalesce(players.baseline_median_stake, players.recent_median_stake) as reference_stake
     from bets
     inner join players on players.player_id = bets.player_id
-    where bets.settled_outcome in ('loss', 'win')
-      and bets.settled_at > {{ dbt.dateadd('day', -var('chase_lookback_days'), as_of_ts) }}
+    where (bets.settled_outcome in ('loss', 'win')
+           and bets.settled_at > {{ dbt.dateadd('day', -var('chase_lookback_days'), as_of_ts) }})
+       or bets.placed_at > {{ dbt.dateadd('minute', -var('chase_window_minutes'),
+                                          dbt.dateadd('day', -var('chase_lookback_days'), as_of_ts)) }}
 
 ),
 
-next_bets as (
+settlements as (
+
+    select player_id, bet_id, settled_at, settled_outcome, reference_stake
+    from candidates
+    where settled_outcome in ('loss', 'win')
+      and settled_at > {{ dbt.dateadd('day', -var('chase_lookback_days'), as_of_ts) }}
+
+),
+
+-- Only bets big enough to be a chase can follow a settlement as one.
+bigger_bets as (
 
     select player_id, bet_id, placed_at, stake
-    from bets
+    from candidates
     where placed_at > {{ dbt.dateadd('minute', -var('chase_window_minutes'),
                                      dbt.dateadd('day', -var('chase_lookback_days'), as_of_ts)) }}
+      and stake >= {{ var('chase_stake_ratio') }} * reference_stake
+
+),
+
+-- The first bigger bet after each settlement, in one pass over each player's events in time
+-- order (a range join of settlements with later bets costs far more). At equal times a bet
+-- sorts before the settlement, so only bets placed strictly after it count.
+events as (
+
+    select player_id, bet_id, settled_at as event_at, 0 as is_bet, settled_outcome,
+        reference_stake
+    from settlements
+    union all
+    select player_id, bet_id, placed_at as event_at, 1 as is_bet, null as settled_outcome,
+        null as reference_stake
+    from bigger_bets
+
+),
+
+linked as (
+
+    select
+        events.*,
+        min(case when is_bet = 1 then event_at end) over (
+            partition by player_id order by event_at, is_bet desc
+            rows between 1 following and unbounded following) as next_bigger_at
+
+    from events
+
+),
+
+next_stakes as (
+
+    select player_id, placed_at, max(stake) as stake
+    from bigger_bets
+    group by player_id, placed_at
 
 ),
 
 followed as (
 
     select
-        s.player_id,
-        s.bet_id,
-        s.settled_outcome,
-        s.settled_at,
-        s.reference_stake,
-        max(case when n.stake >= {{ var('chase_stake_ratio') }} * s.reference_stake then 1 else 0 end)
-            as is_followed_bigger,
-        min(case when n.stake >= {{ var('chase_stake_ratio') }} * s.reference_stake
-            then {{ dbt.datediff('s.settled_at', 'n.placed_at', 'second') }} end) / 60.0
+        linked.player_id,
+        linked.bet_id,
+        linked.settled_outcome,
+        linked.event_at as settled_at,
+        linked.reference_stake,
+        case when linked.next_bigger_at <= {{ dbt.dateadd('minute', var('chase_window_minutes'),
+                                                          'linked.event_at') }}
+            then 1 else 0 end as is_followed_bigger,
+        {{ dbt.datediff('linked.event_at', 'linked.next_bigger_at', 'second') }} / 60.0
             as minutes_to_bigger_bet,
-        max(n.stake) as max_next_stake
+        next_stakes.stake as next_bigger_stake
 
-    from settlements as s
-    left join next_bets as n
-        on n.player_id = s.player_id
-        and n.bet_id <> s.bet_id
-        and n.placed_at > s.settled_at
-        and n.placed_at <= {{ dbt.dateadd('minute', var('chase_window_minutes'), 's.settled_at') }}
-    group by s.player_id, s.bet_id, s.settled_outcome, s.settled_at, s.reference_stake
+    from linked
+    left join next_stakes
+        on next_stakes.player_id = linked.player_id
+        and next_stakes.placed_at = linked.next_bigger_at
+    where linked.is_bet = 0
 
 ),
 
@@ -86,7 +136,7 @@ final as (
         median(case when settled_outcome = 'loss' and is_followed_bigger = 1
             then minutes_to_bigger_bet end) as median_minutes_to_chase,
         median(case when settled_outcome = 'loss' and is_followed_bigger = 1
-            then max_next_stake / nullif(reference_stake, 0) end) as chase_stake_ratio
+            then next_bigger_stake / nullif(reference_stake, 0) end) as chase_stake_ratio
 
     from followed
     group by player_id

@@ -1,13 +1,12 @@
-{#- The current score of every player: the rows of the latest *successful* scoring run.
-    Rows of a run that is still going or crashed are never visible here. -#}
+{#- The current score of every player: the published rows of the latest successful run. -#}
 
 {{ config(materialized='view') }}
 
 with
 
-scores as (
+published as (
 
-    select * from {{ ref('rg_risk_scores') }}
+    select * from {{ ref('rg_published_risk_scores') }}
 
 ),
 
@@ -21,16 +20,16 @@ latest_run as (
 
     select run_id from runs
     where status = 'success'
-    order by finished_at desc
+    order by finished_at desc, run_id desc
     limit 1
 
 ),
 
 final as (
 
-    select scores.*
-    from scores
-    inner join latest_run on latest_run.run_id = scores.run_id
+    select published.*
+    from published
+    inner join latest_run on latest_run.run_id = published.run_id
 
 )
 

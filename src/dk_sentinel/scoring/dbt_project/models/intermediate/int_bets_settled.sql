@@ -1,0 +1,47 @@
+{#- Bets placed in the scoring window (T - recent - baseline days, T], each tagged with its
+    window and its state as of T: a bet settled after T is still open at T, and its outcome
+    (loss / win / even) is known only once settled. No local time: the loss-chase links read
+    this lighter view (int_bets_windowed adds local time for the per-player features).
+    A view on DuckDB (recomputing it is cheaper than writing 10M rows to the file), a table
+    on Snowflake. -#}
+
+{%- set as_of_ts = as_of() %}
+
+{{ config(materialized='view' if target.type == 'duckdb' else 'table') }}
+
+with
+
+bets as (
+
+    select * from {{ ref('stg_sentinel__bets') }}
+    where placed_at <= {{ as_of_ts }}
+      and placed_at > {{ dbt.dateadd('day', -(var('recent_window_days') + var('baseline_window_days')), as_of_ts) }}
+
+),
+
+final as (
+
+    select
+        bet_id,
+        player_id,
+        state,
+        placed_at,
+        case when settled_at <= {{ as_of_ts }} and status <> 'pending' then settled_at end as settled_at,
+        sport,
+        market,
+        is_live,
+        odds_decimal,
+        stake,
+        case
+            when placed_at > {{ dbt.dateadd('day', -var('recent_window_days'), as_of_ts) }} then 'recent'
+            else 'baseline'
+        end as bet_window,
+        case when settled_at <= {{ as_of_ts }} and status not in ('pending', 'void', 'push')
+            then case when payout < stake then 'loss' when payout > stake then 'win' else 'even' end
+        end as settled_outcome
+
+    from bets
+
+)
+
+select * from final

@@ -1,0 +1,313 @@
+"""The use cases: one function per command, the only layer the front ends call.
+
+The CLI (and the REST API) parse their input, call one function here and render what it
+returns; nothing here prints, exits or knows about Typer or HTTP. Each use case opens the
+warehouse it needs and always closes it, and composes the domain modules, which never call
+each other upward: ``analysis`` reads scores, ``interventions`` records actions (taking the
+risk snapshot and the nudge writer as arguments), ``explainer`` explains. The layering is an
+import contract checked by the test suite (``[tool.importlinter]`` in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from dk_sentinel.analysis import assess, build_queue, validate_player_id
+from dk_sentinel.config import Settings
+from dk_sentinel.doctor import DoctorReport, run_doctor
+from dk_sentinel.errors import UsageError
+from dk_sentinel.explainer import apply, explain_cached, make_explainer
+from dk_sentinel.ingest import IngestResult, Kind, ingest
+from dk_sentinel.interventions import (
+    cancel_intervention,
+    create_intervention,
+    list_interventions,
+    parse_request,
+)
+from dk_sentinel.models import (
+    BatchRun,
+    Intervention,
+    InterventionType,
+    Queue,
+    QueueCategory,
+    RiskAssessment,
+    utcnow,
+)
+from dk_sentinel.reporting import ExportKind, ExportResult, Report, export, report
+from dk_sentinel.scoring import list_runs, score_batch
+from dk_sentinel.warehouse import connect
+from dk_sentinel.warehouse.schema import SchemaStatus, bootstrap
+
+if TYPE_CHECKING:
+    from dk_sentinel.synth import Families, GenerateResult
+
+Progress = Callable[[str], None] | None
+
+
+def initialise(settings: Settings) -> SchemaStatus:
+    """``sentinel init``: create or migrate the warehouse schema (safe to run twice)."""
+    with connect(settings) as wh:
+        return bootstrap(wh)
+
+
+def check_health(settings: Settings) -> DoctorReport:
+    """``sentinel doctor``: config, warehouse, schema, dbt project, Anthropic key."""
+    return run_doctor(settings)
+
+
+def generate_files(
+    out: Path,
+    players: int,
+    days: int,
+    seed: int,
+    as_of: datetime | None,
+    file_format: Literal["csv", "parquet"] = "csv",
+    families: Families = "core",
+    season_shift: bool = False,
+) -> GenerateResult:
+    """``sentinel generate``: synthetic contract files with ground-truth labels."""
+    from dk_sentinel.synth import generate  # NumPy (~0.1 s) only for the commands that generate
+
+    return generate(out, players, days, seed, as_of, file_format, families, season_shift)
+
+
+def load_files(
+    settings: Settings,
+    kind: Kind,
+    paths: Sequence[str | Path],
+    *,
+    rejects_out: Path | None = None,
+    progress: Progress = None,
+) -> IngestResult:
+    """``sentinel ingest``: validate and load contract files; rejected rows are kept."""
+    with connect(settings) as wh:
+        return ingest(wh, kind, paths, rejects_out=rejects_out, progress=progress)
+
+
+def run_scoring(
+    settings: Settings,
+    *,
+    as_of: datetime | None = None,
+    full_refresh: bool = False,
+    progress: Progress = None,
+) -> BatchRun:
+    """``sentinel score-batch``: one scoring run under the lock (it opens what it needs)."""
+    return score_batch(settings, as_of=as_of, full_refresh=full_refresh, progress=progress)
+
+
+def scoring_runs(settings: Settings, limit: int = 20) -> list[BatchRun]:
+    """``sentinel runs``: the latest scoring runs, newest first."""
+    with connect(settings) as wh:
+        return list_runs(wh, limit)
+
+
+def analyze_player(
+    settings: Settings,
+    player_id: str,
+    *,
+    with_history: bool = False,
+    explain: bool = False,
+    nudge: bool = False,
+    use_ai: bool = True,
+) -> RiskAssessment:
+    """``sentinel analyze``: one player's assessment and open interventions.
+
+    On request also the 90-day history, an explanation and a tone-checked customer nudge.
+    """
+    validate_player_id(player_id)
+    with connect(settings) as wh:
+        assessment = assess(wh, settings, player_id, with_history=with_history)
+        assessment.open_interventions = list_interventions(wh, player_id=player_id, active=True)
+        if explain or nudge:
+            explainer = make_explainer(settings, use_ai=use_ai)
+            apply(assessment, explain_cached(wh, explainer, assessment, want_nudge=nudge))
+    return assessment
+
+
+def review_queue(
+    settings: Settings,
+    *,
+    min_category: QueueCategory = "HIGH",
+    state: str | None = None,
+    limit: int = 50,
+    include_actioned: bool = False,
+) -> Queue:
+    """``sentinel queue``: players to review, highest risk first, with SLA due times."""
+    with connect(settings) as wh:
+        return build_queue(
+            wh, min_category=min_category, state=state, limit=limit,
+            include_actioned=include_actioned,
+        )  # fmt: skip
+
+
+def record_intervention(
+    settings: Settings,
+    *,
+    player_id: str,
+    intervention_type: InterventionType,
+    reason: str,
+    analyst_id: str | None,
+    duration_hours: int | None = None,
+    idempotency_key: str | None = None,
+    supersede: bool = False,
+    use_ai: bool = True,
+) -> Intervention:
+    """``sentinel intervene``: record an intervention with the player's risk at that moment."""
+    request = parse_request(
+        player_id=player_id, intervention_type=intervention_type, reason=reason,
+        analyst_id=analyst_id or settings.analyst, duration_hours=duration_hours,
+        idempotency_key=idempotency_key, supersede=supersede,
+    )  # fmt: skip
+    with connect(settings) as wh:
+
+        def write_nudge(assessment: RiskAssessment) -> str:
+            return make_explainer(settings, use_ai=use_ai).nudge(assessment)
+
+        return create_intervention(
+            wh,
+            request,
+            assess_player=lambda pid: assess(wh, settings, pid),
+            write_nudge=write_nudge,
+        )
+
+
+def interventions(
+    settings: Settings,
+    *,
+    player_id: str | None = None,
+    active: bool | None = None,
+    intervention_type: InterventionType | None = None,
+    since: datetime | None = None,
+) -> list[Intervention]:
+    """``sentinel interventions list``: interventions, newest first."""
+    with connect(settings) as wh:
+        return list_interventions(
+            wh, player_id=player_id, active=active, intervention_type=intervention_type,
+            since=since,
+        )  # fmt: skip
+
+
+def cancel(
+    settings: Settings, intervention_id: str, reason: str, analyst_id: str | None
+) -> Intervention:
+    """``sentinel interventions cancel``: end an active intervention (an audit event)."""
+    with connect(settings) as wh:
+        return cancel_intervention(wh, intervention_id, reason, analyst_id or settings.analyst)
+
+
+def export_data(
+    settings: Settings, kind: ExportKind, out: str, *, category: str | None = None
+) -> ExportResult:
+    """``sentinel export``: scores or interventions to a file (``-``: rows in ``records``)."""
+    with connect(settings) as wh:
+        return export(wh, kind, out, category=category)
+
+
+def compliance_report(settings: Settings) -> Report:
+    """``sentinel report``: categories, states, interventions and SLA breaches."""
+    with connect(settings) as wh:
+        return report(wh)
+
+
+class DemoResult(BaseModel):
+    """Everything the demo made."""
+
+    directory: str
+    warehouse: str
+    bets: int
+    players: int
+    run: BatchRun
+    queue: Queue
+    top_player: RiskAssessment | None
+
+
+def run_demo(
+    settings: Settings,
+    directory: Path,
+    *,
+    players: int = 2000,
+    days: int = 90,
+    seed: int = 7,
+    force: bool = False,
+    progress: Progress = None,
+) -> DemoResult:
+    """``sentinel demo``: generate, ingest and score synthetic data in a new embedded warehouse.
+
+    Args:
+        settings: Base settings; the warehouse is replaced by ``directory/sentinel.duckdb``.
+        directory: Where the demo lives (data files and warehouse).
+        players: Synthetic players.
+        days: Days of history.
+        seed: Random seed.
+        force: Replace an existing demo warehouse.
+        progress: Called with a status line at each step.
+
+    Returns:
+        The run, the queue and the top player's assessment.
+
+    Raises:
+        UsageError: A warehouse already exists there and ``force`` was not given.
+    """
+    say = progress or (lambda _msg: None)
+    db = directory / "sentinel.duckdb"
+    if db.exists() and not force:
+        raise UsageError(
+            f"{db} already exists; the demo never touches an existing warehouse",
+            "Pass --force to replace it, or --dir to use another folder.",
+        )
+    if force:
+        db.unlink(missing_ok=True)
+        db.with_name(db.name + ".wal").unlink(missing_ok=True)
+        shutil.rmtree(directory / "data", ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    demo = settings.model_copy(deep=True)
+    demo.warehouse.backend = "duckdb"
+    demo.warehouse.duckdb.path = db
+    as_of = utcnow().replace(minute=0, second=0, microsecond=0)
+    say(f"generating {players:,} players x {days} days")
+    generated = generate_files(directory / "data", players, days, seed, as_of, families="all")
+    say("loading")
+    initialise(demo)
+    for kind in ("bets", "assessments", "outcomes"):
+        load_files(demo, kind, [generated.files[kind]])
+    say("scoring with dbt")
+    run = run_scoring(demo, as_of=as_of)
+    say("reading the queue")
+    queue = review_queue(demo, min_category="HIGH", limit=10)
+    top = None
+    if queue.items:
+        top = analyze_player(demo, queue.items[0].player_id, with_history=True, explain=True)
+    return DemoResult(
+        directory=str(directory),
+        warehouse=str(db),
+        bets=generated.bets,
+        players=players,
+        run=run,
+        queue=queue,
+        top_player=top,
+    )
+
+
+__all__: list[Any] = [
+    "DemoResult",
+    "analyze_player",
+    "cancel",
+    "check_health",
+    "compliance_report",
+    "export_data",
+    "generate_files",
+    "initialise",
+    "interventions",
+    "load_files",
+    "record_intervention",
+    "review_queue",
+    "run_demo",
+    "run_scoring",
+    "scoring_runs",
+]
