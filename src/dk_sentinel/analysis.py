@@ -44,7 +44,7 @@ def validate_player_id(player_id: str) -> str:
         The id.
 
     Raises:
-        UsageError: The id does not match ``PLR_<4-6 digits>_<state>``.
+        UsageError: The id does not match the contract's pattern (models.PLAYER_ID_PATTERN).
     """
     if not _PLAYER_ID.match(player_id):
         raise UsageError(f"'{player_id}' is not a valid player id", PLAYER_ID_HINT)

@@ -33,14 +33,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from dk_sentinel.errors import PartialFailure, UsageError
-from dk_sentinel.models import utcnow
+from dk_sentinel.models import PLAYER_ID_FORM, PLAYER_ID_PATTERN, utcnow
 from dk_sentinel.warehouse import Warehouse
 from dk_sentinel.warehouse.schema import require_current
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["bets", "assessments", "outcomes"]
-PLAYER_ID_PATTERN = r"^PLR_\d{4,6}_[A-Z]{2}$"
 SETTLED_STATUSES = ("won", "lost", "push", "void", "cashout")
 STATUSES = (*SETTLED_STATUSES, "pending")
 MARKETS = ("moneyline", "spread", "total", "prop", "parlay", "futures", "other")
@@ -105,7 +104,7 @@ class Column:
         if self.kind == "player_id":
             rules.append(
                 f"case when not regexp_full_match({t}, '{PLAYER_ID_PATTERN}') then {shown} "
-                "does not match PLR_<4-6 digits>_<state>' end"
+                f"does not match {PLAYER_ID_FORM}' end"
             )
         elif self.kind == "enum":
             rules.append(

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dk_sentinel.models import PLAYER_ID_FORM
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from rich.console import Console, RenderableType
@@ -50,7 +52,7 @@ FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="Output format: a table, or JSON on stdout.")
 ]
 PlayerIdArg = Annotated[
-    str, typer.Argument(help="Player id, e.g. PLR_1234_MA.", show_default=False)
+    str, typer.Argument(help=f"Player id, {PLAYER_ID_FORM}.", show_default=False)
 ]
 
 CATEGORY_STYLE = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "green"}
