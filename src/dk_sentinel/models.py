@@ -16,7 +16,7 @@ from dk_sentinel.errors import PartialFailure, ScoringError, SentinelError
 #: The data contract's player id: PLR_<4-6 digits>_<two-letter state>.
 PLAYER_ID_PATTERN = r"^PLR_\d{4,6}_[A-Z]{2}$"
 PLAYER_ID_FORM = "PLR_<4-6 digits>_<state>"
-PLAYER_ID_HINT = f"Expected {PLAYER_ID_FORM} (a two-letter state), e.g. PLR_1234_MA."
+PLAYER_ID_HINT = "Expected PLR_<4-6 digits>_<two-letter state>, e.g. PLR_1234_MA."
 Category = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 #: Highest first.
 CATEGORIES: tuple[Category, ...] = get_args(Category)
