@@ -9,6 +9,10 @@
     the calm weeks before it. -#}
 
 {%- set as_of_ts = as_of() %}
+{#- settlements counted: (T - chase_lookback_days, T]; a bet placed up to chase_window_minutes
+    before that can no longer follow one of them, so later bets are the possible follow-ups -#}
+{%- set chase_from = dbt.dateadd('day', -var('chase_lookback_days'), as_of_ts) %}
+{%- set links_from = dbt.dateadd('minute', -var('chase_window_minutes'), chase_from) %}
 
 with
 
@@ -34,10 +38,8 @@ candidates as {% if target.type == 'duckdb' %}materialized{% endif %} (
         coalesce(players.baseline_median_stake, players.recent_median_stake) as reference_stake
     from bets
     inner join players on players.player_id = bets.player_id
-    where (bets.settled_outcome in ('loss', 'win')
-           and bets.settled_at > {{ dbt.dateadd('day', -var('chase_lookback_days'), as_of_ts) }})
-       or bets.placed_at > {{ dbt.dateadd('minute', -var('chase_window_minutes'),
-                                          dbt.dateadd('day', -var('chase_lookback_days'), as_of_ts)) }}
+    where (bets.settled_outcome in ('loss', 'win') and bets.settled_at > {{ chase_from }})
+       or bets.placed_at > {{ links_from }}
 
 ),
 
@@ -45,8 +47,7 @@ settlements as (
 
     select player_id, bet_id, settled_at, settled_outcome, reference_stake
     from candidates
-    where settled_outcome in ('loss', 'win')
-      and settled_at > {{ dbt.dateadd('day', -var('chase_lookback_days'), as_of_ts) }}
+    where settled_outcome in ('loss', 'win') and settled_at > {{ chase_from }}
 
 ),
 
@@ -55,8 +56,7 @@ bigger_bets as (
 
     select player_id, bet_id, placed_at, stake
     from candidates
-    where placed_at > {{ dbt.dateadd('minute', -var('chase_window_minutes'),
-                                     dbt.dateadd('day', -var('chase_lookback_days'), as_of_ts)) }}
+    where placed_at > {{ links_from }}
       and stake >= {{ var('chase_stake_ratio') }} * reference_stake
 
 ),

@@ -56,7 +56,10 @@ features as (
         assessed.assessed_at as gamalyze_assessed_at,
         assessed.risk_score as gamalyze_risk_score,
         players.baseline_bets >= {{ var('min_baseline_bets') }} as has_baseline,
-        population.after_win_rate as population_after_win_rate,
+        -- the reference rate of the chase behaviour: the player's own after-win rate, shrunk
+        -- toward the population's
+        {{ shrunk_share('coalesce(chases.wins_followed_bigger, 0)', 'coalesce(chases.chase_settled_wins, 0)',
+                        'population.after_win_rate') }} as expected_chase_rate,
         population.new_sport_share as population_new_sport_share,
         population.log_stake_ratio_shift,
         population.log_intensity_shift,
@@ -81,17 +84,12 @@ signals as (
 
     select
         features.*,
-        -- loss chasing: the rate after losses vs the player's own after-win rate (shrunk
-        -- toward the population's), weighted by the number of losses
-        {{ shrunk_share('wins_followed_bigger', 'chase_settled_wins', 'population_after_win_rate') }}
-            as expected_chase_rate,
+        -- loss chasing: the rate after losses over the expected rate, weighted by the number
+        -- of losses, in the chase window or the recent window, whichever is stronger
         greatest(
-            {{ share_rise('chased_losses', 'chase_settled_losses',
-                          shrunk_share('wins_followed_bigger', 'chase_settled_wins',
-                                       'population_after_win_rate')) }},
-            {{ share_rise('recent_chased_losses', 'recent_settled_losses',
-                          shrunk_share('wins_followed_bigger', 'chase_settled_wins',
-                                       'population_after_win_rate')) }}) as chase_rise,
+            {{ share_rise('chased_losses', 'chase_settled_losses', 'expected_chase_rate') }},
+            {{ share_rise('recent_chased_losses', 'recent_settled_losses', 'expected_chase_rate') }}
+        ) as chase_rise,
         {{ evidence_weight('recent_bets') }}
             * (ln({{ safe_div('recent_median_stake', 'baseline_median_stake') }})
                - log_stake_ratio_shift) as stake_level_rise,
