@@ -84,7 +84,7 @@ def test_request_carries_only_documented_fields(
     text = request["messages"][0]["content"]
     payload = json.loads(text.split("```json\n", 1)[1].rsplit("```", 1)[0])
     assert set(payload) == REQUEST_FIELDS == {
-        "player_id", "state", "risk_category", "composite_risk_score", "component_scores",
+        "player_id", "state", "risk_category", "composite_risk_score", "risk_probability", "component_scores",
         "components_present", "evidence", "is_low_confidence", "allowed_actions", "help_resources",
     }  # fmt: skip
     assert "analyst free text" not in text

@@ -24,6 +24,7 @@ from dk_sentinel.models import (
     categories_at_or_above,
     utcnow,
 )
+from dk_sentinel.scoring import PUBLISHED_RUNS
 from dk_sentinel.warehouse import Warehouse
 
 _PLAYER_ID = re.compile(PLAYER_ID_PATTERN)
@@ -60,6 +61,10 @@ _COUNTS = (
     "wins_followed_bigger", "chase_settled_wins", "recent_live_bets", "recent_niche_bets",
     "recent_longshot_bets", "recent_bets_on_new_sports", "recent_late_night_bets",
 )  # fmt: skip
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _fmt_count(value: Any) -> str:
@@ -253,7 +258,7 @@ def freshness(wh: Warehouse, run_id: str, last_bet_at: datetime | None) -> Fresh
         The freshness block.
     """
     run, ingest, newest_bets, watermark = wh.query(
-        "select (select max(finished_at) from {ops}.scoring_runs where status = 'success'), "
+        f"select (select max(finished_at) from {{ops}}.scoring_runs where {PUBLISHED_RUNS}), "
         "(select max(loaded_at) from {ops}.ingest_loads where kind = 'bets'), "
         "(select max(loaded_at) from {ops}.ingest_loads where kind = 'bets' and accepted > 0), "
         "(select max(watermark) from {ops}.scoring_runs where run_id = ?)",
@@ -306,6 +311,9 @@ def assess(
         state=row["state"],
         composite_risk_score=composite,
         risk_category=row["risk_category"],
+        risk_probability=_optional_float(row.get("risk_probability")),
+        probability_horizon_days=row.get("probability_horizon_days"),
+        profile_version=row.get("profile_version"),
         primary_driver=row["primary_driver"],
         component_scores={n: evidence[n].score for n in COMPONENTS},
         components_present=[n for n in COMPONENTS if evidence[n].present],
@@ -382,6 +390,7 @@ def build_queue(
             state=r["state"],
             risk_category=r["risk_category"],
             composite_risk_score=float(r["composite_risk_score"]),
+            risk_probability=_optional_float(r.get("risk_probability")),
             primary_driver=r["primary_driver"],
             change_7d=None if r["change_7d"] is None else round(float(r["change_7d"]), 6),
             first_reached_at=r["first_reached_at"],

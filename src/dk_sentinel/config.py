@@ -40,8 +40,12 @@ SECRET_ENV = {
     "snowflake_password": "SNOWFLAKE_PASSWORD",
     "snowflake_private_key_passphrase": "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
     "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "webhook_secret": "SENTINEL_WEBHOOK_SECRET",
 }
-_SECRET_KEYS = {"password", "private_key_passphrase", "passphrase", "api_key", "anthropic_api_key"}
+_SECRET_KEYS = {
+    "password", "private_key_passphrase", "passphrase", "api_key", "anthropic_api_key",
+    "webhook_secret", "secret",
+}  # fmt: skip
 
 
 class _Section(BaseModel):
@@ -179,11 +183,53 @@ class ScoringSettings(_Section):
 
 
 class QueueSettings(_Section):
-    """Review deadlines from when a player first reached a category."""
+    """Review deadlines from when a player first reached a category, and analyst capacity."""
 
     sla_hours_critical: float = Field(default=2, gt=0)
     sla_hours_high: float = Field(default=24, gt=0)
     sla_hours_medium: float = Field(default=72, gt=0)
+    daily_capacity: int = Field(default=50, ge=1, description="Players analysts review a day")
+
+
+OutcomeType = Literal[
+    "self_exclusion", "rg_account_closure", "cooling_off", "limit_breach", "other"
+]
+
+
+class ProbabilityThresholds(Thresholds):
+    """Category cut-offs on the calibrated probability (used when category_basis = probability)."""
+
+    critical: Decimal = Decimal("0.50")
+    high: Decimal = Decimal("0.25")
+    medium: Decimal = Decimal("0.10")
+
+
+class OutcomesSettings(_Section):
+    """What counts as a harmful outcome, and how backtests and calibration use outcomes."""
+
+    harmful_event_types: list[OutcomeType] = Field(
+        default=["self_exclusion", "rg_account_closure", "cooling_off", "limit_breach"],
+        min_length=1,
+    )
+    horizon_days: int = Field(default=30, ge=1, le=365)
+    min_positives: int = Field(default=30, ge=5, description="Fewer: calibrate refuses to fit")
+    replay_every_days: int = Field(
+        default=30, ge=1, le=365, description="calibrate's replay step when history is short"
+    )
+    max_replays: int = Field(default=24, ge=1, le=200)
+    regularisation: float = Field(default=1.0, gt=0, description="L2 strength C (inverse)")
+    category_basis: Literal["composite", "probability"] = "composite"
+    probability_thresholds: ProbabilityThresholds = ProbabilityThresholds()
+
+
+class DeliverySettings(_Section):
+    """The platform webhook that receives interventions (secret: $SENTINEL_WEBHOOK_SECRET)."""
+
+    webhook_url: str | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    backoff_base_seconds: float = Field(default=30.0, gt=0)
+    backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    batch_size: int = Field(default=100, ge=1, le=10_000)
 
 
 class AISettings(_Section):
@@ -221,6 +267,8 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = WarehouseSettings()
     scoring: ScoringSettings = ScoringSettings()
     queue: QueueSettings = QueueSettings()
+    outcomes: OutcomesSettings = OutcomesSettings()
+    delivery: DeliverySettings = DeliverySettings()
     ai: AISettings = AISettings()
     actions: ActionSettings = ActionSettings()
     _sources: dict[str, Any] = PrivateAttr(default_factory=dict)

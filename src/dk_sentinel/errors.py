@@ -23,6 +23,8 @@ class ExitCode(IntEnum):
     """Something named does not exist (e.g. an unknown player)."""
     PARTIAL = 4
     """Finished with problems (some rows rejected, dbt tests failed)."""
+    DATA = 65
+    """Not enough data for a sound answer (e.g. too few outcomes to calibrate on)."""
     UNAVAILABLE = 69
     """The warehouse or a required service is unavailable."""
     BUSY = 75
@@ -65,6 +67,12 @@ class PartialFailure(SentinelError):
     """The work finished, but with problems the user must look at."""
 
     exit_code = ExitCode.PARTIAL
+
+
+class InsufficientData(SentinelError):
+    """The data cannot support the answer asked for (too few outcomes, no evaluable runs)."""
+
+    exit_code = ExitCode.DATA
 
 
 class ConfigError(SentinelError):

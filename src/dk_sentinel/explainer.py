@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, Field, ValidationError
 
 from dk_sentinel.config import Settings, secret
-from dk_sentinel.models import Explanation, RiskAssessment, utcnow
+from dk_sentinel.models import Explanation, RiskAssessment, probability_phrase, utcnow
 
 if TYPE_CHECKING:
     from dk_sentinel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "2026-11-27.1"
+PROMPT_VERSION = "2026-12-02.1"
 #: The only top-level fields a request to the model may carry.
 REQUEST_FIELDS = frozenset(
     {
@@ -39,6 +39,7 @@ REQUEST_FIELDS = frozenset(
         "state",
         "risk_category",
         "composite_risk_score",
+        "risk_probability",
         "component_scores",
         "components_present",
         "evidence",
@@ -57,7 +58,9 @@ SYSTEM_PROMPT = (
     "2-4 warm, non-judgmental sentences addressed to the player that use autonomy language "
     '("you can", "if you\'d like"), include both help_resources verbatim, never state '
     'money amounts, never give orders (no "must" or "have to"), and never use stigmatising '
-    "or clinical words. Do not speculate beyond the evidence."
+    "or clinical words. When risk_probability is given, quote it as it is worded (it is a "
+    "calibrated estimate for analysts; never put it in the customer_nudge). Do not speculate "
+    "beyond the evidence."
 )
 TOOL_NAME = "record_explanation"
 
@@ -167,8 +170,13 @@ class RuleExplainer:
             caveat += " Low confidence: few bets in the scoring window."
         explanation = (
             f"{assessment.player_id} is {assessment.risk_category} with a composite of "
-            f"{assessment.composite_risk_score:.2f}. {body}{caveat}"
+            f"{assessment.composite_risk_score:.2f}"
         )
+        if assessment.risk_probability is not None:
+            explanation += "; " + probability_phrase(
+                assessment.risk_probability, assessment.probability_horizon_days
+            )
+        explanation += f". {body}{caveat}"
         return Explanation(
             explanation=explanation[:1200],
             key_evidence=key_evidence,
@@ -209,6 +217,9 @@ def build_request(
         "state": assessment.state,
         "risk_category": assessment.risk_category,
         "composite_risk_score": assessment.composite_risk_score,
+        "risk_probability": None
+        if assessment.risk_probability is None
+        else probability_phrase(assessment.risk_probability, assessment.probability_horizon_days),
         "component_scores": assessment.component_scores,
         "components_present": assessment.components_present,
         "evidence": {

@@ -26,12 +26,31 @@ QUEUE_CATEGORIES: tuple[QueueCategory, ...] = get_args(QueueCategory)
 COMPONENTS = ("loss_chase", "bet_escalation", "market_drift", "temporal_risk", "gamalyze")
 Component = Literal["loss_chase", "bet_escalation", "market_drift", "temporal_risk", "gamalyze"]
 InterventionType = Literal["nudge", "timeout", "watchlist", "referral"]
+#: ``live``: a run analysts see (its scores become the latest when it succeeds); ``replay``: a
+#: past as-of scored for backtests and calibration, never shown as latest.
+RunKind = Literal["live", "replay"]
 INTERVENTION_TYPES: tuple[InterventionType, ...] = get_args(InterventionType)
 
 
 def utcnow() -> datetime:
     """Now in UTC as a naive timestamp (the warehouse stores UTC without offset)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def probability_phrase(probability: float, horizon_days: int | None) -> str:
+    """How a calibrated probability is worded everywhere (analyze, explanations, queue).
+
+    Args:
+        probability: The applied profile's estimate in [0, 1].
+        horizon_days: The profile's horizon.
+
+    Returns:
+        e.g. "model-estimated chance of an RG event within 30 days: 23 %".
+    """
+    return (
+        f"model-estimated chance of an RG event within {horizon_days or '?'} days: "
+        f"{probability * 100:.0f} %"
+    )
 
 
 def categories_at_or_above(category: Category) -> list[Category]:
@@ -44,6 +63,7 @@ class BatchRun(BaseModel):
 
     run_id: str
     status: Literal["running", "success", "skipped", "tests_failed", "failed"]
+    kind: RunKind = "live"
     started_at: datetime
     finished_at: datetime | None = None
     as_of: datetime
@@ -53,6 +73,9 @@ class BatchRun(BaseModel):
     tests_passed: int = 0
     tests_failed: int = 0
     scoring_version: str | None = None
+    profile_version: str | None = Field(
+        default=None, description="The calibrated scoring profile applied, if any"
+    )
     error: str | None = Field(default=None, description="Why the run failed or was skipped")
     log_file: str | None = Field(default=None, description="dbt's log of this run")
 
@@ -166,6 +189,15 @@ class RiskAssessment(BaseModel):
     state: str
     composite_risk_score: float = Field(ge=0, le=1)
     risk_category: Category
+    risk_probability: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Chance of a harmful outcome within probability_horizon_days, from the "
+        "applied scoring profile (null without one)",
+    )
+    probability_horizon_days: int | None = None
+    profile_version: str | None = Field(default=None, description="The profile applied")
     primary_driver: Component | None
     component_scores: dict[str, float | None]
     components_present: list[Component]
@@ -194,6 +226,7 @@ class QueueItem(BaseModel):
     state: str
     risk_category: Category
     composite_risk_score: float
+    risk_probability: float | None = None
     primary_driver: str | None
     change_7d: float | None
     first_reached_at: datetime | None

@@ -14,6 +14,7 @@ from dk_sentinel.analysis import build_queue
 from dk_sentinel.errors import RelationMissing, UsageError
 from dk_sentinel.interventions import events, list_interventions
 from dk_sentinel.models import CATEGORIES, utcnow
+from dk_sentinel.scoring import PUBLISHED_RUNS
 from dk_sentinel.warehouse import Warehouse
 
 ExportKind = Literal["scores", "interventions"]
@@ -142,7 +143,7 @@ def report(wh: Warehouse, *, now: datetime | None = None) -> Report:
     """
     now = now or utcnow()
     runs = [r[0] for r in wh.query(
-        "select run_id from {ops}.scoring_runs where status = 'success' "
+        f"select run_id from {{ops}}.scoring_runs where {PUBLISHED_RUNS} "
         "order by finished_at desc limit 2"
     )]  # fmt: skip
     current, previous = [*runs, None, None][:2]

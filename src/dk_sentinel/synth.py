@@ -385,14 +385,23 @@ def generate_frames(
     )
 
     # ---- outcomes (later events, for backtesting) -----------------------------------------
-    o_idx = np.flatnonzero(rng.random(players) < np.where(risk, 0.3, 0.02))
+    # Half the risk players reach an RG event 3-40 days after their pattern starts (those
+    # that would fall after as_of are not written: not yet happened); 3 % of everyone else
+    # at any time of the period.
+    o_idx = np.flatnonzero(rng.random(players) < np.where(risk, 0.5, 0.03))
+    event_at = np.where(
+        risk[o_idx],
+        start + onset_day[o_idx] * 86400 + rng.integers(3 * 86400, 40 * 86400, o_idx.size),
+        rng.integers(start, end, o_idx.size),
+    )
+    o_idx, event_at = o_idx[event_at <= end], event_at[event_at <= end]
     kinds = np.array(
         ["self_exclusion", "rg_account_closure", "cooling_off", "limit_breach", "other"]
     )
     outcomes = pa.table(
         {
             "player_id": player_id[o_idx],
-            "event_at": ts(end - rng.integers(0, 5 * 86400, o_idx.size)),
+            "event_at": ts(event_at),
             "event_type": rng.choice(kinds, o_idx.size, p=[0.3, 0.1, 0.3, 0.2, 0.1]),
         }
     )

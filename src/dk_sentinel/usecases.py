@@ -12,13 +12,27 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
 from dk_sentinel.analysis import assess, build_queue, validate_player_id
+from dk_sentinel.backtest import (
+    BacktestReport,
+    LabelledScores,
+    backtest,
+    labelled_scores,
+    replay_as_ofs,
+)
+from dk_sentinel.calibration import (
+    FEATURE_COLUMNS,
+    CalibrationReport,
+    activate_profile,
+    fit_profile,
+    store_profile,
+)
 from dk_sentinel.config import Settings
 from dk_sentinel.doctor import DoctorReport, run_doctor
 from dk_sentinel.errors import UsageError
@@ -215,6 +229,101 @@ def compliance_report(settings: Settings) -> Report:
         return report(wh)
 
 
+def replay_history(
+    settings: Settings,
+    every_days: int,
+    *,
+    horizon_days: int | None = None,
+    max_runs: int | None = None,
+    progress: Progress = None,
+) -> list[BatchRun]:
+    """Score past as-ofs (every ``every_days`` back over the bets held) as replay runs.
+
+    Replays use the same dbt models and land in the score history as runs of kind
+    ``replay``: backtests and calibration read them; analysts never see them as latest.
+
+    Raises:
+        InsufficientData: The history is too short for one observed as-of.
+        PartialFailure | ScoringError: A replay run failed (the ones before it are kept).
+    """
+    say = progress or (lambda _msg: None)
+    horizon = horizon_days or settings.outcomes.horizon_days
+    with connect(settings) as wh:
+        as_ofs = replay_as_ofs(
+            wh, settings, every_days, horizon_days=horizon,
+            max_runs=max_runs or settings.outcomes.max_replays,
+        )  # fmt: skip
+    runs = []
+    for n, as_of in enumerate(as_ofs, 1):
+        say(f"replay {n}/{len(as_ofs)}: scoring as of {as_of:%Y-%m-%d %H:%M}")
+        run = score_batch(settings, as_of=as_of, kind="replay")
+        if (failure := run.failure()) is not None:
+            raise failure
+        runs.append(run)
+    return runs
+
+
+def run_backtest(
+    settings: Settings,
+    *,
+    horizon_days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    capacity: int | None = None,
+    replay_days: int | None = None,
+    progress: Progress = None,
+) -> BacktestReport:
+    """``sentinel backtest``: past scores (optionally replayed first) against later outcomes."""
+    if replay_days:
+        replay_history(settings, replay_days, horizon_days=horizon_days, progress=progress)
+    with connect(settings) as wh:
+        data = labelled_scores(wh, settings, horizon_days=horizon_days, since=since, until=until)
+    return backtest(data, capacity=capacity or settings.queue.daily_capacity)
+
+
+def calibrate_scores(
+    settings: Settings,
+    *,
+    horizon_days: int | None = None,
+    folds: int = 5,
+    apply: bool = False,
+    replay_days: int | None = None,
+    progress: Progress = None,
+) -> CalibrationReport:
+    """``sentinel calibrate``: fit, validate and store a scoring profile; ``apply`` activates it.
+
+    The labelled rows are every observed run's scores (live and replayed). When they hold
+    fewer positives than ``[outcomes] min_positives`` and no ``replay_days`` was given, past
+    as-ofs are replayed first every ``[outcomes] replay_every_days`` days, so an operator with
+    outcomes but no score history can calibrate at once.
+
+    Raises:
+        InsufficientData: Too few harmful outcomes even after replaying.
+    """
+    say = progress or (lambda _msg: None)
+    o = settings.outcomes
+
+    def labelled() -> LabelledScores:
+        with connect(settings) as wh:
+            return labelled_scores(wh, settings, horizon_days=horizon_days, columns=FEATURE_COLUMNS)
+
+    data = None if replay_days else labelled()
+    if data is None or data.positives < o.min_positives:
+        every = replay_days or o.replay_every_days
+        replay_history(settings, every, horizon_days=horizon_days, progress=progress)
+        data = labelled()
+    say(f"fitting on {data.rows:,} rows ({data.positives:,} positive), {folds} folds")
+    report, fitted = fit_profile(
+        data, folds=folds, regularisation=o.regularisation, min_positives=o.min_positives
+    )
+    with connect(settings) as wh:
+        report = store_profile(wh, report, fitted)
+        if apply:
+            activate_profile(wh, report.profile_version)
+            report.applied = True
+    return report
+
+
 class DemoResult(BaseModel):
     """Everything the demo made."""
 
@@ -297,6 +406,7 @@ def run_demo(
 __all__: list[Any] = [
     "DemoResult",
     "analyze_player",
+    "calibrate_scores",
     "cancel",
     "check_health",
     "compliance_report",
@@ -306,7 +416,9 @@ __all__: list[Any] = [
     "interventions",
     "load_files",
     "record_intervention",
+    "replay_history",
     "review_queue",
+    "run_backtest",
     "run_demo",
     "run_scoring",
     "scoring_runs",

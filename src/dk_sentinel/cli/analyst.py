@@ -12,7 +12,13 @@ import typer
 
 from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, PlayerIdArg, category_text, emit, info
-from dk_sentinel.models import CATEGORIES, Category, InterventionType, QueueCategory
+from dk_sentinel.models import (
+    CATEGORIES,
+    Category,
+    InterventionType,
+    QueueCategory,
+    probability_phrase,
+)
 
 interventions_app = typer.Typer(help="List and cancel interventions.", no_args_is_help=True)
 export_app = typer.Typer(
@@ -49,6 +55,11 @@ def render_assessment(a: Any) -> list[Any]:
         f"[bold]{a.player_id}[/]  ({a.state})   composite [bold]{a.composite_risk_score:.2f}[/]   "
         f"{category_text(a.risk_category)}   primary driver: {a.primary_driver or '-'}"
     )
+    if a.risk_probability is not None:
+        head.append(
+            f"\n{probability_phrase(a.risk_probability, a.probability_horizon_days)} "
+            f"(profile {a.profile_version})"
+        )
     meta = Text(
         f"scored {_ts(a.scored_at)} as of {_ts(a.as_of)}, run {a.run_id}"
         + ("" if a.is_current else "  (not in the latest run: activity older than the window)")
@@ -139,17 +150,23 @@ def render_queue(q: Any) -> Any:
     from rich.text import Text
 
     title = f"queue: {q.min_category} and above" + (f", run {q.run_id}" if q.run_id else "")
-    table = Table(
-        "player", "state", "category", "score", "driver", "7d", "SLA due (UTC)", "", title=title
-    )
+    calibrated = any(i.risk_probability is not None for i in q.items)
+    columns = ["player", "state", "category", "score", "driver", "7d", "SLA due (UTC)", ""]
+    if calibrated:  # an applied scoring profile: its probability next to the composite
+        columns.insert(4, "P(event)")
+    table = Table(*columns, title=title)
     for i in q.items:
         overdue = (
             "[red]OVERDUE[/]" if i.is_overdue else ("actioned" if i.has_active_intervention else "")
         )
-        table.add_row(
+        cells = [
             i.player_id, i.state, category_text(i.risk_category), f"{i.composite_risk_score:.2f}",
             i.primary_driver or "-", _delta(i.change_7d), _ts(i.sla_due_at, short=True), overdue,
-        )  # fmt: skip
+        ]  # fmt: skip
+        if calibrated:
+            p = i.risk_probability
+            cells.insert(4, "-" if p is None else f"{p * 100:.0f} %")
+        table.add_row(*cells)
     if not q.items:
         return Text("The queue is empty (has `sentinel score-batch` run?).")
     return table

@@ -138,11 +138,12 @@ def root(
 
 
 def _register() -> None:
-    from dk_sentinel.cli import analyst, data, ops
+    from dk_sentinel.cli import analyst, data, ops, outcomes
 
     ops.register(app)
     data.register(app)
     analyst.register(app)
+    outcomes.register(app)
 
 
 _register()

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import BusyError, ScoringError
-from dk_sentinel.models import BatchRun, utcnow
+from dk_sentinel.models import BatchRun, RunKind, utcnow
 from dk_sentinel.scoring.dbt import SCORING_VERSION, cache_dir, dbt_vars, run_dbt
 from dk_sentinel.warehouse import Warehouse, connect
 from dk_sentinel.warehouse.schema import require_current
@@ -29,9 +29,16 @@ from dk_sentinel.warehouse.schema import require_current
 log = logging.getLogger(__name__)
 
 _RUN_COLUMNS = (
-    "run_id, status, started_at, finished_at, as_of, watermark, new_bets, players_scored, "
-    "tests_passed, tests_failed, scoring_version, error"
+    "run_id, status, coalesce(kind, 'live') as kind, started_at, finished_at, as_of, watermark, "
+    "new_bets, players_scored, tests_passed, tests_failed, scoring_version, profile_version, error"
 )
+#: The one rule for the runs whose scores analysts see, in SQL over ``scoring_runs``: live runs
+#: that succeeded (the dbt view ``rg_published_risk_scores`` applies the same rule through
+#: ``stg_ops__scoring_runs.is_published``).
+PUBLISHED_RUNS = "status = 'success' and coalesce(kind, 'live') = 'live'"
+#: The applied scoring profile, in SQL over ``scoring_profiles`` (at most one row matches;
+#: the dbt macro ``active_profile`` uses the same condition).
+ACTIVE_PROFILE = "activated_at is not null and deactivated_at is null"
 
 
 @contextmanager
@@ -109,12 +116,21 @@ def list_runs(wh: Warehouse, limit: int = 20) -> list[BatchRun]:
 
 
 def last_successful_run(wh: Warehouse) -> BatchRun | None:
-    """The latest successful run, if any."""
+    """The latest successful live run (the published scores), if any."""
     rows = wh.query_dicts(
-        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs where status = 'success' "
+        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs where {PUBLISHED_RUNS} "
         "order by finished_at desc limit 1"
     )
     return _row_to_run(rows[0]) if rows else None
+
+
+def active_profile_version(wh: Warehouse) -> str | None:
+    """The version of the applied scoring profile (``sentinel calibrate --apply``), if any.
+
+    The dbt models read the same row (macro ``active_profile``): one rule, in SQL.
+    """
+    rows = wh.query(f"select profile_version from {{ops}}.scoring_profiles where {ACTIVE_PROFILE}")
+    return str(rows[0][0]) if rows else None
 
 
 def _scores_table_exists(wh: Warehouse) -> bool:
@@ -148,13 +164,13 @@ def _repair(wh: Warehouse) -> None:
 
 def _insert_run(wh: Warehouse, run: BatchRun) -> None:
     wh.execute(
-        "insert into {ops}.scoring_runs (run_id, status, started_at, finished_at, as_of, "
+        "insert into {ops}.scoring_runs (run_id, status, kind, started_at, finished_at, as_of, "
         "watermark, new_bets, players_scored, tests_passed, tests_failed, scoring_version, "
-        "pid, error) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "profile_version, pid, error) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            run.run_id, run.status, run.started_at, run.finished_at, run.as_of, run.watermark,
-            run.new_bets, run.players_scored, run.tests_passed, run.tests_failed,
-            run.scoring_version, os.getpid(), run.error,
+            run.run_id, run.status, run.kind, run.started_at, run.finished_at, run.as_of,
+            run.watermark, run.new_bets, run.players_scored, run.tests_passed, run.tests_failed,
+            run.scoring_version, run.profile_version, os.getpid(), run.error,
         ],
     )  # fmt: skip
 
@@ -175,6 +191,7 @@ def score_batch(
     *,
     as_of: datetime | None = None,
     full_refresh: bool = False,
+    kind: RunKind = "live",
     progress: Callable[[str], None] | None = None,
 ) -> BatchRun:
     """Score every player whose windows changed; the cron entry point.
@@ -183,6 +200,8 @@ def score_batch(
         settings: Loaded settings (the warehouse is opened and closed here, around dbt).
         as_of: Score as of this time (UTC); default now. Forces a run.
         full_refresh: Score even when no bets arrived since the last run.
+        kind: ``live`` (the default; its scores become the latest) or ``replay`` (a past
+            as-of for backtests: kept in the history, never published as latest).
         progress: Called with a short status line at each step.
 
     Returns:
@@ -204,11 +223,13 @@ def score_batch(
             status="running",
             started_at=started,
             as_of=as_of.replace(microsecond=0) if as_of else started,
+            kind=kind,
             scoring_version=SCORING_VERSION,
         )
         with connect(settings) as wh:
             require_current(wh)
             _repair(wh)
+            run.profile_version = active_profile_version(wh)
             previous = last_successful_run(wh)
             watermark = wh.query("select max(loaded_at) from {raw}.bets")[0][0]
             since = previous.watermark if previous and previous.watermark else None
@@ -218,7 +239,7 @@ def score_batch(
             )[0][0]
             run.new_bets = int(new_bets)
             run.watermark = watermark
-            if run.new_bets == 0 and as_of is None and not full_refresh:
+            if run.new_bets == 0 and as_of is None and not full_refresh and kind == "live":
                 run.status, run.finished_at = "skipped", utcnow()
                 run.error = "skipped: no new bets since the last successful run"
                 run.watermark = since
@@ -261,4 +282,12 @@ def score_batch(
     return run
 
 
-__all__ = ["last_successful_run", "list_runs", "score_batch", "scoring_lock"]
+__all__ = [
+    "ACTIVE_PROFILE",
+    "PUBLISHED_RUNS",
+    "active_profile_version",
+    "last_successful_run",
+    "list_runs",
+    "score_batch",
+    "scoring_lock",
+]

@@ -128,6 +128,11 @@ def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
         "threshold_critical": str(s.thresholds.critical),
         "threshold_high": str(s.thresholds.high),
         "threshold_medium": str(s.thresholds.medium),
+        "category_basis": settings.outcomes.category_basis,
+        **{
+            f"probability_threshold_{name}": str(value)
+            for name, value in settings.outcomes.probability_thresholds.model_dump().items()
+        },
     }
     for name, weight in s.weights.model_dump().items():
         values[f"weight_{name}"] = weight

@@ -66,8 +66,35 @@ _V1 = [
         created_at timestamp not null)""",
 ]
 
+#: Version 2 (issue "closing the loop"): run kinds (replays of past as-ofs for backtests,
+#: never shown as latest), scoring profiles learned from outcomes, the interventions outbox
+#: and its delivery log.
+_V2 = [
+    "alter table {ops}.scoring_runs add column if not exists kind varchar",
+    "alter table {ops}.scoring_runs add column if not exists profile_version varchar",
+    """create table if not exists {ops}.scoring_profiles (
+        profile_version varchar not null, created_at timestamp not null,
+        horizon_days bigint not null, event_types varchar not null,
+        intercept double not null, players bigint not null, positives bigint not null,
+        cv_auc double, cv_auc_composite double, brier double, report varchar not null,
+        activated_at timestamp, deactivated_at timestamp)""",
+    """create table if not exists {ops}.scoring_profile_terms (
+        profile_version varchar not null, feature varchar not null,
+        transform varchar not null, center double not null, scale double not null,
+        coefficient double not null)""",
+    """create table if not exists {ops}.outbox (
+        item_id varchar not null, intervention_id varchar not null,
+        player_id varchar not null, action varchar not null, payload varchar not null,
+        created_at timestamp not null, status varchar not null, attempts bigint not null,
+        next_attempt_at timestamp not null, delivered_at timestamp, channel varchar,
+        last_status_code bigint, last_error varchar)""",
+    """create table if not exists {ops}.outbox_attempts (
+        item_id varchar not null, attempt bigint not null, attempted_at timestamp not null,
+        status_code bigint, error varchar, elapsed_ms double)""",
+]
+
 #: Ordered migrations: version -> statements.
-MIGRATIONS: dict[int, list[str]] = {1: _V1}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -115,3 +115,55 @@
 {% macro category_rank(category) -%}
     case {{ category }} when 'CRITICAL' then 3 when 'HIGH' then 2 when 'MEDIUM' then 1 else 0 end
 {%- endmacro %}
+
+{#- The applied scoring profile (`sentinel calibrate --apply`), read at compile time like
+    current_run: {'version', 'horizon_days', 'intercept', 'terms': [{feature, transform,
+    center, scale, coefficient}]}, or none. The profile is data in the ops schema, never
+    code; the condition is ACTIVE_PROFILE in dk_sentinel.scoring. -#}
+{% macro active_profile() -%}
+    {%- if execute -%}
+        {%- set head = run_query(
+            "select profile_version, horizon_days, intercept from "
+            ~ var('ops_schema') ~ ".scoring_profiles "
+            ~ "where activated_at is not null and deactivated_at is null "
+            ~ "order by activated_at desc limit 1") -%}
+        {%- if head | length > 0 -%}
+            {%- set version = head[0][0] -%}
+            {%- set terms = run_query(
+                "select feature, transform, center, scale, coefficient from "
+                ~ var('ops_schema') ~ ".scoring_profile_terms where profile_version = '"
+                ~ version ~ "' order by feature") -%}
+            {%- set items = [] -%}
+            {%- for t in terms -%}
+                {%- set _ = items.append({'feature': t[0], 'transform': t[1], 'center': t[2],
+                                     'scale': t[3], 'coefficient': t[4]}) -%}
+            {%- endfor -%}
+            {{ return({'version': version, 'horizon_days': head[0][1], 'intercept': head[0][2],
+                       'terms': items}) }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#- A profile feature as the model saw it (dk_sentinel.calibration.transform_value is the
+    same rule in Python): a missing value is 0, then identity, log1p (of the non-negative
+    part) or signed log1p. -#}
+{% macro profile_transform(transform, column) -%}
+    {%- if transform == 'log1p' -%}
+        ln(1.0 + greatest(coalesce(cast({{ column }} as double), 0.0), 0.0))
+    {%- elif transform == 'signed_log1p' -%}
+        (sign(coalesce(cast({{ column }} as double), 0.0))
+         * ln(1.0 + abs(coalesce(cast({{ column }} as double), 0.0))))
+    {%- else -%}
+        coalesce(cast({{ column }} as double), 0.0)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The profile's probability: the logistic of intercept + sum(coefficient x standardised
+    transformed feature). -#}
+{% macro profile_probability(profile) -%}
+    1.0 / (1.0 + exp(-({{ profile['intercept'] }}
+    {%- for t in profile['terms'] %}
+        + ({{ t['coefficient'] }}) * ({{ profile_transform(t['transform'], t['feature']) }} - ({{ t['center'] }})) / {{ t['scale'] }}
+    {%- endfor %})))
+{%- endmacro %}

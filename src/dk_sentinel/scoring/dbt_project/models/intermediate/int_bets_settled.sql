@@ -38,7 +38,10 @@ final as (
         end as bet_window,
         case when settled_at <= {{ as_of_ts }} and status not in ('pending', 'void', 'push')
             then case when payout < stake then 'loss' when payout > stake then 'win' else 'even' end
-        end as settled_outcome
+        end as settled_outcome,
+        case when settled_at <= {{ as_of_ts }} and status not in ('pending', 'void', 'push')
+            then stake - payout
+        end as settled_net_loss
 
     from bets
 

@@ -75,6 +75,7 @@ final as (
         utc_offset_hours,
         bet_window,
         settled_outcome,
+        settled_net_loss,
         cast({{ dbt.dateadd('hour', 'utc_offset_hours', 'placed_at') }} as date) as local_day,
         case when extract(hour from {{ dbt.dateadd('hour', 'utc_offset_hours', 'placed_at') }})
                   >= {{ var('late_night_start_hour') }}

@@ -6,6 +6,10 @@
     - the stake trajectory (Braverman & Shaffer 2012): the least-squares slope of log daily
       staked amount against the day over every active day of the scoring window, as growth
       per week (needs at least 8 active days);
+    - level markers over the whole scoring window (the RG literature's intensity, frequency
+      and variability of play): active days, bets per active day, total and mean stake, the
+      spread of log stakes, net loss on settled bets, and the account's age (from the
+      player's first bet held, at or before T);
     - the recent bets on sports the player never bet in the baseline window, each weighted by
       how far that sport's share of the whole book's bets held from the baseline window to
       the recent one (min(1, baseline share / recent share)): a sport whose season starts,
@@ -18,9 +22,32 @@ with
 bets as {% if target.type == 'duckdb' %}materialized{% endif %} (
 
     select
-        player_id, bet_window, state, placed_at, local_day, stake, sport,
+        player_id, bet_window, state, placed_at, local_day, stake, sport, settled_net_loss,
         is_live_bet, is_niche_sport, is_longshot, is_late_night
     from {{ ref('int_bets_windowed') }}
+
+),
+
+first_bets as (
+
+    select player_id, min(placed_at) as first_bet_at
+    from {{ ref('stg_sentinel__bets') }}
+    where placed_at <= {{ as_of() }}
+    group by player_id
+
+),
+
+levels as (
+
+    select
+        player_id,
+        count(*) as window_bets,
+        sum(stake) as window_staked,
+        stddev_samp(ln(stake)) as window_log_stake_sd,
+        coalesce(sum(settled_net_loss), 0.0) as window_net_loss
+
+    from bets
+    group by player_id
 
 ),
 
@@ -148,11 +175,20 @@ final as (
         case when trends.active_days >= 8
             then exp(7 * trends.log_stake_slope_per_day) - 1 end as weekly_stake_growth,
         coalesce(new_sports.recent_bets_on_new_sports, 0) as recent_bets_on_new_sports,
-        coalesce(new_sports.recent_personal_new_sport_bets, 0.0) as recent_personal_new_sport_bets
+        coalesce(new_sports.recent_personal_new_sport_bets, 0.0) as recent_personal_new_sport_bets,
+        coalesce(trends.active_days, 0) as window_active_days,
+        {{ safe_div('levels.window_bets', 'trends.active_days') }} as window_bets_per_active_day,
+        levels.window_staked,
+        {{ safe_div('levels.window_staked', 'levels.window_bets') }} as window_mean_stake,
+        coalesce(levels.window_log_stake_sd, 0.0) as window_log_stake_sd,
+        levels.window_net_loss,
+        {{ dbt.datediff('first_bets.first_bet_at', as_of(), 'day') }} as account_age_days
 
     from windows
     left join trends on trends.player_id = windows.player_id
     left join new_sports on new_sports.player_id = windows.player_id
+    left join levels on levels.player_id = windows.player_id
+    left join first_bets on first_bets.player_id = windows.player_id
 
 )
 

@@ -19,7 +19,7 @@ runs as (
 latest_run as (
 
     select run_id from runs
-    where status = 'success'
+    where is_published
     order by finished_at desc, run_id desc
     limit 1
 

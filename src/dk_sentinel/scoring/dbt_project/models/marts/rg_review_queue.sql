@@ -75,6 +75,7 @@ final as (
         latest.as_of,
         latest.risk_category,
         latest.composite_risk_score,
+        latest.risk_probability,
         latest.primary_driver,
         coalesce(latest.loss_chase, 0) + coalesce(latest.bet_escalation, 0)
             + coalesce(latest.market_drift, 0) + coalesce(latest.temporal_risk, 0)

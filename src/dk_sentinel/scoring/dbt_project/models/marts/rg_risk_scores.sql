@@ -3,6 +3,8 @@
     category and the evidence behind every component. See _marts__models.yml and the README. -#}
 
 {%- set run = current_run() %}
+{%- set profile = active_profile() %}
+{%- set by_probability = profile is not none and var('category_basis') == 'probability' %}
 
 {{
     config(
@@ -153,6 +155,20 @@ scored as (
 
 ),
 
+profiled as (
+
+    select
+        scored.*,
+        {% if profile is not none -%}
+        {{ profile_probability(profile) }} as risk_probability
+        {%- else -%}
+        cast(null as double) as risk_probability
+        {%- endif %}
+
+    from scored
+
+),
+
 final as (
 
     select
@@ -163,8 +179,13 @@ final as (
         cast('{{ run.scored_at }}' as timestamp) as scored_at,
         '{{ var("scoring_version") }}' as scoring_version,
         composite_risk_score,
+        {% if by_probability -%}
+        {{ risk_category('risk_probability', var('probability_threshold_critical'),
+                         var('probability_threshold_high'), var('probability_threshold_medium')) }} as risk_category,
+        {%- else -%}
         {{ risk_category('composite_risk_score', var('threshold_critical'),
                          var('threshold_high'), var('threshold_medium')) }} as risk_category,
+        {%- endif %}
         case greatest(coalesce(loss_chase, 0), coalesce(bet_escalation, 0),
                       coalesce(market_drift, 0), coalesce(temporal_risk, 0), coalesce(gamalyze, 0))
             when 0 then null
@@ -231,9 +252,26 @@ final as (
         round(expected_niche_share, 4) as expected_niche_share,
         round(expected_longshot_share, 4) as expected_longshot_share,
         round(expected_late_night_share, 4) as expected_late_night_share,
-        round({{ evidence_weight('recent_bets') }}, 4) as recent_evidence_weight
+        round({{ evidence_weight('recent_bets') }}, 4) as recent_evidence_weight,
+        -- added with the outcomes loop (schema 2): level markers over the whole scoring
+        -- window, and the calibrated probability of the applied profile (null without one)
+        cast(window_active_days as bigint) as window_active_days,
+        round(window_bets_per_active_day, 4) as window_bets_per_active_day,
+        round(window_staked, 2) as window_staked,
+        round(window_mean_stake, 4) as window_mean_stake,
+        round(window_log_stake_sd, 4) as window_log_stake_sd,
+        round(window_net_loss, 2) as window_net_loss,
+        cast(account_age_days as bigint) as account_age_days,
+        round(risk_probability, 6) as risk_probability,
+        {% if profile is not none -%}
+        '{{ profile["version"] }}' as profile_version,
+        cast({{ profile["horizon_days"] }} as bigint) as probability_horizon_days
+        {%- else -%}
+        cast(null as varchar) as profile_version,
+        cast(null as bigint) as probability_horizon_days
+        {%- endif %}
 
-    from scored
+    from profiled
 
 )
 

@@ -1,0 +1,363 @@
+"""Backtests: how well past scores foretold later harmful outcomes.
+
+A **labelled score** is one row of the score history (a player at a successful run, live or
+replayed) with its label: did a harmful outcome (``[outcomes] harmful_event_types``) follow
+within the horizon after the run's as-of, i.e. in ``(as_of, as_of + horizon]``? A player whose
+harmful outcome came at or before the as-of is left out of that run (their episode has already
+happened). A run counts only when its whole label window has been observed: ``as_of +
+horizon`` is no later than the newest bet or outcome held. When several runs share an as-of,
+the latest finished one is used. Scores never read outcomes, and a score as of T reads nothing
+placed after T (the dbt models filter on it): both are proven by tests.
+
+The same labelled rows feed :mod:`dk_sentinel.calibration`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from pydantic import BaseModel, Field
+
+from dk_sentinel.config import Settings
+from dk_sentinel.errors import InsufficientData, RelationMissing
+from dk_sentinel.evaluation import roc_auc
+from dk_sentinel.models import CATEGORIES, COMPONENTS
+from dk_sentinel.warehouse import Warehouse
+
+_HIGH_PLUS = frozenset({"HIGH", "CRITICAL"})
+
+
+@dataclass
+class LabelledScores:
+    """Score rows with labels, one list entry per (run, player)."""
+
+    horizon_days: int
+    event_types: list[str]
+    observed_until: datetime | None
+    run_ids: list[str] = field(default_factory=list)
+    as_of: list[datetime] = field(default_factory=list)
+    player_ids: list[str] = field(default_factory=list)
+    composite: list[float] = field(default_factory=list)
+    category: list[str] = field(default_factory=list)
+    label: list[bool] = field(default_factory=list)
+    outcome_at: list[datetime | None] = field(default_factory=list)
+    values: dict[str, list[float | None]] = field(default_factory=dict)
+    excluded_prior_outcome: int = 0
+    runs_unobserved: int = 0
+
+    @property
+    def rows(self) -> int:
+        """Number of labelled rows."""
+        return len(self.label)
+
+    @property
+    def positives(self) -> int:
+        """Rows whose label is positive."""
+        return sum(self.label)
+
+
+def _outcome_times(wh: Warehouse, event_types: Sequence[str]) -> dict[str, list[datetime]]:
+    marks = ", ".join("?" for _ in event_types)
+    rows = wh.query(
+        f"select player_id, event_at from {{raw}}.outcomes where event_type in ({marks}) "
+        "order by player_id, event_at",
+        list(event_types),
+    )
+    times: dict[str, list[datetime]] = {}
+    for player_id, event_at in rows:
+        times.setdefault(str(player_id), []).append(event_at)
+    return times
+
+
+def observed_until(wh: Warehouse) -> datetime | None:
+    """The newest bet or outcome held: label windows ending later are not yet observed."""
+    bets, outcomes = wh.query(
+        "select (select max(placed_at) from {raw}.bets), (select max(event_at) from {raw}.outcomes)"
+    )[0]
+    known = [t for t in (bets, outcomes) if t is not None]
+    return max(known) if known else None
+
+
+def labelled_scores(
+    wh: Warehouse,
+    settings: Settings,
+    *,
+    horizon_days: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    columns: Sequence[str] = COMPONENTS,
+) -> LabelledScores:
+    """The labelled score rows of every observed successful run in the period.
+
+    Args:
+        wh: An open warehouse.
+        settings: Settings (harmful event types, default horizon).
+        horizon_days: Label horizon (default ``[outcomes] horizon_days``).
+        since: Only runs as of this day or later.
+        until: Only runs as of this day or earlier.
+        columns: Score columns to fetch besides the composite and category.
+
+    Returns:
+        The rows, their labels and the requested columns.
+    """
+    horizon = horizon_days or settings.outcomes.horizon_days
+    types = [str(t) for t in settings.outcomes.harmful_event_types]
+    end = observed_until(wh)
+    data = LabelledScores(horizon_days=horizon, event_types=types, observed_until=end)
+    data.values = {c: [] for c in columns}
+    if end is None:
+        return data
+    start = datetime.combine(since, time()) if since else None
+    stop = datetime.combine(until + timedelta(days=1), time()) if until else None
+    runs = wh.query(
+        "select run_id, as_of from {ops}.scoring_runs where status = 'success' "
+        "and (cast(? as timestamp) is null or as_of >= ?) "
+        "and (cast(? as timestamp) is null or as_of < ?) "
+        "order by as_of, finished_at",
+        [start, start, stop, stop],
+    )
+    latest_per_as_of: dict[datetime, str] = {}
+    for run_id, as_of in runs:
+        latest_per_as_of[as_of] = str(run_id)
+    window = timedelta(days=horizon)
+    chosen = {r: a for a, r in latest_per_as_of.items() if a + window <= end}
+    data.runs_unobserved = len(latest_per_as_of) - len(chosen)
+    if not chosen:
+        return data
+    outcomes = _outcome_times(wh, types)
+    picked = ", ".join(f"s.{c}" for c in columns)
+    marks = ", ".join("?" for _ in chosen)
+    try:
+        rows = wh.query(
+            f"select s.run_id, s.player_id, s.composite_risk_score, s.risk_category, {picked} "
+            f"from {{analytics}}.rg_risk_scores s where s.run_id in ({marks}) "
+            "order by s.run_id, s.player_id",
+            list(chosen),
+        )
+    except RelationMissing:
+        return data
+    for run_id, player_id, composite, category, *values in rows:
+        as_of = chosen[run_id]
+        times = outcomes.get(player_id, [])
+        first_after = bisect.bisect_right(times, as_of)
+        if first_after > 0:  # a harmful outcome at or before the as-of: episode already over
+            data.excluded_prior_outcome += 1
+            continue
+        next_outcome = times[first_after] if first_after < len(times) else None
+        positive = next_outcome is not None and next_outcome <= as_of + window
+        data.run_ids.append(run_id)
+        data.as_of.append(as_of)
+        data.player_ids.append(player_id)
+        data.composite.append(float(composite))
+        data.category.append(str(category))
+        data.label.append(positive)
+        data.outcome_at.append(next_outcome if positive else None)
+        for name, value in zip(columns, values, strict=True):
+            data.values[name].append(None if value is None else float(value))
+    return data
+
+
+def replay_as_ofs(
+    wh: Warehouse, settings: Settings, every_days: int, *, horizon_days: int, max_runs: int
+) -> list[datetime]:
+    """The past as-ofs a replay scores: every ``every_days`` back over the bets held.
+
+    The newest is the latest as-of whose label window is observed (the newest bet or outcome
+    less the horizon); the oldest still has a recent window of bets behind it.
+
+    Args:
+        wh: An open warehouse.
+        settings: Settings (the recent window).
+        every_days: Days between as-ofs.
+        horizon_days: Label horizon.
+        max_runs: At most this many (the newest ones).
+
+    Returns:
+        As-ofs, oldest first (whole seconds).
+
+    Raises:
+        InsufficientData: No bets, or a history too short for one observed as-of.
+    """
+    first_bet = wh.query("select min(placed_at) from {raw}.bets")[0][0]
+    end = observed_until(wh)
+    if first_bet is None or end is None:
+        raise InsufficientData("no bets to replay", "Load bets with `sentinel ingest bets`.")
+    newest = (end - timedelta(days=horizon_days)).replace(microsecond=0)
+    oldest = first_bet + timedelta(days=settings.scoring.recent_window_days)
+    as_ofs: list[datetime] = []
+    at = newest
+    while at >= oldest and len(as_ofs) < max_runs:
+        as_ofs.append(at)
+        at -= timedelta(days=every_days)
+    if not as_ofs:
+        raise InsufficientData(
+            f"the bets held ({first_bet:%Y-%m-%d} to {end:%Y-%m-%d}) are too short for a "
+            f"{horizon_days}-day horizon after a {settings.scoring.recent_window_days}-day "
+            "recent window",
+            "Load a longer history, or use a shorter --horizon-days.",
+        )
+    return sorted(as_ofs)
+
+
+class CategoryRate(BaseModel):
+    """Outcome rate among the rows of one category."""
+
+    risk_category: str
+    rows: int
+    positives: int
+    outcome_rate: float | None
+
+
+class DecileRate(BaseModel):
+    """Outcome rate in one composite decile (10 = the highest scores)."""
+
+    decile: int
+    min_score: float
+    max_score: float
+    rows: int
+    positives: int
+    outcome_rate: float
+
+
+class BacktestReport(BaseModel):
+    """``sentinel backtest``: past scores against later harmful outcomes."""
+
+    horizon_days: int
+    event_types: list[str]
+    observed_until: datetime | None
+    runs: int = Field(description="Scoring runs evaluated (label window fully observed)")
+    runs_unobserved: int = Field(description="Runs left out: their label window is not over")
+    players: int
+    rows: int = Field(description="(run, player) pairs evaluated")
+    positives: int = Field(description="Rows followed by a harmful outcome within the horizon")
+    positive_players: int
+    excluded_prior_outcome: int = Field(description="Rows left out: outcome before the as-of")
+    capacity: int
+    auc: float | None
+    precision_at_capacity: float | None = Field(
+        description="Mean over runs of the outcome rate among each run's top N composites"
+    )
+    recall_high_plus: float | None
+    precision_high_plus: float | None
+    recall_critical: float | None
+    precision_critical: float | None
+    by_category: list[CategoryRate]
+    by_decile: list[DecileRate]
+    lead_time_days_median: float | None = Field(
+        description="From a player's first HIGH+ score to the outcome it preceded (days)"
+    )
+    lead_time_players: int
+    components: dict[str, float | None] = Field(description="Each component's own AUC")
+
+
+def _ratio(hits: int, total: int) -> float | None:
+    return round(hits / total, 4) if total else None
+
+
+def _auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    value = roc_auc(list(scores), list(labels))
+    return None if value != value else round(value, 4)  # NaN: one class only
+
+
+def backtest(data: LabelledScores, *, capacity: int) -> BacktestReport:
+    """Measure labelled scores: ranking, the categories' precision and recall, calibration.
+
+    Args:
+        data: Labelled score rows (:func:`labelled_scores`).
+        capacity: Analyst capacity N for precision among each run's top N.
+
+    Returns:
+        The report.
+    """
+    rows = range(data.rows)
+    labels = data.label
+    flagged = [i for i in rows if data.category[i] in _HIGH_PLUS]
+    critical = [i for i in rows if data.category[i] == "CRITICAL"]
+    positives = data.positives
+
+    by_run: dict[str, list[int]] = {}
+    for i in rows:
+        by_run.setdefault(data.run_ids[i], []).append(i)
+    top_rates = []
+    for members in by_run.values():
+        top = sorted(members, key=lambda i: (-data.composite[i], data.player_ids[i]))[:capacity]
+        top_rates.append(sum(labels[i] for i in top) / len(top))
+
+    by_category = []
+    for cat in CATEGORIES:
+        members = [i for i in rows if data.category[i] == cat]
+        hits = sum(labels[i] for i in members)
+        by_category.append(
+            CategoryRate(
+                risk_category=cat,
+                rows=len(members),
+                positives=hits,
+                outcome_rate=_ratio(hits, len(members)),
+            )
+        )
+
+    ordered = sorted(rows, key=lambda i: data.composite[i])
+    by_decile = []
+    for d in range(10):
+        members = ordered[d * len(ordered) // 10 : (d + 1) * len(ordered) // 10]
+        if not members:
+            continue
+        hits = sum(labels[i] for i in members)
+        by_decile.append(
+            DecileRate(
+                decile=d + 1,
+                min_score=round(data.composite[members[0]], 6),
+                max_score=round(data.composite[members[-1]], 6),
+                rows=len(members),
+                positives=hits,
+                outcome_rate=round(hits / len(members), 4),
+            )
+        )
+
+    # lead time: each positive player's first HIGH+ score before the outcome it preceded
+    outcome_of: dict[str, datetime] = {}
+    for i in rows:
+        when = data.outcome_at[i]
+        if when is not None:
+            pid = data.player_ids[i]
+            outcome_of[pid] = min(outcome_of.get(pid, when), when)
+    first_flag: dict[str, datetime] = {}
+    for i in flagged:
+        pid = data.player_ids[i]
+        if pid in outcome_of and data.as_of[i] < outcome_of[pid]:
+            first_flag[pid] = min(first_flag.get(pid, data.as_of[i]), data.as_of[i])
+    leads = [(outcome_of[p] - t).total_seconds() / 86400 for p, t in first_flag.items()]
+
+    return BacktestReport(
+        horizon_days=data.horizon_days,
+        event_types=data.event_types,
+        observed_until=data.observed_until,
+        runs=len(by_run),
+        runs_unobserved=data.runs_unobserved,
+        players=len(set(data.player_ids)),
+        rows=data.rows,
+        positives=positives,
+        positive_players=len(outcome_of),
+        excluded_prior_outcome=data.excluded_prior_outcome,
+        capacity=capacity,
+        auc=_auc(data.composite, labels),
+        precision_at_capacity=round(statistics.fmean(top_rates), 4) if top_rates else None,
+        recall_high_plus=_ratio(sum(labels[i] for i in flagged), positives),
+        precision_high_plus=_ratio(sum(labels[i] for i in flagged), len(flagged)),
+        recall_critical=_ratio(sum(labels[i] for i in critical), positives),
+        precision_critical=_ratio(sum(labels[i] for i in critical), len(critical)),
+        by_category=by_category,
+        by_decile=by_decile,
+        lead_time_days_median=round(statistics.median(leads), 2) if leads else None,
+        lead_time_players=len(leads),
+        components={
+            name: _auc([v or 0.0 for v in data.values.get(name, [])], labels)
+            if name in data.values
+            else None
+            for name in COMPONENTS
+        },
+    )
