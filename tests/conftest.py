@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -84,6 +84,53 @@ def scored(scored_source: dict[str, Path], tmp_path: Path) -> Settings:
     return load_settings(overrides={"warehouse.duckdb.path": target})
 
 
+#: The replayed warehouse's past as-of: its 14-day label window closes before the data ends.
+REPLAY_AS_OF = AS_OF - timedelta(days=15)
+
+
+@pytest.fixture(scope="session")
+def replayed_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """1,500 players of every family with outcomes: a live run at AS_OF, a replay 15 days back."""
+    from dk_sentinel.ingest import ingest
+    from dk_sentinel.scoring import score_batch
+    from dk_sentinel.synth import generate
+    from dk_sentinel.warehouse import connect
+    from dk_sentinel.warehouse.schema import bootstrap
+
+    root = tmp_path_factory.mktemp("replayed")
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(root / ".cache")
+    try:
+        gen = generate(root / "data", players=1500, days=90, seed=5, as_of=AS_OF, families="all")
+        settings = load_settings(overrides={"warehouse.duckdb.path": root / "w.duckdb"})
+        with connect(settings) as wh:
+            bootstrap(wh)
+            for kind in ("bets", "assessments", "outcomes"):
+                ingest(wh, kind, [gen.files[kind]])  # type: ignore[arg-type]
+        assert score_batch(settings, as_of=AS_OF).status == "success"
+        assert score_batch(settings, as_of=REPLAY_AS_OF, kind="replay").status == "success"
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved
+    yield root / "w.duckdb"
+
+
+@pytest.fixture
+def replayed(replayed_source: Path, tmp_path: Path) -> Settings:
+    """A private copy of the replayed warehouse (14-day horizon, 10 positives are enough)."""
+    target = tmp_path / "replayed.duckdb"
+    shutil.copy(replayed_source, target)
+    return load_settings(
+        overrides={
+            "warehouse.duckdb.path": target,
+            "outcomes.horizon_days": 14,
+            "outcomes.min_positives": 10,
+        }
+    )
+
+
 @pytest.fixture
 def top_player(scored: Settings) -> str:
     from dk_sentinel.analysis import build_queue
@@ -155,7 +202,10 @@ def fakesnow_server_settings() -> Iterator[Settings]:
 # ---- the fast inner loop ---------------------------------------------------------------------
 
 #: Fixtures that run dbt (a whole build costs seconds): a test using one is `slow`.
-DBT_FIXTURES = frozenset({"scored", "scored_source", "top_player", "fakesnow_server_settings"})
+DBT_FIXTURES = frozenset(
+    {"scored", "scored_source", "top_player", "fakesnow_server_settings", "replayed",
+     "replayed_source"}
+)  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

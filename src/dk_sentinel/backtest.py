@@ -73,6 +73,15 @@ def _outcome_times(wh: Warehouse, event_types: Sequence[str]) -> dict[str, list[
     return times
 
 
+def count_outcomes(wh: Warehouse, event_types: Sequence[str]) -> int:
+    """How many outcomes of these types are held (any time)."""
+    marks = ", ".join("?" for _ in event_types)
+    rows = wh.query(
+        f"select count(*) from {{raw}}.outcomes where event_type in ({marks})", list(event_types)
+    )
+    return int(rows[0][0])
+
+
 def observed_until(wh: Warehouse) -> datetime | None:
     """The newest bet or outcome held: label windows ending later are not yet observed."""
     bets, outcomes = wh.query(

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -58,6 +59,9 @@ class Feature:
 
 #: The model's inputs, each a column of rg_risk_scores (a missing value counts as 0).
 FEATURES: tuple[Feature, ...] = (
+    # the expert composite itself: with little data the model leans on it, and it can only be
+    # outweighed where the operator's outcomes say so
+    Feature("composite_risk_score", "identity", non_negative=True),
     Feature("loss_chase", "identity", non_negative=True),
     Feature("bet_escalation", "identity", non_negative=True),
     Feature("market_drift", "identity", non_negative=True),
@@ -141,6 +145,7 @@ class CalibrationReport(BaseModel):
     base_rate: float
     reliability: list[ReliabilityBin]
     intercept: float
+    regularisation: float = Field(description="The L2 strength C chosen (inner grouped CV)")
     coefficients: list[Coefficient]
 
 
@@ -211,20 +216,54 @@ def _fit(x: np.ndarray, y: np.ndarray, runs: np.ndarray, regularisation: float) 
     )
 
 
+def _choose_strength(
+    x: np.ndarray, y: np.ndarray, runs: np.ndarray, groups: np.ndarray, candidates: Sequence[float]
+) -> float:
+    """The L2 strength C with the best inner cross-validated AUC (players grouped).
+
+    Candidates are tried strongest first, and a tie keeps the stronger: with few outcomes
+    the model stays close to the composite.
+    """
+    import numpy as np
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    ordered = sorted(candidates)
+    if len(ordered) == 1:
+        return ordered[0]
+    best, best_auc = ordered[0], -1.0
+    try:
+        splits = list(
+            StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=1).split(x, y, groups)
+        )
+    except ValueError:  # too few positive players for inner folds
+        return ordered[len(ordered) // 2]
+    for strength in ordered:
+        oof = np.zeros(len(y))
+        for train, test in splits:
+            oof[test] = _fit(x[train], y[train], runs[train], strength).predict(x[test])
+        auc = _round_auc(oof, y)
+        if auc > best_auc + 1e-4:
+            best, best_auc = strength, auc
+    return best
+
+
 def _round_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     value = roc_auc([float(s) for s in scores], [bool(v) for v in labels])
     return round(value, 4) if value == value else float("nan")
 
 
 def fit_profile(
-    data: LabelledScores, *, folds: int, regularisation: float, min_positives: int
+    data: LabelledScores, *, folds: int, regularisation: Sequence[float], min_positives: int
 ) -> tuple[CalibrationReport, _Fit]:
     """Cross-validate and fit the model on labelled scores (nothing is stored).
+
+    The L2 strength is chosen from ``regularisation`` by an inner grouped cross-validation
+    inside each outer training fold (nested: the outer test players never influence it).
 
     Args:
         data: Labelled score rows with :data:`FEATURE_COLUMNS` fetched.
         folds: Cross-validation folds (grouped by player).
-        regularisation: L2 strength C (inverse).
+        regularisation: Candidate L2 strengths C (inverse; smaller is stronger).
         min_positives: Fewer positive rows: refuse.
 
     Returns:
@@ -254,7 +293,8 @@ def fit_profile(
     fold_auc, fold_auc_composite = [], []
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
     for train, test in splitter.split(x, y, groups):
-        fitted = _fit(x[train], y[train], runs[train], regularisation)
+        strength = _choose_strength(x[train], y[train], runs[train], groups[train], regularisation)
+        fitted = _fit(x[train], y[train], runs[train], strength)
         oof[test] = fitted.predict(x[test])
         fold_auc.append(_round_auc(oof[test], y[test]))
         fold_auc_composite.append(_round_auc(composite[test], y[test]))
@@ -266,7 +306,10 @@ def fit_profile(
         train = runs + horizon <= latest
         test = runs == latest
         if y[train].sum() >= min_positives and 0 < y[test].sum() < test.sum():
-            fitted = _fit(x[train], y[train], runs[train], regularisation)
+            strength = _choose_strength(
+                x[train], y[train], runs[train], groups[train], regularisation
+            )
+            fitted = _fit(x[train], y[train], runs[train], strength)
             forward_auc = _round_auc(fitted.predict(x[test]), y[test])
             forward_auc_composite = _round_auc(composite[test], y[test])
 
@@ -282,7 +325,8 @@ def fit_profile(
                     observed_rate=round(float(y[members].mean()), 4),
                 )
             )
-    final = _fit(x, y, runs, regularisation)
+    final_strength = _choose_strength(x, y, runs, groups, regularisation)
+    final = _fit(x, y, runs, final_strength)
     coefficients = [
         Coefficient(
             feature=f.column,
@@ -316,6 +360,7 @@ def fit_profile(
         base_rate=round(float(y.mean()), 5),
         reliability=reliability,
         intercept=round(final.intercept, 6),
+        regularisation=final_strength,
         coefficients=coefficients,
     )
     return report, final

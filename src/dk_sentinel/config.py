@@ -217,7 +217,11 @@ class OutcomesSettings(_Section):
         default=30, ge=1, le=365, description="calibrate's replay step when history is short"
     )
     max_replays: int = Field(default=24, ge=1, le=200)
-    regularisation: float = Field(default=1.0, gt=0, description="L2 strength C (inverse)")
+    regularisation: list[float] = Field(
+        default=[0.01, 0.1, 1.0],
+        min_length=1,
+        description="Candidate L2 strengths C (inverse), chosen by inner grouped CV",
+    )
     category_basis: Literal["composite", "probability"] = "composite"
     probability_thresholds: ProbabilityThresholds = ProbabilityThresholds()
 

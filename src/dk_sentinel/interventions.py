@@ -25,6 +25,7 @@ from dk_sentinel.models import (
     RiskAssessment,
     utcnow,
 )
+from dk_sentinel.outbox import DELIVERY_STATE, enqueue
 from dk_sentinel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ INTERVENTIONS_WITH_STATUS = f"""(select {_COLUMNS},
          when expires_at is not null and expires_at <= ? then 'expired'
          else 'active' end as status
     from {{ops}}.interventions)"""
+
+
+_DELIVERY_COLUMNS = (
+    "d.delivery_status, coalesce(d.delivery_attempts, 0) as delivery_attempts, d.delivery_error"
+)
 
 
 class AnalystAction(BaseModel):
@@ -144,7 +150,9 @@ def get_intervention(
         NotFoundError: No such intervention.
     """
     rows = wh.query_dicts(
-        f"select * from {INTERVENTIONS_WITH_STATUS} i where intervention_id = ?",
+        f"select i.*, {_DELIVERY_COLUMNS} from {INTERVENTIONS_WITH_STATUS} i "
+        f"left join {DELIVERY_STATE} d on d.intervention_id = i.intervention_id "
+        "where i.intervention_id = ?",
         [utcnow(), intervention_id],
     )
     if not rows:
@@ -193,12 +201,13 @@ def list_interventions(
     now = now or utcnow()
     state = None if active is None else ("active" if active else "ended")
     rows = wh.query_dicts(
-        f"""select * from {INTERVENTIONS_WITH_STATUS} i
-        where (cast(? as varchar) is null or player_id = ?)
-          and (cast(? as varchar) is null or intervention_type = ?)
-          and (cast(? as timestamp) is null or created_at >= ?)
-          and (cast(? as varchar) is null or (status = 'active') = (? = 'active'))
-        order by created_at desc, intervention_id""",
+        f"""select i.*, {_DELIVERY_COLUMNS} from {INTERVENTIONS_WITH_STATUS} i
+        left join {DELIVERY_STATE} d on d.intervention_id = i.intervention_id
+        where (cast(? as varchar) is null or i.player_id = ?)
+          and (cast(? as varchar) is null or i.intervention_type = ?)
+          and (cast(? as timestamp) is null or i.created_at >= ?)
+          and (cast(? as varchar) is null or (i.status = 'active') = (? = 'active'))
+        order by i.created_at desc, i.intervention_id""",
         [now, player_id, player_id, intervention_type, intervention_type, since, since, state,
          state],
     )  # fmt: skip
@@ -256,7 +265,7 @@ def create_intervention(
     message = write_nudge(assessment) if request.intervention_type == "nudge" else None
     new_id = "INT-" + uuid.uuid4().hex[:12].upper()
     expires = now + timedelta(hours=request.duration_hours) if request.duration_hours else None
-    with wh.transaction():
+    with wh.transaction():  # the record, its audit event and its outbox item, or none
         wh.execute(
             f"insert into {{ops}}.interventions ({_COLUMNS}) "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null, null)",
@@ -276,6 +285,7 @@ def create_intervention(
                 )
                 _event(wh, old.intervention_id, request.player_id, "superseded", now,
                        request.analyst_id, f"superseded by {new_id}")  # fmt: skip
+        enqueue(wh, get_intervention(wh, new_id), "created", now)
     log.info("recorded %s %s for %s", request.intervention_type, new_id, request.player_id)
     return get_intervention(wh, new_id)
 
@@ -307,5 +317,6 @@ def cancel_intervention(
             [now, reason, intervention_id],
         )
         _event(wh, intervention_id, item.player_id, "cancelled", now, analyst_id, reason)
+        enqueue(wh, item, "cancelled", now)
     log.info("cancelled %s", intervention_id)
     return get_intervention(wh, intervention_id, with_events=True)

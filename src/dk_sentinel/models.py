@@ -155,6 +155,11 @@ class Intervention(BaseModel):
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     superseded_by: str | None = None
+    delivery_status: Literal["pending", "delivered"] | None = Field(
+        default=None, description="Whether the platform has acknowledged it (the outbox)"
+    )
+    delivery_attempts: int = 0
+    delivery_error: str | None = None
     events: list[InterventionEvent] | None = None
 
 

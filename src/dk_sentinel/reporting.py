@@ -14,6 +14,7 @@ from dk_sentinel.analysis import build_queue
 from dk_sentinel.errors import RelationMissing, UsageError
 from dk_sentinel.interventions import events, list_interventions
 from dk_sentinel.models import CATEGORIES, utcnow
+from dk_sentinel.outbox import mark_handed_off, pending
 from dk_sentinel.scoring import PUBLISHED_RUNS
 from dk_sentinel.warehouse import Warehouse
 
@@ -57,7 +58,12 @@ def _rows(wh: Warehouse, kind: ExportKind, category: str | None) -> list[dict[st
 
 
 def export(
-    wh: Warehouse, kind: ExportKind, out: str, *, category: str | None = None
+    wh: Warehouse,
+    kind: ExportKind,
+    out: str,
+    *,
+    category: str | None = None,
+    pending_delivery: bool = False,
 ) -> ExportResult:
     """Write the latest scores (or all interventions with their audit events) to a file.
 
@@ -70,14 +76,36 @@ def export(
         kind: ``scores`` or ``interventions``.
         out: The output path, or ``-``.
         category: Scores only: just this category.
+        pending_delivery: Interventions only: the outbox items not yet delivered (the
+            webhook's messages, for a file-based integration). Once written they are marked
+            delivered through channel ``file:<path>``, so the next export holds only new ones.
 
     Returns:
         Rows written and where.
 
     Raises:
+        UsageError: Unknown extension, or ``pending_delivery`` with scores.
+    """
+    if pending_delivery:
+        if kind != "interventions":
+            raise UsageError("--pending-delivery applies to interventions only")
+        items = pending(wh)
+        rows = [
+            {**i.model_dump(mode="json", exclude={"payload"}), "payload": json.dumps(i.payload)}
+            for i in items
+        ]
+        result = _write_rows(rows, kind, out)
+        mark_handed_off(wh, items, f"file:{result.path}", utcnow())
+        return result
+    return _write_rows(_rows(wh, kind, category), kind, out)
+
+
+def _write_rows(rows: list[dict[str, Any]], kind: str, out: str) -> ExportResult:
+    """Write rows atomically in the format of ``out``'s extension (``-``: return them).
+
+    Raises:
         UsageError: Unknown extension.
     """
-    rows = _rows(wh, kind, category)
     if out == "-":
         return ExportResult(kind=kind, rows=len(rows), path="-", format="json", records=rows)
     path = Path(out)
@@ -190,4 +218,198 @@ def report(wh: Warehouse, *, now: datetime | None = None) -> Report:
         interventions_30d=tally(30),
         queue_sla_breaches=sum(1 for i in queue.items if i.is_overdue),
         queue_open=len(queue.items),
+    )
+
+
+class InterventionEffect(BaseModel):
+    """One intervention: the risk when it was made, what followed, any later outcome."""
+
+    intervention_id: str
+    player_id: str
+    intervention_type: str
+    status: str
+    created_at: datetime
+    composite_at_time: float | None
+    category_at_time: str | None
+    composite_7d_later: float | None = Field(description="First published score 7-10 days on")
+    composite_30d_later: float | None = Field(description="First published score 30-33 days on")
+    bets_7d_before: int
+    bets_7d_after: int
+    staked_7d_before: float
+    staked_7d_after: float
+    later_outcome: str | None
+    later_outcome_at: datetime | None
+
+
+class InterventionTypeSummary(BaseModel):
+    """The interventions of one type, aggregated."""
+
+    intervention_type: str
+    count: int
+    with_7d_score: int
+    mean_change_7d: float | None
+    with_30d_score: int
+    mean_change_30d: float | None
+    mean_bets_7d_before: float
+    mean_bets_7d_after: float
+    mean_staked_7d_before: float
+    mean_staked_7d_after: float
+    later_outcomes: int
+
+
+class TimeoutBreach(BaseModel):
+    """Bets placed while the player's timeout was in force: the platform did not enforce it."""
+
+    intervention_id: str
+    player_id: str
+    timeout_from: datetime
+    timeout_until: datetime
+    bets: int
+    staked: float
+    first_bet_at: datetime
+    last_bet_at: datetime
+
+
+class InterventionReport(BaseModel):
+    """``sentinel report --interventions``: did the interventions help?"""
+
+    generated_at: datetime
+    note: str
+    by_type: list[InterventionTypeSummary]
+    timeouts_not_honoured: list[TimeoutBreach]
+    interventions: list[InterventionEffect]
+
+
+#: Never say more than the data can: nothing here has a control group.
+OBSERVATIONAL_NOTE = (
+    "Observational, not causal: these are the players' scores and betting before and after each "
+    "intervention, with no comparison group. Risk also falls by itself after a peak (regression "
+    "to the mean), so a drop here does not show that the intervention caused it."
+)
+_FAR_FUTURE = "cast('9999-12-31 00:00:00' as timestamp)"
+
+
+def _score_after(wh: Warehouse, player_id: str, target: datetime) -> float | None:
+    rows = wh.query(
+        "select composite_risk_score from {analytics}.rg_published_risk_scores "
+        "where player_id = ? and as_of >= ? and as_of < ? order by as_of limit 1",
+        [player_id, target, target + timedelta(days=3)],
+    )
+    return float(rows[0][0]) if rows else None
+
+
+def timeouts_not_honoured(wh: Warehouse) -> list[TimeoutBreach]:
+    """Bets placed during a timeout (from its start to its expiry, cancellation or successor)."""
+    rows = wh.query_dicts(
+        f"""select i.intervention_id, i.player_id, i.created_at as timeout_from,
+            least(coalesce(i.expires_at, {_FAR_FUTURE}), coalesce(i.cancelled_at, {_FAR_FUTURE}),
+                  coalesce(successor.created_at, {_FAR_FUTURE})) as timeout_until,
+            count(*) as bets, sum(b.stake) as staked,
+            min(b.placed_at) as first_bet_at, max(b.placed_at) as last_bet_at
+        from {{ops}}.interventions i
+        left join {{ops}}.interventions successor
+            on successor.intervention_id = i.superseded_by
+        inner join {{raw}}.bets b on b.player_id = i.player_id and b.placed_at >= i.created_at
+            and b.placed_at < least(coalesce(i.expires_at, {_FAR_FUTURE}),
+                                    coalesce(i.cancelled_at, {_FAR_FUTURE}),
+                                    coalesce(successor.created_at, {_FAR_FUTURE}))
+        where i.intervention_type = 'timeout'
+        group by i.intervention_id, i.player_id, i.created_at, i.expires_at, i.cancelled_at,
+            successor.created_at
+        order by i.created_at, i.intervention_id"""
+    )
+    return [TimeoutBreach.model_validate({**r, "staked": float(r["staked"])}) for r in rows]
+
+
+def intervention_report(
+    wh: Warehouse, event_types: list[str], *, now: datetime | None = None
+) -> InterventionReport:
+    """Every intervention with what followed it, aggregated by type, and timeout breaches.
+
+    Args:
+        wh: An open warehouse.
+        event_types: The outcome types that count as harmful (``[outcomes]``).
+        now: Report time.
+
+    Returns:
+        The report (observational: it says so).
+    """
+    now = now or utcnow()
+    marks = ", ".join("?" for _ in event_types)
+    effects = []
+    for item in sorted(list_interventions(wh, now=now), key=lambda i: i.created_at):
+        week = timedelta(days=7)
+        bets = wh.query(
+            "select sum(case when placed_at < ? then 1 else 0 end), "
+            "sum(case when placed_at >= ? then 1 else 0 end), "
+            "sum(case when placed_at < ? then stake else 0 end), "
+            "sum(case when placed_at >= ? then stake else 0 end) "
+            "from {raw}.bets where player_id = ? and placed_at >= ? and placed_at < ?",
+            [item.created_at] * 4
+            + [item.player_id, item.created_at - week, item.created_at + week],
+        )[0]
+        outcome = wh.query(
+            f"select event_type, event_at from {{raw}}.outcomes where player_id = ? "
+            f"and event_at > ? and event_type in ({marks}) order by event_at limit 1",
+            [item.player_id, item.created_at, *event_types],
+        )
+        effects.append(
+            InterventionEffect(
+                intervention_id=item.intervention_id,
+                player_id=item.player_id,
+                intervention_type=item.intervention_type,
+                status=item.status,
+                created_at=item.created_at,
+                composite_at_time=item.composite_risk_score,
+                category_at_time=item.risk_category,
+                composite_7d_later=_score_after(wh, item.player_id, item.created_at + week),
+                composite_30d_later=_score_after(
+                    wh, item.player_id, item.created_at + timedelta(days=30)
+                ),
+                bets_7d_before=int(bets[0] or 0),
+                bets_7d_after=int(bets[1] or 0),
+                staked_7d_before=round(float(bets[2] or 0), 2),
+                staked_7d_after=round(float(bets[3] or 0), 2),
+                later_outcome=outcome[0][0] if outcome else None,
+                later_outcome_at=outcome[0][1] if outcome else None,
+            )
+        )
+
+    def mean(values: list[float]) -> float | None:
+        return round(sum(values) / len(values), 4) if values else None
+
+    by_type = []
+    for kind in sorted({e.intervention_type for e in effects}):
+        group = [e for e in effects if e.intervention_type == kind]
+        change_7d = [
+            e.composite_7d_later - e.composite_at_time
+            for e in group
+            if e.composite_7d_later is not None and e.composite_at_time is not None
+        ]
+        change_30d = [
+            e.composite_30d_later - e.composite_at_time
+            for e in group
+            if e.composite_30d_later is not None and e.composite_at_time is not None
+        ]
+        by_type.append(
+            InterventionTypeSummary(
+                intervention_type=kind,
+                count=len(group),
+                with_7d_score=len(change_7d),
+                mean_change_7d=mean(change_7d),
+                with_30d_score=len(change_30d),
+                mean_change_30d=mean(change_30d),
+                mean_bets_7d_before=mean([e.bets_7d_before for e in group]) or 0.0,
+                mean_bets_7d_after=mean([e.bets_7d_after for e in group]) or 0.0,
+                mean_staked_7d_before=mean([e.staked_7d_before for e in group]) or 0.0,
+                mean_staked_7d_after=mean([e.staked_7d_after for e in group]) or 0.0,
+                later_outcomes=sum(1 for e in group if e.later_outcome),
+            )
+        )
+    return InterventionReport(
+        generated_at=now,
+        note=OBSERVATIONAL_NOTE,
+        by_type=by_type,
+        timeouts_not_honoured=timeouts_not_honoured(wh),
+        interventions=effects,
     )

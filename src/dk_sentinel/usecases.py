@@ -23,6 +23,7 @@ from dk_sentinel.backtest import (
     BacktestReport,
     LabelledScores,
     backtest,
+    count_outcomes,
     labelled_scores,
     replay_as_ofs,
 )
@@ -34,8 +35,9 @@ from dk_sentinel.calibration import (
     store_profile,
 )
 from dk_sentinel.config import Settings
+from dk_sentinel.delivery import DeliveryReport, deliver
 from dk_sentinel.doctor import DoctorReport, run_doctor
-from dk_sentinel.errors import UsageError
+from dk_sentinel.errors import InsufficientData, UsageError
 from dk_sentinel.explainer import apply, explain_cached, make_explainer
 from dk_sentinel.ingest import IngestResult, Kind, ingest
 from dk_sentinel.interventions import (
@@ -53,7 +55,15 @@ from dk_sentinel.models import (
     RiskAssessment,
     utcnow,
 )
-from dk_sentinel.reporting import ExportKind, ExportResult, Report, export, report
+from dk_sentinel.reporting import (
+    ExportKind,
+    ExportResult,
+    InterventionReport,
+    Report,
+    export,
+    intervention_report,
+    report,
+)
 from dk_sentinel.scoring import list_runs, score_batch
 from dk_sentinel.warehouse import connect
 from dk_sentinel.warehouse.schema import SchemaStatus, bootstrap
@@ -216,17 +226,34 @@ def cancel(
 
 
 def export_data(
-    settings: Settings, kind: ExportKind, out: str, *, category: str | None = None
+    settings: Settings,
+    kind: ExportKind,
+    out: str,
+    *,
+    category: str | None = None,
+    pending_delivery: bool = False,
 ) -> ExportResult:
     """``sentinel export``: scores or interventions to a file (``-``: rows in ``records``)."""
     with connect(settings) as wh:
-        return export(wh, kind, out, category=category)
+        return export(wh, kind, out, category=category, pending_delivery=pending_delivery)
+
+
+def deliver_interventions(settings: Settings) -> DeliveryReport:
+    """``sentinel deliver``: post pending interventions to the platform webhook (cron)."""
+    with connect(settings) as wh:
+        return deliver(wh, settings)
 
 
 def compliance_report(settings: Settings) -> Report:
     """``sentinel report``: categories, states, interventions and SLA breaches."""
     with connect(settings) as wh:
         return report(wh)
+
+
+def interventions_effect(settings: Settings) -> InterventionReport:
+    """``sentinel report --interventions``: what followed each intervention; timeout breaches."""
+    with connect(settings) as wh:
+        return intervention_report(wh, list(settings.outcomes.harmful_event_types))
 
 
 def replay_history(
@@ -302,6 +329,15 @@ def calibrate_scores(
     """
     say = progress or (lambda _msg: None)
     o = settings.outcomes
+    with connect(settings) as wh:
+        harmful = count_outcomes(wh, o.harmful_event_types)
+    if harmful < o.min_positives:  # replaying cannot find what is not there
+        raise InsufficientData(
+            f"too few harmful outcomes to calibrate on: {harmful} held "
+            f"({', '.join(o.harmful_event_types)}); at least {o.min_positives} are needed",
+            "Load the operator's outcomes with `sentinel ingest outcomes FILE`; until then "
+            "the scores work as before, without risk_probability.",
+        )
 
     def labelled() -> LabelledScores:
         with connect(settings) as wh:
@@ -410,10 +446,12 @@ __all__: list[Any] = [
     "cancel",
     "check_health",
     "compliance_report",
+    "deliver_interventions",
     "export_data",
     "generate_files",
     "initialise",
     "interventions",
+    "interventions_effect",
     "load_files",
     "record_intervention",
     "replay_history",

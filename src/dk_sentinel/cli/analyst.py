@@ -259,14 +259,17 @@ def render_interventions(items: Any) -> Any:
     table = Table(title="interventions (times UTC)")
     # Ids are what an analyst copies into `cancel`: never cut them with an ellipsis (a narrow
     # terminal folds them onto two lines instead); the reason takes the width that is left.
-    for name in ("id", "player", "type", "status", "created", "until", "analyst"):
+    for name in ("id", "player", "type", "status", "created", "until", "analyst", "platform"):
         table.add_column(name, overflow="fold")
     table.add_column("reason", ratio=1, overflow="fold")
     for i in items:
+        delivery = i.delivery_status or "-"
+        if i.delivery_status == "pending" and i.delivery_attempts:
+            delivery += f" ({i.delivery_attempts} tries)"
         table.add_row(
             i.intervention_id, i.player_id, i.intervention_type, i.status,
             _ts(i.created_at, short=True), _ts(i.expires_at, short=True), i.analyst_id,
-            Text(i.reason),
+            delivery, Text(i.reason),
         )  # fmt: skip
     return table
 
@@ -314,13 +317,20 @@ def interventions_cancel(
     emit(item, fmt, render_intervention)
 
 
-def _export(ctx: typer.Context, kind: str, out: str, category: str | None) -> None:
+def _export(
+    ctx: typer.Context, kind: str, out: str, category: str | None, pending_delivery: bool = False
+) -> None:
     from dk_sentinel.usecases import export_data
 
-    result = export_data(state(ctx).settings, kind, out, category=category)  # type: ignore[arg-type]
+    result = export_data(
+        state(ctx).settings, kind, out, category=category,  # type: ignore[arg-type]
+        pending_delivery=pending_delivery,
+    )  # fmt: skip
     if result.records is not None:  # `--out -`: the rows are the data, on stdout
         sys.stdout.write(json.dumps(result.records, default=str, indent=2) + "\n")
     info(f"Exported {result.rows:,} rows of {kind} to {result.path} ({result.format}).")
+    if pending_delivery:
+        info("They are marked delivered (channel file); the next export holds only new ones.")
 
 
 @export_app.command("scores")
@@ -344,9 +354,16 @@ def export_interventions(
     out: Annotated[
         str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")
     ],
+    pending_delivery: Annotated[
+        bool,
+        typer.Option(
+            "--pending-delivery",
+            help="Only the outbox items not yet delivered (for a file-based integration).",
+        ),
+    ] = False,
 ) -> None:
-    """Export every intervention with its audit events."""
-    _export(ctx, "interventions", out, None)
+    """Export every intervention with its audit events (or the undelivered outbox items)."""
+    _export(ctx, "interventions", out, None, pending_delivery)
 
 
 def render_report(r: Any) -> list[Any]:
@@ -381,10 +398,61 @@ def render_report(r: Any) -> list[Any]:
     return [cats, states, inter, sla]
 
 
-def report(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
-    """Compliance report: categories, states, change since last run, interventions, SLA breaches."""
-    from dk_sentinel.usecases import compliance_report
+def render_intervention_report(r: Any) -> list[Any]:
+    """The Rich view of ``report --interventions``."""
+    from rich.table import Table
+    from rich.text import Text
 
+    def num(value: float | None, spec: str = "+.3f") -> str:
+        return "-" if value is None else format(value, spec)
+
+    types = Table(
+        "type", "count", "score change 7d (n)", "30d (n)", "bets 7d before -> after",
+        "staked 7d before -> after", "later outcomes", title="interventions: what followed",
+    )  # fmt: skip
+    for t in r.by_type:
+        types.add_row(
+            t.intervention_type, str(t.count), f"{num(t.mean_change_7d)} ({t.with_7d_score})",
+            f"{num(t.mean_change_30d)} ({t.with_30d_score})",
+            f"{t.mean_bets_7d_before:.1f} -> {t.mean_bets_7d_after:.1f}",
+            f"{t.mean_staked_7d_before:,.0f} -> {t.mean_staked_7d_after:,.0f}",
+            str(t.later_outcomes),
+        )  # fmt: skip
+    parts: list[Any] = [types, Text(r.note, style="dim")]
+    if r.timeouts_not_honoured:
+        breaches = Table(
+            "intervention", "player", "timeout (UTC)", "bets", "staked", "first bet",
+            title="[red]timeouts not honoured: bets placed during an active timeout[/]",
+        )  # fmt: skip
+        for b in r.timeouts_not_honoured:
+            breaches.add_row(
+                b.intervention_id, b.player_id,
+                f"{_ts(b.timeout_from, short=True)} -> {_ts(b.timeout_until, short=True)}",
+                str(b.bets), f"{b.staked:,.2f}", _ts(b.first_bet_at),
+            )  # fmt: skip
+        parts.append(breaches)
+    else:
+        parts.append(Text("Timeouts not honoured: none (no bet during an active timeout)."))
+    return parts
+
+
+def report(
+    ctx: typer.Context,
+    interventions: Annotated[
+        bool,
+        typer.Option(
+            "--interventions",
+            help="What followed each intervention, by type; timeouts not honoured.",
+        ),
+    ] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Compliance report: categories, states, change since last run, interventions, SLA breaches."""
+    from dk_sentinel.usecases import compliance_report, interventions_effect
+
+    if interventions:
+        emit(interventions_effect(state(ctx).settings), fmt, render_intervention_report)
+        return
     emit(compliance_report(state(ctx).settings), fmt, render_report)
 
 

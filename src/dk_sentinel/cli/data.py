@@ -128,7 +128,8 @@ def render_runs(runs: Any) -> Any:
 
     table = Table(title="scoring runs (times UTC)")
     # One line per run; only the note wraps (the run id is the key of the audit trail).
-    for name in ("run", "status", "as of", "started", "secs", "new bets", "players", "tests"):
+    for name in ("run", "kind", "status", "as of", "started", "secs", "new bets", "players",
+                 "tests"):  # fmt: skip
         table.add_column(name, no_wrap=True)
     table.add_column("note", overflow="fold")
     for r in runs:
@@ -140,7 +141,8 @@ def render_runs(runs: Any) -> Any:
         }.get(r.status, "")
         seconds = "-" if r.seconds is None else f"{r.seconds:.1f}"
         table.add_row(
-            r.run_id, f"[{style}]{r.status}[/]" if style else r.status, f"{r.as_of:%Y-%m-%d %H:%M}",
+            r.run_id, r.kind, f"[{style}]{r.status}[/]" if style else r.status,
+            f"{r.as_of:%Y-%m-%d %H:%M}",
             f"{r.started_at:%m-%d %H:%M:%S}", seconds, f"{r.new_bets:,}",
             f"{r.players_scored:,}",
             f"{r.tests_passed} ok" + (f", {r.tests_failed} failed" if r.tests_failed else ""),

@@ -1,0 +1,175 @@
+"""The interventions outbox: what the betting platform must be told, written with the record.
+
+Every new intervention and every cancellation adds one outbox item **in the same transaction**
+that records it, so an intervention is never recorded without its message, nor the other way
+round. ``sentinel deliver`` (:mod:`dk_sentinel.delivery`) posts pending items to the platform's
+webhook; ``sentinel export interventions --pending-delivery`` hands them to a file instead. An
+item stays ``pending`` until a delivery is acknowledged; it carries an idempotency key (the
+intervention id, or ``<id>:cancel`` for a cancellation) so that a retry after a crash is
+recognised by the platform as the same message.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from dk_sentinel.models import Intervention
+from dk_sentinel.warehouse import Warehouse
+
+OutboxAction = Literal["created", "cancelled"]
+
+#: Per intervention, its delivery state: ``pending`` while any item waits, else ``delivered``.
+#: Joined by every query that lists interventions.
+DELIVERY_STATE = """(select intervention_id,
+    case when sum(case when status = 'pending' then 1 else 0 end) > 0 then 'pending'
+         else 'delivered' end as delivery_status,
+    sum(attempts) as delivery_attempts,
+    max(last_error) as delivery_error
+    from {ops}.outbox group by intervention_id)"""
+
+
+class OutboxItem(BaseModel):
+    """One message for the platform."""
+
+    item_id: str
+    intervention_id: str
+    player_id: str
+    action: OutboxAction
+    idempotency_key: str
+    payload: dict[str, Any]
+    created_at: datetime
+    status: Literal["pending", "delivered"]
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None = None
+    channel: str | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+
+
+def idempotency_key(intervention_id: str, action: OutboxAction) -> str:
+    """The key the platform deduplicates on: the intervention id (``:cancel`` for a cancel)."""
+    return intervention_id if action == "created" else f"{intervention_id}:cancel"
+
+
+def payload(item: Intervention, action: OutboxAction, at: datetime) -> dict[str, Any]:
+    """What the platform receives: what to enforce, never the analyst's free-text reason."""
+    return {
+        "event": f"intervention.{action}",
+        "idempotency_key": idempotency_key(item.intervention_id, action),
+        "intervention_id": item.intervention_id,
+        "player_id": item.player_id,
+        "intervention_type": item.intervention_type,
+        "duration_hours": item.duration_hours,
+        "starts_at": item.created_at.isoformat(),
+        "expires_at": item.expires_at.isoformat() if item.expires_at else None,
+        "cancelled_at": at.isoformat() if action == "cancelled" else None,
+        "customer_message": item.customer_message,
+        "analyst_id": item.analyst_id,
+        "occurred_at": at.isoformat(),
+    }
+
+
+def enqueue(wh: Warehouse, item: Intervention, action: OutboxAction, at: datetime) -> str:
+    """Add an outbox item; call inside the transaction that records the intervention change.
+
+    Args:
+        wh: An open warehouse (in a transaction).
+        item: The intervention as recorded.
+        action: ``created`` or ``cancelled``.
+        at: When it happened.
+
+    Returns:
+        The item id.
+    """
+    item_id = uuid.uuid4().hex
+    wh.execute(
+        "insert into {ops}.outbox (item_id, intervention_id, player_id, action, payload, "
+        "created_at, status, attempts, next_attempt_at, delivered_at, channel, "
+        "last_status_code, last_error) values (?, ?, ?, ?, ?, ?, 'pending', 0, ?, null, null, "
+        "null, null)",
+        [
+            item_id, item.intervention_id, item.player_id, action,
+            json.dumps(payload(item, action, at)), at, at,
+        ],
+    )  # fmt: skip
+    return item_id
+
+
+def _item(row: dict[str, Any]) -> OutboxItem:
+    return OutboxItem.model_validate(
+        {
+            **row,
+            "payload": json.loads(row["payload"]),
+            "idempotency_key": idempotency_key(row["intervention_id"], row["action"]),
+        }
+    )
+
+
+def pending(
+    wh: Warehouse, *, due_by: datetime | None = None, limit: int = 10_000
+) -> list[OutboxItem]:
+    """Pending items, oldest first (only those due by ``due_by`` when given)."""
+    rows = wh.query_dicts(
+        "select * from {ops}.outbox where status = 'pending' "
+        "and (cast(? as timestamp) is null or next_attempt_at <= ?) "
+        "order by created_at, item_id limit ?",
+        [due_by, due_by, limit],
+    )
+    return [_item(r) for r in rows]
+
+
+def record_attempt(
+    wh: Warehouse,
+    item: OutboxItem,
+    *,
+    at: datetime,
+    status_code: int | None,
+    error: str | None,
+    elapsed_ms: float,
+    retry_after: timedelta,
+    channel: str = "webhook",
+) -> None:
+    """Log one delivery attempt; a success marks the item delivered, a failure reschedules it.
+
+    One short transaction per attempt: a crash right after a post loses at most that one
+    mark, and the retry carries the same idempotency key.
+    """
+    attempt = item.attempts + 1
+    delivered = error is None
+    with wh.transaction():
+        wh.execute(
+            "insert into {ops}.outbox_attempts values (?, ?, ?, ?, ?, ?)",
+            [item.item_id, attempt, at, status_code, error, elapsed_ms],
+        )
+        wh.execute(
+            "update {ops}.outbox set attempts = ?, last_status_code = ?, last_error = ?, "
+            "status = ?, delivered_at = ?, channel = ?, next_attempt_at = ? where item_id = ?",
+            [
+                attempt, status_code, error, "delivered" if delivered else "pending",
+                at if delivered else None, channel if delivered else None,
+                at if delivered else at + retry_after, item.item_id,
+            ],
+        )  # fmt: skip
+
+
+def mark_handed_off(wh: Warehouse, items: list[OutboxItem], channel: str, at: datetime) -> None:
+    """Mark items delivered through a file integration (``export --pending-delivery``)."""
+    with wh.transaction():
+        for item in items:
+            record_attempt(
+                wh, item, at=at, status_code=None, error=None, elapsed_ms=0.0,
+                retry_after=timedelta(0), channel=channel,
+            )  # fmt: skip
+
+
+def attempts(wh: Warehouse, item_id: str) -> list[dict[str, Any]]:
+    """The delivery log of one item, oldest first."""
+    return wh.query_dicts(
+        "select * from {ops}.outbox_attempts where item_id = ? order by attempt", [item_id]
+    )
