@@ -82,6 +82,18 @@ def test_labels_follow_the_horizon_and_leave_out_earlier_outcomes(db_settings: S
     assert data.composite[data.run_ids.index("r1")] == 0.9  # the latest run at T1, not r1-old
 
 
+def test_calibration_leaves_out_players_whose_outcome_is_still_to_come(
+    db_settings: Settings,
+) -> None:
+    _warehouse(db_settings)
+    with connect(db_settings) as wh:
+        kept = labelled_scores(wh, db_settings, horizon_days=5)
+        left = labelled_scores(wh, db_settings, horizon_days=5, later_outcomes="leave_out")
+    assert ("PLR_0002_NJ" in kept.player_ids) and "PLR_0002_NJ" not in left.player_ids
+    # PLR_0002 at r1 and r2, PLR_0001 at r1: outcome after the 5-day horizon
+    assert left.excluded_later_outcome == 3 and kept.rows - left.rows == 3
+
+
 def test_horizon_and_period_filters(db_settings: Settings) -> None:
     _warehouse(db_settings)
     with connect(db_settings) as wh:

@@ -230,7 +230,9 @@ def test_rescore_later_decays_repairs_and_keeps_history(runner, scored: Settings
     assert statuses[0] == "success" and "failed" in statuses
     table = invoke(runner, "--db", db, "runs").stdout  # one line per run, ids whole
     newest = listed[0]
-    assert f"{newest['run_id']} │ success" in table and f"{newest['tests_passed']} ok" in table
+    assert (
+        f"{newest['run_id']} │ live │ success" in table and f"{newest['tests_passed']} ok" in table
+    )
 
 
 def test_failing_dbt_tests_exit_4_and_publish_nothing(runner, scored: Settings) -> None:

@@ -19,6 +19,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -47,6 +48,7 @@ class LabelledScores:
     outcome_at: list[datetime | None] = field(default_factory=list)
     values: dict[str, list[float | None]] = field(default_factory=dict)
     excluded_prior_outcome: int = 0
+    excluded_later_outcome: int = 0
     runs_unobserved: int = 0
 
     @property
@@ -99,8 +101,15 @@ def labelled_scores(
     since: date | None = None,
     until: date | None = None,
     columns: Sequence[str] = COMPONENTS,
+    later_outcomes: Literal["negative", "leave_out"] = "negative",
 ) -> LabelledScores:
     """The labelled score rows of every observed successful run in the period.
+
+    ``later_outcomes`` decides the rows of a player whose harmful outcome comes *after* the
+    horizon: the backtest counts them as negatives (the honest prospective measure: the score
+    should not have fired yet); calibration leaves them out, because a player 60 days before
+    self-excluding is neither a case yet nor a control, and teaching the model that such
+    play is safe would punish early detection.
 
     Args:
         wh: An open warehouse.
@@ -109,6 +118,7 @@ def labelled_scores(
         since: Only runs as of this day or later.
         until: Only runs as of this day or earlier.
         columns: Score columns to fetch besides the composite and category.
+        later_outcomes: ``negative`` or ``leave_out`` (see above).
 
     Returns:
         The rows, their labels and the requested columns.
@@ -158,6 +168,9 @@ def labelled_scores(
             continue
         next_outcome = times[first_after] if first_after < len(times) else None
         positive = next_outcome is not None and next_outcome <= as_of + window
+        if next_outcome is not None and not positive and later_outcomes == "leave_out":
+            data.excluded_later_outcome += 1
+            continue
         data.run_ids.append(run_id)
         data.as_of.append(as_of)
         data.player_ids.append(player_id)

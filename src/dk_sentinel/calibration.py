@@ -3,7 +3,8 @@
 The model is one an auditor can read: an L2-regularised logistic regression (scikit-learn,
 imported only here) over the five components and level markers of play over the whole scoring
 window -- active days, bets per active day, total and mean stake, the spread of log stakes,
-net loss and account age, log-transformed where skewed (the RG literature's intensity,
+net loss -- and over the whole history held (account age, lifetime bets and stakes),
+log-transformed where skewed (the RG literature's intensity,
 frequency and variability markers). Every feature is standardised, so a coefficient is the
 change in log-odds per standard deviation. The components are sign-constrained (more chasing
 never lowers risk): a component whose fitted coefficient is negative is dropped and the model
@@ -74,6 +75,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("window_log_stake_sd", "identity"),
     Feature("window_net_loss", "signed_log1p"),
     Feature("account_age_days", "log1p"),
+    Feature("lifetime_bets", "log1p"),
+    Feature("lifetime_staked", "log1p"),
 )
 FEATURE_COLUMNS = tuple(f.column for f in FEATURES)
 _RELIABILITY_BINS = 10
@@ -133,6 +136,9 @@ class CalibrationReport(BaseModel):
     players: int
     rows: int
     positives: int
+    excluded_later_outcome: int = Field(
+        description="Rows left out: the player's harmful outcome came after the horizon"
+    )
     cv_auc: float = Field(description="Out-of-fold AUC of the calibrated model (by player)")
     cv_auc_composite: float = Field(description="AUC of the composite on the same rows")
     fold_auc: list[float]
@@ -350,6 +356,7 @@ def fit_profile(
         players=len(set(data.player_ids)),
         rows=data.rows,
         positives=data.positives,
+        excluded_later_outcome=data.excluded_later_outcome,
         cv_auc=_round_auc(oof, y),
         cv_auc_composite=_round_auc(composite, y),
         fold_auc=fold_auc,

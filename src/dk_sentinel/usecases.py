@@ -341,7 +341,10 @@ def calibrate_scores(
 
     def labelled() -> LabelledScores:
         with connect(settings) as wh:
-            return labelled_scores(wh, settings, horizon_days=horizon_days, columns=FEATURE_COLUMNS)
+            return labelled_scores(
+                wh, settings, horizon_days=horizon_days, columns=FEATURE_COLUMNS,
+                later_outcomes="leave_out",
+            )  # fmt: skip
 
     data = None if replay_days else labelled()
     if data is None or data.positives < o.min_positives:

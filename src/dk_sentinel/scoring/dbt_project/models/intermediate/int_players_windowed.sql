@@ -9,7 +9,8 @@
     - level markers over the whole scoring window (the RG literature's intensity, frequency
       and variability of play): active days, bets per active day, total and mean stake, the
       spread of log stakes, net loss on settled bets, and the account's age (from the
-      player's first bet held, at or before T);
+      player's first bet held, at or before T) with the bets and stakes of the whole history
+      held up to T;
     - the recent bets on sports the player never bet in the baseline window, each weighted by
       how far that sport's share of the whole book's bets held from the baseline window to
       the recent one (min(1, baseline share / recent share)): a sport whose season starts,
@@ -30,7 +31,12 @@ bets as {% if target.type == 'duckdb' %}materialized{% endif %} (
 
 first_bets as (
 
-    select player_id, min(placed_at) as first_bet_at
+    -- the whole history held up to T (one light scan): tenure and lifetime volume
+    select
+        player_id,
+        min(placed_at) as first_bet_at,
+        count(*) as lifetime_bets,
+        sum(stake) as lifetime_staked
     from {{ ref('stg_sentinel__bets') }}
     where placed_at <= {{ as_of() }}
     group by player_id
@@ -182,7 +188,9 @@ final as (
         {{ safe_div('levels.window_staked', 'levels.window_bets') }} as window_mean_stake,
         coalesce(levels.window_log_stake_sd, 0.0) as window_log_stake_sd,
         levels.window_net_loss,
-        {{ dbt.datediff('first_bets.first_bet_at', as_of(), 'day') }} as account_age_days
+        {{ dbt.datediff('first_bets.first_bet_at', as_of(), 'day') }} as account_age_days,
+        first_bets.lifetime_bets,
+        first_bets.lifetime_staked
 
     from windows
     left join trends on trends.player_id = windows.player_id

@@ -262,6 +262,8 @@ final as (
         round(window_log_stake_sd, 4) as window_log_stake_sd,
         round(window_net_loss, 2) as window_net_loss,
         cast(account_age_days as bigint) as account_age_days,
+        cast(lifetime_bets as bigint) as lifetime_bets,
+        round(lifetime_staked, 2) as lifetime_staked,
         round(risk_probability, 6) as risk_probability,
         {% if profile is not none -%}
         '{{ profile["version"] }}' as profile_version,

@@ -1,0 +1,318 @@
+"""The outbox and `sentinel deliver` against local HTTP servers; the interventions report."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import AS_OF, invoke
+from dk_sentinel.analysis import assess
+from dk_sentinel.config import Settings, load_settings
+from dk_sentinel.delivery import deliver
+from dk_sentinel.ingest import ingest
+from dk_sentinel.interventions import create_intervention, parse_request
+from dk_sentinel.models import utcnow
+from dk_sentinel.warehouse import connect
+
+SECRET = "test-webhook-secret"
+
+
+class Platform:
+    """A local webhook: verifies signatures, applies each idempotency key once, counts posts."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"  # ok | error | slow
+        self.delay = 0.0
+        self.posts: list[str] = []
+        self.applied: dict[str, dict[str, Any]] = {}
+        self.bad_signatures = 0
+        platform = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                key = self.headers["Idempotency-Key"]
+                stamp = self.headers["X-Sentinel-Timestamp"]
+                want = hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+                if self.headers["X-Sentinel-Signature"] != "sha256=" + want.hexdigest():
+                    platform.bad_signatures += 1
+                platform.posts.append(key)
+                if platform.mode == "slow" or platform.delay:
+                    time.sleep(platform.delay or 2.0)
+                if platform.mode == "error":
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(b"platform down for maintenance")
+                    return
+                platform.applied.setdefault(key, json.loads(body))  # once per key
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/rg"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def platform() -> Iterator[Platform]:
+    server = Platform()
+    yield server
+    server.close()
+
+
+def _with_webhook(settings: Settings, url: str, **extra: Any) -> Settings:
+    return load_settings(
+        overrides={
+            "warehouse.duckdb.path": settings.warehouse.duckdb.path,
+            "delivery.webhook_url": url,
+            **extra,
+        }
+    )
+
+
+def _record(settings: Settings, player: str, kind: str = "watchlist", **fields: Any) -> str:
+    from dk_sentinel.usecases import record_intervention
+
+    item = record_intervention(
+        settings, player_id=player, intervention_type=kind, reason="Outbox delivery test",
+        analyst_id="ana01", use_ai=False, **fields,
+    )  # fmt: skip
+    return item.intervention_id
+
+
+def _players(settings: Settings, n: int) -> list[str]:
+    with connect(settings) as wh:
+        return [r[0] for r in wh.query(
+            "select player_id from {analytics}.rg_latest_risk_scores order by player_id limit ?",
+            [n],
+        )]  # fmt: skip
+
+
+def _outbox(settings: Settings) -> list[dict[str, Any]]:
+    with connect(settings) as wh:
+        return wh.query_dicts("select * from {ops}.outbox order by created_at, item_id")
+
+
+def test_each_change_queues_one_item_in_the_same_transaction(
+    scored: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    player = _players(scored, 1)[0]
+    intervention = _record(scored, player, "timeout", duration_hours=24)
+    from dk_sentinel.usecases import cancel
+
+    cancel(scored, intervention, "Player asked to end it early", "ana01")
+    items = _outbox(scored)
+    assert [(i["action"], i["status"]) for i in items] == [
+        ("created", "pending"), ("cancelled", "pending")
+    ]  # fmt: skip
+    created = json.loads(items[0]["payload"])
+    assert created["intervention_id"] == intervention and created["duration_hours"] == 24
+    assert created["idempotency_key"] == intervention
+    assert json.loads(items[1]["payload"])["idempotency_key"] == f"{intervention}:cancel"
+    assert "reason" not in created  # the analyst's note stays inside
+
+    import dk_sentinel.interventions as interventions
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(interventions, "enqueue", broken)
+    other = _players(scored, 2)[1]
+    with pytest.raises(RuntimeError):
+        _record(scored, other)
+    with connect(scored) as wh:  # no record without its outbox item
+        assert (
+            wh.query("select count(*) from {ops}.interventions where player_id = ?", [other])[0][0]
+            == 0
+        )
+
+
+def test_deliver_posts_signed_items_once_and_lists_them_delivered(
+    runner, scored: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [_record(scored, p) for p in _players(scored, 3)]
+    monkeypatch.setenv("SENTINEL_WEBHOOK_SECRET", SECRET)
+    db = str(scored.warehouse.duckdb.path)
+    env = {"SENTINEL_DELIVERY__WEBHOOK_URL": platform.url}
+    result = invoke(runner, "--db", db, "deliver", "--format", "json", env=env)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["delivered"], report["failed"], report["still_pending"]) == (3, 0, 0)
+    assert sorted(platform.applied) == sorted(ids) and platform.bad_signatures == 0
+    assert platform.applied[ids[0]]["event"] == "intervention.created"
+    again = invoke(runner, "--db", db, "deliver", "--format", "json", env=env)
+    assert json.loads(again.stdout)["attempted"] == 0 and len(platform.posts) == 3
+    listed = json.loads(
+        invoke(runner, "--db", db, "interventions", "list", "--format", "json").stdout
+    )
+    assert {i["delivery_status"] for i in listed} == {"delivered"}
+    table = invoke(runner, "--db", db, "interventions", "list")
+    assert "delivered" in table.stdout
+
+
+def test_an_outage_loses_nothing_and_backs_off(
+    scored: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTINEL_WEBHOOK_SECRET", SECRET)
+    ids = [_record(scored, p) for p in _players(scored, 2)]
+    settings = _with_webhook(scored, platform.url)
+    platform.mode = "error"
+    with connect(settings) as wh:
+        first = deliver(wh, settings)
+    assert (first.attempted, first.failed, first.still_pending) == (2, 2, 2)
+    assert "HTTP 500" in first.errors[0] and first.failure() is not None
+    assert first.failure().exit_code == 4  # type: ignore[union-attr]
+    items = _outbox(settings)
+    assert all(i["status"] == "pending" and i["attempts"] == 1 for i in items)
+    assert all(i["next_attempt_at"] > utcnow() + timedelta(seconds=25) for i in items)
+    with connect(settings) as wh:
+        assert deliver(wh, settings).attempted == 0  # not due yet: backoff
+        platform.mode = "ok"
+        later = deliver(wh, settings, now=utcnow() + timedelta(minutes=5))
+        log = wh.query("select attempt, status_code from {ops}.outbox_attempts order by 1, 2")
+    assert later.delivered == 2 and sorted(platform.applied) == sorted(ids)
+    assert log == [(1, 500), (1, 500), (2, 200), (2, 200)]
+
+
+def test_timeout_and_refused_connection_stop_the_run_and_keep_items(
+    scored: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTINEL_WEBHOOK_SECRET", SECRET)
+    for p in _players(scored, 3):
+        _record(scored, p)
+    platform.mode = "slow"
+    slow = _with_webhook(scored, platform.url, **{"delivery.timeout_seconds": 0.3})
+    with connect(slow) as wh:
+        timed_out = deliver(wh, slow)
+    assert timed_out.stopped_early and timed_out.attempted == 1
+    assert "Timeout" in timed_out.errors[0] and timed_out.still_pending == 3
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    refused = _with_webhook(scored, f"http://127.0.0.1:{port}/rg")
+    with connect(refused) as wh:
+        report = deliver(wh, refused, now=utcnow() + timedelta(hours=2))
+    assert report.stopped_early and "ConnectError" in report.errors[0]
+    assert report.still_pending == 3
+
+
+def test_kill_9_mid_delivery_loses_nothing_and_applies_nothing_twice(
+    scored: Settings, platform: Platform
+) -> None:
+    ids = [_record(scored, p) for p in _players(scored, 12)]
+    platform.delay = 0.3
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env.update(SENTINEL_WEBHOOK_SECRET=SECRET, SENTINEL_DELIVERY__WEBHOOK_URL=platform.url)
+    cmd = [sys.executable, "-m", "dk_sentinel", "--db", str(scored.warehouse.duckdb.path),
+           "deliver"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(platform.posts) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert 0 < len(platform.applied) < len(ids)
+    platform.delay = 0.0
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert sorted(platform.applied) == sorted(ids)  # nothing lost
+    # at most the one in flight at the kill was posted twice, and the key kept it applied once
+    assert len(platform.posts) - len(ids) <= 1
+    assert {i["status"] for i in _outbox(scored)} == {"delivered"}
+
+
+def test_without_a_webhook_items_go_to_a_file(
+    runner, scored: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [_record(scored, p) for p in _players(scored, 2)]
+    db = str(scored.warehouse.duckdb.path)
+    no_hook = invoke(runner, "--db", db, "deliver")
+    assert no_hook.exit_code == 78 and "--pending-delivery" in no_hook.stderr
+    monkeypatch.delenv("SENTINEL_WEBHOOK_SECRET", raising=False)
+    no_secret = invoke(runner, "--db", db, "deliver",
+                       env={"SENTINEL_DELIVERY__WEBHOOK_URL": "http://127.0.0.1:9/x"})  # fmt: skip
+    assert no_secret.exit_code == 78 and "SENTINEL_WEBHOOK_SECRET" in no_secret.stderr
+    out = tmp_path / "handoff" / "pending.json"
+    result = invoke(runner, "--db", db, "export", "interventions", "--pending-delivery",
+                    "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(out.read_text())
+    assert sorted(r["intervention_id"] for r in rows) == sorted(ids)
+    assert {r["idempotency_key"] for r in rows} == set(ids)
+    assert {i["channel"] for i in _outbox(scored)} == {f"file:{out}"}
+    second = invoke(runner, "--db", db, "export", "interventions", "--pending-delivery",
+                    "--out", "-")  # fmt: skip
+    assert json.loads(second.stdout) == []
+    scores = invoke(runner, "--db", db, "export", "scores", "--out", "-", "--category", "HIGH")
+    assert scores.exit_code == 0
+
+
+def test_report_finds_a_planted_timeout_breach_and_says_it_is_observational(
+    runner, scored: Settings, tmp_path: Path
+) -> None:
+    breached, honoured = _players(scored, 2)
+    start = AS_OF - timedelta(days=3)
+    with connect(scored) as wh:
+        for player in (breached, honoured):
+            request = parse_request(
+                player_id=player, intervention_type="timeout", duration_hours=24,
+                reason="Cooling-off after late-night chasing", analyst_id="ana01",
+            )  # fmt: skip
+            create_intervention(
+                wh, request, now=start,
+                assess_player=lambda p: assess(wh, scored, p),
+                write_nudge=lambda a: "",
+            )  # fmt: skip
+        wh.execute(  # the honoured player's own bets during the timeout are removed
+            "delete from {raw}.bets where player_id = ? and placed_at >= ? and placed_at < ?",
+            [honoured, start, start + timedelta(hours=24)],
+        )
+    planted = tmp_path / "planted.csv"
+    at = start + timedelta(hours=5)
+    planted.write_text(
+        "bet_id,player_id,placed_at,settled_at,sport,market,is_live,odds_decimal,stake,payout,status\n"
+        f"PLANTED1,{breached},{at:%Y-%m-%d %H:%M:%S},,NBA,spread,true,2.0,250.00,,pending\n"
+    )
+    with connect(scored) as wh:
+        assert ingest(wh, "bets", [planted]).accepted == 1
+    result = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "report",
+                    "--interventions", "--format", "json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    breaches = {b["player_id"]: b for b in report["timeouts_not_honoured"]}
+    assert breached in breaches and honoured not in breaches
+    assert breaches[breached]["bets"] >= 1 and breaches[breached]["staked"] >= 250
+    assert datetime.fromisoformat(breaches[breached]["timeout_until"]) == start + timedelta(
+        hours=24
+    )
+    assert "not causal" in report["note"]
+    (timeout,) = report["by_type"]
+    assert timeout["intervention_type"] == "timeout" and timeout["count"] == 2
+    effect = {e["player_id"]: e for e in report["interventions"]}[breached]
+    assert effect["bets_7d_after"] >= 1 and effect["composite_at_time"] is not None
+    table = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "report", "--interventions")
+    assert "timeouts not honoured" in table.stdout and breached in table.stdout
