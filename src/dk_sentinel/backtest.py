@@ -148,7 +148,16 @@ def labelled_scores(
     if not chosen:
         return data
     outcomes = _outcome_times(wh, types)
-    picked = ", ".join(f"s.{c}" for c in columns)
+    present = {
+        str(r[0]).lower()
+        for r in wh.query(
+            "select column_name from information_schema.columns where "
+            "lower(table_schema) = lower(?) and lower(table_name) = 'rg_risk_scores'",
+            [wh.schemas.analytics],
+        )
+    }
+    # a column added by a newer scoring version is null on rows written before it
+    picked = ", ".join(f"s.{c}" if c in present else f"null as {c}" for c in columns)
     marks = ", ".join("?" for _ in chosen)
     try:
         rows = wh.query(
