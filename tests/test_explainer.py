@@ -338,3 +338,37 @@ def test_analyze_against_a_local_messages_server(
         assert (
             elapsed < 1.5 + 2 + 3
         )  # the timeout plus 2 s, plus process start-up on a loaded CI box
+
+
+def test_the_timeout_bounds_the_whole_call_retries_included(
+    scored: Settings, assessment: RiskAssessment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = _Server("hang", scored)  # answers after 6 s
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    settings = scored.model_copy(deep=True)
+    settings.ai.timeout_seconds = 1.5
+    settings.ai.max_retries = 2  # the SDK alone would wait 3 x 1.5 s plus backoff
+    started = time.monotonic()
+    try:
+        result = AnthropicExplainer(settings).explain(assessment)
+    finally:
+        server.close()
+    elapsed = time.monotonic() - started
+    assert result.source == "rules" and "did not answer within 1.5 s" in (result.notice or "")
+    assert elapsed < 1.5 + 0.7
+
+
+def test_a_failed_attempt_is_retried_inside_the_deadline(
+    scored: Settings, assessment: RiskAssessment
+) -> None:
+    answers = iter([
+        httpx2.Response(529, json={"type": "error", "error": {"type": "overloaded_error",
+                                                              "message": "busy"}}),
+        httpx2.Response(200, json=message(model_output(scored))),
+    ])  # fmt: skip
+    client, seen = client_for(lambda r: next(answers))
+    settings = scored.model_copy(deep=True)
+    settings.ai.max_retries = 2
+    result = AnthropicExplainer(settings, client=client).explain(assessment)
+    assert result.source == "ai" and len(seen) == 2

@@ -242,7 +242,9 @@ class AISettings(_Section):
     enabled: bool = True
     model: str = "claude-sonnet-5-5"
     max_tokens: int = Field(default=800, ge=64, le=8192)
-    timeout_seconds: float = Field(default=20.0, gt=0)
+    timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Deadline of the whole call, retries included"
+    )
     max_retries: int = Field(default=2, ge=0, le=10)
     rg_help_url: str = "https://www.draftkings.com/responsible-gaming"
     helpline: str = "1-800-GAMBLER"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
@@ -293,14 +294,46 @@ class AnthropicExplainer:
             )
         return self._client
 
+    def _create_within_deadline(self, client: Any, request: dict[str, Any]) -> Any:
+        """``messages.create`` with retries, all inside ``[ai] timeout_seconds``.
+
+        The SDK's own retries cannot be given a deadline (each attempt gets the whole timeout,
+        plus backoff), so a hung service would hold a request for (retries + 1) x timeout.
+        Here each attempt gets only the time left, retries stop at the deadline, and the
+        backoff (0.5 s, 1 s, 2 s, ...) is cut to what remains.
+        """
+        import anthropic
+
+        ai = self.settings.ai
+        deadline = time.monotonic() + ai.timeout_seconds
+        retryable = (anthropic.RateLimitError, anthropic.InternalServerError,
+                     anthropic.APIConnectionError)  # fmt: skip
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.01:
+                import httpx2
+
+                raise anthropic.APITimeoutError(request=httpx2.Request("POST", "/v1/messages"))
+            try:
+                return client.with_options(timeout=remaining, max_retries=0).messages.create(
+                    **request
+                )
+            except retryable:
+                attempt += 1
+                pause = min(0.5 * 2 ** (attempt - 1), deadline - time.monotonic())
+                if attempt > ai.max_retries or pause <= 0:
+                    raise
+                log.info("AI call failed (attempt %d); retrying in %.1f s", attempt, pause)
+                time.sleep(pause)
+
     def _call(self, assessment: RiskAssessment, want_nudge: bool) -> _ModelOutput:
         import anthropic
 
         client = self._get_client()
+        request = build_request(assessment, self.settings, want_nudge=want_nudge)
         try:
-            response = client.messages.create(
-                **build_request(assessment, self.settings, want_nudge=want_nudge)
-            )
+            response = self._create_within_deadline(client, request)
         except anthropic.AuthenticationError:
             raise ExplainerUnavailable(
                 "the AI service rejected the key (401): check ANTHROPIC_API_KEY"
