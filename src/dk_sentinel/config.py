@@ -236,6 +236,17 @@ class DeliverySettings(_Section):
     batch_size: int = Field(default=100, ge=1, le=10_000)
 
 
+class ApiSettings(_Section):
+    """``sentinel serve``: limits, CORS, and how long a request waits for the warehouse."""
+
+    rate_limit: str = Field(default="100/minute", description="Per API key, moving window")
+    cors_origins: list[str] = Field(default_factory=list)
+    busy_timeout_seconds: float = Field(
+        default=2.0, ge=0, description="A request waits this long for the warehouse, then 503"
+    )
+    access_log: Literal["plain", "json"] = "plain"
+
+
 class AISettings(_Section):
     """The AI explainer (Anthropic). The key comes from ANTHROPIC_API_KEY only."""
 
@@ -275,6 +286,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = QueueSettings()
     outcomes: OutcomesSettings = OutcomesSettings()
     delivery: DeliverySettings = DeliverySettings()
+    api: ApiSettings = ApiSettings()
     ai: AISettings = AISettings()
     actions: ActionSettings = ActionSettings()
     _sources: dict[str, Any] = PrivateAttr(default_factory=dict)

@@ -57,6 +57,18 @@ class UsageError(SentinelError):
     exit_code = ExitCode.USAGE
 
 
+class ConflictError(SentinelError):
+    """The request conflicts with what is recorded (an active timeout, a reused key)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class PermissionDenied(SentinelError):
+    """The caller may not do this (an API key's role, another analyst's identity)."""
+
+    exit_code = ExitCode.USAGE
+
+
 class NotFoundError(SentinelError):
     """Something the user named does not exist."""
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
-from dk_sentinel.errors import NotFoundError, UsageError
+from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
 from dk_sentinel.models import (
     PLAYER_ID_HINT,
     PLAYER_ID_PATTERN,
@@ -245,10 +245,20 @@ def create_intervention(
             [request.idempotency_key],
         )
         if rows:
-            log.info(
-                "idempotency key %s already used: returning %s", request.idempotency_key, rows[0][0]
-            )
-            return get_intervention(wh, rows[0][0])
+            first = get_intervention(wh, rows[0][0])
+            asked = (request.player_id, request.intervention_type, request.duration_hours,
+                     request.reason)  # fmt: skip
+            recorded = (first.player_id, first.intervention_type, first.duration_hours,
+                        first.reason)  # fmt: skip
+            if asked != recorded:
+                raise ConflictError(
+                    f"idempotency key {request.idempotency_key!r} was used for another request "
+                    f"({first.intervention_id})",
+                    "Use a new key for a new intervention.",
+                )
+            log.info("idempotency key %s already used: returning %s", request.idempotency_key,
+                     first.intervention_id)  # fmt: skip
+            return first
     assessment = assess_player(request.player_id)
     active_timeouts = [
         i
@@ -257,7 +267,7 @@ def create_intervention(
     ]
     if request.intervention_type == "timeout" and active_timeouts and not request.supersede:
         current = active_timeouts[0]
-        raise UsageError(
+        raise ConflictError(
             f"player {request.player_id} already has an active timeout {current.intervention_id} "
             f"(until {current.expires_at:%Y-%m-%d %H:%M} UTC)",
             "Pass --supersede to replace it, or cancel it first.",

@@ -19,6 +19,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from dk_sentinel.analysis import assess, build_queue, validate_player_id
+from dk_sentinel.apikeys import (
+    ApiKey,
+    NewApiKey,
+    Role,
+    authenticate,
+    create_key,
+    list_keys,
+    revoke_key,
+)
 from dk_sentinel.backtest import (
     BacktestReport,
     LabelledScores,
@@ -43,6 +52,7 @@ from dk_sentinel.ingest import IngestResult, Kind, ingest
 from dk_sentinel.interventions import (
     cancel_intervention,
     create_intervention,
+    get_intervention,
     list_interventions,
     parse_request,
 )
@@ -66,7 +76,7 @@ from dk_sentinel.reporting import (
 )
 from dk_sentinel.scoring import list_runs, score_batch
 from dk_sentinel.warehouse import connect
-from dk_sentinel.warehouse.schema import SchemaStatus, bootstrap
+from dk_sentinel.warehouse.schema import SchemaStatus, bootstrap, require_current
 
 if TYPE_CHECKING:
     from dk_sentinel.synth import Families, GenerateResult
@@ -83,6 +93,17 @@ def initialise(settings: Settings) -> SchemaStatus:
 def check_health(settings: Settings) -> DoctorReport:
     """``sentinel doctor``: config, warehouse, schema, dbt project, Anthropic key."""
     return run_doctor(settings)
+
+
+def readiness(settings: Settings) -> None:
+    """``GET /health/ready``: the warehouse answers and its schema is this code's.
+
+    Raises:
+        WarehouseUnavailable | BusyError: The warehouse cannot be reached now.
+        SchemaError: The schema is missing or of another version.
+    """
+    with connect(settings) as wh:
+        require_current(wh)
 
 
 def generate_files(
@@ -215,6 +236,12 @@ def interventions(
             wh, player_id=player_id, active=active, intervention_type=intervention_type,
             since=since,
         )  # fmt: skip
+
+
+def intervention(settings: Settings, intervention_id: str) -> Intervention:
+    """One intervention with its audit events (``GET /api/interventions/{id}``)."""
+    with connect(settings) as wh:
+        return get_intervention(wh, intervention_id, with_events=True)
 
 
 def cancel(
@@ -363,6 +390,30 @@ def calibrate_scores(
     return report
 
 
+def create_api_key(settings: Settings, analyst_id: str, role: Role) -> NewApiKey:
+    """``sentinel api-keys create``: a new key, shown once."""
+    with connect(settings) as wh:
+        return create_key(wh, analyst_id, role)
+
+
+def api_keys(settings: Settings) -> list[ApiKey]:
+    """``sentinel api-keys list``: every key, never the key itself."""
+    with connect(settings) as wh:
+        return list_keys(wh)
+
+
+def revoke_api_key(settings: Settings, key_id: str) -> ApiKey:
+    """``sentinel api-keys revoke``: the key stops authenticating."""
+    with connect(settings) as wh:
+        return revoke_key(wh, key_id)
+
+
+def authenticate_api_key(settings: Settings, presented: str) -> ApiKey | None:
+    """The API's authentication: the active key behind ``presented``, or None."""
+    with connect(settings) as wh:
+        return authenticate(wh, presented)
+
+
 class DemoResult(BaseModel):
     """Everything the demo made."""
 
@@ -445,20 +496,26 @@ def run_demo(
 __all__: list[Any] = [
     "DemoResult",
     "analyze_player",
+    "api_keys",
+    "authenticate_api_key",
     "calibrate_scores",
     "cancel",
     "check_health",
     "compliance_report",
+    "create_api_key",
     "deliver_interventions",
     "export_data",
     "generate_files",
     "initialise",
+    "intervention",
     "interventions",
     "interventions_effect",
     "load_files",
+    "readiness",
     "record_intervention",
     "replay_history",
     "review_queue",
+    "revoke_api_key",
     "run_backtest",
     "run_demo",
     "run_scoring",

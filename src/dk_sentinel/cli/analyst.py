@@ -463,12 +463,20 @@ class SchemaName(StrEnum):
     Intervention = "Intervention"
     Queue = "Queue"
     BatchRun = "BatchRun"
+    openapi = "openapi"
 
 
 def schema(
     name: Annotated[SchemaName, typer.Argument(help="Model name.")] = SchemaName.RiskAssessment,
 ) -> None:
-    """Print the JSON Schema of a JSON output (e.g. RiskAssessment)."""
+    """Print the JSON Schema of a JSON output (e.g. RiskAssessment), or the API's OpenAPI."""
+    if name is SchemaName.openapi:
+        from dk_sentinel.api import create_app
+        from dk_sentinel.config import load_settings
+
+        document = create_app(load_settings()).openapi()
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return
     from dk_sentinel import models
 
     model = getattr(models, name.value)

@@ -138,12 +138,13 @@ def root(
 
 
 def _register() -> None:
-    from dk_sentinel.cli import analyst, data, ops, outcomes
+    from dk_sentinel.cli import analyst, data, ops, outcomes, server
 
     ops.register(app)
     data.register(app)
     analyst.register(app)
     outcomes.register(app)
+    server.register(app)
 
 
 _register()

@@ -93,8 +93,15 @@ _V2 = [
         status_code bigint, error varchar, elapsed_ms double)""",
 ]
 
+#: Version 3 (issue "sentinel serve"): API keys, stored hashed.
+_V3 = [
+    """create table if not exists {ops}.api_keys (
+        key_id varchar not null, key_hash varchar not null, analyst_id varchar not null,
+        role varchar not null, created_at timestamp not null, revoked_at timestamp)""",
+]
+
 #: Ordered migrations: version -> statements.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -1,0 +1,109 @@
+"""API keys for ``sentinel serve``: created once, stored hashed, compared in constant time.
+
+A key reads ``sk_<key id>_<secret>``. Only the SHA-256 of the whole key is stored (in
+``{ops}.api_keys``) with its analyst and role; the key itself is shown once, at creation.
+Roles nest: ``viewer`` reads, ``analyst`` also records interventions, ``admin`` also starts
+scoring runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Literal, get_args
+
+from pydantic import BaseModel, Field
+
+from dk_sentinel.errors import NotFoundError
+from dk_sentinel.models import utcnow
+from dk_sentinel.warehouse import Warehouse
+
+Role = Literal["viewer", "analyst", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+
+class ApiKey(BaseModel):
+    """A stored key (never the key itself)."""
+
+    key_id: str
+    analyst_id: str = Field(min_length=3, max_length=50)
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    def allows(self, needed: Role) -> bool:
+        """Whether this key's role includes ``needed``."""
+        return ROLES.index(self.role) >= ROLES.index(needed)
+
+
+class NewApiKey(ApiKey):
+    """A key as created: ``api_key`` is shown this once and never stored."""
+
+    api_key: str
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(
+    wh: Warehouse, analyst_id: str, role: Role, *, now: datetime | None = None
+) -> NewApiKey:
+    """Create a key for an analyst with a role.
+
+    Returns:
+        The key record with the key itself (shown once).
+    """
+    key_id = secrets.token_hex(4)
+    key = f"sk_{key_id}_{secrets.token_urlsafe(24)}"
+    item = NewApiKey(
+        key_id=key_id, analyst_id=analyst_id, role=role, created_at=now or utcnow(), api_key=key
+    )
+    wh.execute(
+        "insert into {ops}.api_keys values (?, ?, ?, ?, ?, null)",
+        [key_id, _digest(key), analyst_id, role, item.created_at],
+    )
+    return item
+
+
+def list_keys(wh: Warehouse) -> list[ApiKey]:
+    """Every key, newest first (revoked ones included)."""
+    rows = wh.query_dicts(
+        "select key_id, analyst_id, role, created_at, revoked_at from {ops}.api_keys "
+        "order by created_at desc, key_id"
+    )
+    return [ApiKey.model_validate(r) for r in rows]
+
+
+def revoke_key(wh: Warehouse, key_id: str, *, now: datetime | None = None) -> ApiKey:
+    """Revoke a key (kept for the audit trail; it no longer authenticates).
+
+    Raises:
+        NotFoundError: No such key.
+    """
+    if not wh.query("select 1 from {ops}.api_keys where key_id = ?", [key_id]):
+        raise NotFoundError(
+            f"API key {key_id} not found", "List them with `sentinel api-keys list`."
+        )
+    wh.execute(
+        "update {ops}.api_keys set revoked_at = coalesce(revoked_at, ?) where key_id = ?",
+        [now or utcnow(), key_id],
+    )
+    return next(k for k in list_keys(wh) if k.key_id == key_id)
+
+
+def authenticate(wh: Warehouse, presented: str) -> ApiKey | None:
+    """The active key matching ``presented``, or None (compared in constant time)."""
+    parts = presented.split("_")
+    if len(parts) < 3 or parts[0] != "sk":
+        return None
+    rows = wh.query_dicts(
+        "select key_id, key_hash, analyst_id, role, created_at, revoked_at "
+        "from {ops}.api_keys where key_id = ? and revoked_at is null",
+        [parts[1]],
+    )
+    if not rows or not hmac.compare_digest(rows[0]["key_hash"], _digest(presented)):
+        return None
+    return ApiKey.model_validate({k: v for k, v in rows[0].items() if k != "key_hash"})

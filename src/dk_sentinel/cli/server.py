@@ -1,0 +1,87 @@
+"""`sentinel serve` (the REST API) and `sentinel api-keys`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from dk_sentinel.apikeys import Role
+from dk_sentinel.cli.context import state
+from dk_sentinel.cli.output import Format, FormatOpt, emit, info
+
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys for sentinel serve.", no_args_is_help=True
+)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+) -> None:
+    """Serve the REST API (FastAPI) over the same use cases as the CLI; one worker."""
+    import uvicorn
+
+    from dk_sentinel.api import create_app
+
+    settings = state(ctx).settings
+    info(f"Serving DK Sentinel on http://{host}:{port} (OpenAPI docs at /docs); Ctrl-C stops.")
+    uvicorn.run(create_app(settings), host=host, port=port, workers=1, log_level="warning")
+
+
+def render_keys(items: Any) -> Any:
+    """The Rich view of API keys."""
+    from rich.table import Table
+
+    table = Table("key id", "analyst", "role", "created (UTC)", "revoked", title="API keys")
+    for k in items if isinstance(items, list) else [items]:
+        table.add_row(k.key_id, k.analyst_id, k.role, f"{k.created_at:%Y-%m-%d %H:%M}",
+                      f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "-")  # fmt: skip
+    return table
+
+
+@keys_app.command("create")
+def keys_create(
+    ctx: typer.Context,
+    analyst: Annotated[str, typer.Option("--analyst", help="The key's analyst (3-50 chars).")],
+    role: Annotated[Role, typer.Option("--role", help="viewer | analyst | admin.")] = "viewer",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Create a key; it is printed once (stdout) and stored only as a hash."""
+    import sys
+
+    from dk_sentinel.usecases import create_api_key
+
+    key = create_api_key(state(ctx).settings, analyst, role)
+    if fmt is Format.json:
+        emit(key, fmt, lambda k: k)
+        return
+    sys.stdout.write(key.api_key + "\n")
+    info(f"API key {key.key_id} for {key.analyst_id} ({key.role}): shown once, store it now.")
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+    """List keys (never the keys themselves)."""
+    from dk_sentinel.usecases import api_keys
+
+    emit(api_keys(state(ctx).settings), fmt, render_keys)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="The key id (from `api-keys list`).")],
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Revoke a key: it stops authenticating at once."""
+    from dk_sentinel.usecases import revoke_api_key
+
+    emit(revoke_api_key(state(ctx).settings, key_id), fmt, render_keys)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the server commands to the root app."""
+    app.command()(serve)
+    app.add_typer(keys_app, name="api-keys")

@@ -1,0 +1,188 @@
+"""The REST API through the ASGI app (FastAPI's TestClient: no network)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import invoke
+from dk_sentinel.api import create_app
+from dk_sentinel.config import Settings, load_settings
+from dk_sentinel.usecases import create_api_key
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def api(scored: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    keys = {role: create_api_key(scored, f"{role}01", role).api_key
+            for role in ("viewer", "analyst", "admin")}  # fmt: skip
+    with TestClient(create_app(scored)) as client:
+        yield client, keys
+
+
+def _h(key: str, **extra: str) -> dict[str, str]:
+    return {"X-API-Key": key, **extra}
+
+
+def test_health_needs_no_key_and_ready_checks_the_warehouse(api: Any) -> None:
+    client, _ = api
+    health = client.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert client.get("/health/ready").json()["status"] == "ready"
+
+
+def test_unready_warehouse_is_503_problem(tmp_path: Any) -> None:
+    settings = load_settings(overrides={"warehouse.duckdb.path": tmp_path / "empty.duckdb"})
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/health/ready")
+    assert response.status_code == 503 and response.headers["content-type"] == PROBLEM
+    assert response.headers["Retry-After"] == "5"
+    assert "sentinel init" in (response.json()["hint"] or "") or response.json()["detail"]
+
+
+def test_keys_roles_and_401_403(api: Any) -> None:
+    client, keys = api
+    body = {"player_id": "PLR_1234_MA"}
+    missing = client.post("/api/analytics/analyze-player", json=body)
+    assert missing.status_code == 401 and missing.headers["content-type"] == PROBLEM
+    assert missing.headers["WWW-Authenticate"].startswith("ApiKey")
+    wrong = client.post("/api/analytics/analyze-player", json=body, headers=_h("sk_00_nope"))
+    assert wrong.status_code == 401
+    denied = client.post("/api/score-batch", headers=_h(keys["analyst"]))
+    assert denied.status_code == 403 and "needs admin" in denied.json()["detail"]
+    viewer_writes = client.post(
+        "/api/interventions", headers=_h(keys["viewer"]),
+        json={"player_id": "PLR_1234_MA", "intervention_type": "watchlist",
+              "reason": "Viewer may not write"},
+    )  # fmt: skip
+    assert viewer_writes.status_code == 403
+
+
+def test_analyze_player_success_404_and_422(api: Any, top_player: str) -> None:
+    client, keys = api
+    ok = client.post("/api/analytics/analyze-player", headers=_h(keys["viewer"]),
+                     json={"player_id": top_player, "include_history": True})  # fmt: skip
+    assert ok.status_code == 200
+    data = ok.json()
+    assert data["player_id"] == top_player and data["explanation_source"] == "rules"
+    assert data["history"] is not None
+    unknown = client.post("/api/analytics/analyze-player", headers=_h(keys["viewer"]),
+                          json={"player_id": "PLR_999999_ZZ"})  # fmt: skip
+    assert unknown.status_code == 404 and unknown.headers["content-type"] == PROBLEM
+    bad = client.post("/api/analytics/analyze-player", headers=_h(keys["viewer"]),
+                      json={"player_id": "bob"})  # fmt: skip
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "player_id"
+
+
+def test_the_api_and_the_cli_answer_with_the_same_document(
+    runner, api: Any, scored: Settings, top_player: str
+) -> None:
+    client, keys = api
+    via_api = client.get(f"/api/players/{top_player}/risk", headers=_h(keys["viewer"]))
+    via_cli = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "analyze", top_player,
+                     "--format", "json")  # fmt: skip
+    assert via_api.json() == json.loads(via_cli.stdout)
+    etag = via_api.headers["ETag"]
+    cached = client.get(f"/api/players/{top_player}/risk",
+                        headers=_h(keys["viewer"], **{"If-None-Match": etag}))  # fmt: skip
+    assert cached.status_code == 304
+
+
+def test_queue_pages_by_cursor(api: Any) -> None:
+    client, keys = api
+    first = client.get("/api/queue?category=MEDIUM&limit=3", headers=_h(keys["viewer"])).json()
+    assert len(first["items"]) == 3 and first["next_cursor"]
+    second = client.get(f"/api/queue?category=MEDIUM&limit=3&cursor={first['next_cursor']}",
+                        headers=_h(keys["viewer"])).json()  # fmt: skip
+    ids = [i["player_id"] for i in first["items"] + second["items"]]
+    assert len(set(ids)) == len(ids) == 6
+    too_many = client.get("/api/queue?limit=501", headers=_h(keys["viewer"]))
+    assert too_many.status_code == 422
+
+
+def test_interventions_201_location_idempotency_and_conflicts(api: Any, top_player: str) -> None:
+    client, keys = api
+    body = {"player_id": top_player, "intervention_type": "timeout", "duration_hours": 24,
+            "reason": "Chasing losses after midnight"}  # fmt: skip
+    headers = _h(keys["analyst"], **{"Idempotency-Key": "crm-1"})
+    created = client.post("/api/interventions", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    item = created.json()
+    assert created.headers["Location"] == f"/api/interventions/{item['intervention_id']}"
+    assert item["analyst_id"] == "analyst01"
+    again = client.post("/api/interventions", json=body, headers=headers)
+    assert again.json()["intervention_id"] == item["intervention_id"]
+    other = client.post("/api/interventions", json={**body, "duration_hours": 48}, headers=headers)
+    assert other.status_code == 409 and other.headers["content-type"] == PROBLEM
+    second = client.post("/api/interventions", json=body, headers=_h(keys["analyst"]))
+    assert second.status_code == 409 and "supersede" in second.json()["hint"].lower()
+    no_duration = client.post("/api/interventions", headers=_h(keys["analyst"]),
+                              json={**body, "duration_hours": None})  # fmt: skip
+    assert no_duration.status_code == 422
+    assert "duration_hours required for timeout interventions" in no_duration.json()["detail"]
+    someone_else = client.post("/api/interventions", headers=_h(keys["analyst"]),
+                               json={**body, "analyst_id": "ana99"})  # fmt: skip
+    assert someone_else.status_code == 403
+
+    one = client.get(f"/api/interventions/{item['intervention_id']}", headers=_h(keys["viewer"]))
+    assert one.json()["events"][0]["event_type"] == "created"
+    listed = client.get(f"/api/interventions?player_id={top_player}", headers=_h(keys["viewer"]))
+    assert [i["intervention_id"] for i in listed.json()["items"]] == [item["intervention_id"]]
+    cancelled = client.post(f"/api/interventions/{item['intervention_id']}/cancel",
+                            json={"reason": "Player agreed a limit"}, headers=_h(keys["analyst"]))  # fmt: skip
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    missing = client.get("/api/interventions/INT-NOPE", headers=_h(keys["viewer"]))
+    assert missing.status_code == 404
+
+
+def test_rate_limit_is_429_with_retry_after(scored: Settings) -> None:
+    limited = load_settings(
+        overrides={
+            "warehouse.duckdb.path": scored.warehouse.duckdb.path,
+            "api.rate_limit": "3/minute",
+        }
+    )
+    key = create_api_key(limited, "viewer01", "viewer").api_key
+    with TestClient(create_app(limited)) as client:
+        codes = [client.get("/api/runs", headers=_h(key)).status_code for _ in range(4)]
+        last = client.get("/api/runs", headers=_h(key))
+    assert codes == [200, 200, 200, 429]
+    assert last.status_code == 429 and int(last.headers["Retry-After"]) >= 1
+    assert last.headers["content-type"] == PROBLEM
+
+
+def test_runs_and_score_batch_202(api: Any) -> None:
+    client, keys = api
+    runs = client.get("/api/runs", headers=_h(keys["viewer"]))
+    assert runs.status_code == 200 and runs.json()[0]["status"] == "success"
+    started = client.post("/api/score-batch", headers=_h(keys["admin"]))
+    assert started.status_code == 202 and started.json()["runs"] == "/api/runs"
+
+
+def test_api_keys_cli_create_list_revoke(runner, scored: Settings) -> None:
+    db = str(scored.warehouse.duckdb.path)
+    created = invoke(runner, "--db", db, "api-keys", "create", "--analyst", "ana01",
+                     "--role", "analyst")  # fmt: skip
+    assert created.exit_code == 0
+    key = created.stdout.strip()
+    assert key.startswith("sk_") and "shown once" in created.stderr
+    listed = json.loads(invoke(runner, "--db", db, "api-keys", "list", "--format", "json").stdout)
+    assert key not in json.dumps(listed) and listed[0]["role"] == "analyst"
+    with TestClient(create_app(scored)) as client:
+        assert client.get("/api/runs", headers=_h(key)).status_code == 200
+        revoked = invoke(runner, "--db", db, "api-keys", "revoke", listed[0]["key_id"])
+        assert revoked.exit_code == 0
+        assert client.get("/api/runs", headers=_h(key)).status_code == 401
+
+
+def test_openapi_is_printed_with_every_path(runner) -> None:
+    result = invoke(runner, "schema", "openapi")
+    document = json.loads(result.stdout)
+    assert {"/health", "/api/analytics/analyze-player", "/api/interventions", "/api/queue",
+            "/api/score-batch"} <= set(document["paths"])  # fmt: skip
