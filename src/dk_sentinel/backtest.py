@@ -385,10 +385,7 @@ def backtest(data: LabelledScores, *, capacity: int) -> BacktestReport:
         by_decile=by_decile,
         lead_time_days_median=round(statistics.median(leads), 2) if leads else None,
         lead_time_players=len(leads),
-        components={
-            name: _auc([v or 0.0 for v in data.values.get(name, [])], labels)
-            if name in data.values
-            else None
-            for name in COMPONENTS
+        components={  # an absent component counts as 0 (no evidence)
+            name: _auc([v or 0.0 for v in data.values[name]], labels) for name in COMPONENTS
         },
     )

@@ -29,12 +29,12 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dk_sentinel.config import Settings, secret
 from dk_sentinel.errors import BusyError, ConfigError, PartialFailure
 from dk_sentinel.models import utcnow
-from dk_sentinel.outbox import OutboxItem, pending, record_attempt
+from dk_sentinel.outbox import OutboxItem, count_pending, pending, record_attempt
 from dk_sentinel.scoring.dbt import cache_dir
 from dk_sentinel.warehouse import Warehouse
 
@@ -48,12 +48,12 @@ class DeliveryReport(BaseModel):
     """What one ``sentinel deliver`` did."""
 
     webhook: str
-    attempted: int
-    delivered: int
-    failed: int
-    stopped_early: bool
-    still_pending: int
-    errors: list[str]
+    attempted: int = 0
+    delivered: int = 0
+    failed: int = 0
+    stopped_early: bool = False
+    still_pending: int = 0
+    errors: list[str] = Field(default_factory=list)
 
     def failure(self) -> PartialFailure | None:
         """Exit 4 when an attempt failed (the items stay pending), else None."""
@@ -155,10 +155,7 @@ def deliver(
     with delivery_lock(settings):
         own = client is None
         http = client or httpx2.Client(timeout=settings.delivery.timeout_seconds)
-        report = DeliveryReport(
-            webhook=url, attempted=0, delivered=0, failed=0, stopped_early=False,
-            still_pending=0, errors=[],
-        )  # fmt: skip
+        report = DeliveryReport(webhook=url)
         try:
             for item in pending(wh, due_by=now or utcnow(), limit=settings.delivery.batch_size):
                 started = time.perf_counter()
@@ -185,7 +182,7 @@ def deliver(
         finally:
             if own:
                 http.close()
-    report.still_pending = len(pending(wh))
+    report.still_pending = count_pending(wh)
     log.info(
         "deliver: %d delivered, %d failed, %d still pending",
         report.delivered, report.failed, report.still_pending,

@@ -124,6 +124,11 @@ def pending(
     return [_item(r) for r in rows]
 
 
+def count_pending(wh: Warehouse) -> int:
+    """How many items wait for delivery (due or not)."""
+    return int(wh.query("select count(*) from {ops}.outbox where status = 'pending'")[0][0])
+
+
 def record_attempt(
     wh: Warehouse,
     item: OutboxItem,
