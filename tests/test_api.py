@@ -186,3 +186,33 @@ def test_openapi_is_printed_with_every_path(runner) -> None:
     document = json.loads(result.stdout)
     assert {"/health", "/api/analytics/analyze-player", "/api/interventions", "/api/queue",
             "/api/score-batch"} <= set(document["paths"])  # fmt: skip
+
+
+def test_twenty_concurrent_identical_posts_make_one_intervention(
+    api: Any, top_player: str, scored: Settings
+) -> None:
+    import threading
+
+    client, keys = api
+    body = {"player_id": top_player, "intervention_type": "watchlist",
+            "reason": "Escalating stakes on live markets"}  # fmt: skip
+    headers = _h(keys["analyst"], **{"Idempotency-Key": "crm-concurrent"})
+    start, answers = threading.Barrier(20), []
+
+    def post() -> None:
+        start.wait()
+        answers.append(client.post("/api/interventions", json=body, headers=headers))
+
+    threads = [threading.Thread(target=post) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted({a.status_code for a in answers}) == [201]
+    assert len({a.json()["intervention_id"] for a in answers}) == 1
+    from dk_sentinel.warehouse import connect
+
+    with connect(scored) as wh:
+        assert wh.query(
+            "select count(*) from {ops}.interventions where idempotency_key = 'crm-concurrent'"
+        ) == [(1,)]

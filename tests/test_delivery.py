@@ -282,11 +282,7 @@ def test_report_finds_a_planted_timeout_breach_and_says_it_is_observational(
                 player_id=player, intervention_type="timeout", duration_hours=24,
                 reason="Cooling-off after late-night chasing", analyst_id="ana01",
             )  # fmt: skip
-            create_intervention(
-                wh, request, now=start,
-                assess_player=lambda p: assess(wh, scored, p),
-                write_nudge=lambda a: "",
-            )  # fmt: skip
+            create_intervention(wh, request, assess(wh, scored, player), now=start)
         wh.execute(  # the honoured player's own bets during the timeout are removed
             "delete from {raw}.bets where player_id = ? and placed_at >= ? and placed_at < ?",
             [honoured, start, start + timedelta(hours=24)],

@@ -23,8 +23,9 @@ from dk_sentinel.explainer import (
     AnthropicExplainer,
     RuleExplainer,
     build_request,
-    explain_cached,
+    cached_explanation,
     make_explainer,
+    store_explanation,
     template_nudge,
     tone_problems,
 )
@@ -205,10 +206,14 @@ def test_cache_prevents_a_second_call(scored: Settings, assessment: RiskAssessme
     client, seen = client_for(lambda r: httpx2.Response(200, json=message(model_output(scored))))
     explainer = AnthropicExplainer(scored, client=client)
     with connect(scored) as wh:
-        first = explain_cached(wh, explainer, assessment)
-        second = explain_cached(wh, explainer, assessment)
+        assert cached_explanation(wh, explainer, assessment) is None
+        first = explainer.explain(assessment)
+        store_explanation(wh, explainer, assessment, first)
+        second = cached_explanation(wh, explainer, assessment)
+        assert cached_explanation(wh, explainer, assessment, want_nudge=True) is None
+        assert cached_explanation(wh, RuleExplainer(scored), assessment) is None
     assert len(seen) == 1
-    assert first == second and second.source == "ai"
+    assert first == second and second is not None and second.source == "ai"
 
 
 @pytest.mark.parametrize(

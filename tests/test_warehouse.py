@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -165,3 +166,59 @@ def test_relation_missing_is_one_type_on_both_backends(backend_settings: Setting
         bootstrap(wh)
         with pytest.raises(RelationMissing):
             wh.query("select * from {analytics}.rg_latest_risk_scores")
+
+
+# ---- concurrent writers: the interventions guard ---------------------------------------------
+
+
+def _assessment(player_id: str) -> Any:
+    """The snapshot fields an intervention stores (no scoring run needed)."""
+    from dk_sentinel.models import RiskAssessment
+
+    return RiskAssessment.model_construct(
+        player_id=player_id, run_id="R1", composite_risk_score=0.9, risk_category="CRITICAL"
+    )
+
+
+def test_twenty_concurrent_identical_requests_store_exactly_one(
+    backend_settings: Settings,
+) -> None:
+    """20 threads, one pooled connection each, the same idempotency key at the same moment."""
+    import threading
+
+    from dk_sentinel.interventions import create_intervention, parse_request
+    from dk_sentinel.warehouse.pool import install_pool, uninstall_pool
+
+    with connect(backend_settings) as first:
+        bootstrap(first)
+    pool = install_pool(backend_settings, size=20)
+    start, results, errors = threading.Barrier(20), [], []
+
+    def post(key: str, player: str) -> None:
+        request = parse_request(player_id=player, intervention_type="timeout", duration_hours=24,
+                                reason="Chasing losses after midnight", analyst_id="ana01",
+                                idempotency_key=key)  # fmt: skip
+        start.wait()
+        try:
+            with connect(backend_settings) as wh:
+                results.append(create_intervention(wh, request, _assessment(player)))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post, args=("crm-1", "PLR_1234_MA")) for _ in range(20)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        with connect(backend_settings) as wh:
+            stored = wh.query(
+                "select intervention_id from {ops}.interventions where idempotency_key = 'crm-1'"
+            )
+            events = wh.query("select count(*) from {ops}.intervention_events")[0][0]
+            outbox = wh.query("select count(*) from {ops}.outbox")[0][0]
+    finally:
+        uninstall_pool(pool)
+    assert errors == []
+    assert len(stored) == 1 and events == 1 and outbox == 1
+    assert {r.intervention_id for r in results} == {stored[0][0]}

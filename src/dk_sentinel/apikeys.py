@@ -14,17 +14,17 @@ import secrets
 from datetime import datetime
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from dk_sentinel.errors import NotFoundError
-from dk_sentinel.models import utcnow
+from dk_sentinel.models import Document, utcnow
 from dk_sentinel.warehouse import Warehouse
 
 Role = Literal["viewer", "analyst", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 
-class ApiKey(BaseModel):
+class ApiKey(Document):
     """A stored key (never the key itself)."""
 
     key_id: str

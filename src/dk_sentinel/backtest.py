@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import InsufficientData, RelationMissing
 from dk_sentinel.evaluation import roc_auc
-from dk_sentinel.models import CATEGORIES, COMPONENTS
+from dk_sentinel.models import CATEGORIES, COMPONENTS, Document
 from dk_sentinel.warehouse import Warehouse
 
 _HIGH_PLUS = frozenset({"HIGH", "CRITICAL"})
@@ -234,7 +234,7 @@ def replay_as_ofs(
     return sorted(as_ofs)
 
 
-class CategoryRate(BaseModel):
+class CategoryRate(Document):
     """Outcome rate among the rows of one category."""
 
     risk_category: str
@@ -243,7 +243,7 @@ class CategoryRate(BaseModel):
     outcome_rate: float | None
 
 
-class DecileRate(BaseModel):
+class DecileRate(Document):
     """Outcome rate in one composite decile (10 = the highest scores)."""
 
     decile: int
@@ -254,7 +254,7 @@ class DecileRate(BaseModel):
     outcome_rate: float
 
 
-class BacktestReport(BaseModel):
+class BacktestReport(Document):
     """``sentinel backtest``: past scores against later harmful outcomes."""
 
     horizon_days: int

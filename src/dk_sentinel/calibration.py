@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from dk_sentinel.backtest import LabelledScores
 from dk_sentinel.errors import InsufficientData, NotFoundError
 from dk_sentinel.evaluation import roc_auc
-from dk_sentinel.models import utcnow
+from dk_sentinel.models import Document, utcnow
 from dk_sentinel.scoring import ACTIVE_PROFILE
 from dk_sentinel.warehouse import Warehouse
 
@@ -102,7 +102,7 @@ def transform_value(transform: Transform, values: np.ndarray) -> np.ndarray:
     return np.asarray(x)
 
 
-class Coefficient(BaseModel):
+class Coefficient(Document):
     """One term of the fitted model."""
 
     feature: str
@@ -115,7 +115,7 @@ class Coefficient(BaseModel):
     dropped: bool = Field(description="Dropped because its sign broke the constraint")
 
 
-class ReliabilityBin(BaseModel):
+class ReliabilityBin(Document):
     """Predicted against observed outcome rate in one bin of out-of-fold probabilities."""
 
     bin: int
@@ -124,7 +124,7 @@ class ReliabilityBin(BaseModel):
     observed_rate: float
 
 
-class CalibrationReport(BaseModel):
+class CalibrationReport(Document):
     """``sentinel calibrate``: the fitted profile and how well it validates."""
 
     profile_version: str

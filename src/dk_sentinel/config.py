@@ -245,6 +245,10 @@ class ApiSettings(_Section):
         default=2.0, ge=0, description="A request waits this long for the warehouse, then 503"
     )
     access_log: Literal["plain", "json"] = "plain"
+    pool_size: int = Field(default=4, ge=1, le=64, description="Snowflake connections at most")
+    shutdown_timeout_seconds: float = Field(
+        default=30.0, ge=0, description="On stop, wait this long for a scheduled batch"
+    )
 
 
 class AISettings(_Section):

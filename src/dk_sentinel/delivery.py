@@ -29,11 +29,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from dk_sentinel.config import Settings, secret
 from dk_sentinel.errors import BusyError, ConfigError, PartialFailure
-from dk_sentinel.models import utcnow
+from dk_sentinel.models import Document, utcnow
 from dk_sentinel.outbox import OutboxItem, count_pending, pending, record_attempt
 from dk_sentinel.scoring.dbt import cache_dir
 from dk_sentinel.warehouse import Warehouse
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class DeliveryReport(BaseModel):
+class DeliveryReport(Document):
     """What one ``sentinel deliver`` did."""
 
     webhook: str

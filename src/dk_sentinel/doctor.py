@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from dk_sentinel.config import Settings, secret
 from dk_sentinel.errors import SentinelError
+from dk_sentinel.models import Document
 from dk_sentinel.warehouse import connect
 from dk_sentinel.warehouse.schema import SCHEMA_VERSION, check
 
 
-class Check(BaseModel):
+class Check(Document):
     """One health check."""
 
     name: str
@@ -19,7 +18,7 @@ class Check(BaseModel):
     detail: str
 
 
-class DoctorReport(BaseModel):
+class DoctorReport(Document):
     """All checks; ``ok`` is False when a required check failed."""
 
     checks: list[Check]

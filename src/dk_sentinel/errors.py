@@ -123,6 +123,16 @@ class BusyError(SentinelError):
     default_hint = "Retry later, or raise warehouse.busy_timeout_seconds."
 
 
+class WriteConflict(BusyError):
+    """Two transactions changed the same rows at once; the later one was rolled back.
+
+    Raised by DuckDB's optimistic concurrency (Snowflake waits for the row lock instead);
+    a caller whose transaction re-checks its rules simply runs it again.
+    """
+
+    default_hint = "Retry: another request changed the same records at the same moment."
+
+
 class ScoringError(SentinelError):
     """The scoring run (dbt) failed."""
 

@@ -9,8 +9,7 @@ import bisect
 import csv
 from pathlib import Path
 
-from pydantic import BaseModel
-
+from dk_sentinel.models import Document
 from dk_sentinel.synth import EXPECTED_DRIVER, LOOKALIKES, RISK_ARCHETYPES
 from dk_sentinel.warehouse import Warehouse
 
@@ -19,7 +18,7 @@ _HIGH_PLUS = frozenset({"HIGH", "CRITICAL"})
 CEILING = 0.995
 
 
-class ArchetypeQuality(BaseModel):
+class ArchetypeQuality(Document):
     """How one archetype (scenario family) was scored."""
 
     archetype: str
@@ -31,7 +30,7 @@ class ArchetypeQuality(BaseModel):
     share_expected_driver: float | None
 
 
-class QualityReport(BaseModel):
+class QualityReport(Document):
     """Separation of risk archetypes from everyone else."""
 
     players: int

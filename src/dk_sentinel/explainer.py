@@ -22,10 +22,10 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from dk_sentinel.config import Settings, secret
-from dk_sentinel.models import Explanation, RiskAssessment, probability_phrase, utcnow
+from dk_sentinel.models import Document, Explanation, RiskAssessment, probability_phrase, utcnow
 
 if TYPE_CHECKING:
     from dk_sentinel.warehouse import Warehouse
@@ -191,7 +191,7 @@ class RuleExplainer:
         return template_nudge(assessment, self.settings)
 
 
-class _ModelOutput(BaseModel):
+class _ModelOutput(Document):
     """The tool input the model must produce (validated; lengths capped)."""
 
     explanation: str = Field(min_length=20, max_length=1200)
@@ -415,10 +415,14 @@ def make_explainer(settings: Settings, *, use_ai: bool = True) -> Explainer:
     return RuleExplainer(settings)
 
 
-def explain_cached(
+def _cache_model(explainer: Explainer, want_nudge: bool) -> str:
+    return f"{explainer.settings.ai.model}{'+nudge' if want_nudge else ''}"
+
+
+def cached_explanation(
     wh: Warehouse, explainer: Explainer, assessment: RiskAssessment, *, want_nudge: bool = False
-) -> Explanation:
-    """Explain with a warehouse cache keyed by (player, run, model, prompt version).
+) -> Explanation | None:
+    """A model explanation cached for (player, run, model, prompt version), if any.
 
     Only model explanations are cached (the rules are free and deterministic); a fallback is
     never cached, so the next call tries the model again.
@@ -427,32 +431,41 @@ def explain_cached(
         wh: An open warehouse.
         explainer: The explainer.
         assessment: The assessment.
-        want_nudge: Also produce a customer nudge.
+        want_nudge: With a customer nudge.
 
     Returns:
-        The explanation.
+        The cached explanation, or None (always None for the rules explainer).
     """
     if explainer.name != "ai":
-        return explainer.explain(assessment, want_nudge=want_nudge)
-    model = f"{explainer.settings.ai.model}{'+nudge' if want_nudge else ''}"
+        return None
     rows = wh.query(
         "select payload from {ops}.explanations where player_id = ? and run_id = ? "
         "and model = ? and prompt_version = ?",
-        [assessment.player_id, assessment.run_id, model, PROMPT_VERSION],
-    )
-    if rows:
-        log.info("explanation served from the cache (run %s)", assessment.run_id)
-        return Explanation.model_validate_json(rows[0][0])
-    result = explainer.explain(assessment, want_nudge=want_nudge)
-    if result.source == "ai":
-        wh.execute(
-            "insert into {ops}.explanations values (?, ?, ?, ?, ?, ?, ?)",
-            [
-                assessment.player_id, assessment.run_id, model, PROMPT_VERSION, result.source,
-                result.model_dump_json(), utcnow(),
-            ],
-        )  # fmt: skip
-    return result
+        [assessment.player_id, assessment.run_id, _cache_model(explainer, want_nudge),
+         PROMPT_VERSION],
+    )  # fmt: skip
+    if not rows:
+        return None
+    log.info("explanation served from the cache (run %s)", assessment.run_id)
+    return Explanation.model_validate_json(rows[0][0])
+
+
+def store_explanation(
+    wh: Warehouse,
+    explainer: Explainer,
+    assessment: RiskAssessment,
+    explanation: Explanation,
+    *,
+    want_nudge: bool = False,
+) -> None:
+    """Cache a model explanation (see :func:`cached_explanation`)."""
+    wh.execute(
+        "insert into {ops}.explanations values (?, ?, ?, ?, ?, ?, ?)",
+        [
+            assessment.player_id, assessment.run_id, _cache_model(explainer, want_nudge),
+            PROMPT_VERSION, explanation.source, explanation.model_dump_json(), utcnow(),
+        ],
+    )  # fmt: skip
 
 
 def apply(assessment: RiskAssessment, explanation: Explanation) -> RiskAssessment:

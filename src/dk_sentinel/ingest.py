@@ -30,10 +30,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from dk_sentinel.errors import PartialFailure, UsageError
-from dk_sentinel.models import PLAYER_ID_FORM, PLAYER_ID_PATTERN, utcnow
+from dk_sentinel.models import PLAYER_ID_FORM, PLAYER_ID_PATTERN, Document, utcnow
 from dk_sentinel.warehouse import Warehouse
 from dk_sentinel.warehouse.schema import require_current
 
@@ -222,7 +222,7 @@ CONTRACTS: dict[str, Contract] = {
 }
 
 
-class FileSummary(BaseModel):
+class FileSummary(Document):
     """What happened to one input file."""
 
     file: str
@@ -233,7 +233,7 @@ class FileSummary(BaseModel):
     top_reasons: dict[str, int]
 
 
-class IngestResult(BaseModel):
+class IngestResult(Document):
     """The result of one ``sentinel ingest`` run."""
 
     load_id: str

@@ -8,17 +8,20 @@ A timeout expires by time (``expires_at``); nothing has to run for that.
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
+from dk_sentinel.errors import ConflictError, NotFoundError, UsageError, WriteConflict
 from dk_sentinel.models import (
     PLAYER_ID_HINT,
     PLAYER_ID_PATTERN,
+    Document,
     Intervention,
     InterventionEvent,
     InterventionType,
@@ -51,7 +54,7 @@ _DELIVERY_COLUMNS = (
 )
 
 
-class AnalystAction(BaseModel):
+class AnalystAction(Document):
     """What every analyst action carries: who did it and why (the brief's rules)."""
 
     reason: str = Field(min_length=10, max_length=500)
@@ -76,6 +79,7 @@ class AnalystAction(BaseModel):
 
 
 Action = TypeVar("Action", bound=AnalystAction)
+T = TypeVar("T")
 
 
 class InterventionRequest(AnalystAction):
@@ -214,68 +218,106 @@ def list_interventions(
     return [_to_model(r) for r in rows]
 
 
+#: Taken first in every transaction that writes interventions (schema v4 ``write_guards``):
+#: such writers take turns, so the rules they check -- one record per idempotency key, one
+#: active timeout per player, cancel only what is active -- hold under concurrency too.
+_GUARD = "update {ops}.write_guards set touched_at = ? where name = 'interventions'"
+#: DuckDB rolls back the later of two concurrent writers (WriteConflict): run it again.
+_CONFLICT_RETRIES = 50
+
+
+def _guarded(wh: Warehouse, now: datetime, work: Callable[[], T]) -> T:
+    """Run ``work`` in a transaction that first takes the interventions guard.
+
+    When a concurrent writer won (DuckDB), it runs again: ``work`` re-checks its rules.
+    """
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            with wh.transaction():
+                wh.execute(_GUARD, [now])
+                return work()
+        except WriteConflict:
+            if attempt == _CONFLICT_RETRIES - 1:
+                raise
+            time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))  # noqa: S311 - jitter
+    raise AssertionError("unreachable")
+
+
+def replayed(wh: Warehouse, request: InterventionRequest) -> Intervention | None:
+    """The intervention an idempotency key already recorded, if any.
+
+    Raises:
+        ConflictError: The key was used for a different request.
+    """
+    if not request.idempotency_key:
+        return None
+    rows = wh.query(
+        "select intervention_id from {ops}.interventions where idempotency_key = ?",
+        [request.idempotency_key],
+    )
+    if not rows:
+        return None
+    first = get_intervention(wh, rows[0][0])
+    asked = (request.player_id, request.intervention_type, request.duration_hours, request.reason)
+    recorded = (first.player_id, first.intervention_type, first.duration_hours, first.reason)
+    if asked != recorded:
+        raise ConflictError(
+            f"idempotency key {request.idempotency_key!r} was used for another request "
+            f"({first.intervention_id})",
+            "Use a new key for a new intervention.",
+        )
+    log.info("idempotency key %s already used: returning %s", request.idempotency_key,
+             first.intervention_id)  # fmt: skip
+    return first
+
+
 def create_intervention(
     wh: Warehouse,
     request: InterventionRequest,
+    assessment: RiskAssessment,
     *,
-    assess_player: Callable[[str], RiskAssessment],
-    write_nudge: Callable[[RiskAssessment], str],
+    customer_message: str | None = None,
     now: datetime | None = None,
 ) -> Intervention:
-    """Record an intervention with a snapshot of the player's current risk.
+    """Record an intervention with a snapshot of the player's risk.
+
+    The record, its audit event and its outbox item are written in one guarded transaction
+    that re-checks the rules, so concurrent identical requests store exactly one record.
 
     Args:
         wh: An open warehouse.
         request: A validated request.
-        assess_player: The player's current assessment (the snapshot stored with the record).
-        write_nudge: The customer message of a nudge, from the assessment.
+        assessment: The player's current assessment (the snapshot stored with the record).
+        customer_message: A nudge's message to the customer.
         now: Creation time (default now, UTC).
 
     Returns:
         The created intervention -- or, for a repeated idempotency key, the first one.
 
     Raises:
-        NotFoundError: The player was never scored.
-        UsageError: An active timeout exists and ``supersede`` was not asked for.
+        ConflictError: The idempotency key was used for another request, or an active
+            timeout exists and ``supersede`` was not asked for.
     """
     now = now or utcnow()
-    if request.idempotency_key:
-        rows = wh.query(
-            "select intervention_id from {ops}.interventions where idempotency_key = ?",
-            [request.idempotency_key],
-        )
-        if rows:
-            first = get_intervention(wh, rows[0][0])
-            asked = (request.player_id, request.intervention_type, request.duration_hours,
-                     request.reason)  # fmt: skip
-            recorded = (first.player_id, first.intervention_type, first.duration_hours,
-                        first.reason)  # fmt: skip
-            if asked != recorded:
-                raise ConflictError(
-                    f"idempotency key {request.idempotency_key!r} was used for another request "
-                    f"({first.intervention_id})",
-                    "Use a new key for a new intervention.",
-                )
-            log.info("idempotency key %s already used: returning %s", request.idempotency_key,
-                     first.intervention_id)  # fmt: skip
-            return first
-    assessment = assess_player(request.player_id)
-    active_timeouts = [
-        i
-        for i in list_interventions(wh, player_id=request.player_id, active=True, now=now)
-        if i.intervention_type == "timeout"
-    ]
-    if request.intervention_type == "timeout" and active_timeouts and not request.supersede:
-        current = active_timeouts[0]
-        raise ConflictError(
-            f"player {request.player_id} already has an active timeout {current.intervention_id} "
-            f"(until {current.expires_at:%Y-%m-%d %H:%M} UTC)",
-            "Pass --supersede to replace it, or cancel it first.",
-        )
-    message = write_nudge(assessment) if request.intervention_type == "nudge" else None
-    new_id = "INT-" + uuid.uuid4().hex[:12].upper()
     expires = now + timedelta(hours=request.duration_hours) if request.duration_hours else None
-    with wh.transaction():  # the record, its audit event and its outbox item, or none
+
+    def record() -> Intervention:
+        first = replayed(wh, request)
+        if first is not None:
+            return first
+        active_timeouts = [
+            i
+            for i in list_interventions(wh, player_id=request.player_id, active=True, now=now)
+            if i.intervention_type == "timeout"
+        ]
+        if request.intervention_type == "timeout" and active_timeouts and not request.supersede:
+            current = active_timeouts[0]
+            raise ConflictError(
+                f"player {request.player_id} already has an active timeout "
+                f"{current.intervention_id} (until {current.expires_at:%Y-%m-%d %H:%M} UTC)",
+                "Pass --supersede to replace it, or cancel it first.",
+            )
+        new_id = "INT-" + uuid.uuid4().hex[:12].upper()
         wh.execute(
             f"insert into {{ops}}.interventions ({_COLUMNS}) "
             "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null, null)",
@@ -283,7 +325,7 @@ def create_intervention(
                 new_id, request.player_id, request.intervention_type, request.duration_hours,
                 request.reason, request.analyst_id, now, expires, request.idempotency_key,
                 assessment.run_id, assessment.composite_risk_score, assessment.risk_category,
-                message,
+                customer_message,
             ],
         )  # fmt: skip
         _event(wh, new_id, request.player_id, "created", now, request.analyst_id, request.reason)
@@ -295,9 +337,12 @@ def create_intervention(
                 )
                 _event(wh, old.intervention_id, request.player_id, "superseded", now,
                        request.analyst_id, f"superseded by {new_id}")  # fmt: skip
-        enqueue(wh, get_intervention(wh, new_id), "created", now)
-    log.info("recorded %s %s for %s", request.intervention_type, new_id, request.player_id)
-    return get_intervention(wh, new_id)
+        created = get_intervention(wh, new_id)
+        enqueue(wh, created, "created", now)
+        log.info("recorded %s %s for %s", request.intervention_type, new_id, request.player_id)
+        return created
+
+    return _guarded(wh, now, record)
 
 
 def cancel_intervention(
@@ -317,10 +362,11 @@ def cancel_intervention(
     action = _validated(AnalystAction, {"reason": reason, "analyst_id": analyst_id})
     reason, analyst_id = action.reason, action.analyst_id
     now = now or utcnow()
-    item = get_intervention(wh, intervention_id)
-    if item.status != "active":
-        raise UsageError(f"intervention {intervention_id} is {item.status}, not active")
-    with wh.transaction():
+
+    def record() -> None:
+        item = get_intervention(wh, intervention_id)
+        if item.status != "active":
+            raise UsageError(f"intervention {intervention_id} is {item.status}, not active")
         wh.execute(
             "update {ops}.interventions set cancelled_at = ?, cancel_reason = ? "
             "where intervention_id = ?",
@@ -328,5 +374,7 @@ def cancel_intervention(
         )
         _event(wh, intervention_id, item.player_id, "cancelled", now, analyst_id, reason)
         enqueue(wh, item, "cancelled", now)
+
+    _guarded(wh, now, record)
     log.info("cancelled %s", intervention_id)
     return get_intervention(wh, intervention_id, with_events=True)

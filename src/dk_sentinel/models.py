@@ -7,9 +7,9 @@ intervention types, "now") is defined here once; the CLI derives its choices fro
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, field_serializer
 
 from dk_sentinel.errors import PartialFailure, ScoringError, SentinelError
 
@@ -58,7 +58,21 @@ def categories_at_or_above(category: Category) -> list[Category]:
     return list(CATEGORIES[: CATEGORIES.index(category) + 1])
 
 
-class BatchRun(BaseModel):
+class Document(BaseModel):
+    """A model that crosses a boundary (JSON out of the CLI and the API).
+
+    Timestamps are UTC everywhere; the warehouse hands them back without a zone, so in JSON a
+    zone-less one is written with ``Z`` -- RFC 3339, as the OpenAPI ``date-time`` format asks.
+    """
+
+    @field_serializer("*", mode="wrap", when_used="json")
+    def _utc(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.isoformat() + "Z"
+        return handler(value)
+
+
+class BatchRun(Document):
     """One ``sentinel score-batch`` run (a row of ``scoring_runs``)."""
 
     run_id: str
@@ -107,7 +121,7 @@ class BatchRun(BaseModel):
         return (self.finished_at - self.started_at).total_seconds()
 
 
-class ComponentEvidence(BaseModel):
+class ComponentEvidence(Document):
     """One component of an assessment: its score, weight, presence and the evidence behind it."""
 
     score: float | None = Field(description="In [0, 1]; null when the component is absent")
@@ -117,7 +131,7 @@ class ComponentEvidence(BaseModel):
     features: dict[str, float | int | str | None] = Field(default_factory=dict)
 
 
-class HistoryPoint(BaseModel):
+class HistoryPoint(Document):
     """The composite and category at one successful scoring run."""
 
     as_of: datetime
@@ -126,7 +140,7 @@ class HistoryPoint(BaseModel):
     risk_category: Category
 
 
-class Freshness(BaseModel):
+class Freshness(Document):
     """How current the scores are."""
 
     last_bet_at: datetime | None
@@ -135,7 +149,7 @@ class Freshness(BaseModel):
     scores_older_than_ingest: bool
 
 
-class Intervention(BaseModel):
+class Intervention(Document):
     """A recorded intervention with the risk snapshot taken when it was created."""
 
     intervention_id: str
@@ -163,7 +177,7 @@ class Intervention(BaseModel):
     events: list[InterventionEvent] | None = None
 
 
-class InterventionEvent(BaseModel):
+class InterventionEvent(Document):
     """An append-only audit event."""
 
     event_id: str
@@ -175,7 +189,7 @@ class InterventionEvent(BaseModel):
     detail: str | None = None
 
 
-class Explanation(BaseModel):
+class Explanation(Document):
     """An explanation of an assessment, validated whether it came from the model or the rules."""
 
     explanation: str = Field(max_length=1200)
@@ -187,7 +201,7 @@ class Explanation(BaseModel):
     notice: str | None = Field(default=None, description="Why the rules were used, if they were")
 
 
-class RiskAssessment(BaseModel):
+class RiskAssessment(Document):
     """What ``sentinel analyze`` shows for one player (its JSON Schema is published)."""
 
     player_id: str
@@ -224,7 +238,7 @@ class RiskAssessment(BaseModel):
     open_interventions: list[Intervention] = Field(default_factory=list)
 
 
-class QueueItem(BaseModel):
+class QueueItem(Document):
     """One player in the analyst queue."""
 
     player_id: str
@@ -240,7 +254,7 @@ class QueueItem(BaseModel):
     has_active_intervention: bool
 
 
-class Queue(BaseModel):
+class Queue(Document):
     """The analyst queue."""
 
     run_id: str | None

@@ -16,9 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
-from dk_sentinel.models import Intervention
+from dk_sentinel.models import Document, Intervention
 from dk_sentinel.warehouse import Warehouse
 
 OutboxAction = Literal["created", "cancelled"]
@@ -33,7 +31,7 @@ DELIVERY_STATE = """(select intervention_id,
     from {ops}.outbox group by intervention_id)"""
 
 
-class OutboxItem(BaseModel):
+class OutboxItem(Document):
     """One message for the platform."""
 
     item_id: str

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from dk_sentinel.analysis import build_queue
 from dk_sentinel.errors import RelationMissing, UsageError
 from dk_sentinel.interventions import events, list_interventions
-from dk_sentinel.models import CATEGORIES, utcnow
+from dk_sentinel.models import CATEGORIES, Document, utcnow
 from dk_sentinel.outbox import mark_handed_off, pending
 from dk_sentinel.scoring import PUBLISHED_RUNS
 from dk_sentinel.warehouse import Warehouse
@@ -21,7 +21,7 @@ from dk_sentinel.warehouse import Warehouse
 ExportKind = Literal["scores", "interventions"]
 
 
-class ExportResult(BaseModel):
+class ExportResult(Document):
     """What an export wrote."""
 
     kind: str
@@ -137,7 +137,7 @@ def _write_rows(rows: list[dict[str, Any]], kind: str, out: str) -> ExportResult
     return ExportResult(kind=kind, rows=len(rows), path=str(path), format=fmt)
 
 
-class CategoryCount(BaseModel):
+class CategoryCount(Document):
     """Players per category, now and at the previous run."""
 
     risk_category: str
@@ -145,7 +145,7 @@ class CategoryCount(BaseModel):
     previous_run_players: int | None
 
 
-class Report(BaseModel):
+class Report(Document):
     """The compliance report."""
 
     generated_at: datetime
@@ -221,7 +221,7 @@ def report(wh: Warehouse, *, now: datetime | None = None) -> Report:
     )
 
 
-class InterventionEffect(BaseModel):
+class InterventionEffect(Document):
     """One intervention: the risk when it was made, what followed, any later outcome."""
 
     intervention_id: str
@@ -241,7 +241,7 @@ class InterventionEffect(BaseModel):
     later_outcome_at: datetime | None
 
 
-class InterventionTypeSummary(BaseModel):
+class InterventionTypeSummary(Document):
     """The interventions of one type, aggregated."""
 
     intervention_type: str
@@ -257,7 +257,7 @@ class InterventionTypeSummary(BaseModel):
     later_outcomes: int
 
 
-class TimeoutBreach(BaseModel):
+class TimeoutBreach(Document):
     """Bets placed while the player's timeout was in force: the platform did not enforce it."""
 
     intervention_id: str
@@ -270,7 +270,7 @@ class TimeoutBreach(BaseModel):
     last_bet_at: datetime
 
 
-class InterventionReport(BaseModel):
+class InterventionReport(Document):
     """``sentinel report --interventions``: did the interventions help?"""
 
     generated_at: datetime

@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel
 
-from dk_sentinel.models import utcnow
+from dk_sentinel.models import Document, utcnow
 
 _SEEDS = Path(__file__).parent / "scoring" / "dbt_project" / "seeds"
 _STATE_WEIGHTS = {
@@ -140,7 +139,7 @@ _MARKET_P = np.array([0.30, 0.25, 0.18, 0.14, 0.10, 0.03])
 _MAJOR_P = np.array([0.24, 0.20, 0.14, 0.10, 0.09, 0.08, 0.08, 0.05, 0.02])
 
 
-class GenerateResult(BaseModel):
+class GenerateResult(Document):
     """What :func:`generate` wrote."""
 
     out_dir: str

@@ -16,8 +16,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel
-
 from dk_sentinel.analysis import assess, build_queue, validate_player_id
 from dk_sentinel.apikeys import (
     ApiKey,
@@ -47,7 +45,7 @@ from dk_sentinel.config import Settings
 from dk_sentinel.delivery import DeliveryReport, deliver
 from dk_sentinel.doctor import DoctorReport, run_doctor
 from dk_sentinel.errors import InsufficientData, UsageError
-from dk_sentinel.explainer import apply, explain_cached, make_explainer
+from dk_sentinel.explainer import apply, cached_explanation, make_explainer, store_explanation
 from dk_sentinel.ingest import IngestResult, Kind, ingest
 from dk_sentinel.interventions import (
     cancel_intervention,
@@ -55,9 +53,11 @@ from dk_sentinel.interventions import (
     get_intervention,
     list_interventions,
     parse_request,
+    replayed,
 )
 from dk_sentinel.models import (
     BatchRun,
+    Document,
     Intervention,
     InterventionType,
     Queue,
@@ -74,7 +74,8 @@ from dk_sentinel.reporting import (
     intervention_report,
     report,
 )
-from dk_sentinel.scoring import list_runs, score_batch
+from dk_sentinel.scoring import DbtCommand, list_runs, score_batch
+from dk_sentinel.scoring.dbt import run_dbt
 from dk_sentinel.warehouse import connect
 from dk_sentinel.warehouse.schema import SchemaStatus, bootstrap, require_current
 
@@ -141,9 +142,14 @@ def run_scoring(
     as_of: datetime | None = None,
     full_refresh: bool = False,
     progress: Progress = None,
+    run_id: str | None = None,
+    dbt: DbtCommand = run_dbt,
 ) -> BatchRun:
     """``sentinel score-batch``: one scoring run under the lock (it opens what it needs)."""
-    return score_batch(settings, as_of=as_of, full_refresh=full_refresh, progress=progress)
+    return score_batch(
+        settings, as_of=as_of, full_refresh=full_refresh, progress=progress, run_id=run_id,
+        dbt=dbt,
+    )  # fmt: skip
 
 
 def scoring_runs(settings: Settings, limit: int = 20) -> list[BatchRun]:
@@ -166,13 +172,21 @@ def analyze_player(
     On request also the 90-day history, an explanation and a tone-checked customer nudge.
     """
     validate_player_id(player_id)
+    explainer = make_explainer(settings, use_ai=use_ai) if explain or nudge else None
     with connect(settings) as wh:
         assessment = assess(wh, settings, player_id, with_history=with_history)
         assessment.open_interventions = list_interventions(wh, player_id=player_id, active=True)
-        if explain or nudge:
-            explainer = make_explainer(settings, use_ai=use_ai)
-            apply(assessment, explain_cached(wh, explainer, assessment, want_nudge=nudge))
-    return assessment
+        cached = explainer and cached_explanation(wh, explainer, assessment, want_nudge=nudge)
+    if explainer is None:
+        return assessment
+    if cached:
+        return apply(assessment, cached)
+    # The model is called with the warehouse closed: a slow AI service holds no lock.
+    explanation = explainer.explain(assessment, want_nudge=nudge)
+    if explanation.source == "ai":
+        with connect(settings) as wh:
+            store_explanation(wh, explainer, assessment, explanation, want_nudge=nudge)
+    return apply(assessment, explanation)
 
 
 def review_queue(
@@ -209,17 +223,17 @@ def record_intervention(
         analyst_id=analyst_id or settings.analyst, duration_hours=duration_hours,
         idempotency_key=idempotency_key, supersede=supersede,
     )  # fmt: skip
+    # Three short holds of the warehouse: the AI call for a nudge happens between them.
     with connect(settings) as wh:
-
-        def write_nudge(assessment: RiskAssessment) -> str:
-            return make_explainer(settings, use_ai=use_ai).nudge(assessment)
-
-        return create_intervention(
-            wh,
-            request,
-            assess_player=lambda pid: assess(wh, settings, pid),
-            write_nudge=write_nudge,
-        )
+        first = replayed(wh, request)
+        if first is not None:
+            return first
+        assessment = assess(wh, settings, request.player_id)
+    message = None
+    if request.intervention_type == "nudge":
+        message = make_explainer(settings, use_ai=use_ai).nudge(assessment)
+    with connect(settings) as wh:
+        return create_intervention(wh, request, assessment, customer_message=message)
 
 
 def interventions(
@@ -414,7 +428,7 @@ def authenticate_api_key(settings: Settings, presented: str) -> ApiKey | None:
         return authenticate(wh, presented)
 
 
-class DemoResult(BaseModel):
+class DemoResult(Document):
     """Everything the demo made."""
 
     directory: str

@@ -5,9 +5,14 @@ A route parses its input, checks the caller's API key and role, calls one functi
 ``--format json``. One exception handler maps the ``SentinelError`` hierarchy to HTTP statuses
 with ``application/problem+json`` bodies (RFC 9457), as the CLI maps it to exit codes.
 
-The embedded warehouse: every request opens the DuckDB file for as long as it needs it and
-waits at most ``[api] busy_timeout_seconds`` (2 s) for it. While a scoring run holds the file,
-a request gets ``503`` with ``Retry-After`` at once instead of waiting behind the whole run.
+Connections come from a pool installed for the app's lifetime
+(:mod:`dk_sentinel.warehouse.pool`): on the embedded DuckDB file, one connection shared by the
+requests, given back whenever cron or a CLI command waits for the file; a request then waits
+at most ``[api] busy_timeout_seconds`` (2 s) and gets ``503`` with ``Retry-After`` instead of
+waiting behind a whole scoring run. On Snowflake, a few pooled connections.
+
+With ``schedule`` the app also runs the hourly scoring in-process
+(:mod:`dk_sentinel.scheduler`).
 """
 
 from __future__ import annotations
@@ -17,15 +22,19 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.security import APIKeyHeader
+from pydantic import Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dk_sentinel import __version__, usecases
 from dk_sentinel.apikeys import ApiKey, Role
@@ -44,6 +53,7 @@ from dk_sentinel.errors import (
 from dk_sentinel.models import (
     PLAYER_ID_PATTERN,
     BatchRun,
+    Document,
     Intervention,
     InterventionType,
     QueueCategory,
@@ -51,6 +61,10 @@ from dk_sentinel.models import (
     RiskAssessment,
     utcnow,
 )
+from dk_sentinel.scheduler import Scheduler, ScheduleStatus
+from dk_sentinel.scoring import new_run_id
+from dk_sentinel.scoring.dbt import run_dbt
+from dk_sentinel.warehouse.pool import install_pool, uninstall_pool
 
 log = logging.getLogger("dk_sentinel.api")
 PROBLEM = "application/problem+json"
@@ -68,13 +82,61 @@ STATUS: list[tuple[type[SentinelError], int]] = [
 ]
 
 
+class FieldProblem(Document):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+
+
+class Problem(Document):
+    """An error (RFC 9457 ``application/problem+json``)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    hint: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+_WHY = {
+    304: "Not modified (the ETag matches)",
+    400: "The body is not JSON",
+    401: "No valid X-API-Key",
+    403: "The key's role may not do this",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    422: "Invalid request",
+    429: "Over the key's rate limit (Retry-After)",
+    503: "The warehouse is busy or not ready (Retry-After)",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses (problem+json bodies)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        if code == 304:
+            out[code] = {"description": _WHY[code]}
+            continue
+        schema = {"$ref": "#/components/schemas/Problem"}
+        out[code] = {"description": _WHY[code], "model": Problem,
+                     "content": {PROBLEM: {"schema": schema}}}  # fmt: skip
+    return out
+
+
+#: The statuses every route with an API key can answer.
+_KEYED = (401, 403, 422, 429, 503)
+
+
 def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-class Health(BaseModel):
+class Health(Document):
     """Liveness."""
 
     status: str
@@ -82,7 +144,7 @@ class Health(BaseModel):
     timestamp: datetime
 
 
-class AnalyzeRequest(BaseModel):
+class AnalyzeRequest(Document):
     """The brief's body of ``POST /api/analytics/analyze-player``."""
 
     player_id: str = Field(pattern=PLAYER_ID_PATTERN, examples=["PLR_1234_MA"])
@@ -90,7 +152,7 @@ class AnalyzeRequest(BaseModel):
     generate_nudge: bool = False
 
 
-class InterventionBody(BaseModel):
+class InterventionBody(Document):
     """The brief's body of ``POST /api/interventions``."""
 
     player_id: str = Field(examples=["PLR_1234_MA"])
@@ -101,13 +163,13 @@ class InterventionBody(BaseModel):
     supersede: bool = False
 
 
-class CancelBody(BaseModel):
+class CancelBody(Document):
     """Why an intervention is cancelled."""
 
     reason: str = Field(examples=["Player agreed a limit with support"])
 
 
-class QueuePage(BaseModel):
+class QueuePage(Document):
     """One page of the review queue."""
 
     run_id: str | None
@@ -117,18 +179,25 @@ class QueuePage(BaseModel):
     next_cursor: str | None
 
 
-class InterventionPage(BaseModel):
+class InterventionPage(Document):
     """One page of interventions."""
 
     items: list[Intervention]
     next_cursor: str | None
 
 
-class RunStarted(BaseModel):
+class RunStarted(Document):
     """A scoring run was started in the background."""
 
+    run_id: str
     status: str
     runs: str = "/api/runs"
+
+
+class ServerHealth(Health):
+    """Liveness, and the resident scheduler's state when ``--schedule`` is on."""
+
+    schedule: ScheduleStatus | None = None
 
 
 def _cursor(offset: int) -> str:
@@ -165,10 +234,13 @@ class _State:
         self.settings, self.limiter, self.rate = settings, limiter, rate
 
 
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="sentinel api-keys create")
+
+
 def _caller(needed: Role) -> Callable[..., ApiKey]:
     """A dependency: the request's API key, rate-limited, with at least the ``needed`` role."""
 
-    def check(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+    def check(request: Request, x_api_key: Annotated[str | None, Security(_API_KEY)]) -> ApiKey:
         app_state: _State = request.app.state.sentinel
         key = usecases.authenticate_api_key(app_state.settings, x_api_key) if x_api_key else None
         if key is None:
@@ -189,14 +261,18 @@ Analyst = Annotated[ApiKey, Depends(_caller("analyst"))]
 Admin = Annotated[ApiKey, Depends(_caller("admin"))]
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
     """Build the API for ``settings`` (the factory ``sentinel serve`` and the tests use).
 
     Args:
         settings: Loaded settings; the warehouse busy timeout becomes ``[api]``'s.
+        schedule: A cron expression: also run score-batch in-process on it.
 
     Returns:
-        The ASGI app.
+        The ASGI app (its lifespan opens the connection pool and starts the scheduler).
+
+    Raises:
+        UsageError: The schedule is not a valid cron expression.
     """
     from limits import parse
     from limits.storage import MemoryStorage
@@ -205,11 +281,25 @@ def create_app(settings: Settings) -> FastAPI:
     settings = settings.model_copy(deep=True)
     settings.warehouse.busy_timeout_seconds = settings.api.busy_timeout_seconds
     scoring = threading.Lock()
+    scheduler = Scheduler(settings, schedule) if schedule else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = install_pool(settings, settings.api.pool_size)
+        if scheduler:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler:
+                scheduler.stop(settings.api.shutdown_timeout_seconds)
+            uninstall_pool(pool)
 
     app = FastAPI(
         title="DK Sentinel",
         version=__version__,
         description="Responsible-gaming risk analytics: the CLI's use cases over HTTP.",
+        lifespan=lifespan,
     )
     app.state.sentinel = _State(
         settings, MovingWindowRateLimiter(MemoryStorage()), parse(settings.api.rate_limit)
@@ -252,6 +342,11 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         return _problem(422, "Unprocessable Content", "the request is invalid", errors=errors)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own answers (a body that is not JSON, an unknown path, a wrong method).
+        return _problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail))
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s", request.url.path)
@@ -270,17 +365,20 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     @app.get("/health", tags=["health"])
-    def health() -> Health:
-        """Liveness: no auth, no warehouse."""
-        return Health(status="ok", version=__version__, timestamp=datetime.now(UTC))
+    def health() -> ServerHealth:
+        """Liveness: no auth, no warehouse; the scheduler's state when it runs."""
+        return ServerHealth(status="ok", version=__version__, timestamp=datetime.now(UTC),
+                            schedule=scheduler.status if scheduler else None)  # fmt: skip
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get("/health/ready", tags=["health"], responses=_errors(503))
     def ready() -> Health:
         """Readiness: the warehouse is reachable and its schema current (else 503)."""
         usecases.readiness(settings)
         return Health(status="ready", version=__version__, timestamp=datetime.now(UTC))
 
-    @app.post("/api/analytics/analyze-player", tags=["analytics"])
+    @app.post(
+        "/api/analytics/analyze-player", tags=["analytics"], responses=_errors(*_KEYED, 400, 404)
+    )
     def analyze_player(body: AnalyzeRequest, key: Viewer) -> RiskAssessment:
         """The player's assessment with an explanation (AI, or the rules: explanation_source)."""
         return usecases.analyze_player(
@@ -288,7 +386,9 @@ def create_app(settings: Settings) -> FastAPI:
             nudge=body.generate_nudge,
         )  # fmt: skip
 
-    @app.get("/api/players/{player_id}/risk", tags=["analytics"])
+    @app.get(
+        "/api/players/{player_id}/risk", tags=["analytics"], responses=_errors(*_KEYED, 304, 404)
+    )
     def player_risk(
         player_id: str,
         key: Viewer,
@@ -303,7 +403,7 @@ def create_app(settings: Settings) -> FastAPI:
         response.headers["ETag"] = etag
         return assessment
 
-    @app.get("/api/queue", tags=["analytics"])
+    @app.get("/api/queue", tags=["analytics"], responses=_errors(*_KEYED))
     def queue(
         key: Viewer,
         category: QueueCategory = "HIGH",
@@ -323,7 +423,8 @@ def create_app(settings: Settings) -> FastAPI:
             next_cursor=_cursor(start + limit) if more else None,
         )  # fmt: skip
 
-    @app.post("/api/interventions", status_code=201, tags=["interventions"])
+    @app.post("/api/interventions", status_code=201, tags=["interventions"],
+              responses=_errors(*_KEYED, 400, 404, 409))  # fmt: skip
     def create_intervention(
         body: InterventionBody,
         key: Analyst,
@@ -343,7 +444,7 @@ def create_app(settings: Settings) -> FastAPI:
         response.headers["Location"] = f"/api/interventions/{item.intervention_id}"
         return item
 
-    @app.get("/api/interventions", tags=["interventions"])
+    @app.get("/api/interventions", tags=["interventions"], responses=_errors(*_KEYED))
     def list_interventions(
         key: Viewer,
         player_id: str | None = None,
@@ -363,30 +464,36 @@ def create_app(settings: Settings) -> FastAPI:
             next_cursor=_cursor(start + limit) if more else None,
         )
 
-    @app.get("/api/interventions/{intervention_id}", tags=["interventions"])
+    @app.get("/api/interventions/{intervention_id}", tags=["interventions"],
+             responses=_errors(*_KEYED, 404))  # fmt: skip
     def get_intervention(intervention_id: str, key: Viewer) -> Intervention:
         """One intervention with its audit events."""
         return usecases.intervention(settings, intervention_id)
 
-    @app.post("/api/interventions/{intervention_id}/cancel", tags=["interventions"])
+    @app.post("/api/interventions/{intervention_id}/cancel", tags=["interventions"],
+              responses=_errors(*_KEYED, 400, 404, 409))  # fmt: skip
     def cancel(intervention_id: str, body: CancelBody, key: Analyst) -> Intervention:
         """Cancel an active intervention (an audit event; nothing is deleted)."""
         return usecases.cancel(settings, intervention_id, body.reason, key.analyst_id)
 
-    @app.get("/api/runs", tags=["scoring"])
+    @app.get("/api/runs", tags=["scoring"], responses=_errors(*_KEYED))
     def runs(key: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[BatchRun]:
         """Scoring runs, newest first."""
         return usecases.scoring_runs(settings, limit)
 
-    @app.post("/api/score-batch", status_code=202, tags=["scoring"])
+    @app.post("/api/score-batch", status_code=202, tags=["scoring"],
+              responses=_errors(*_KEYED, 409))  # fmt: skip
     def score_batch(key: Admin) -> RunStarted:
         """Start a scoring run in the background (409 while one runs)."""
         if not scoring.acquire(blocking=False):
             raise ConflictError("a scoring run started by this server is in progress")
+        run_id = new_run_id()
 
         def work() -> None:
             try:
-                run = usecases.run_scoring(settings)
+                run = usecases.run_scoring(
+                    settings, run_id=run_id, dbt=scheduler.dbt if scheduler else run_dbt
+                )
                 log.info("API-started scoring run %s: %s", run.run_id, run.status)
             except SentinelError as exc:
                 log.warning("API-started scoring run did not run: %s", exc.message)
@@ -394,6 +501,6 @@ def create_app(settings: Settings) -> FastAPI:
                 scoring.release()
 
         threading.Thread(target=work, name="score-batch", daemon=True).start()
-        return RunStarted(status=f"started at {utcnow():%Y-%m-%d %H:%M:%S} UTC")
+        return RunStarted(run_id=run_id, status=f"started at {utcnow():%Y-%m-%d %H:%M:%S} UTC")
 
     return app

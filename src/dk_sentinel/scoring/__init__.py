@@ -15,18 +15,21 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import BusyError, ScoringError
 from dk_sentinel.models import BatchRun, RunKind, utcnow
-from dk_sentinel.scoring.dbt import SCORING_VERSION, cache_dir, dbt_vars, run_dbt
+from dk_sentinel.scoring.dbt import SCORING_VERSION, DbtResult, cache_dir, dbt_vars, run_dbt
 from dk_sentinel.warehouse import Warehouse, connect
 from dk_sentinel.warehouse.schema import require_current
 
 log = logging.getLogger(__name__)
+#: Runs one dbt command: ``(settings, command, vars) -> DbtResult``.
+DbtCommand = Callable[[Settings, list[str], Mapping[str, Any] | None], DbtResult]
 
 _RUN_COLUMNS = (
     "run_id, status, coalesce(kind, 'live') as kind, started_at, finished_at, as_of, watermark, "
@@ -39,6 +42,11 @@ PUBLISHED_RUNS = "status = 'success' and coalesce(kind, 'live') = 'live'"
 #: The applied scoring profile, in SQL over ``scoring_profiles`` (at most one row matches;
 #: the dbt macro ``active_profile`` uses the same condition).
 ACTIVE_PROFILE = "activated_at is not null and deactivated_at is null"
+
+
+def new_run_id(started: datetime | None = None) -> str:
+    """A scoring run's id: its start time (UTC) and a random suffix."""
+    return f"{(started or utcnow()):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 @contextmanager
@@ -193,6 +201,8 @@ def score_batch(
     full_refresh: bool = False,
     kind: RunKind = "live",
     progress: Callable[[str], None] | None = None,
+    dbt: DbtCommand = run_dbt,
+    run_id: str | None = None,
 ) -> BatchRun:
     """Score every player whose windows changed; the cron entry point.
 
@@ -203,6 +213,9 @@ def score_batch(
         kind: ``live`` (the default; its scores become the latest) or ``replay`` (a past
             as-of for backtests: kept in the history, never published as latest).
         progress: Called with a short status line at each step.
+        dbt: How dbt runs: in a child process (:func:`run_dbt`, cron) or a
+            :class:`~dk_sentinel.scoring.dbt.ResidentDbt` (serve's scheduler).
+        run_id: The new run's id (default: made from the start time).
 
     Returns:
         The recorded run: ``success``, ``skipped``, ``tests_failed`` (nothing published) or
@@ -219,7 +232,7 @@ def score_batch(
         if as_of is not None and as_of.tzinfo is not None:
             as_of = as_of.astimezone(UTC).replace(tzinfo=None)
         run = BatchRun(
-            run_id=started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
+            run_id=run_id or new_run_id(started),
             status="running",
             started_at=started,
             as_of=as_of.replace(microsecond=0) if as_of else started,
@@ -250,7 +263,7 @@ def score_batch(
         say(f"running dbt (as of {run.as_of:%Y-%m-%d %H:%M})")
         try:
             with _warehouse_held(settings):
-                result = run_dbt(settings, ["build"], dbt_vars(settings))
+                result = dbt(settings, ["build"], dbt_vars(settings))
         except ScoringError as exc:
             with connect(settings) as wh:
                 run.status, run.finished_at, run.error = "failed", utcnow(), exc.message
@@ -285,9 +298,11 @@ def score_batch(
 __all__ = [
     "ACTIVE_PROFILE",
     "PUBLISHED_RUNS",
+    "DbtCommand",
     "active_profile_version",
     "last_successful_run",
     "list_runs",
+    "new_run_id",
     "score_batch",
     "scoring_lock",
 ]

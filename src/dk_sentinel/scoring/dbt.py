@@ -1,10 +1,12 @@
 """Running the packaged dbt project.
 
-dbt runs in a child process: when the child exits the DuckDB file is certainly free, whatever
-the adapter does with its connection, dbt's global state (flags, logging) stays out of the
-cron process, and dbt's import (3-4 s here) stays out of every other command. The profile is
-generated from Settings into a cache folder and refers to secrets only through ``env_var()``
--- credentials are never written to disk.
+Under cron, dbt runs in a child process (:func:`run_dbt`): when the child exits the DuckDB
+file is certainly free, dbt's global state (flags, logging) stays out of the cron process, and
+dbt's import (3-4 s here) stays out of every other command. In ``sentinel serve --schedule``
+it stays loaded (:class:`ResidentDbt`): imported once, the project parsed once and re-parsed
+only when its files, the vars or the profile change. The profile is generated from Settings
+into a cache folder and refers to secrets only through ``env_var()`` -- credentials are never
+written to disk.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -74,6 +77,9 @@ def profile_yaml(settings: Settings) -> str:
             f"      schema: {_quote(wh.schemas.analytics)}\n      threads: {threads}\n"
             f"      settings:\n        memory_limit: {_quote(wh.duckdb.memory_limit)}\n"
             f"        threads: {wh.duckdb.threads}\n"
+            # dbt-duckdb's default keeps the file open after a run; in a resident process
+            # that would hold DuckDB's lock while cron and the CLI wait for the file.
+            "      keep_open: false\n"
         )
     sf = wh.snowflake
     lines = [
@@ -221,13 +227,7 @@ def run_dbt(
         "import sys; from dbt.cli.main import cli; sys.exit(cli())",
         *dbt_arguments(settings, command, variables),
     ]
-    env = {
-        **os.environ,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-        "DBT_USE_COLORS": "false",
-        "DBT_PRINTER_WIDTH": "100",
-    }
+    env = {**os.environ, **_DBT_ENV}
     results_file = target / "run_results.json"
     results_file.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -253,6 +253,72 @@ def run_dbt(
             raise ScoringError(f"the packaged dbt project does not parse: {' | '.join(tail)}")
         return DbtResult(ok=True, models_ok=True, log_file=log_file, seconds=seconds)
     return _parse_results(results_file, log_file, seconds)
+
+
+_DBT_ENV = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DO_NOT_TRACK": "1",
+    "DBT_USE_COLORS": "false",
+    "DBT_PRINTER_WIDTH": "100",
+}
+
+
+class ResidentDbt:
+    """dbt loaded in this process, the parsed manifest kept between runs (serve's scheduler).
+
+    Calling it is :func:`run_dbt` without the child process: no import and no parse per run.
+    One run at a time (dbt's global state is per process).
+    """
+
+    def __init__(self) -> None:
+        """Nothing is loaded until the first run."""
+        self._manifest: Any = None
+        self._fingerprint = ""
+        self._lock = threading.Lock()
+        self.parses = 0
+
+    def __call__(
+        self, settings: Settings, command: list[str], variables: Mapping[str, Any] | None = None
+    ) -> DbtResult:
+        """Run one dbt command (as :func:`run_dbt`), parsing first only when needed."""
+        from dbt.cli.main import dbtRunner
+
+        os.environ.update(_DBT_ENV)
+        with self._lock:
+            started = time.perf_counter()
+            args = dbt_arguments(settings, command, variables)
+            parse = dbt_arguments(settings, ["parse"], variables)
+            fingerprint = _fingerprint(parse, cache_dir(settings))
+            if self._manifest is None or fingerprint != self._fingerprint:
+                parsed = dbtRunner().invoke(parse)
+                if not parsed.success:
+                    raise ScoringError(
+                        f"the packaged dbt project does not parse: {parsed.exception}"
+                    )
+                self._manifest, self._fingerprint = parsed.result, fingerprint
+                self.parses += 1
+            target = cache_dir(settings) / "target"
+            (target / "run_results.json").unlink(missing_ok=True)
+            outcome = dbtRunner(manifest=self._manifest).invoke(args)
+            log_file = str(cache_dir(settings) / "logs" / "dbt.log")
+            if not (target / "run_results.json").exists():
+                raise ScoringError(
+                    f"dbt {command[0]} could not run: {outcome.exception or 'no results'}",
+                    f"See {log_file}; the previous scores are intact.",
+                )
+            return _parse_results(target / "run_results.json", log_file,
+                                  time.perf_counter() - started)  # fmt: skip
+
+
+def _fingerprint(args: list[str], folder: Path) -> str:
+    """What a parsed manifest depends on: the project's files, the vars and the profile."""
+    digest = sha256(json.dumps(args[1:]).encode())
+    digest.update((folder / "profiles.yml").read_bytes())
+    for path in sorted(PROJECT_DIR.rglob("*")):
+        if path.is_file() and "target" not in path.parts:
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_mtime_ns}:{stat.st_size}".encode())
+    return digest.hexdigest()
 
 
 def _parse_results(results_file: Path, log_file: str, seconds: float) -> DbtResult:

@@ -12,7 +12,7 @@ written as ``{raw}``, ``{ops}`` and ``{analytics}`` (validated identifiers, subs
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dk_sentinel.config import SchemaNames, Settings
@@ -127,7 +127,12 @@ class BaseWarehouse:
             self._run("rollback", (), fetch=False)
             raise
         self._in_transaction = False
-        self._run("commit", (), fetch=False)
+        try:
+            self._run("commit", (), fetch=False)
+        except BaseException:
+            with suppress(Exception):  # a failed commit may leave the transaction open
+                self._run("rollback", (), fetch=False)
+            raise
 
 
 def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
@@ -157,12 +162,22 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
 def connect(settings: Settings) -> Iterator[Warehouse]:
     """Open the configured warehouse for the duration of a ``with`` block and always close it.
 
+    In a process that installed a pool (``sentinel serve``), the connection is lent by the pool
+    instead (:mod:`dk_sentinel.warehouse.pool`).
+
     Args:
         settings: Loaded settings.
 
     Yields:
         The open warehouse.
     """
+    from dk_sentinel.warehouse.pool import installed_pool
+
+    pool = installed_pool(settings)
+    if pool is not None:
+        with pool.lease() as lent:
+            yield lent
+        return
     warehouse = open_warehouse(settings)
     try:
         yield warehouse

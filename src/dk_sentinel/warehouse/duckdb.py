@@ -5,6 +5,10 @@ file lock beside the database (``<file>.lock``, via ``filelock``) and holds it u
 DuckDB connection is closed and checkpointed, so opens and closes of different processes
 never overlap; score-batch holds the same lock while its dbt child uses the file. Waiting is
 bounded by ``busy_timeout_seconds`` and announced on stderr; then :class:`BusyError` (75).
+
+A process that has to wait says so in ``<file>.lock.wanted`` (touched while it waits): a
+long-running holder -- ``sentinel serve``, see :mod:`dk_sentinel.warehouse.pool` -- watches it
+and hands the file over instead of starving cron and the CLI.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from dk_sentinel.config import WarehouseSettings
-from dk_sentinel.errors import BusyError, RelationMissing, WarehouseUnavailable
+from dk_sentinel.errors import BusyError, RelationMissing, WarehouseUnavailable, WriteConflict
 from dk_sentinel.warehouse import BaseWarehouse, Row
 
 if TYPE_CHECKING:
@@ -74,14 +78,23 @@ def connect_with_retry(path: str, busy_timeout: float, config: dict[str, Any]) -
 
 
 _LOCKS: dict[str, Any] = {}
+#: How often a waiter re-announces itself in ``<file>.lock.wanted`` (a holder treats an
+#: announcement older than 4 of these as stale).
+WANTED_EVERY_SECONDS = 0.25
 
 
-def warehouse_lock(path: Path, busy_timeout: float) -> Any:
-    """Acquire the cross-process lock of a DuckDB warehouse file (re-entrant in one process).
+def wanted_file(path: Path) -> Path:
+    """The file a process waiting for the warehouse touches (see the module docstring)."""
+    return Path(str(path.resolve()) + ".lock.wanted")
+
+
+def warehouse_lock(path: Path, busy_timeout: float, *, lock: Any = None) -> Any:
+    """Acquire the cross-process lock of a DuckDB warehouse file (re-entrant in one thread).
 
     Args:
         path: The database file.
         busy_timeout: Seconds to wait.
+        lock: A ``filelock.FileLock`` of the caller's own (default: this thread's shared one).
 
     Returns:
         The acquired ``filelock.FileLock``; call ``release()`` when done.
@@ -92,22 +105,37 @@ def warehouse_lock(path: Path, busy_timeout: float) -> Any:
     from filelock import FileLock, Timeout
 
     key = str(path.resolve())
-    lock = _LOCKS.setdefault(key, FileLock(key + ".lock"))
+    if lock is None:
+        lock = _LOCKS.setdefault(key, FileLock(key + ".lock"))
     try:
         lock.acquire(timeout=0)
         return lock
     except Timeout:
         log.warning("waiting for the warehouse: another sentinel command is using %s", path)
+    wanted = wanted_file(path)
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        wanted.touch()
+        try:
+            lock.acquire(timeout=max(min(WANTED_EVERY_SECONDS, deadline - time.monotonic()), 0))
+            return lock
+        except Timeout:
+            if time.monotonic() >= deadline:
+                raise BusyError(
+                    f"the warehouse {path} is locked by another sentinel command "
+                    f"(waited {busy_timeout:g} s)",
+                    "It is probably score-batch; retry in a moment or raise "
+                    "warehouse.busy_timeout_seconds.",
+                ) from None
+
+
+def someone_waits(path: Path) -> bool:
+    """Whether another process announced within the last second that it waits for the file."""
     try:
-        lock.acquire(timeout=busy_timeout)
-    except Timeout:
-        raise BusyError(
-            f"the warehouse {path} is locked by another sentinel command "
-            f"(waited {busy_timeout:g} s)",
-            "It is probably score-batch; retry in a moment or raise "
-            "warehouse.busy_timeout_seconds.",
-        ) from None
-    return lock
+        age = time.time() - wanted_file(path).stat().st_mtime
+    except OSError:
+        return False
+    return age < 4 * WANTED_EVERY_SECONDS
 
 
 class DuckDBWarehouse(BaseWarehouse):
@@ -115,12 +143,13 @@ class DuckDBWarehouse(BaseWarehouse):
 
     backend = "duckdb"
 
-    def __init__(self, settings: WarehouseSettings) -> None:
+    def __init__(self, settings: WarehouseSettings, *, lock: Any = None) -> None:
+        """Open the file, taking its lock (``lock``: a ``FileLock`` of the caller's own)."""
         super().__init__(settings.schemas)
         self.path = settings.duckdb.path
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = warehouse_lock(self.path, settings.busy_timeout_seconds)
+        self._lock = warehouse_lock(self.path, settings.busy_timeout_seconds, lock=lock)
         try:
             self.con = connect_with_retry(
                 str(self.path),
@@ -131,11 +160,27 @@ class DuckDBWarehouse(BaseWarehouse):
             self._lock.release()
             raise
 
+    def cursor(self) -> DuckDBWarehouse:
+        """Another connection to this open file, for another thread (DuckDB's ``cursor``).
+
+        Its :meth:`close` closes only the cursor; the file stays with this warehouse.
+        """
+        other = DuckDBWarehouse.__new__(DuckDBWarehouse)
+        BaseWarehouse.__init__(other, self.schemas)
+        other.path, other.con, other._lock = self.path, self.con.cursor(), None
+        return other
+
     def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
         try:
             cursor = self.con.execute(sql, list(params))
         except duckdb.CatalogException as exc:
             raise RelationMissing(f"the warehouse schema is missing a table: {exc}") from exc
+        except duckdb.TransactionException as exc:
+            if "conflict" in str(exc).lower():
+                raise WriteConflict(
+                    f"a concurrent transaction changed the same rows: {exc}"
+                ) from exc
+            raise
         if not fetch:
             return [], []
         names = [d[0].lower() for d in (cursor.description or [])]

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel
-
 from dk_sentinel.errors import RelationMissing, SchemaError
-from dk_sentinel.models import utcnow
+from dk_sentinel.models import Document, utcnow
 from dk_sentinel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -101,11 +99,21 @@ _V3 = [
 ]
 
 #: Ordered migrations: version -> statements.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
+#: v4: one guard row per kind of guarded write. A writer updates its row first thing in its
+#: transaction, so writers of that kind take turns: Snowflake holds the row's lock until
+#: commit (it enforces no unique keys), DuckDB rolls the later one back (WriteConflict).
+_V4 = [
+    """create table if not exists {ops}.write_guards (
+        name varchar not null, touched_at timestamp)""",
+    """insert into {ops}.write_guards (name, touched_at)
+        select 'interventions', null
+        where not exists (select 1 from {ops}.write_guards where name = 'interventions')""",
+]
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
-class SchemaStatus(BaseModel):
+class SchemaStatus(Document):
     """The result of :func:`bootstrap` / :func:`check`."""
 
     version_before: int

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dk_sentinel.config import WarehouseSettings, secret
-from dk_sentinel.errors import ConfigError, RelationMissing, WarehouseUnavailable
+from dk_sentinel.errors import ConfigError, RelationMissing, WarehouseUnavailable, WriteConflict
 from dk_sentinel.warehouse import BaseWarehouse, Row
 
 if TYPE_CHECKING:
@@ -99,6 +99,9 @@ def _snowflake_type(arrow_type: Any) -> str:
 
 
 _OBJECT_MISSING = 2003
+#: 000625: "... aborted because the number of waiters for this lock exceeds the 20 statements
+#: limit" -- a statement Snowflake refused to queue; running it again is safe.
+_TOO_MANY_LOCK_WAITERS = 625
 
 
 class SnowflakeWarehouse(BaseWarehouse):
@@ -132,6 +135,15 @@ class SnowflakeWarehouse(BaseWarehouse):
                     raise RelationMissing(
                         f"the warehouse schema is missing a table: {exc.msg}"
                     ) from exc
+                if exc.errno == _TOO_MANY_LOCK_WAITERS:
+                    raise WriteConflict(
+                        f"too many writers queued for one table: {exc.msg}"
+                    ) from exc
+                raise
+            except Exception as exc:
+                # fakesnow runs on DuckDB and reports a concurrent write as DuckDB does.
+                if type(exc).__name__ == "TransactionException" and "onflict" in str(exc):
+                    raise WriteConflict(f"a concurrent transaction won: {exc}") from exc
                 raise
             if not fetch:
                 return [], []

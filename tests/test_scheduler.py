@@ -1,0 +1,73 @@
+"""The resident scheduler of `sentinel serve --schedule` (dbt in-process, the scoring lock)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import AS_OF
+from dk_sentinel.api import create_app
+from dk_sentinel.config import Settings
+from dk_sentinel.errors import UsageError
+from dk_sentinel.ingest import ingest
+from dk_sentinel.scheduler import Scheduler
+from dk_sentinel.scoring.dbt import cache_dir
+from dk_sentinel.usecases import create_api_key
+from dk_sentinel.warehouse import connect
+
+
+def _new_bets(settings: Settings, tmp_path: Path) -> None:
+    with connect(settings) as wh:
+        player = wh.query("select min(player_id) from {raw}.bets")[0][0]
+    fresh = tmp_path / "fresh.csv"
+    fresh.write_text(
+        "bet_id,player_id,placed_at,settled_at,sport,market,is_live,odds_decimal,stake,payout,"
+        "status\n"
+        f"FRESH1,{player},{AS_OF:%Y-%m-%d} 10:00:00,,NBA,spread,true,2.0,25.00,,pending\n"
+    )
+    with connect(settings) as wh:
+        assert ingest(wh, "bets", [fresh]).accepted == 1
+
+
+def test_invalid_expression_is_a_usage_error(db_settings: Settings) -> None:
+    with pytest.raises(UsageError, match="invalid schedule"):
+        Scheduler(db_settings, "every hour")
+
+
+def test_scheduled_run_is_on_time_and_a_cron_run_meanwhile_exits_75(
+    scored: Settings, tmp_path: Path
+) -> None:
+    _new_bets(scored, tmp_path)
+    key = create_api_key(scored, "viewer01", "viewer").api_key
+    holder = cache_dir(scored) / "score-batch.holder.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    with TestClient(create_app(scored, schedule="* * * * * */3")) as client:
+        assert client.get("/health").json()["schedule"]["expression"] == "* * * * * */3"
+        deadline = time.monotonic() + 30
+        while not holder.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert holder.exists(), "no scheduled run started within 30 s"
+        cron = subprocess.run(
+            [sys.executable, "-m", "dk_sentinel", "--db", str(scored.warehouse.duckdb.path),
+             "score-batch"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        while client.get("/health").json()["schedule"]["runs"] < 1:
+            assert time.monotonic() < deadline + 120, "the scheduled run did not finish"
+            time.sleep(0.2)
+        status = client.get("/health").json()["schedule"]
+        runs = client.get("/api/runs", headers={"X-API-Key": key}).json()
+    assert cron.returncode == 75, cron.stderr
+    assert "another score-batch is running" in cron.stderr
+    scheduled = next(r for r in runs if r["run_id"] == status["last_run_id"])
+    assert scheduled["status"] == "success", scheduled["error"]
+    assert scheduled["new_bets"] == 1
+    started = datetime.fromisoformat(scheduled["started_at"])
+    assert started.second % 3 in (0, 1)  # on the tick (whole seconds, within a second)
