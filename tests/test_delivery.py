@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -302,9 +302,8 @@ def test_report_finds_a_planted_timeout_breach_and_says_it_is_observational(
     breaches = {b["player_id"]: b for b in report["timeouts_not_honoured"]}
     assert breached in breaches and honoured not in breaches
     assert breaches[breached]["bets"] >= 1 and breaches[breached]["staked"] >= 250
-    assert datetime.fromisoformat(breaches[breached]["timeout_until"]) == start + timedelta(
-        hours=24
-    )
+    until = datetime.fromisoformat(breaches[breached]["timeout_until"])
+    assert until == (start + timedelta(hours=24)).replace(tzinfo=UTC)
     assert "not causal" in report["note"]
     (timeout,) = report["by_type"]
     assert timeout["intervention_type"] == "timeout" and timeout["count"] == 2

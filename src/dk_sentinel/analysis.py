@@ -24,7 +24,7 @@ from dk_sentinel.models import (
     categories_at_or_above,
     utcnow,
 )
-from dk_sentinel.scoring import PUBLISHED_RUNS
+from dk_sentinel.scoring import PUBLISHED_RUNS, last_successful_run
 from dk_sentinel.warehouse import Warehouse
 
 _PLAYER_ID = re.compile(PLAYER_ID_PATTERN)
@@ -190,8 +190,12 @@ def _jsonable(value: Any) -> float | int | str | None:
 
 def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], bool]:
     try:
+        # The latest published run first, then its row: the run filter lets DuckDB skip every
+        # older run's row groups (a point query on the rg_latest_risk_scores view scans all).
+        latest = last_successful_run(wh)
         rows = wh.query_dicts(
-            "select * from {analytics}.rg_latest_risk_scores where player_id = ?", [player_id]
+            f"select s.* from {_SCORES} where s.run_id = ? and s.player_id = ?",
+            [latest.run_id if latest else "", player_id],
         )
         if rows:
             return rows[0], True

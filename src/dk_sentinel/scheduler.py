@@ -7,7 +7,8 @@ missed while a run was still going is coalesced into the next one, never queued.
 waits for a running batch up to a timeout; a batch cut short is repaired by the next run,
 as after any interrupted run.
 
-Expressions are croniter's: five fields, or six with seconds last (``"* * * * * */2"``: every 2 seconds).
+Expressions are croniter's, in UTC: five fields, or six with seconds last
+(``"* * * * * */2"``: every 2 seconds).
 """
 
 from __future__ import annotations

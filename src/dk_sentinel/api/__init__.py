@@ -504,3 +504,16 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
         return RunStarted(run_id=run_id, status=f"started at {utcnow():%Y-%m-%d %H:%M:%S} UTC")
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of several worker processes (``sentinel serve --workers N``).
+
+    The settings are the parent's, from the JSON file named by ``$SENTINEL_SERVE_SETTINGS``
+    (secrets are never in it: they are read from the environment).
+    """
+    import os
+    from pathlib import Path
+
+    path = Path(os.environ["SENTINEL_SERVE_SETTINGS"])
+    return create_app(Settings.model_validate_json(path.read_text(encoding="utf-8")))

@@ -65,6 +65,18 @@ class SentinelGroup(typer.core.TyperGroup):
             raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """Logs to whatever ``sys.stderr`` is at the time (test runners swap it per command)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logger = logging.getLogger("dk_sentinel")
@@ -72,7 +84,7 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     for handler in list(logger.handlers):
         if getattr(handler, "_sentinel", False):
             logger.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     handler._sentinel = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

@@ -19,15 +19,52 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            help='Also run score-batch in-process on this cron expression, e.g. "5 * * * *".'
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="Worker processes (Snowflake only; 1 with --schedule)."),
+    ] = 1,
 ) -> None:
-    """Serve the REST API (FastAPI) over the same use cases as the CLI; one worker."""
+    """Serve the REST API (FastAPI) over the same use cases as the CLI; Ctrl-C stops."""
     import uvicorn
 
     from dk_sentinel.api import create_app
+    from dk_sentinel.errors import UsageError
 
     settings = state(ctx).settings
+    if workers > 1 and schedule:
+        raise UsageError(
+            "--schedule needs a single worker: each worker would run its own scheduler",
+            "Drop --workers, or run score-batch from cron and serve with --workers.",
+        )
+    if workers > 1 and settings.warehouse.backend == "duckdb":
+        raise UsageError(
+            "the embedded DuckDB file can be served by one worker process only",
+            "Drop --workers (one worker answers many requests at once), or use Snowflake.",
+        )
+    app = create_app(settings, schedule)  # validates the schedule before anything starts
     info(f"Serving DK Sentinel on http://{host}:{port} (OpenAPI docs at /docs); Ctrl-C stops.")
-    uvicorn.run(create_app(settings), host=host, port=port, workers=1, log_level="warning")
+    if schedule:
+        info(f"Scoring in-process on {schedule!r} (UTC), under the score-batch lock.")
+    if workers == 1:
+        grace = int(settings.api.shutdown_timeout_seconds) + 5
+        uvicorn.run(app, host=host, port=port, log_level="warning",
+                    timeout_graceful_shutdown=grace)  # fmt: skip
+        return
+    # Several processes: each builds its app from the same settings, passed on as a JSON file.
+    import os
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        handle.write(settings.model_dump_json())
+    os.environ["SENTINEL_SERVE_SETTINGS"] = handle.name
+    uvicorn.run("dk_sentinel.api:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level="warning")  # fmt: skip
 
 
 def render_keys(items: Any) -> Any:
