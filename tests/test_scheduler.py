@@ -71,3 +71,48 @@ def test_scheduled_run_is_on_time_and_a_cron_run_meanwhile_exits_75(
     assert scheduled["new_bets"] == 1
     started = datetime.fromisoformat(scheduled["started_at"])
     assert started.second % 3 in (0, 1)  # on the tick (whole seconds, within a second)
+
+
+def test_ticks_missed_during_a_run_are_coalesced_and_stop_waits_up_to_its_timeout(
+    db_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from dk_sentinel import scheduler as module
+    from dk_sentinel.models import BatchRun, utcnow
+
+    running, release, calls = threading.Event(), threading.Event(), []
+
+    def slow_batch(settings: Settings, **kwargs: object) -> BatchRun:
+        calls.append(utcnow())
+        running.set()
+        release.wait(10)
+        return BatchRun(run_id=f"R{len(calls)}", status="success", started_at=utcnow(),
+                        as_of=utcnow(), scoring_version="test")  # fmt: skip
+
+    monkeypatch.setattr(module, "score_batch", slow_batch)
+    every_second = module.Scheduler(db_settings, "* * * * * *")
+    every_second.start()
+    assert running.wait(5)
+    time.sleep(2.5)  # two or three ticks pass while the first run is still going
+    assert every_second.stop(timeout=0.2) is False  # the batch outlives a short shutdown
+    release.set()
+    assert every_second.stop(timeout=5) is True
+    assert len(calls) == 1  # the missed ticks were not queued behind it...
+    assert every_second.status.coalesced_ticks >= 2  # ...but counted as coalesced
+    assert every_second.status.runs == 1 and every_second.status.last_run_id == "R1"
+
+
+def test_a_tick_finding_the_scoring_lock_held_is_skipped(
+    db_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dk_sentinel import scheduler as module
+    from dk_sentinel.errors import BusyError
+
+    def held(settings: Settings, **kwargs: object) -> None:
+        raise BusyError("another score-batch is running (pid 1)")
+
+    monkeypatch.setattr(module, "score_batch", held)
+    ticker = module.Scheduler(db_settings, "5 * * * *")
+    assert ticker.tick() is None
+    assert ticker.status.skipped_busy == 1 and ticker.status.runs == 0

@@ -222,3 +222,62 @@ def test_twenty_concurrent_identical_requests_store_exactly_one(
     assert errors == []
     assert len(stored) == 1 and events == 1 and outbox == 1
     assert {r.intervention_id for r in results} == {stored[0][0]}
+
+
+def test_thirty_days_of_hourly_runs_thin_to_a_week_of_runs_and_one_a_day(
+    backend_settings: Settings,
+) -> None:
+    """History retention: 720 hourly runs -> 7 days of every run, then the last run a day."""
+    from datetime import datetime, timedelta
+
+    from dk_sentinel.config import HistorySettings
+    from dk_sentinel.scoring import prune_history
+
+    start, players = datetime(2026, 11, 1), ["PLR_1001_NJ", "PLR_1002_NJ"]
+    with connect(backend_settings) as wh:
+        bootstrap(wh)
+        wh.execute("create table {analytics}.rg_risk_scores "
+                   "(run_id varchar, player_id varchar, as_of timestamp)")  # fmt: skip
+        runs = [(f"R{h:04d}", start + timedelta(hours=h)) for h in range(30 * 24)]
+        for run_id, as_of in runs:
+            wh.execute(
+                "insert into {ops}.scoring_runs (run_id, status, kind, started_at, finished_at, "
+                "as_of) values (?, 'success', 'live', ?, ?, ?)",
+                [run_id, as_of, as_of, as_of],
+            )
+        wh.execute("insert into {ops}.scoring_runs (run_id, status, kind, started_at, as_of) "
+                   "values ('RFAIL', 'failed', 'live', ?, ?)", [start, start])  # fmt: skip
+        wh.execute("insert into {ops}.scoring_runs (run_id, status, kind, started_at, as_of) "
+                   "values ('REPLAY', 'success', 'replay', ?, ?)", [start, start])  # fmt: skip
+        for run_id in [r for r, _ in runs] + ["RFAIL", "REPLAY"]:
+            for player in players:
+                wh.execute(
+                    "insert into {analytics}.rg_risk_scores select ?, ?, as_of "
+                    "from {ops}.scoring_runs where run_id = ?",
+                    [run_id, player, run_id],
+                )
+        newest = runs[-1][1]
+        policy = HistorySettings(keep_every_run_days=7, max_age_days=400)
+        thinned = prune_history(wh, newest, policy)
+        assert prune_history(wh, newest, policy) == thinned  # idempotent: same runs, no rows
+        kept = wh.query("select run_id, count(*) from {analytics}.rg_risk_scores "
+                        "group by run_id order by run_id")  # fmt: skip
+        old_days = wh.query(
+            "select count(distinct cast(as_of as date)) from {analytics}.rg_risk_scores "
+            "where as_of < ? and run_id <> 'REPLAY'",
+            [newest - timedelta(days=7)],
+        )[0][0]
+        gone = HistorySettings(keep_every_run_days=7, max_age_days=31)
+        prune_history(wh, newest + timedelta(days=10), gone)
+        oldest = wh.query("select min(as_of) from {analytics}.rg_risk_scores "
+                          "where run_id <> 'REPLAY'")[0][0]  # fmt: skip
+    cutoff = newest - timedelta(days=7)
+    recent = [r for r, at in runs if at >= cutoff]
+    last_aged_of_each_day = {
+        max(r for r, at in runs if at < cutoff and at.date() == day)
+        for day in {at.date() for _, at in runs if at < cutoff}
+    }
+    assert {r for r, _ in kept} == {*recent, "REPLAY", *last_aged_of_each_day}
+    assert all(n == 2 for _, n in kept)  # one row per player per kept run
+    assert old_days == 23 and len(kept) == len(recent) + 23 + 1  # 169 + 23 daily + the replay
+    assert oldest >= newest + timedelta(days=10) - timedelta(days=31)

@@ -192,6 +192,8 @@ def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], bool]:
     try:
         # The latest published run first, then its row: the run filter lets DuckDB skip every
         # older run's row groups (a point query on the rg_latest_risk_scores view scans all).
+        # (No index on player_id: DuckDB cannot alter an indexed table, and dbt adds a new
+        # scoring version's columns with ALTER TABLE.)
         latest = last_successful_run(wh)
         rows = wh.query_dicts(
             f"select s.* from {_SCORES} where s.run_id = ? and s.player_id = ?",

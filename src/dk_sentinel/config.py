@@ -148,10 +148,28 @@ class Thresholds(_Section):
         return self
 
 
+class HistorySettings(_Section):
+    """How long score history is kept (applied at the end of every successful run)."""
+
+    keep_every_run_days: int = Field(
+        default=7, ge=1, description="Every run's scores are kept this many days"
+    )
+    max_age_days: int = Field(
+        default=400, ge=31, description="After that, one run a day until this age, then none"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HistorySettings:
+        if self.max_age_days <= self.keep_every_run_days:
+            raise ValueError("max_age_days must be more than keep_every_run_days")
+        return self
+
+
 class ScoringSettings(_Section):
     """Scoring windows and the tunable parameters of each component (see the dbt YAML)."""
 
     weights: Weights = Weights()
+    history: HistorySettings = HistorySettings()
     thresholds: Thresholds = Thresholds()
     recent_window_days: int = Field(default=14, ge=1, le=90)
     baseline_window_days: int = Field(default=76, ge=7, le=365)

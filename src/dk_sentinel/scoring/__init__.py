@@ -17,10 +17,10 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dk_sentinel.config import Settings
+from dk_sentinel.config import HistorySettings, Settings
 from dk_sentinel.errors import BusyError, ScoringError
 from dk_sentinel.models import BatchRun, RunKind, utcnow
 from dk_sentinel.scoring.dbt import SCORING_VERSION, DbtResult, cache_dir, dbt_vars, run_dbt
@@ -183,6 +183,53 @@ def _insert_run(wh: Warehouse, run: BatchRun) -> None:
     )  # fmt: skip
 
 
+def prune_history(wh: Warehouse, now: datetime, policy: HistorySettings) -> int:
+    """Thin the live score history: every run for a while, then one run a day, then nothing.
+
+    Rows of live runs whose as-of is older than ``keep_every_run_days`` are deleted unless the
+    run is the last successful one of its UTC day, and all rows older than ``max_age_days``.
+    Replays (``sentinel backtest --replay``, calibration) are kept: one run per replayed as-of,
+    asked for on purpose. Every run scores every active player, so what is kept is
+    one score per player per day: the 7/30-day changes, ``analyze --history``, backtests and
+    the intervention report read the same answers. The runs themselves stay in the run log.
+
+    Args:
+        wh: An open warehouse.
+        now: The time the ages are measured from (the as-of of the run just published).
+        policy: ``[scoring.history]``.
+
+    Returns:
+        How many runs had their rows deleted.
+    """
+    every = now - timedelta(days=policy.keep_every_run_days)
+    oldest = now - timedelta(days=policy.max_age_days)
+    doomed = [
+        r[0]
+        for r in wh.query(
+            "select run_id from (select run_id, status, as_of, row_number() over ("
+            "partition by cast(as_of as date), coalesce(kind, 'live'), status "
+            "order by as_of desc, finished_at desc, run_id desc) as nth "
+            "from {ops}.scoring_runs where as_of < ? and status not in ('running', 'skipped') "
+            "and coalesce(kind, 'live') = 'live'"
+            ") as aged where status <> 'success' or nth > 1 or as_of < ?",
+            [every, oldest],
+        )
+    ]
+    if not doomed or not _scores_table_exists(wh):
+        return 0
+    with wh.transaction():
+        for start in range(0, len(doomed), 500):
+            chunk = doomed[start : start + 500]
+            wh.execute(
+                "delete from {analytics}.rg_risk_scores "
+                f"where run_id in ({', '.join('?' for _ in chunk)})",
+                chunk,
+            )
+    log.info("score history: thinned %d run(s) older than %d days", len(doomed),
+             policy.keep_every_run_days)  # fmt: skip
+    return len(doomed)
+
+
 def _finish_run(wh: Warehouse, run: BatchRun) -> None:
     wh.execute(
         "update {ops}.scoring_runs set status = ?, finished_at = ?, watermark = ?, "
@@ -288,6 +335,8 @@ def score_batch(
                 run.error = "; ".join(result.failures)[:2000]
                 run.watermark = None
             _finish_run(wh, run)
+            if run.status == "success" and run.kind == "live":
+                prune_history(wh, run.as_of, settings.scoring.history)
     log.info(
         "score-batch %s: %d players scored as of %s, %d new bets, %d tests passed (%.1f s)",
         run.run_id, run.players_scored, run.as_of, run.new_bets, run.tests_passed, run.seconds or 0,
@@ -303,6 +352,7 @@ __all__ = [
     "last_successful_run",
     "list_runs",
     "new_run_id",
+    "prune_history",
     "score_batch",
     "scoring_lock",
 ]

@@ -129,7 +129,7 @@ def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
         "scoring_version": SCORING_VERSION,
         "raw_schema": settings.warehouse.schemas.raw,
         "ops_schema": settings.warehouse.schemas.ops,
-        **s.model_dump(exclude={"weights", "thresholds", "dbt_threads"}),
+        **s.model_dump(exclude={"weights", "thresholds", "dbt_threads", "history"}),
         **{f"sla_hours_{c}": getattr(settings.queue, f"sla_hours_{c}") for c in _SLA},
         "threshold_critical": str(s.thresholds.critical),
         "threshold_high": str(s.thresholds.high),
