@@ -204,6 +204,12 @@ def _cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
+def _page(items: list[Any], start: int, limit: int) -> tuple[list[Any], str | None]:
+    """One page of ``items`` from ``start`` and the cursor of the next page (None: the last)."""
+    more = len(items) > start + limit
+    return items[start : start + limit], _cursor(start + limit) if more else None
+
+
 def _offset(cursor: str | None) -> int:
     if not cursor:
         return 0
@@ -416,12 +422,9 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
         full = usecases.review_queue(
             settings, min_category=category, state=state, limit=start + limit + 1
         )
-        items = full.items[start : start + limit]
-        more = len(full.items) > start + limit
-        return QueuePage(
-            run_id=full.run_id, as_of=full.as_of, min_category=full.min_category, items=items,
-            next_cursor=_cursor(start + limit) if more else None,
-        )  # fmt: skip
+        items, next_cursor = _page(full.items, start, limit)
+        return QueuePage(run_id=full.run_id, as_of=full.as_of, min_category=full.min_category,
+                         items=items, next_cursor=next_cursor)  # fmt: skip
 
     @app.post("/api/interventions", status_code=201, tags=["interventions"],
               responses=_errors(*_KEYED, 400, 404, 409))  # fmt: skip
@@ -455,14 +458,14 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
     ) -> InterventionPage:
         """Interventions, newest first, filtered and paginated by cursor."""
         start = _offset(cursor)
-        items = usecases.interventions(
-            settings, player_id=player_id, active=active, intervention_type=intervention_type
+        items, next_cursor = _page(
+            usecases.interventions(
+                settings, player_id=player_id, active=active, intervention_type=intervention_type
+            ),
+            start,
+            limit,
         )
-        more = len(items) > start + limit
-        return InterventionPage(
-            items=items[start : start + limit],
-            next_cursor=_cursor(start + limit) if more else None,
-        )
+        return InterventionPage(items=items, next_cursor=next_cursor)
 
     @app.get("/api/interventions/{intervention_id}", tags=["interventions"],
              responses=_errors(*_KEYED, 404))  # fmt: skip
