@@ -255,7 +255,9 @@ def test_failing_dbt_tests_exit_4_and_publish_nothing(runner, scored: Settings) 
     assert result.exit_code == 4, result.stderr
     assert "dbt test(s) failed" in result.stderr
     record = json.loads(result.stdout)  # the run record is printed on every outcome
-    assert record["status"] == "tests_failed" and record["tests_failed"] >= 1
+    assert record["status"] == "tests_failed" and record["tests_failed"] == 1
+    # the failed check is named, with how many rows broke it
+    assert record["error"] == "weights_sum_to_one (1 rows)", record["error"]
     with connect(scored) as wh:
         assert (
             wh.query("select distinct run_id from {analytics}.rg_latest_risk_scores") == published
@@ -295,7 +297,8 @@ def test_data_tests_check_this_run_and_unit_tests_run_apart(runner, scored: Sett
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     run = json.loads(result.stdout)
-    assert run["status"] == "success" and run["tests_failed"] == 0 and run["tests_passed"] >= 15
+    # one test node checks every invariant of this run's rows (scoring_run_checks)
+    assert run["status"] == "success" and (run["tests_passed"], run["tests_failed"]) == (1, 0)
     # The YAML unit tests are left out of production runs and run on their own here.
     unit = run_dbt(scored, ["test", "--select", "test_type:unit"], dbt_vars(scored))
     assert (unit.tests_passed, unit.tests_failed) == (12, 0), unit.failures

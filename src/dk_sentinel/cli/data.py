@@ -160,7 +160,11 @@ def score_batch(
         ),
     ] = None,
     full_refresh: Annotated[
-        bool, typer.Option("--full-refresh", help="Score even when no new bets arrived.")
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Score even when no new bets arrived; rebuild the bets' derived tables.",
+        ),
     ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:

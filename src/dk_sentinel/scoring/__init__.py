@@ -11,6 +11,7 @@ the run succeeded, so a crash or ``kill -9`` leaves the previous scores intact.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -18,12 +19,20 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from dk_sentinel.config import HistorySettings, Settings
 from dk_sentinel.errors import BusyError, ScoringError
 from dk_sentinel.models import BatchRun, RunKind, utcnow
-from dk_sentinel.scoring.dbt import SCORING_VERSION, DbtResult, cache_dir, dbt_vars, run_dbt
+from dk_sentinel.scoring.dbt import (
+    PROJECT_DIR,
+    SCORING_VERSION,
+    DbtResult,
+    cache_dir,
+    dbt_vars,
+    run_dbt,
+)
 from dk_sentinel.warehouse import Warehouse, connect
 from dk_sentinel.warehouse.schema import require_current
 
@@ -141,13 +150,58 @@ def active_profile_version(wh: Warehouse) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def _scores_table_exists(wh: Warehouse) -> bool:
+def _table_exists(wh: Warehouse, name: str) -> bool:
     rows = wh.query(
         "select count(*) from information_schema.tables "
-        "where lower(table_schema) = lower(?) and lower(table_name) = 'rg_risk_scores'",
-        [wh.schemas.analytics],
+        "where lower(table_schema) = lower(?) and lower(table_name) = lower(?)",
+        [wh.schemas.analytics, name],
     )
     return bool(rows[0][0])
+
+
+def _scores_table_exists(wh: Warehouse) -> bool:
+    return _table_exists(wh, "rg_risk_scores")
+
+
+def _as_text(value: object) -> str:
+    """A seed cell as its CSV text (how the warehouse types it does not matter)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, float | Decimal) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
+def seeds_current(wh: Warehouse) -> bool:
+    """Whether the warehouse holds the packaged seeds exactly (then a run need not reload them).
+
+    The seeds are reference data (time zones, daylight-saving dates) that change with a
+    release, not with the bets: reloading them every run cost two dbt nodes. When they do
+    change, the bets' local times are recomputed too (``int_bets_localised`` is rebuilt).
+    """
+    for path in sorted((PROJECT_DIR / "seeds").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            header, *rows = list(csv.reader(handle))
+        if not _table_exists(wh, path.stem) or not _table_exists(wh, "int_bets_localised"):
+            return False
+        stored = wh.query(f"select {', '.join(header)} from {{analytics}}.{path.stem}")
+        if sorted(tuple(_as_text(v) for v in row) for row in stored) != sorted(map(tuple, rows)):
+            return False
+    return True
+
+
+def _named_failures(wh: Warehouse, result: DbtResult) -> list[str]:
+    """The failed checks by name: each failed test's query again, its rows as "name (n rows)"."""
+    named = []
+    for sql in result.failed_test_sql:
+        try:
+            rows = wh.query(sql)
+        except Exception:
+            return result.failures
+        named += [f"{row[0]} ({row[1]} rows)" if len(row) > 1 else str(row[0]) for row in rows]
+    return named or result.failures
 
 
 def _repair(wh: Warehouse) -> None:
@@ -256,7 +310,9 @@ def score_batch(
     Args:
         settings: Loaded settings (the warehouse is opened and closed here, around dbt).
         as_of: Score as of this time (UTC); default now. Forces a run.
-        full_refresh: Score even when no bets arrived since the last run.
+        full_refresh: Score even when no bets arrived since the last run, and rebuild the
+            derived tables (the bets' local times) from the raw bets; the score history is
+            never rebuilt.
         kind: ``live`` (the default; its scores become the latest) or ``replay`` (a past
             as-of for backtests: kept in the history, never published as latest).
         progress: Called with a short status line at each step.
@@ -289,6 +345,11 @@ def score_batch(
         with connect(settings) as wh:
             require_current(wh)
             _repair(wh)
+            # A run starts strictly after the previous one (the derived tables tell the rows
+            # a run added by its start time), even if the clock stepped back.
+            latest = wh.query("select max(started_at) from {ops}.scoring_runs")[0][0]
+            if latest is not None and run.started_at <= latest:
+                run.started_at = latest + timedelta(seconds=1)
             run.profile_version = active_profile_version(wh)
             previous = last_successful_run(wh)
             watermark = wh.query("select max(loaded_at) from {raw}.bets")[0][0]
@@ -307,10 +368,17 @@ def score_batch(
                 log.info("score-batch skipped: no new bets since the last successful run")
                 return run
             _insert_run(wh, run)
+            build = ["build"]
+            if seeds_current(wh):
+                build += ["--exclude-resource-type", "seed"]
+            else:  # new or changed reference data: every bet's local time is recomputed
+                full_refresh = True
+            if full_refresh:  # rebuilds the derived tables from raw (never the score history)
+                build.append("--full-refresh")
         say(f"running dbt (as of {run.as_of:%Y-%m-%d %H:%M})")
         try:
             with _warehouse_held(settings):
-                result = dbt(settings, ["build"], dbt_vars(settings))
+                result = dbt(settings, build, dbt_vars(settings))
         except ScoringError as exc:
             with connect(settings) as wh:
                 run.status, run.finished_at, run.error = "failed", utcnow(), exc.message
@@ -332,7 +400,8 @@ def score_batch(
                 run.status = "success"
             else:
                 run.status = "tests_failed" if result.models_ok else "failed"
-                run.error = "; ".join(result.failures)[:2000]
+                failures = _named_failures(wh, result) if result.tests_failed else result.failures
+                run.error = "; ".join(failures)[:2000]
                 run.watermark = None
             _finish_run(wh, run)
             if run.status == "success" and run.kind == "live":
@@ -355,4 +424,5 @@ __all__ = [
     "prune_history",
     "score_batch",
     "scoring_lock",
+    "seeds_current",
 ]

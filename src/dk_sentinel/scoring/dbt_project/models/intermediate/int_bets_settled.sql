@@ -1,7 +1,7 @@
 {#- Bets placed in the scoring window (T - recent - baseline days, T], each tagged with its
     window and its state as of T: a bet settled after T is still open at T, and its outcome
-    (loss / win / even) is known only once settled. No local time: the loss-chase links read
-    this lighter view (int_bets_windowed adds local time for the per-player features).
+    (loss / win / even) is known only once settled. Read from int_bets_localised, filtered on
+    placed_at (the engine prunes by it: DuckDB's zone maps, Snowflake's clustering key).
     A view on DuckDB (recomputing it is cheaper than writing 10M rows to the file), a table
     on Snowflake. -#}
 
@@ -13,7 +13,7 @@ with
 
 bets as (
 
-    select * from {{ ref('stg_sentinel__bets') }}
+    select * from {{ ref('int_bets_localised') }}
     where placed_at <= {{ as_of_ts }}
       and placed_at > {{ dbt.dateadd('day', -(var('recent_window_days') + var('baseline_window_days')), as_of_ts) }}
 
@@ -32,6 +32,9 @@ final as (
         is_live,
         odds_decimal,
         stake,
+        utc_offset_hours,
+        local_day,
+        local_hour,
         case
             when placed_at > {{ dbt.dateadd('day', -var('recent_window_days'), as_of_ts) }} then 'recent'
             else 'baseline'

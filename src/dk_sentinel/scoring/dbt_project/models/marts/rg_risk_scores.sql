@@ -1,6 +1,6 @@
 {#- Score history: one row per player per scoring run (appended; a re-run of the same run_id
-    replaces its rows). Component scores in [0, 1] (null = absent), the composite, the
-    category and the evidence behind every component. See _marts__models.yml and the README. -#}
+    replaces its rows; never rebuilt, not even by --full-refresh). Component scores in [0, 1]
+    (null = absent), the composite, the category and the evidence behind every component. See _marts__models.yml and the README. -#}
 
 {%- set run = current_run() %}
 {%- set profile = active_profile() %}
@@ -12,6 +12,7 @@
         unique_key='run_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        full_refresh=false,
         tmp_relation_type=var('tmp_relation_type', 'table')
     )
 }}

@@ -21,6 +21,7 @@ renamed as (
         cast(stake as double) as stake,
         cast(payout as double) as payout,
         status,
+        load_id,
         loaded_at
 
     from source
