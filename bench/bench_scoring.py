@@ -1,11 +1,17 @@
 """Scoring benchmark on the embedded default: `python bench/bench_scoring.py --players 100000`.
 
-About 100 bets per player over 90 days (100k players ~ 10M bets). Measures, each in a fresh
-process: a full score-batch; the same features computed by one hand-written DuckDB query
-(the floor dbt is compared with); an hourly run after 100k new bets; `sentinel analyze`
-latency; peak RSS of the score-batch process tree (dbt runs in a child). It also measures
-the floors no SQL can lower: the fixed cost of a score-batch (a 100-player warehouse, where
-the SQL takes almost nothing), dbt's import, and the import of the libraries `analyze` needs.
+About 100 bets per player over 90 days (100k players ~ 10M bets). Every figure of the scoring
+cost table, each ratio from this one run, in both operating modes:
+
+- cron (a fresh `sentinel score-batch` process per run, dbt in a child): the first run on a
+  new warehouse (builds the derived tables), a `--full-refresh` (rebuilds them from raw.bets),
+  an hourly run after 100k new bets, a skipped run, peak RSS of the process tree;
+- resident (`sentinel serve --schedule`: dbt kept loaded, ResidentDbt): a full refresh and the
+  hourly run after the same 100k new bets, from the same warehouse state;
+- the fixed cost of a run in both modes (a 2,000-player warehouse), against dbt's import;
+- one hand-written DuckDB query of the features (the floor the SQL is compared with);
+- a full refresh and an hourly run with 360 days of history instead of 90 (same windows);
+- `sentinel ingest` of the 10M-row CSV against DuckDB's own typed load of the same file.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _util import run_timed, save, sentinel
@@ -82,10 +89,10 @@ select * from p left join c using (player_id) left join t using (player_id) left
 """
 
 
-def generated(folder: Path, players: int) -> Path:
-    """The folder, with 90 days of generated contract files for ``players`` (made once)."""
+def generated(folder: Path, players: int, days: int = 90) -> Path:
+    """The folder, with ``days`` of generated contract files for ``players`` (made once)."""
     if not (folder / "bets.csv").exists():
-        subprocess.run(sentinel("generate", "--out", str(folder), "--players", str(players), "--days", "90",
+        subprocess.run(sentinel("generate", "--out", str(folder), "--players", str(players), "--days", str(days),
                                 "--seed", "1", "--as-of", "2026-11-01"), check=True)  # fmt: skip
     return folder
 
@@ -95,72 +102,112 @@ def median_seconds(args: list[str], runs: int, env: dict[str, str] | None = None
     return statistics.median(run_timed(args, env)["seconds"] for _ in range(runs))
 
 
-def fixed_cost(folder: Path) -> float:
-    """Wall time of a score-batch on a 100-player warehouse (second run: dbt's caches warm)."""
-    env = {**os.environ, "XDG_CACHE_HOME": str(folder / ".cache")}
-    db = folder / "tiny.duckdb"
-    generated(folder, 100)
+def fresh_warehouse(data: Path, name: str, env: dict[str, str]) -> tuple[Path, dict[str, Any]]:
+    """A new warehouse in ``data`` with its bets (timed) and assessments loaded."""
+    db = data / name
+    for suffix in ("", ".wal"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
     base = sentinel("--db", str(db), "-q")
-    if not db.exists():
-        subprocess.run([*base, "init"], check=True, env=env)
-        subprocess.run([*base, "ingest", "bets", str(folder / "bets.csv")], check=True, env=env)
-    runs = [run_timed([*base, "score-batch", "--as-of", AS_OF], env) for _ in range(3)]
-    assert all(r["exit_code"] == 0 for r in runs), runs[-1]["stderr"]
-    return statistics.median(r["seconds"] for r in runs[1:])
+    subprocess.run([*base, "init"], check=True, env=env)
+    loaded = run_timed([*base, "ingest", "bets", str(data / "bets.csv")], env)
+    assert loaded["exit_code"] == 0, loaded["stderr"]
+    subprocess.run([*base, "ingest", "assessments", str(data / "assessments.csv")], check=True,
+                   env=env)  # fmt: skip
+    return db, loaded
+
+
+def score(db: Path, env: dict[str, str], *extra: str) -> dict[str, Any]:
+    """A cron score-batch of ``db`` (a fresh process), which must succeed."""
+    run = run_timed(sentinel("--db", str(db), "-q", "score-batch", "-f", "json", *extra), env)
+    assert run["exit_code"] == 0, run["stderr"]
+    return run
 
 
 # Resident mode (`sentinel serve --schedule`): one process keeps dbt loaded (ResidentDbt: the
-# manifest parsed once) and runs score_batch again and again. Prints the seconds of each run.
+# manifest parsed once) and runs score_batch again and again. Modes: "fixed" (four runs of a
+# small warehouse), "full" (a warm-up run, then a full refresh, then the new bets loaded and
+# an hourly run). Prints the seconds of each step.
 RESIDENT = """
 import json, sys, time
+from datetime import datetime
 from dk_sentinel.config import load_settings
+from dk_sentinel.ingest import ingest
 from dk_sentinel.scoring import score_batch
 from dk_sentinel.scoring.dbt import ResidentDbt
-settings = load_settings(overrides={"warehouse.duckdb.path": sys.argv[1]})
-dbt, seconds = ResidentDbt(), []
-for _ in range(3):
+from dk_sentinel.warehouse import connect
+db, mode = sys.argv[1], sys.argv[2]
+settings = load_settings(overrides={"warehouse.duckdb.path": db})
+dbt, seconds = ResidentDbt(), {}
+def timed(name, **kw):
     started = time.perf_counter()
-    assert score_batch(settings, full_refresh=True, dbt=dbt).status == "success"
-    seconds.append(time.perf_counter() - started)
+    run = score_batch(settings, dbt=dbt, **kw)
+    assert run.status == "success", run.error
+    seconds.setdefault(name, []).append(time.perf_counter() - started)
+as_of = datetime(2026, 11, 1)
+if mode == "fixed":
+    for _ in range(4):
+        timed("run", as_of=as_of)
+else:
+    timed("warm_up", as_of=as_of)
+    timed("full_refresh", as_of=as_of, full_refresh=True)
+    with connect(settings) as wh:
+        ingest(wh, "bets", [sys.argv[3]])
+    timed("hourly", as_of=datetime(2026, 11, 1, 1))
 print(json.dumps({"seconds": seconds, "parses": dbt.parses}))
 """
 
 
-def resident_cost(folder: Path) -> float:
-    """Seconds of one scheduled score-batch of the 100-player warehouse, dbt kept loaded."""
-    db = folder / "resident.duckdb"
-    shutil.copy(folder / "tiny.duckdb", db)
-    env = {**os.environ, "XDG_CACHE_HOME": str(folder / ".cache")}
-    out = subprocess.run([sys.executable, "-c", RESIDENT, str(db)], capture_output=True,
-                         text=True, env=env, check=True)  # fmt: skip
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+def resident(db: Path, env: dict[str, str], mode: str, *extra: str) -> dict[str, Any]:
+    """Run the resident script in a fresh process: its step times, parses and peak RSS."""
+    run = run_timed([sys.executable, "-c", RESIDENT, str(db), mode, *extra], env)
+    assert run["exit_code"] == 0, run["stderr"]
+    result = json.loads(run["stdout"].strip().splitlines()[-1])
     assert result["parses"] == 1, result  # the manifest was reused by the later runs
-    return statistics.median(result["seconds"][1:])
+    return {**result, "peak_rss_mib": run["peak_rss_mib"]}
+
+
+TYPED_LOAD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], config={"threads": 2, "memory_limit": sys.argv[3]})
+started = time.perf_counter()
+con.execute(f\"\"\"create table bets as select * from read_csv('{sys.argv[2]}', header = true,
+    columns = {{'bet_id': 'VARCHAR', 'player_id': 'VARCHAR', 'placed_at': 'TIMESTAMP',
+    'settled_at': 'TIMESTAMP', 'sport': 'VARCHAR', 'market': 'VARCHAR', 'is_live': 'BOOLEAN',
+    'odds_decimal': 'DECIMAL(10,3)', 'stake': 'DECIMAL(14,2)', 'payout': 'DECIMAL(14,2)',
+    'status': 'VARCHAR'}})\"\"\")
+print(time.perf_counter() - started)
+"""
+
+
+def typed_load(data: Path, memory_limit: str) -> float:
+    """Seconds for DuckDB's own typed load of the bets CSV into a new file (no validation)."""
+    db = data / "typed.duckdb"
+    db.unlink(missing_ok=True)
+    out = subprocess.run([sys.executable, "-c", TYPED_LOAD, str(db), str(data / "bets.csv"),
+                          memory_limit], capture_output=True, text=True, check=True)  # fmt: skip
+    db.unlink(missing_ok=True)
+    return float(out.stdout.strip())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--players", type=int, default=10_000)
+    parser.add_argument("--history-players", type=int, default=20_000,
+                        help="players of the 90- vs 360-day comparison (4x the bets at 360)")  # fmt: skip
     parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "data")
     parser.add_argument("--memory-limit", default="2GB")
     args = parser.parse_args()
     data = generated(args.dir / f"players_{args.players}", args.players)
-    db = data / "score.duckdb"
-    for suffix in ("", ".wal"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
     env = {
         **os.environ,
         "XDG_CACHE_HOME": str(data / ".cache"),
         "SENTINEL_WAREHOUSE__DUCKDB__MEMORY_LIMIT": args.memory_limit,
     }
-    base = sentinel("--db", str(db), "-q")
-    subprocess.run([*base, "init"], check=True, env=env)
-    loaded = run_timed([*base, "ingest", "bets", str(data / "bets.csv")], env)
-    subprocess.run(
-        [*base, "ingest", "assessments", str(data / "assessments.csv")], check=True, env=env
-    )
-    full = run_timed([*base, "score-batch", "--as-of", AS_OF, "-f", "json"], env)
-    assert full["exit_code"] == 0, full["stderr"]
+    typed = typed_load(data, args.memory_limit)
+    db, loaded = fresh_warehouse(data, "score.duckdb", env)
+    first = score(db, env, "--as-of", AS_OF)  # builds the derived tables
+    full = score(db, env, "--as-of", AS_OF, "--full-refresh")  # rebuilds them from raw.bets
+    shutil.copy(db, data / "resident.duckdb")  # the resident mode starts from the same state
 
     import duckdb
 
@@ -178,50 +225,101 @@ def main() -> None:
             from raw.bets using sample 100000 rows (reservoir, 7)) to '{new_file}' (header)"""
     )
     con.close()
-    run_timed([*base, "ingest", "bets", str(new_file)], env)
-    hourly = run_timed([*base, "score-batch", "--as-of", "2026-11-01T01:00:00", "-f", "json"], env)
-    assert hourly["exit_code"] == 0, hourly["stderr"]
-    skipped = run_timed([*base, "score-batch", "-f", "json"], env)
+    subprocess.run(sentinel("--db", str(db), "-q", "ingest", "bets", str(new_file)), check=True,
+                   env=env)  # fmt: skip
+    hourly = score(db, env, "--as-of", "2026-11-01T01:00:00")
+    skipped = score(db, env)
     queue = subprocess.run(
-        [*base, "queue", "--limit", "1", "-f", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
+        sentinel("--db", str(db), "-q", "queue", "--limit", "1", "-f", "json"),
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
     player = json.loads(queue.stdout)["items"][0]["player_id"]
-    latency = median_seconds([*base, "analyze", player, "-f", "json"], 7, env)
-    floor = fixed_cost(args.dir / "players_100")
-    resident = resident_cost(args.dir / "players_100")
+    latency = median_seconds(
+        sentinel("--db", str(db), "-q", "analyze", player, "-f", "json"), 7, env
+    )
+    kept = resident(data / "resident.duckdb", env, "full", str(new_file))
+
+    # the fixed cost: a 2,000-player warehouse, where the SQL takes almost nothing
+    small = generated(args.dir / "players_2000", 2000)
+    small_env = {**env, "XDG_CACHE_HOME": str(small / ".cache")}
+    small_db, _ = fresh_warehouse(small, "small.duckdb", small_env)
+    score(small_db, small_env, "--as-of", AS_OF)  # first run: parses, builds
+    fixed = statistics.median(
+        score(small_db, small_env, "--as-of", AS_OF)["seconds"] for _ in range(3)
+    )
+    resident_fixed = statistics.median(resident(small_db, small_env, "fixed")["seconds"]["run"][1:])
     python = [sys.executable, "-c"]
     dbt_import = median_seconds([*python, "import dbt.cli.main"], 3)
     libraries = median_seconds([*python, "import typer, pydantic_settings, duckdb, filelock"], 7)
+
+    # cost against the history held: the same players and windows, 90 vs 360 days of bets
+    history = {}
+    for days in (90, 360):
+        folder = generated(args.dir / f"history_{args.history_players}_{days}d",
+                           args.history_players, days)  # fmt: skip
+        h_env = {**env, "XDG_CACHE_HOME": str(folder / ".cache")}
+        h_db, _ = fresh_warehouse(folder, "history.duckdb", h_env)
+        score(h_db, h_env, "--as-of", AS_OF)
+        history[days] = {
+            "full_refresh": score(h_db, h_env, "--as-of", AS_OF, "--full-refresh")["seconds"],
+            "hourly_no_new_bets": score(h_db, h_env, "--as-of", "2026-11-01T01:00:00")["seconds"],
+        }
+
+    secs = kept["seconds"]
     save(
         f"scoring_{args.players}",
         {
             "command": f"python bench/bench_scoring.py --players {args.players}",
             "players": args.players,
             "bets": bets,
-            "ingest_seconds": round(loaded["seconds"], 2),
-            "full_refresh_seconds": round(full["seconds"], 2),
-            "bare_duckdb_query_seconds": round(bare, 2),
-            "ratio_full_to_bare": round(full["seconds"] / bare, 2),
-            "hourly_run_100k_new_bets_seconds": round(hourly["seconds"], 2),
-            "ratio_hourly_to_full": round(hourly["seconds"] / full["seconds"], 3),
-            "skipped_run_seconds": round(skipped["seconds"], 2),
-            "fixed_cost_seconds_100_player_score_batch": round(floor, 2),
-            "dbt_import_seconds_median": round(dbt_import, 2),
-            "best_possible_ratio_hourly_to_full": round(floor / full["seconds"], 3),
-            # Resident (serve --schedule), a run costs `resident` on a tiny warehouse; a resident
-            # full refresh then takes about full - floor + resident.
-            "resident_score_batch_seconds_100_players": round(resident, 2),
-            "best_possible_ratio_resident": round(
-                resident / (full["seconds"] - floor + resident), 3
-            ),
+            "memory_limit": args.memory_limit,
+            "cron": {
+                "fixed_cost_seconds_2000_players": round(fixed, 2),
+                "dbt_import_seconds": round(dbt_import, 2),
+                "ratio_fixed_to_dbt_import": round(fixed / dbt_import, 2),
+                "first_run_new_warehouse_seconds": round(first["seconds"], 2),
+                "full_refresh_seconds": round(full["seconds"], 2),
+                "bare_duckdb_query_seconds": round(bare, 2),
+                "ratio_full_refresh_to_bare": round(full["seconds"] / bare, 2),
+                "hourly_run_100k_new_bets_seconds": round(hourly["seconds"], 2),
+                "ratio_hourly_to_cron_full_refresh": round(hourly["seconds"] / full["seconds"], 3),
+                "skipped_run_seconds": round(skipped["seconds"], 2),
+                "peak_rss_mib": round(max(r["peak_rss_mib"] for r in (first, full, hourly))),
+            },
+            "resident": {
+                "fixed_cost_seconds_2000_players": round(resident_fixed, 2),
+                "full_refresh_seconds": round(secs["full_refresh"][0], 2),
+                "ratio_full_refresh_to_bare": round(secs["full_refresh"][0] / bare, 2),
+                "hourly_run_100k_new_bets_seconds": round(secs["hourly"][0], 2),
+                "ratio_hourly_to_cron_full_refresh": round(secs["hourly"][0] / full["seconds"], 3),
+                "peak_rss_mib": round(kept["peak_rss_mib"]),
+            },
+            "history": {
+                "players": args.history_players,
+                **{
+                    f"full_refresh_seconds_{d}_days": round(h["full_refresh"], 2)
+                    for d, h in history.items()
+                },
+                "ratio_full_refresh_360_to_90_days": round(
+                    history[360]["full_refresh"] / history[90]["full_refresh"], 2
+                ),
+                **{
+                    f"hourly_seconds_{d}_days": round(h["hourly_no_new_bets"], 2)
+                    for d, h in history.items()
+                },
+                "ratio_hourly_360_to_90_days": round(
+                    history[360]["hourly_no_new_bets"] / history[90]["hourly_no_new_bets"], 2
+                ),
+            },
+            "ingest": {
+                "ingest_seconds": round(loaded["seconds"], 2),
+                "rows_per_second": round(bets / loaded["seconds"]) if bets else None,
+                "duckdb_typed_load_seconds": round(typed, 2),
+                "ratio_speed_ingest_to_typed_load": round(typed / loaded["seconds"], 2),
+                "peak_rss_mib": round(loaded["peak_rss_mib"]),
+            },
             "analyze_latency_seconds_median": round(latency, 3),
             "library_import_seconds_median": round(libraries, 3),
-            "peak_rss_mib_score_batch": round(max(full["peak_rss_mib"], hourly["peak_rss_mib"])),
-            "memory_limit": args.memory_limit,
         },
     )
 

@@ -211,6 +211,7 @@ def dbt_arguments(
         # fakesnow cannot create the temporary tables dbt uses for unit tests and
         # incremental merges; the unit tests run on DuckDB, where the same SQL is tested.
         variables["tmp_relation_type"] = "transient"
+        variables["snowflake_clustering"] = False  # fakesnow has no clustering keys
     if command[0] == "build":
         # Unit tests check the SQL on fixed inputs, not the data: dbt advises running them in
         # development and CI only (the test suite does), not in every production run.

@@ -4,7 +4,9 @@
     scoring vars, so the table is kept between runs and a run adds only the loads it has not
     seen (ingest commits a load in one transaction, and a settled bet comes back as a new row
     of a new load, replacing the pending one by bet_id). `sentinel score-batch --full-refresh`
-    rebuilds it from raw.bets, and so does a change of the seeds. -#}
+    rebuilds it from raw.bets, and so does a change of the seeds. On Snowflake it is clustered
+    by the day of placement, so a run's window filter prunes micro-partitions (DuckDB prunes
+    by its zone maps over bets loaded in time order). -#}
 
 {%- set run = current_run() %}
 
@@ -14,7 +16,9 @@
         unique_key='bet_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        tmp_relation_type=var('tmp_relation_type', 'table')
+        tmp_relation_type=var('tmp_relation_type', 'table'),
+        cluster_by=(['to_date(placed_at)'] if target.type == 'snowflake'
+                    and var('snowflake_clustering', true) else none)
     )
 }}
 
