@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -159,13 +160,27 @@ def fakesnow_settings() -> Iterator[Settings]:
         )
 
 
+def _fakesnow_server() -> Any:
+    """fakesnow's ``server()``, kept once: importing the ``fakesnow.server`` module (the
+    fixture does) rebinds the package attribute of that name to the module."""
+    global _SERVE
+    if _SERVE is None:
+        import fakesnow
+
+        _SERVE = fakesnow.server
+    return _SERVE
+
+
+_SERVE: Any = None
+
+
 @pytest.fixture
 def fakesnow_server_settings() -> Iterator[Settings]:
     """A fakesnow *server* (for dbt-snowflake in a child process) plus the in-process connector
     pointed at the same in-memory databases (fakesnow's server cannot take PUT uploads)."""
     import fakesnow
 
-    serve = fakesnow.server
+    serve = _fakesnow_server()
     with serve() as kw:
         server_module = sys.modules["fakesnow.server"]
 
@@ -186,6 +201,8 @@ def fakesnow_server_settings() -> Iterator[Settings]:
                 "warehouse.snowflake.port": kw["port"],
                 "warehouse.snowflake.protocol": "http",
                 "warehouse.snowflake.emulator": True,
+                # the server's databases live as long as the process: one per test
+                "warehouse.snowflake.database": f"SENTINEL_{uuid.uuid4().hex[:8].upper()}",
             }
         )
         import fakesnow.fakes
