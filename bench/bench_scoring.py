@@ -168,7 +168,7 @@ def resident(db: Path, env: dict[str, str], mode: str, *extra: str) -> dict[str,
 
 TYPED_LOAD = """
 import sys, time, duckdb
-con = duckdb.connect(sys.argv[1], config={"threads": 2, "memory_limit": sys.argv[3]})
+con = duckdb.connect(sys.argv[1], config={"threads": 2, "memory_limit": sys.argv[3], "enable_progress_bar": False})
 started = time.perf_counter()
 con.execute(f\"\"\"create table bets as select * from read_csv('{sys.argv[2]}', header = true,
     columns = {{'bet_id': 'VARCHAR', 'player_id': 'VARCHAR', 'placed_at': 'TIMESTAMP',
@@ -186,7 +186,7 @@ def typed_load(data: Path, memory_limit: str) -> float:
     out = subprocess.run([sys.executable, "-c", TYPED_LOAD, str(db), str(data / "bets.csv"),
                           memory_limit], capture_output=True, text=True, check=True)  # fmt: skip
     db.unlink(missing_ok=True)
-    return float(out.stdout.strip())
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
