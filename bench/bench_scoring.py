@@ -168,7 +168,8 @@ def resident(db: Path, env: dict[str, str], mode: str, *extra: str) -> dict[str,
 
 TYPED_LOAD = """
 import sys, time, duckdb
-con = duckdb.connect(sys.argv[1], config={"threads": 2, "memory_limit": sys.argv[3], "enable_progress_bar": False})
+con = duckdb.connect(sys.argv[1], config={"threads": 2, "memory_limit": sys.argv[3]})
+con.execute("set enable_progress_bar = false")
 started = time.perf_counter()
 con.execute(f\"\"\"create table bets as select * from read_csv('{sys.argv[2]}', header = true,
     columns = {{'bet_id': 'VARCHAR', 'player_id': 'VARCHAR', 'placed_at': 'TIMESTAMP',
