@@ -1,6 +1,3 @@
-{#- Ephemeral: inlined where it is read (one fewer dbt node a run). -#}
-{{ config(materialized='ephemeral') }}
-
 with
 
 source as (
