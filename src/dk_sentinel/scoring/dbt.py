@@ -285,7 +285,23 @@ def child_main() -> None:
         except ScoringError as exc:
             summary = {"error": exc.message}
     out.write_text(json.dumps(summary), encoding="utf-8")
-    sys.exit(0 if outcome.success else 1)
+    _exit_now(0 if outcome.success else 1)
+
+
+def _exit_now(code: int) -> None:
+    """End the child without the interpreter's teardown of dbt's module graph (~0.5 s a run).
+
+    The DuckDB file is closed first (``keep_open`` holds it; closing checkpoints it), and the
+    log handlers are flushed, so nothing is lost by skipping the rest.
+    """
+    manager = sys.modules.get("dbt.adapters.duckdb.connections")
+    environment = getattr(getattr(manager, "DuckDBConnectionManager", None), "_ENV", None)
+    if environment is not None:
+        environment.close()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run_dbt(

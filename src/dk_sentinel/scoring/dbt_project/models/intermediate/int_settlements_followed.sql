@@ -18,7 +18,7 @@ with
 
 bets as (
 
-    select * from {{ ref('int_bets_settled') }}
+    select * from {{ ref('int_bets_windowed') }}
 
 ),
 
