@@ -14,7 +14,12 @@ with
 
 bets as (
 
-    select * from {{ ref('int_bets_localised') }}
+    select
+        *,
+        -- an outcome known at T (push and void are even money, not outcomes)
+        coalesce(settled_at <= {{ as_of_ts }} and status not in ('pending', 'void', 'push'),
+                 false) as is_decided
+    from {{ ref('int_bets_localised') }}
     where placed_at <= {{ as_of_ts }}
       and placed_at > {{ dbt.dateadd('day', -(var('recent_window_days') + var('baseline_window_days')), as_of_ts) }}
 
@@ -39,12 +44,10 @@ final as (
             when placed_at > {{ dbt.dateadd('day', -var('recent_window_days'), as_of_ts) }} then 'recent'
             else 'baseline'
         end as bet_window,
-        case when settled_at <= {{ as_of_ts }} and status not in ('pending', 'void', 'push')
+        case when is_decided
             then case when payout < stake then 'loss' when payout > stake then 'win' else 'even' end
         end as settled_outcome,
-        case when settled_at <= {{ as_of_ts }} and status not in ('pending', 'void', 'push')
-            then stake - payout
-        end as settled_net_loss,
+        case when is_decided then stake - payout end as settled_net_loss,
         case when local_hour >= {{ var('late_night_start_hour') }}
               and local_hour < {{ var('late_night_end_hour') }}
             then 1 else 0 end as is_late_night,
