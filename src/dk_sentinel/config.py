@@ -179,14 +179,19 @@ class ScoringSettings(_Section):
     min_baseline_bets: int = Field(default=5, ge=1)
     min_bets: int = Field(default=10, ge=1)
     prior_strength: float = Field(default=10.0, gt=0)
+    prior_strength_days: float = Field(default=4.0, gt=0)
+    chase_margin: float = Field(default=0.05, ge=0)
     chase_scale: float = Field(default=0.20, gt=0)
+    session_chase_margin: float = Field(default=0.25, ge=0)
+    session_chase_scale: float = Field(default=0.5, gt=0)
+    elevated_day_log_ratio: float = Field(default=0.693, gt=0)
     stake_level_scale: float = Field(default=0.47, gt=0)
-    stake_growth_margin: float = Field(default=0.095, ge=0)
-    stake_growth_scale: float = Field(default=0.41, gt=0)
+    stake_trend_margin: float = Field(default=0.22, ge=0)
+    stake_trend_scale: float = Field(default=0.35, gt=0)
     drift_scale: float = Field(default=0.5, gt=0)
     late_night_scale: float = Field(default=0.25, gt=0)
-    intensity_margin: float = Field(default=0.22, ge=0)
-    intensity_scale: float = Field(default=1.1, gt=0)
+    intensity_margin: float = Field(default=0.41, ge=0)
+    intensity_scale: float = Field(default=0.6, gt=0)
     late_night_start_hour: int = Field(default=0, ge=0, le=23)
     late_night_end_hour: int = Field(default=6, ge=1, le=24)
     longshot_odds: float = Field(default=5.0, gt=1)
@@ -207,6 +212,13 @@ class QueueSettings(_Section):
     sla_hours_high: float = Field(default=24, gt=0)
     sla_hours_medium: float = Field(default=72, gt=0)
     daily_capacity: int = Field(default=50, ge=1, description="Players analysts review a day")
+    high_plus_max_share: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="HIGH and CRITICAL for at most this share of the players scored, "
+        "the highest first (the rest above the HIGH cut-off read MEDIUM); 1.0: no cap",
+    )
 
 
 OutcomeType = Literal[

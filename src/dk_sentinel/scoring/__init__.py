@@ -159,6 +159,20 @@ def _table_exists(wh: Warehouse, name: str) -> bool:
     return bool(rows[0][0])
 
 
+def _column_exists(wh: Warehouse, table: str, column: str) -> bool:
+    rows = wh.query(
+        "select count(*) from information_schema.columns where lower(table_schema) = lower(?) "
+        "and lower(table_name) = lower(?) and lower(column_name) = lower(?)",
+        [wh.schemas.analytics, table, column],
+    )
+    return bool(rows[0][0])
+
+
+#: A column each kept derived table must have: one added by a release means the table is
+#: rebuilt from raw at the next run (scoring v3 added the median stake of each player-day).
+DERIVED_COLUMNS = {"int_player_days": "median_stake"}
+
+
 def _scores_table_exists(wh: Warehouse) -> bool:
     return _table_exists(wh, "rg_risk_scores")
 
@@ -183,6 +197,9 @@ def seeds_current(wh: Warehouse) -> bool:
     """
     if not _table_exists(wh, "int_bets_localised"):  # the local times were never computed
         return False
+    for table, column in DERIVED_COLUMNS.items():  # a derived table of an older release
+        if _table_exists(wh, table) and not _column_exists(wh, table, column):
+            return False
     for path in sorted((PROJECT_DIR / "seeds").glob("*.csv")):
         with path.open(encoding="utf-8", newline="") as handle:
             header, *rows = list(csv.reader(handle))

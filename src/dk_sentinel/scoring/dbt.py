@@ -30,7 +30,7 @@ from dk_sentinel.errors import ScoringError
 log = logging.getLogger(__name__)
 
 PROJECT_DIR = Path(__file__).parent / "dbt_project"
-SCORING_VERSION = "2.0.0"
+SCORING_VERSION = "3.0.0"
 _SLA = ("critical", "high", "medium")
 
 
@@ -132,6 +132,7 @@ def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
         "ops_schema": settings.warehouse.schemas.ops,
         **s.model_dump(exclude={"weights", "thresholds", "dbt_threads", "history"}),
         **{f"sla_hours_{c}": getattr(settings.queue, f"sla_hours_{c}") for c in _SLA},
+        "high_plus_max_share": settings.queue.high_plus_max_share,
         "threshold_critical": str(s.thresholds.critical),
         "threshold_high": str(s.thresholds.high),
         "threshold_medium": str(s.thresholds.medium),

@@ -54,6 +54,22 @@
     (cast(coalesce({{ n }}, 0) as double) / (cast(coalesce({{ n }}, 0) as double) + {{ var('prior_strength') }}))
 {%- endmacro %}
 
+{#- The same weight for an estimate that rests on active days: a day sums several bets, so
+    the prior is worth prior_strength_days days. -#}
+{% macro evidence_weight_days(n) -%}
+    (cast(coalesce({{ n }}, 0) as double) / (cast(coalesce({{ n }}, 0) as double) + {{ var('prior_strength_days') }}))
+{%- endmacro %}
+
+{#- The log ratio of the share of days a player was active in the recent window to that in the
+    baseline window (over the baseline days the account existed, so a new account is not a
+    rise), each share smoothed by half a day (so 0 active days is finite). -#}
+{% macro log_activity_ratio(recent_days, baseline_days, account_age_days) -%}
+    (ln((cast({{ recent_days }} as double) + 0.5) / ({{ var('recent_window_days') }} + 1.0))
+     - ln((cast({{ baseline_days }} as double) + 0.5)
+          / (least(greatest(cast({{ account_age_days }} as double) - {{ var('recent_window_days') }}, 1.0),
+                   {{ var('baseline_window_days') }}) + 1.0)))
+{%- endmacro %}
+
 {#- The posterior-mean share of `hits` in `n` with a prior worth k events at `prior`. -#}
 {% macro shrunk_share(hits, n, prior) -%}
     ((cast(coalesce({{ hits }}, 0) as double) + {{ var('prior_strength') }} * ({{ prior }}))

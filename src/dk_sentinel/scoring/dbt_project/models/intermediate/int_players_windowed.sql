@@ -3,9 +3,12 @@
       window (the windows never overlap);
     - active days in each window (a local day with bets on both sides of the window boundary
       counts in both);
-    - the stake trajectory (Braverman & Shaffer 2012): the least-squares slope of log daily
-      staked amount against the day over every active day of the scoring window, as growth
-      per week (needs at least 8 active days);
+    - from int_player_days_windowed (each day against the player's baseline beyond the
+      book's move that day): the recent medians of the daily deviations of bets and median
+      stake, the recent elevated days, time spent per day, and the stake trajectory
+      (Braverman & Shaffer 2012): the least-squares slope of the day-adjusted log median stake
+      against the day over every active day of the window, as growth per week (needs at
+      least 8 active days);
     - level markers over the whole scoring window (the RG literature's intensity, frequency
       and variability of play): active days, bets per active day, total and mean stake, the
       spread of log stakes, net loss on settled bets, and the account's age (from the
@@ -15,13 +18,11 @@
       how far that sport's share of the whole book's bets held from the baseline window to
       the recent one (min(1, baseline share / recent share)): a sport whose season starts,
       which everyone takes up at once, weighs ~0; a sport the book bets as before weighs 1.
-    The daily trajectory and the active days come from int_player_days (kept between runs),
-    the rest from the bets of the window (int_bets_windowed, a view over the kept
-    int_bets_localised, scanned once per aggregate: cheaper than materialising it). -#}
+    The daily figures come from int_player_days_windowed, the rest from the bets of the
+    window (int_bets_windowed, a view over the kept int_bets_localised, scanned once per
+    aggregate: cheaper than materialising it). -#}
 
 {%- set as_of_ts = as_of() %}
-{%- set recent_from = dbt.dateadd('day', -var('recent_window_days'), as_of_ts) %}
-{%- set window_from = dbt.dateadd('day', -(var('recent_window_days') + var('baseline_window_days')), as_of_ts) %}
 
 with
 
@@ -102,60 +103,11 @@ windows as (
 
 ),
 
--- Local days with a bet in the window, from int_player_days: a day wholly inside the window
--- as it is; a day cut by one of the window's ends (T - recent - baseline days, or T) from its
--- bets inside the window (their bets lie within two days of that end).
-whole_days as (
-
-    select
-        player_id,
-        local_day,
-        staked,
-        case when last_placed_at > {{ recent_from }} then 1 else 0 end as is_recent_day,
-        case when first_placed_at <= {{ recent_from }} then 1 else 0 end as is_baseline_day
-
-    from {{ ref('int_player_days') }}
-    where first_placed_at > {{ window_from }} and last_placed_at <= {{ as_of_ts }}
-
-),
-
-cut_days as (
-
-    select
-        bets.player_id,
-        bets.local_day,
-        sum(bets.stake) as staked,
-        max(case when bets.bet_window = 'recent' then 1 else 0 end) as is_recent_day,
-        max(case when bets.bet_window = 'baseline' then 1 else 0 end) as is_baseline_day
-
-    from bets
-    inner join {{ ref('int_player_days') }} as days
-        on days.player_id = bets.player_id and days.local_day = bets.local_day
-    where (bets.placed_at <= {{ dbt.dateadd('day', 2, window_from) }}
-           or bets.placed_at > {{ dbt.dateadd('day', -2, as_of_ts) }})
-      and (days.first_placed_at <= {{ window_from }} or days.last_placed_at > {{ as_of_ts }})
-    group by bets.player_id, bets.local_day
-
-),
-
-daily as (
-
-    select
-        player_id,
-        local_day,
-        {{ dbt.datediff("cast('2000-01-01' as date)", 'local_day', 'day') }} as day_number,
-        staked,
-        is_recent_day,
-        is_baseline_day
-
-    from (
-        select * from whole_days
-        union all
-        select * from cut_days
-    ) as days
-
-),
-
+-- Per player over their active days (int_player_days_windowed: each day against the
+-- player's own baseline level beyond the book's move that day): active days in each window,
+-- the recent medians of the daily deviations (a median over days, so three or four days of a
+-- shared spike do not make a level), how many recent days were elevated, the time spent per
+-- day, and the trend of the day-adjusted mean stake over the whole window.
 trends as (
 
     select
@@ -163,9 +115,20 @@ trends as (
         count(*) as active_days,
         sum(is_recent_day) as recent_active_days,
         sum(is_baseline_day) as baseline_active_days,
-        regr_slope(ln(staked), day_number) as log_stake_slope_per_day
+        regr_slope(adjusted_log_median_stake, day_number) as log_stake_slope_per_day,
+        max(day_number) - min(day_number) as active_span_days,
+        median(case when is_recent_day = 1 then log_bets_deviation end)
+            as recent_log_bets_deviation,
+        median(case when is_recent_day = 1 then log_stake_deviation end)
+            as recent_log_stake_deviation,
+        sum(case when is_recent_day = 1
+                  and (log_bets_deviation > {{ var('elevated_day_log_ratio') }}
+                       or log_stake_deviation > {{ var('elevated_day_log_ratio') }})
+            then 1 else 0 end) as recent_elevated_days,
+        median(case when is_recent_day = 1 then span_minutes end) as recent_median_day_minutes,
+        median(case when is_baseline_day = 1 then span_minutes end) as baseline_median_day_minutes
 
-    from daily
+    from {{ ref('int_player_days_windowed') }}
     group by player_id
 
 ),
@@ -224,6 +187,12 @@ final as (
             then 7 * trends.log_stake_slope_per_day end as weekly_log_stake_growth,
         case when trends.active_days >= 8
             then exp(7 * trends.log_stake_slope_per_day) - 1 end as weekly_stake_growth,
+        trends.active_span_days,
+        trends.recent_log_bets_deviation,
+        trends.recent_log_stake_deviation,
+        coalesce(trends.recent_elevated_days, 0) as recent_elevated_days,
+        trends.recent_median_day_minutes,
+        trends.baseline_median_day_minutes,
         coalesce(new_sports.recent_bets_on_new_sports, 0) as recent_bets_on_new_sports,
         coalesce(new_sports.recent_personal_new_sport_bets, 0.0) as recent_personal_new_sport_bets,
         coalesce(trends.active_days, 0) as window_active_days,

@@ -4,8 +4,8 @@
     - baseline shares: the mean baseline share of live / niche / longshot / late-night bets
       over players with a baseline (the prior of each player's own baseline share);
     - shifts: the mean change (recent share - baseline share, log ratios of stakes and bets
-      per active day, weekly log growth of daily staked) over players with at least
-      min_baseline_bets bets in each window;
+      per active day, weekly log growth of daily staked, the log ratio of the share of days
+      active) over players with at least min_baseline_bets bets in each window;
     - new-sport share: the mean share of recent bets on personally new sports (season-weighted,
       see int_players_windowed) over players with a full baseline;
     - after-win rate: the share of all settled wins followed by a bigger bet (the prior of each
@@ -68,7 +68,9 @@ shifts as (
             then ln({{ safe_div(safe_div('recent_bets', 'recent_active_days'),
                                 safe_div('baseline_bets', 'baseline_active_days')) }}) end), 0.0)
             as log_intensity_shift,
-        coalesce(avg(weekly_log_stake_growth), 0.0) as weekly_log_growth_shift
+        coalesce(avg(weekly_log_stake_growth), 0.0) as weekly_log_growth_shift,
+        coalesce(avg({{ log_activity_ratio('recent_active_days', 'baseline_active_days', 'account_age_days') }}), 0.0)
+            as log_activity_shift
 
     from comparable
 

@@ -34,7 +34,7 @@ candidates as {% if target.type == 'duckdb' %}materialized{% endif %} (
 
     select
         bets.player_id, bets.bet_id, bets.placed_at, bets.stake, bets.settled_at,
-        bets.settled_outcome,
+        bets.settled_outcome, bets.odds_decimal,
         coalesce(players.baseline_median_stake, players.recent_median_stake) as reference_stake
     from bets
     inner join players on players.player_id = bets.player_id
@@ -51,13 +51,17 @@ settlements as (
 
 ),
 
--- Only bets big enough to be a chase can follow a settlement as one.
+-- Only bets that raise the stake (>= chase_stake_ratio x the reference) or reach for a
+-- longshot can follow a settlement as a chase. Whether the player does so more after losses
+-- than after wins is the question (rg_risk_scores); a player who re-bets this way after
+-- every settlement, win or lose, is not chasing.
 bigger_bets as (
 
     select player_id, bet_id, placed_at, stake
     from candidates
     where placed_at > {{ links_from }}
-      and stake >= {{ var('chase_stake_ratio') }} * reference_stake
+      and (stake >= {{ var('chase_stake_ratio') }} * reference_stake
+           or odds_decimal >= {{ var('longshot_odds') }})
 
 ),
 
@@ -119,7 +123,66 @@ followed as (
 
 ),
 
-final as (
+-- Chasing across sessions: each local day's result (the net of its bets placed that day and
+-- settled by T, over the chase window) and how the player played on their next active day
+-- within three days (bets and median stake against their own baseline, beyond the book's move
+-- that day; int_player_days_windowed). The contrast between the days after a losing day and
+-- the days after any other day is read in rg_risk_scores.
+day_results as (
+
+    select player_id, local_day, sum(settled_net_loss) as net_loss
+    from bets
+    where settled_outcome is not null and placed_at > {{ chase_from }}
+    group by player_id, local_day
+
+),
+
+days_ahead as (
+
+    select
+        player_id,
+        local_day,
+        lead(local_day) over (partition by player_id order by local_day) as next_local_day,
+        lead(log_bets_deviation + log_stake_deviation)
+            over (partition by player_id order by local_day) as next_day_log_staked_rise
+    from {{ ref('int_player_days_windowed') }}
+    where local_day >= cast({{ dbt.dateadd('day', -1, chase_from) }} as date)
+
+),
+
+next_days as (
+
+    select
+        day_results.player_id,
+        case when day_results.net_loss > 0 then 1 else 0 end as after_losing_day,
+        days_ahead.next_day_log_staked_rise
+
+    from day_results
+    inner join days_ahead
+        on days_ahead.player_id = day_results.player_id
+        and days_ahead.local_day = day_results.local_day
+    where days_ahead.next_day_log_staked_rise is not null
+      and days_ahead.next_local_day <= cast({{ dbt.dateadd('day', 3, 'day_results.local_day') }} as date)
+
+),
+
+sessions as (
+
+    select
+        player_id,
+        sum(after_losing_day) as losing_days_followed,
+        sum(1 - after_losing_day) as other_days_followed,
+        sum(case when after_losing_day = 1 then next_day_log_staked_rise else 0.0 end)
+            as log_staked_rise_after_losing_days,
+        sum(case when after_losing_day = 0 then next_day_log_staked_rise else 0.0 end)
+            as log_staked_rise_after_other_days
+
+    from next_days
+    group by player_id
+
+),
+
+quick as (
 
     select
         player_id,
@@ -140,6 +203,20 @@ final as (
 
     from followed
     group by player_id
+
+),
+
+final as (
+
+    select
+        quick.*,
+        coalesce(sessions.losing_days_followed, 0) as losing_days_followed,
+        coalesce(sessions.other_days_followed, 0) as other_days_followed,
+        coalesce(sessions.log_staked_rise_after_losing_days, 0.0) as log_staked_rise_after_losing_days,
+        coalesce(sessions.log_staked_rise_after_other_days, 0.0) as log_staked_rise_after_other_days
+
+    from quick
+    left join sessions on sessions.player_id = quick.player_id
 
 )
 

@@ -60,9 +60,18 @@ features as (
         assessed.risk_score as gamalyze_risk_score,
         players.baseline_bets >= {{ var('min_baseline_bets') }} as has_baseline,
         -- the reference rate of the chase behaviour: the player's own after-win rate, shrunk
-        -- toward the population's
+        -- toward the player's rate after any settlement (itself shrunk toward the
+        -- population's after-win rate), so a player who re-bets the same way after wins and
+        -- losses has the same expected and observed rate however often they re-bet
         {{ shrunk_share('coalesce(chases.wins_followed_bigger, 0)', 'coalesce(chases.chase_settled_wins, 0)',
-                        'population.after_win_rate') }} as expected_chase_rate,
+            shrunk_share('coalesce(chases.wins_followed_bigger, 0) + coalesce(chases.chased_losses, 0)',
+                         'coalesce(chases.chase_settled_wins, 0) + coalesce(chases.chase_settled_losses, 0)',
+                         'population.after_win_rate')) }} as expected_chase_rate,
+        coalesce(chases.losing_days_followed, 0) as losing_days_followed,
+        coalesce(chases.other_days_followed, 0) as other_days_followed,
+        coalesce(chases.log_staked_rise_after_losing_days, 0.0) as log_staked_rise_after_losing_days,
+        coalesce(chases.log_staked_rise_after_other_days, 0.0) as log_staked_rise_after_other_days,
+        population.log_activity_shift,
         population.new_sport_share as population_new_sport_share,
         population.log_stake_ratio_shift,
         population.log_intensity_shift,
@@ -93,11 +102,33 @@ signals as (
             {{ share_rise('chased_losses', 'chase_settled_losses', 'expected_chase_rate') }},
             {{ share_rise('recent_chased_losses', 'recent_settled_losses', 'expected_chase_rate') }}
         ) as chase_rise,
-        {{ evidence_weight('recent_bets') }}
-            * (ln({{ safe_div('recent_median_stake', 'baseline_median_stake') }})
-               - log_stake_ratio_shift) as stake_level_rise,
-        {{ evidence_weight('active_days') }}
-            * (weekly_log_stake_growth - weekly_log_growth_shift) as stake_growth_rise,
+        -- chasing across sessions: the next day's staked (bets and mean stake against the
+        -- player's own level, beyond the book's move) after a losing day, less the same after
+        -- any other day; each mean shrunk toward 0 (the player's own level) with a prior worth
+        -- prior_strength_days days
+        (log_staked_rise_after_losing_days / (losing_days_followed + {{ var('prior_strength_days') }})
+         - log_staked_rise_after_other_days / (other_days_followed + {{ var('prior_strength_days') }}))
+            as session_chase_rise,
+        -- stake level: the median over recent active days of the day's median stake against the
+        -- player's baseline level, beyond the book's move that day (a shared holiday spike
+        -- moves the book's factor; three or four days of it do not move a median over days)
+        {{ evidence_weight_days('recent_active_days') }} * recent_log_stake_deviation
+            as stake_level_rise,
+        -- stake trend: the fitted change of the day-adjusted median stake from the player's
+        -- first to last active day of the window (a slow ramp that the recent-vs-baseline
+        -- level only partly sees), weighted by active days with the bets' prior (a slope over
+        -- few days is noisy)
+        {{ evidence_weight('active_days') }} * weekly_log_stake_growth * active_span_days / 7.0
+            as stake_trend_rise,
+        -- frequency: bets per active day against the player's own (median over recent days,
+        -- beyond the book's move) and, at half weight, a rise in the share of days active
+        -- beyond the population's
+        case when recent_active_days > 0 and baseline_active_days > 0 then
+            {{ evidence_weight_days('recent_active_days') }}
+            * (coalesce(recent_log_bets_deviation, 0.0)
+               + 0.5 * greatest({{ log_activity_ratio('recent_active_days', 'baseline_active_days', 'account_age_days') }}
+                                - log_activity_shift, 0.0))
+        end as intensity_rise,
         {%- for flag in ['live', 'niche', 'longshot', 'late_night'] %}
         {{ share_rise('recent_' ~ flag ~ '_bets', 'recent_bets', 'expected_' ~ flag ~ '_share') }}
             as {{ flag }}_rise,
@@ -106,13 +137,6 @@ signals as (
             {{ share_rise('recent_personal_new_sport_bets', 'recent_bets',
                           'population_new_sport_share') }}
         else 0.0 end as new_sport_rise,
-        case when recent_active_days >= 3 and baseline_active_days > 0 then
-            {{ evidence_weight('recent_active_days') }}
-            * (ln({{ safe_div(safe_div('recent_bets', 'recent_active_days'),
-                              safe_div('baseline_bets', 'baseline_active_days')) }})
-               - log_intensity_shift)
-        end as intensity_rise
-
     from features
 
 ),
@@ -121,11 +145,15 @@ components as (
 
     select
         signals.*,
-        {{ saturate('chase_rise / ' ~ var('chase_scale')) }} as loss_chase,
+        1.0 - (1.0 - {{ saturate('(chase_rise - ' ~ var('chase_margin') ~ ') / ' ~ var('chase_scale')) }})
+            * (1.0 - {{ saturate('(session_chase_rise - ' ~ var('session_chase_margin') ~ ') / '
+                                 ~ var('session_chase_scale')) }}) as loss_chase,
         case when has_baseline then
             1.0 - (1.0 - {{ saturate('stake_level_rise / ' ~ var('stake_level_scale')) }})
-                * (1.0 - {{ saturate('(stake_growth_rise - ' ~ var('stake_growth_margin') ~ ') / '
-                                     ~ var('stake_growth_scale')) }})
+                * (1.0 - {{ saturate('(stake_trend_rise - ' ~ var('stake_trend_margin') ~ ') / '
+                                     ~ var('stake_trend_scale')) }})
+                * (1.0 - {{ saturate('(intensity_rise - ' ~ var('intensity_margin') ~ ') / '
+                                     ~ var('intensity_scale')) }})
         end as bet_escalation,
         case when has_baseline then
             {{ saturate('(greatest(live_rise, 0.0) + greatest(niche_rise, 0.0)'
@@ -133,9 +161,7 @@ components as (
                         ~ var('drift_scale')) }}
         end as market_drift,
         case when has_baseline then
-            1.0 - (1.0 - {{ saturate('late_night_rise / ' ~ var('late_night_scale')) }})
-                * (1.0 - {{ saturate('(intensity_rise - ' ~ var('intensity_margin') ~ ') / '
-                                     ~ var('intensity_scale')) }})
+            {{ saturate('late_night_rise / ' ~ var('late_night_scale')) }}
         end as temporal_risk,
         gamalyze_risk_score / 100.0 as gamalyze
 
@@ -170,6 +196,23 @@ profiled as (
 
 ),
 
+-- The analysts' capacity ([queue] high_plus_max_share): HIGH and CRITICAL are kept for at
+-- most that share of the players scored, the highest first; the rest of those above the HIGH
+-- cut-off read MEDIUM (1.0, the default, caps nothing). Monotone: a higher score never gets
+-- a lower category.
+ranked as (
+
+    select
+        profiled.*,
+        row_number() over (
+            order by {{ 'risk_probability' if by_probability else 'composite_risk_score' }} desc,
+                     player_id) as capacity_rank,
+        count(*) over () as capacity_players
+
+    from profiled
+
+),
+
 final as (
 
     select
@@ -180,12 +223,21 @@ final as (
         cast('{{ run.scored_at }}' as timestamp) as scored_at,
         '{{ var("scoring_version") }}' as scoring_version,
         composite_risk_score,
-        {% if by_probability -%}
+        {%- set category -%}
+        {%- if by_probability -%}
         {{ risk_category('risk_probability', var('probability_threshold_critical'),
-                         var('probability_threshold_high'), var('probability_threshold_medium')) }} as risk_category,
+                         var('probability_threshold_high'), var('probability_threshold_medium')) }}
         {%- else -%}
         {{ risk_category('composite_risk_score', var('threshold_critical'),
-                         var('threshold_high'), var('threshold_medium')) }} as risk_category,
+                         var('threshold_high'), var('threshold_medium')) }}
+        {%- endif -%}
+        {%- endset %}
+        {% if var('high_plus_max_share') | float < 1.0 -%}
+        case when capacity_rank > ceil({{ var('high_plus_max_share') }} * capacity_players)
+                  and ({{ category }}) in ('CRITICAL', 'HIGH')
+            then 'MEDIUM' else {{ category }} end as risk_category,
+        {%- else -%}
+        {{ category }} as risk_category,
         {%- endif %}
         case greatest(coalesce(loss_chase, 0), coalesce(bet_escalation, 0),
                       coalesce(market_drift, 0), coalesce(temporal_risk, 0), coalesce(gamalyze, 0))
@@ -266,6 +318,19 @@ final as (
         cast(lifetime_bets as bigint) as lifetime_bets,
         round(lifetime_staked, 2) as lifetime_staked,
         round(risk_probability, 6) as risk_probability,
+        -- added in scoring version 3: persistence beyond the book's daily move, the whole-window
+        -- stake trend, chasing across sessions and time spent (the counts behind each)
+        round(recent_log_bets_deviation, 4) as recent_log_bets_deviation,
+        round(recent_log_stake_deviation, 4) as recent_log_stake_deviation,
+        cast(recent_elevated_days as bigint) as recent_elevated_days,
+        round(stake_trend_rise, 4) as stake_trend_rise,
+        round(intensity_rise, 4) as intensity_rise,
+        cast(losing_days_followed as bigint) as losing_days_followed,
+        cast(other_days_followed as bigint) as other_days_followed,
+        round(session_chase_rise, 4) as session_chase_rise,
+        round(chase_rise, 4) as chase_rise,
+        round(recent_median_day_minutes, 1) as recent_median_day_minutes,
+        round(baseline_median_day_minutes, 1) as baseline_median_day_minutes,
         {% if profile is not none -%}
         '{{ profile["version"] }}' as profile_version,
         cast({{ profile["horizon_days"] }} as bigint) as probability_horizon_days
@@ -274,7 +339,7 @@ final as (
         cast(null as bigint) as probability_horizon_days
         {%- endif %}
 
-    from profiled
+    from ranked
 
 )
 
