@@ -185,6 +185,7 @@ class ScoringSettings(_Section):
     session_chase_margin: float = Field(default=0.25, ge=0)
     session_chase_scale: float = Field(default=0.5, gt=0)
     elevated_day_log_ratio: float = Field(default=0.693, gt=0)
+    driver_chase_share: float = Field(default=0.667, gt=0, le=1)
     stake_level_scale: float = Field(default=0.47, gt=0)
     stake_trend_margin: float = Field(default=0.22, ge=0)
     stake_trend_scale: float = Field(default=0.35, gt=0)

@@ -43,6 +43,8 @@ class QualityReport(Document):
     high_plus: int
     share_high_plus_at_ceiling: float
     top50_distinct_composites: int
+    precision_top50: float
+    precision_top100: float
     archetypes: list[ArchetypeQuality]
 
 
@@ -81,7 +83,8 @@ def evaluate(wh: Warehouse, labels_csv: Path) -> QualityReport:
         labels_csv: The labels file.
 
     Returns:
-        AUC, recall and precision at HIGH+, category shares and driver accuracy per family.
+        AUC, recall and precision at HIGH+, precision among the 50 and 100 highest composites
+        (ties broken by player id), category shares and driver accuracy per family.
     """
     with labels_csv.open(encoding="utf-8") as handle:
         labels = {row["player_id"]: row["archetype"] for row in csv.DictReader(handle)}
@@ -118,6 +121,15 @@ def evaluate(wh: Warehouse, labels_csv: Path) -> QualityReport:
             )
         )
     top = sorted((i[1] for i in scored), reverse=True)[:50]
+    ranked = sorted(
+        ((float(score), pid) for pid, score, _cat, _driver in rows if pid in labels),
+        key=lambda item: (-item[0], item[1]),
+    )
+
+    def precision_top(k: int) -> float:
+        head = ranked[:k]
+        return _share(sum(1 for _, pid in head if labels[pid] in RISK_ARCHETYPES), len(head))
+
     return QualityReport(
         players=len(scored),
         roc_auc=round(
@@ -133,5 +145,7 @@ def evaluate(wh: Warehouse, labels_csv: Path) -> QualityReport:
         high_plus=len(flagged),
         share_high_plus_at_ceiling=_share(sum(1 for i in flagged if i[1] >= CEILING), len(flagged)),
         top50_distinct_composites=len(set(top)),
+        precision_top50=precision_top(50),
+        precision_top100=precision_top(100),
         archetypes=per,
     )

@@ -16,13 +16,25 @@ Behaviour modelled:
   measure must survive);
 * families (``families="core"``: the first eight; ``"all"``: every one): most players
   recreational; risk patterns that start a few weeks before ``as_of`` (loss chasing -- strong,
-  moderate, or with few losses --, stake escalation, a late-night shift, a drift to live /
-  niche / longshot markets); non-risk lookalikes (stable high stakes, consistent winners,
-  sparse players, low-volume recreational players with 1-5 recent bets, new joiners, lapsing
-  players, win-chasers who raise their stakes after wins);
+  moderate, with few losses, or at longshot odds for the usual stake --, session chasing (a
+  bigger, busier day after a losing day), stake escalation, frequency escalation (more bets a
+  day and more days), a late-night shift, a drift to live / niche / longshot markets) and one
+  over the whole history (a slow stake ramp); non-risk lookalikes (stable high stakes,
+  consistent winners, sparse players, low-volume recreational players with 1-5 recent bets,
+  new joiners, lapsing players, win-chasers who raise their stakes after wins, rebettors who
+  bet again right after every settlement -- win or lose -- at their usual stake, returning
+  players back from a break of 20-50 days, weekend-heavy players);
 * ``season_shift``: a change everyone makes at once in the recent window (a sport whose season
   starts, a night-time tournament, more live betting and more bets a day), which is not
-  personal drift.
+  personal drift;
+* ``holiday``: a shared four-day spike ending four days before ``as_of`` (a Thanksgiving-style
+  long weekend): 60 % of players take part, with 4-8 times their usual bets a day at twice
+  their usual stake, so the book takes about 3.5 times its usual bets on those days;
+* ``prevalence``: the share of risk players (the risk families' weights scaled to it, the
+  others sharing the rest in their usual proportions).
+
+New families and scenarios draw from their own random generator, so the core families give
+the same data for a seed as before they existed.
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -88,15 +100,22 @@ ARCHETYPES: dict[str, float] = {
 }
 #: Every scenario family (``families="all"``): the archetypes above and the harder cases.
 FAMILIES: dict[str, float] = {
-    "recreational": 0.46,
+    "recreational": 0.32,
     "low_volume": 0.08,
     "new_joiner": 0.04,
     "lapsing": 0.03,
     "win_chaser": 0.03,
+    "rebettor": 0.02,
+    "returning_player": 0.02,
+    "weekend_heavy": 0.02,
     "loss_chaser": 0.04,
     "moderate_chaser": 0.03,
     "few_loss_chaser": 0.02,
+    "longshot_chaser": 0.02,
+    "session_chaser": 0.02,
     "escalator": 0.04,
+    "frequency_escalator": 0.02,
+    "slow_ramper": 0.02,
     "late_night_shift": 0.04,
     "market_drifter": 0.04,
     "high_stakes_stable": 0.05,
@@ -108,7 +127,11 @@ RISK_ARCHETYPES = frozenset(
         "loss_chaser",
         "moderate_chaser",
         "few_loss_chaser",
+        "longshot_chaser",
+        "session_chaser",
         "escalator",
+        "frequency_escalator",
+        "slow_ramper",
         "late_night_shift",
         "market_drifter",
     }
@@ -119,18 +142,45 @@ EXPECTED_DRIVER = {
     "loss_chaser": "loss_chase",
     "moderate_chaser": "loss_chase",
     "few_loss_chaser": "loss_chase",
+    "longshot_chaser": "loss_chase",
+    "session_chaser": "loss_chase",
     "escalator": "bet_escalation",
+    "frequency_escalator": "bet_escalation",
+    "slow_ramper": "bet_escalation",
     "late_night_shift": "temporal_risk",
     "market_drifter": "market_drift",
 }
-#: How each chasing family reacts to a settlement: (after, chance low, chance high,
-#: stake multiple low, high, delay minutes low, high). Chance rises with the player's intensity.
-_CHASERS: dict[str, tuple[str, float, float, float, float, int, int]] = {
-    "loss_chaser": ("lost", 0.55, 0.95, 2.0, 4.5, 1, 25),
-    "moderate_chaser": ("lost", 0.30, 0.50, 2.0, 3.0, 1, 15),
-    "few_loss_chaser": ("lost", 0.60, 0.90, 2.0, 4.0, 1, 20),
-    "win_chaser": ("won", 0.50, 0.80, 2.0, 3.5, 1, 20),
+
+
+class _Chase(NamedTuple):
+    """How a chasing family reacts to a settlement (see :func:`_settle_and_chase`)."""
+
+    after: str  # "lost", "won" or "any" (every settled bet)
+    chance_lo: float  # chance of a follow-up bet; it rises with the player's intensity
+    chance_hi: float
+    stake_lo: float  # the follow-up's stake as a multiple of the base stake (uniform)
+    stake_hi: float
+    delay_lo: int  # minutes after the settlement
+    delay_hi: int
+    noise: float = 0.0  # > 0: the usual stake x lognormal(noise) instead of a multiple
+    longshot: bool = False  # odds uniform 6-25
+    from_start: bool = False  # over the whole history, not from the onset
+
+
+#: How each chasing family reacts to a settlement.
+_CHASERS: dict[str, _Chase] = {
+    "loss_chaser": _Chase("lost", 0.55, 0.95, 2.0, 4.5, 1, 25),
+    "moderate_chaser": _Chase("lost", 0.30, 0.50, 2.0, 3.0, 1, 15),
+    "few_loss_chaser": _Chase("lost", 0.60, 0.90, 2.0, 4.0, 1, 20),
+    "win_chaser": _Chase("won", 0.50, 0.80, 2.0, 3.5, 1, 20),
+    "rebettor": _Chase("any", 0.70, 0.70, 1.0, 1.0, 1, 30, noise=0.35, from_start=True),
+    "longshot_chaser": _Chase("lost", 0.50, 0.80, 1.0, 1.0, 5, 40, noise=0.2, longshot=True),
 }
+_NO_CHASE = _Chase("", 0.0, 0.0, 1.0, 1.0, 1, 1)
+#: Days of the holiday spike, counted back from ``as_of`` (days-8 .. days-5 of the history).
+_HOLIDAY_FROM, _HOLIDAY_TO = 8, 4
+#: A betting day starts at 08:00 UTC (03:00-04:00 Eastern, midnight Pacific).
+_DAY_SHIFT = 8 * 3600
 
 MAJOR_SPORTS = np.array(["NFL", "NBA", "MLB", "NHL", "NCAAF", "NCAAB", "SOCCER", "TENNIS", "GOLF"])
 NICHE_SPORTS = np.array(["TABLE_TENNIS", "ESPORTS", "MMA", "BOXING", "OTHER"])
@@ -208,6 +258,35 @@ def _odds(rng: np.random.Generator, market: np.ndarray, longshot: np.ndarray) ->
 Families = Literal["core", "all"]
 
 
+def family_weights(
+    families: Families = "core", prevalence: float | None = None
+) -> dict[str, float]:
+    """The share of players drawn from each family.
+
+    Args:
+        families: ``core`` (the eight archetypes) or ``all`` (every scenario family).
+        prevalence: Total share of the risk families (their weights scaled to it, the others
+            sharing the rest in their usual proportions); ``None`` keeps the usual mix.
+
+    Returns:
+        Family name to weight (the weights sum to 1).
+
+    Raises:
+        ValueError: ``prevalence`` is not between 0 and 1.
+    """
+    mix = ARCHETYPES if families == "core" else FAMILIES
+    if prevalence is None:
+        return dict(mix)
+    if not 0.0 <= prevalence <= 1.0:
+        raise ValueError(f"prevalence must be between 0 and 1, not {prevalence}")
+    risk = sum(w for name, w in mix.items() if name in RISK_ARCHETYPES)
+    rest = 1.0 - risk
+    return {
+        name: w * prevalence / risk if name in RISK_ARCHETYPES else w * (1.0 - prevalence) / rest
+        for name, w in mix.items()
+    }
+
+
 def generate_frames(
     players: int,
     days: int,
@@ -215,6 +294,8 @@ def generate_frames(
     as_of: datetime,
     families: Families = "core",
     season_shift: bool = False,
+    holiday: bool = False,
+    prevalence: float | None = None,
 ) -> dict[str, Any]:
     """Generate the contract tables as Arrow tables (no files).
 
@@ -225,19 +306,24 @@ def generate_frames(
         as_of: End of the generated history (UTC, naive).
         families: ``core`` (the eight archetypes) or ``all`` (every scenario family).
         season_shift: Everyone changes at once in the last 14 days (see the module doc).
+        holiday: A shared four-day spike ending four days before ``as_of`` (see the module doc).
+        prevalence: Share of risk players; ``None`` keeps the families' usual weights.
 
     Returns:
         ``{"bets": ..., "assessments": ..., "outcomes": ..., "labels": ...}`` Arrow tables.
     """
     import pyarrow as pa
 
+    mix = family_weights(families, prevalence)
     rng = np.random.default_rng(seed)
+    # The newer families and scenarios draw from their own generator: the draws of ``rng`` stay
+    # those of the core families, which therefore give the same data as before for a seed.
+    rng2 = np.random.default_rng(seed + 1000)
     start_dt = (as_of - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     start = int(start_dt.replace(tzinfo=UTC).timestamp())
     end = int(as_of.replace(tzinfo=UTC).timestamp())
     shift_day = (end - start) // 86400 - 14  # first day of the recent window
 
-    mix = ARCHETYPES if families == "core" else FAMILIES
     names = np.array(list(mix))
     arch = rng.choice(names.size, players, p=np.array(list(mix.values())))
     archetype = names[arch]
@@ -258,6 +344,7 @@ def generate_frames(
     rate = np.where(archetype == "high_stakes_stable", rate * 0.8, rate)
     rate = np.where(archetype == "low_volume", rng.uniform(0.07, 0.35, players), rate)
     rate = np.where(archetype == "few_loss_chaser", rng.uniform(0.25, 0.5, players), rate)
+    rate = np.where(archetype == "session_chaser", rng2.uniform(1.5, 4.0, players), rate)
     # new joiners start 5-30 days before as_of; lapsing players drop to a fifth 10-40 days before
     first_day = np.where(
         archetype == "new_joiner", np.maximum(days - rng.integers(5, 31, players), 0), 0
@@ -283,6 +370,10 @@ def generate_frames(
         p, day = np.concatenate([p, p[extra]]), np.concatenate([day, day[extra]])
         lapsed = np.concatenate([lapsed, lapsed[extra]])
     p, day = p[~lapsed], day[~lapsed]
+    p, day, on_holiday = _family_days(
+        rng2, p, day, archetype, rate, first_day, lapse_day, onset_day, intensity, days,
+        start_dt.weekday(), holiday,
+    )  # fmt: skip
     n = p.size
     a = archetype[p]
     active = day >= onset_day[p]
@@ -313,6 +404,9 @@ def generate_frames(
     stake = np.where(
         a == "high_stakes_stable", base_stake[p] * np.exp(rng.normal(0, 0.2, n)), stake
     )
+    ramp = rng2.uniform(1.6, 2.5, players)  # slow ramper: total growth over the history
+    stake = np.where(a == "slow_ramper", stake * ramp[p] ** (day / max(days, 1)), stake)
+    stake = np.where(on_holiday, 2.0 * stake, stake)
     keep = placed < end  # an evening in a western state can fall after as_of in UTC
     bets = _Bets(
         p[keep],
@@ -324,7 +418,10 @@ def generate_frames(
         live[keep],
     )
     bets, status, settled, payout = _settle_and_chase(
-        rng, bets, archetype, onset_day, intensity, base_stake, start, end
+        rng, rng2, bets, archetype, onset_day, intensity, base_stake, start, end
+    )
+    bets, status, settled, payout = _session_chase(
+        rng2, bets, status, settled, payout, archetype, onset_day, intensity, base_stake, start, end
     )
     order = np.lexsort((bets.placed, bets.player))
     m = order.size
@@ -410,6 +507,7 @@ def generate_frames(
 
 def _settle_and_chase(
     rng: np.random.Generator,
+    rng2: np.random.Generator,
     bets: _Bets,
     archetype: np.ndarray,
     onset_day: np.ndarray,
@@ -418,24 +516,33 @@ def _settle_and_chase(
     start: int,
     end: int,
 ) -> tuple[_Bets, np.ndarray, np.ndarray, np.ndarray]:
-    """Settle bets; chasing families add fast, bigger bets after settlements (two rounds).
+    """Settle bets; chasing families add fast follow-up bets after settlements (two rounds).
 
-    Loss chasers react to losses, win-chasers to wins (see ``_CHASERS``).
+    Loss chasers react to losses with bigger stakes, win-chasers to wins, longshot chasers to
+    losses with their usual stake at long odds, rebettors to every settlement with their usual
+    stake (see ``_CHASERS``). What the newer families add is drawn from ``rng2``, so the draws
+    of ``rng`` are those of the core families.
     """
     status, settled, payout = _settle(rng, bets, archetype, end)
     all_parts = [(bets, status, settled, payout)]
     current, cur_status, cur_settled = bets, status, settled
-    per_player = [_CHASERS.get(str(a), ("", 0.0, 0.0, 1.0, 1.0, 1, 1)) for a in archetype]
-    after = np.array([c[0] for c in per_player])
-    lo, hi, m_lo, m_hi, d_lo, d_hi = (np.array([c[i] for c in per_player]) for i in range(1, 7))
+    per_player = [_CHASERS.get(str(a), _NO_CHASE) for a in archetype]
+    after = np.array([c.after for c in per_player])
+    lo, hi, m_lo, m_hi, d_lo, d_hi, noise, longshot, from_start = (
+        np.array([c[i] for c in per_player]) for i in range(1, 10)
+    )
+    chase_from = np.where(from_start, 0, onset_day)
     for _round in range(2):
         pl_all = current.player
         day = (cur_settled - start) // 86400
         chance = lo[pl_all] + (hi[pl_all] - lo[pl_all]) * intensity[pl_all]
+        trigger = (cur_status == after[pl_all]) | (
+            (after[pl_all] == "any") & (cur_status != "pending")
+        )
         chase = (
-            (cur_status == after[pl_all])
+            trigger
             & (cur_settled > 0)
-            & (day >= onset_day[pl_all])
+            & (day >= chase_from[pl_all])
             & (rng.random(pl_all.size) < chance)
         )
         idx = np.flatnonzero(chase)
@@ -447,15 +554,13 @@ def _settle_and_chase(
         idx, pl, placed = idx[keep], pl[keep], placed[keep]
         k = idx.size
         market = rng.choice(3, k)
-        new = _Bets(
-            pl,
-            placed,
-            base_stake[pl] * rng.uniform(m_lo[pl], m_hi[pl]),
-            _odds(rng, market, np.zeros(k, bool)),
-            market,
-            current.sport[idx],
-            rng.random(k) < 0.6,
-        )
+        stake = base_stake[pl] * rng.uniform(m_lo[pl], m_hi[pl])
+        odds = _odds(rng, market, np.zeros(k, bool))
+        if (noise[pl] > 0).any() or longshot[pl].any():  # only the newer families
+            usual = base_stake[pl] * np.exp(rng2.normal(0.0, 1.0, k) * noise[pl])
+            stake = np.where(noise[pl] > 0, usual, stake)
+            odds = np.where(longshot[pl], np.round(rng2.uniform(6.0, 25.0, k), 2), odds)
+        new = _Bets(pl, placed, stake, odds, market, current.sport[idx], rng.random(k) < 0.6)
         n_status, n_settled, n_payout = _settle(rng, new, archetype, end)
         all_parts.append((new, n_status, n_settled, n_payout))
         current, cur_status, cur_settled = new, n_status, n_settled
@@ -463,6 +568,213 @@ def _settle_and_chase(
     merged = _Bets(*(np.concatenate([getattr(part[0], f) for part in all_parts]) for f in fields))
     status, settled, payout = (np.concatenate([part[i] for part in all_parts]) for i in (1, 2, 3))
     return merged, status, settled, payout
+
+
+def _schedule(
+    rng: np.random.Generator,
+    who: np.ndarray,
+    day_lo: np.ndarray,
+    day_hi: np.ndarray,
+    p_active: np.ndarray,
+    per_active: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bets day by day for players ``who`` on days ``day_lo`` .. ``day_hi - 1`` (per player).
+
+    A player is active on a day with chance ``p_active`` and then places 1 + Poisson
+    (``per_active`` - 1) bets; ``p_active`` and ``per_active`` are indexed by player.
+
+    Returns:
+        The player and the day of each bet.
+    """
+    span = np.maximum(day_hi - day_lo, 0)
+    pl = np.repeat(who, span)
+    day = np.repeat(day_lo, span) + np.arange(pl.size) - np.repeat(np.cumsum(span) - span, span)
+    active = rng.random(pl.size) < p_active[pl]
+    count = active * (1 + rng.poisson(np.maximum(per_active[pl] - 1.0, 0.0)))
+    return np.repeat(pl, count), np.repeat(day, count)
+
+
+def _family_days(
+    rng: np.random.Generator,
+    p: np.ndarray,
+    day: np.ndarray,
+    archetype: np.ndarray,
+    rate: np.ndarray,
+    first_day: np.ndarray,
+    lapse_day: np.ndarray,
+    onset_day: np.ndarray,
+    intensity: np.ndarray,
+    days: int,
+    weekday0: int,
+    holiday: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The betting days of the newer families and of the holiday spike.
+
+    Rebettors bet on most days, several bets each; frequency escalators bet on more days and
+    2.5-4 times as often a day from their onset; weekend-heavy players place their bets on
+    Saturdays and Sundays 3-6 times as often a day as on weekdays; returning players take a
+    break of 20-50 days in the baseline. In the holiday, 60 % of the players are active on each
+    of its days with chance 0.9 and place 4-8 times their usual bets a day.
+
+    Args:
+        rng: The generator of the newer families.
+        p: Player index of each base bet.
+        day: Day of each base bet (local, from the start of the history).
+        archetype: Family of each player.
+        rate: Usual bets a day of each player.
+        first_day: First day each player can bet.
+        lapse_day: Day a lapsing player drops to a fifth.
+        onset_day: Day each player's risk pattern starts.
+        intensity: Strength of each player's risk pattern (0.6-1.0).
+        days: Days of history.
+        weekday0: Weekday of day 0 (Monday 0).
+        holiday: Whether to add the holiday spike.
+
+    Returns:
+        Player and day of every bet, and whether the holiday spike placed it.
+    """
+    players = archetype.size
+    who_all = np.arange(players)
+    strength = (intensity - 0.6) / 0.4  # 0-1
+    rate = rate.copy()
+    # rebettors: active on 75-90 % of days, 2.5-5.5 bets a day before their re-bets
+    reb = archetype == "rebettor"
+    reb_active, reb_per = rng.uniform(0.75, 0.9, players), rng.uniform(2.5, 5.5, players)
+    if reb.any():
+        keep = ~reb[p]
+        new_p, new_day = _schedule(
+            rng, who_all[reb], first_day[reb], np.full(reb.sum(), days), reb_active, reb_per
+        )
+        p, day = np.concatenate([p[keep], new_p]), np.concatenate([day[keep], new_day])
+    rate = np.where(reb, reb_active * reb_per, rate)
+    # frequency escalators: from the onset, more active days and 2.5-4x the bets a day
+    fe = archetype == "frequency_escalator"
+    usual_active = 1.0 - np.exp(-rate)
+    fe_active = usual_active + (1.0 - usual_active) * 0.5
+    fe_per = (2.5 + 1.5 * strength) * rate / np.maximum(usual_active, 1e-9)
+    if fe.any():
+        keep = ~(fe[p] & (day >= onset_day[p]))
+        start_day = np.maximum(onset_day[fe], first_day[fe])
+        new_p, new_day = _schedule(
+            rng, who_all[fe], start_day, np.full(fe.sum(), days), fe_active, fe_per
+        )
+        p, day = np.concatenate([p[keep], new_p]), np.concatenate([day[keep], new_day])
+    rate = np.where(fe, fe_active * fe_per, rate)
+    # weekend-heavy players: each bet on a Saturday or Sunday with odds 2R : 5 (R = 3-6)
+    ratio = rng.uniform(3.0, 6.0, players)
+    weekday = (weekday0 + np.arange(days)) % 7
+    weekend_days, week_days = np.flatnonzero(weekday >= 5), np.flatnonzero(weekday < 5)
+    wh = np.flatnonzero(archetype[p] == "weekend_heavy")
+    if wh.size and weekend_days.size and week_days.size:
+        r = ratio[p[wh]]
+        on_weekend = rng.random(wh.size) < 2 * r / (5 + 2 * r)
+        day = day.copy()
+        day[wh] = np.where(
+            on_weekend,
+            weekend_days[rng.integers(0, weekend_days.size, wh.size)],
+            week_days[rng.integers(0, week_days.size, wh.size)],
+        )
+    # returning players: no bets for 20-50 days inside the baseline (days 0 .. days-14), after
+    # at least a week of ordinary betting where the history is long enough
+    baseline = max(days - 14, 0)
+    lead_in = min(7, max(baseline - 20, 0))
+    gap = np.minimum(rng.integers(20, 51, players), baseline - lead_in)
+    gap_from = lead_in + (rng.random(players) * (baseline - lead_in - gap + 1)).astype(np.int64)
+    away = (
+        (archetype[p] == "returning_player") & (day >= gap_from[p]) & (day < gap_from[p] + gap[p])
+    )
+    p, day = p[~away], day[~away]
+    on_holiday = np.zeros(p.size, bool)
+    if holiday:
+        spike = np.arange(max(days - _HOLIDAY_FROM, 0), max(days - _HOLIDAY_TO, 0))
+        joins = (rng.random(players) < 0.6) & (first_day <= spike.min(initial=days))
+        factor = rng.uniform(4.0, 8.0, players)
+        keep = ~(joins[p] & np.isin(day, spike))
+        pl = np.repeat(np.flatnonzero(joins), spike.size)
+        d = np.tile(spike, int(joins.sum()))
+        mean = factor[pl] * rate[pl] * np.where(d >= lapse_day[pl], 0.2, 1.0)
+        count = (rng.random(pl.size) < 0.9) * rng.poisson(mean)
+        new_p, new_day = np.repeat(pl, count), np.repeat(d, count)
+        p, day = np.concatenate([p[keep], new_p]), np.concatenate([day[keep], new_day])
+        on_holiday = np.concatenate([on_holiday[keep], np.ones(new_p.size, bool)])
+    return p, day, on_holiday
+
+
+def _session_chase(
+    rng: np.random.Generator,
+    bets: _Bets,
+    status: np.ndarray,
+    settled: np.ndarray,
+    payout: np.ndarray,
+    archetype: np.ndarray,
+    onset_day: np.ndarray,
+    intensity: np.ndarray,
+    base_stake: np.ndarray,
+    start: int,
+    end: int,
+) -> tuple[_Bets, np.ndarray, np.ndarray, np.ndarray]:
+    """Session chasers play the next active day after a losing day bigger and busier.
+
+    From the onset, a day follows a losing day (the net of its settled bets below zero, on the
+    bets as first drawn) gets its stakes raised 2-3 times (with the player's intensity) and
+    1.5-3 times the bets (the extra ones like the day's others). A betting day starts at 08:00
+    UTC (see ``_DAY_SHIFT``).
+
+    Returns:
+        The bets with the changes and the extra bets, and their status, settlement and payout.
+    """
+    sc = np.flatnonzero(archetype[bets.player] == "session_chaser")
+    if sc.size == 0:
+        return bets, status, settled, payout
+    players = archetype.size
+    pl = bets.player[sc]
+    bday = (bets.placed[sc] - start - _DAY_SHIFT) // 86400 + 1  # >= 0
+    pairs, inv = np.unique(pl.astype(np.int64) * 100_000 + bday, return_inverse=True)
+    decided = status[sc] != "pending"
+    net = np.bincount(
+        inv, weights=np.where(decided, payout[sc] - bets.stake[sc], 0.0), minlength=pairs.size
+    )
+    pair_pl, pair_day = pairs // 100_000, pairs % 100_000 - 1
+    after_loss = np.r_[False, (net[:-1] < 0) & (pair_pl[1:] == pair_pl[:-1])]
+    chase = after_loss & (pair_day >= onset_day[pair_pl])
+    multiple = 2.0 + (intensity - 0.6) / 0.4  # stake 2-3x
+    more = rng.uniform(1.5, 3.0, players)  # bets 1.5-3x
+    up = sc[chase[inv]]
+    stake, payout = bets.stake.copy(), payout.copy()
+    stake[up] *= multiple[bets.player[up]]
+    payout[up] *= multiple[bets.player[up]]
+    # extra bets: copies of random bets of the day, placed around the same time
+    n_day = np.bincount(inv, minlength=pairs.size)
+    first = np.cumsum(n_day) - n_day
+    by_pair = sc[np.argsort(inv, kind="stable")]
+    j = np.flatnonzero(chase)
+    extra = np.floor(n_day[j] * (more[pair_pl[j]] - 1.0) + rng.random(j.size)).astype(np.int64)
+    j = np.repeat(j, extra)
+    tpl = by_pair[first[j] + (rng.random(j.size) * n_day[j]).astype(np.int64)]
+    placed = bets.placed[tpl] + rng.normal(0.0, 45 * 60, tpl.size).astype(np.int64)
+    ok = (placed > start) & (placed < end)
+    tpl, placed = tpl[ok], placed[ok]
+    who = bets.player[tpl]
+    market = bets.market[tpl]
+    new = _Bets(
+        who,
+        placed,
+        base_stake[who] * np.exp(rng.normal(0.0, 0.35, who.size)) * multiple[who],
+        _odds(rng, market, np.zeros(who.size, bool)),
+        market,
+        bets.sport[tpl],
+        bets.live[tpl],
+    )
+    n_status, n_settled, n_payout = _settle(rng, new, archetype, end)
+    fields = ("player", "placed", "stake", "odds", "market", "sport", "live")
+    base = _Bets(*(stake if f == "stake" else getattr(bets, f) for f in fields))
+    merged = _Bets(*(np.concatenate([getattr(base, f), getattr(new, f)]) for f in fields))
+    return (
+        merged,
+        np.concatenate([status, n_status]),
+        np.concatenate([settled, n_settled]),
+        np.concatenate([payout, n_payout]),
+    )
 
 
 def _settle(
@@ -514,6 +826,8 @@ def generate(
     file_format: Literal["csv", "parquet"] = "csv",
     families: Families = "core",
     season_shift: bool = False,
+    holiday: bool = False,
+    prevalence: float | None = None,
 ) -> GenerateResult:
     """Write bets, assessments, outcomes and labels files into ``out_dir``.
 
@@ -526,6 +840,8 @@ def generate(
         file_format: ``csv`` or ``parquet``.
         families: ``core`` (the eight archetypes) or ``all`` (every scenario family).
         season_shift: Everyone changes at once in the last 14 days.
+        holiday: A shared four-day spike ending four days before ``as_of``.
+        prevalence: Share of risk players; ``None`` keeps the families' usual weights.
 
     Returns:
         Counts and file paths.
@@ -539,7 +855,9 @@ def generate(
         as_of = utcnow().replace(minute=0, second=0, microsecond=0)
     elif not isinstance(as_of, datetime):
         as_of = datetime(as_of.year, as_of.month, as_of.day)
-    frames = generate_frames(players, days, seed, as_of, families, season_shift)
+    frames = generate_frames(
+        players, days, seed, as_of, families, season_shift, holiday=holiday, prevalence=prevalence
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     con = duckdb.connect(":memory:")

@@ -116,11 +116,16 @@ def generate_files(
     file_format: Literal["csv", "parquet"] = "csv",
     families: Families = "core",
     season_shift: bool = False,
+    holiday: bool = False,
+    prevalence: float | None = None,
 ) -> GenerateResult:
     """``sentinel generate``: synthetic contract files with ground-truth labels."""
     from dk_sentinel.synth import generate  # NumPy (~0.1 s) only for the commands that generate
 
-    return generate(out, players, days, seed, as_of, file_format, families, season_shift)
+    return generate(
+        out, players, days, seed, as_of, file_format, families, season_shift,
+        holiday=holiday, prevalence=prevalence,
+    )  # fmt: skip
 
 
 def load_files(

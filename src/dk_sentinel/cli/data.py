@@ -54,14 +54,31 @@ def generate(
         bool,
         typer.Option(help="Everyone changes at once in the last 14 days (a season start)."),
     ] = False,
+    holiday: Annotated[
+        bool,
+        typer.Option(
+            help="A shared 4-day spike ending 4 days before the end (a long holiday weekend): "
+            "most players bet several times as often, at twice their stake."
+        ),
+    ] = False,
+    prevalence: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of at-risk players (e.g. 0.03); default: the families' usual mix.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write synthetic contract files (bets, assessments, outcomes) plus a labels file."""
     from dk_sentinel.usecases import generate_files
 
     with progress("generating"):
         result = generate_files(
-            out, players, days, seed, as_of, file_format.value, families.value, season_shift
-        )
+            out, players, days, seed, as_of, file_format.value, families.value, season_shift,
+            holiday=holiday, prevalence=prevalence,
+        )  # fmt: skip
     info(
         f"Generated {result.bets:,} bets, {result.assessments:,} assessments and "
         f"{result.outcomes:,} outcomes for {result.players:,} players in {out} "

@@ -239,10 +239,19 @@ final as (
         {%- else -%}
         {{ category }} as risk_category,
         {%- endif %}
+        -- the strongest component names the driver, except that chasing explains the rise in
+        -- stakes that comes with it: loss_chase is named when it reaches driver_chase_share of
+        -- the strongest (a chaser's stakes rise too, but the chase is the behaviour)
         case greatest(coalesce(loss_chase, 0), coalesce(bet_escalation, 0),
                       coalesce(market_drift, 0), coalesce(temporal_risk, 0), coalesce(gamalyze, 0))
             when 0 then null
             when coalesce(loss_chase, 0) then 'loss_chase'
+            when case when coalesce(loss_chase, 0) >= {{ var('driver_chase_share') }}
+                          * greatest(coalesce(bet_escalation, 0), coalesce(market_drift, 0),
+                                     coalesce(temporal_risk, 0), coalesce(gamalyze, 0))
+                      then greatest(coalesce(bet_escalation, 0), coalesce(market_drift, 0),
+                                    coalesce(temporal_risk, 0), coalesce(gamalyze, 0)) end
+                then 'loss_chase'
             when coalesce(bet_escalation, 0) then 'bet_escalation'
             when coalesce(market_drift, 0) then 'market_drift'
             when coalesce(temporal_risk, 0) then 'temporal_risk'
