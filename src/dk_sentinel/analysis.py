@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,6 +77,42 @@ def _fmt_num(value: Any, digits: int = 1) -> str:
     return "n/a" if value is None else f"{float(value):.{digits}f}"
 
 
+def _ratio(log_value: Any) -> str:
+    return "n/a" if log_value is None else f"{math.exp(float(log_value)):.1f}x"
+
+
+def _session_sentence(row: dict[str, Any]) -> str:
+    """Chasing across sessions (scoring v3): the next day's staking after losing days."""
+    losing, other = row.get("losing_days_followed"), row.get("other_days_followed")
+    if not losing:
+        return ""
+    after_losing = float(row["log_staked_rise_after_losing_days"] or 0.0) / losing
+    text = (
+        f"; the day after {losing} losing days the player staked "
+        f"{math.exp(after_losing):.1f}x their usual"
+    )
+    if other:
+        after_other = float(row["log_staked_rise_after_other_days"] or 0.0) / other
+        text += f" (after {other} other days {math.exp(after_other):.1f}x)"
+    return text
+
+
+def _persistence_sentence(row: dict[str, Any], recent_days: int) -> str:
+    """Levels read per active day beyond the book's move that day (scoring v3)."""
+    if row.get("recent_log_stake_deviation") is None:
+        return ""
+    return (
+        f"; on a typical recent day (median of {row['recent_active_days']} active days, beyond "
+        "what the whole book did that day) stakes were "
+        f"{_ratio(row['recent_log_stake_deviation'])} "
+        f"and bets {_ratio(row.get('recent_log_bets_deviation'))} the player's own, "
+        f"{row.get('recent_elevated_days') or 0} of those days elevated; "
+        f"{_fmt_num(row['recent_bets_per_active_day'])} bets per active day vs "
+        f"{_fmt_num(row['baseline_bets_per_active_day'])}, active {row['recent_active_days']} of "
+        f"the last {recent_days} days vs {row['baseline_active_days']} before"
+    )
+
+
 def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str]:
     """The evidence of each component in plain words, citing its numbers.
 
@@ -104,15 +141,18 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
         f" (after wins: {c['wins_followed_bigger']} of {c['chase_settled_wins']}; "
         f"expected rate {_fmt_pct(row.get('expected_chase_rate'))})"
     )
+    chase += _session_sentence(row)
     escalation = (
         f"median stake {_fmt_num(row['recent_median_stake'], 2)} "
         f"in the last {s.recent_window_days} "
         f"days vs {_fmt_num(row['baseline_median_stake'], 2)} before "
         f"({_fmt_num(row['stake_ratio'])}x)"
     )
+    escalation += _persistence_sentence(row, s.recent_window_days)
     if row["weekly_stake_growth"] is not None:
         escalation += (
-            f"; daily staking trend {float(row['weekly_stake_growth']) * 100:+.0f}% per week"
+            f"; stake trend over the window {float(row['weekly_stake_growth']) * 100:+.0f}% "
+            "per week"
         )
     recent = row["recent_bets"]
     drift = (
@@ -130,10 +170,14 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
         f"{c['recent_late_night_bets']} of {recent} recent "
         f"({_fmt_pct(row['recent_late_night_share'])}; expected "
         f"{_fmt_pct(row.get('expected_late_night_share'))}, "
-        f"{_fmt_pct(row['baseline_late_night_share'])} before); "
-        f"{_fmt_num(row['recent_bets_per_active_day'])} bets per active day vs "
-        f"{_fmt_num(row['baseline_bets_per_active_day'])}"
+        f"{_fmt_pct(row['baseline_late_night_share'])} before)"
     )
+    if row.get("recent_median_day_minutes") is not None:
+        temporal += (
+            f"; a median {_fmt_num(row['recent_median_day_minutes'], 0)} min from first to "
+            "last bet on recent active days vs "
+            f"{_fmt_num(row.get('baseline_median_day_minutes'), 0)} before"
+        )
     if row["gamalyze_risk_score"] is not None:
         gamalyze = (
             f"Gamalyze risk score {_fmt_num(row['gamalyze_risk_score'], 0)}/100 "
@@ -159,10 +203,14 @@ _FEATURES = {
         "chase_settled_losses", "chased_losses", "chased_loss_share", "recent_settled_losses",
         "recent_chased_losses", "chase_settled_wins", "wins_followed_bigger",
         "bigger_after_win_share", "expected_chase_rate", "median_minutes_to_chase",
-        "chase_stake_ratio",
+        "chase_stake_ratio", "chase_rise", "losing_days_followed", "other_days_followed",
+        "session_chase_rise",
     ),
     "bet_escalation": (
         "baseline_median_stake", "recent_median_stake", "stake_ratio", "weekly_stake_growth",
+        "recent_active_days", "baseline_active_days", "recent_log_stake_deviation",
+        "recent_log_bets_deviation", "recent_elevated_days", "stake_trend_rise",
+        "intensity_rise", "recent_bets_per_active_day", "baseline_bets_per_active_day",
     ),
     "market_drift": (
         "recent_bets", "recent_evidence_weight", "recent_live_bets", "recent_live_share",
@@ -174,7 +222,7 @@ _FEATURES = {
     "temporal_risk": (
         "recent_bets", "recent_late_night_bets", "recent_late_night_share",
         "baseline_late_night_share", "expected_late_night_share", "recent_active_days",
-        "recent_bets_per_active_day", "baseline_bets_per_active_day",
+        "recent_median_day_minutes", "baseline_median_day_minutes",
     ),
     "gamalyze": ("gamalyze_assessment_id", "gamalyze_risk_score"),
 }  # fmt: skip
