@@ -83,18 +83,14 @@ def _ratio(log_value: Any) -> str:
 
 def _session_sentence(row: dict[str, Any]) -> str:
     """Chasing across sessions (scoring v3): the next day's staking after losing days."""
-    losing, other = row.get("losing_days_followed"), row.get("other_days_followed")
-    if not losing:
+    losing, rise = row.get("losing_days_followed"), row.get("session_chase_rise")
+    if not losing or rise is None:
         return ""
-    after_losing = float(row["log_staked_rise_after_losing_days"] or 0.0) / losing
-    text = (
-        f"; the day after {losing} losing days the player staked "
-        f"{math.exp(after_losing):.1f}x their usual"
+    return (
+        f"; the day after {losing} losing days the player staked {math.exp(float(rise)):.1f}x "
+        f"what they staked after {row.get('other_days_followed') or 0} other days "
+        "(each against their own level, shrunk by the days it rests on)"
     )
-    if other:
-        after_other = float(row["log_staked_rise_after_other_days"] or 0.0) / other
-        text += f" (after {other} other days {math.exp(after_other):.1f}x)"
-    return text
 
 
 def _persistence_sentence(row: dict[str, Any], recent_days: int) -> str:
