@@ -62,9 +62,11 @@
 
 {#- The log ratio of the share of days a player was active in the recent window to that in the
     baseline window (over the baseline days the account existed, so a new account is not a
-    rise), each share smoothed by half a day (so 0 active days is finite). -#}
-{% macro log_activity_ratio(recent_days, baseline_days, account_age_days) -%}
-    (ln((cast({{ recent_days }} as double) + 0.5) / ({{ var('recent_window_days') }} + 1.0))
+    rise; recent days when the whole book moved are left out of both counts), each share
+    smoothed by half a day (so 0 active days is finite). -#}
+{% macro log_activity_ratio(recent_days, baseline_days, account_age_days, recent_shock_days='0') -%}
+    (ln((cast({{ recent_days }} as double) + 0.5)
+        / (greatest({{ var('recent_window_days') }} - cast(coalesce({{ recent_shock_days }}, 0) as double), 1.0) + 1.0))
      - ln((cast({{ baseline_days }} as double) + 0.5)
           / (least(greatest(cast({{ account_age_days }} as double) - {{ var('recent_window_days') }}, 1.0),
                    {{ var('baseline_window_days') }}) + 1.0)))

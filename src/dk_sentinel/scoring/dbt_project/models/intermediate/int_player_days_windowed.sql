@@ -15,18 +15,85 @@
     A day wholly inside the window is taken from int_player_days (kept between runs); a day
     cut by one of the window's ends (T - window, or T) from its bets inside the window (their
     bets lie within two days of that end). Read by int_players_windowed (levels, persistence,
-    trends) and int_settlements_followed (what follows a losing day). -#}
+    trends) and int_settlements_followed (what follows a losing day).
+
+    On recent days the stake level is read from the *planned* bets (those not placed within
+    chase_window_minutes after one of the player's settlements); each day carries its result
+    (net loss of its settled bets, over the chase window), whether it follows a losing day, and
+    whether the whole book moved that day (a shock day, |factor| > shock_day_log_factor). -#}
 
 {%- set as_of_ts = as_of() %}
 {%- set recent_from = dbt.dateadd('day', -var('recent_window_days'), as_of_ts) %}
 {%- set window_from = dbt.dateadd('day', -(var('recent_window_days') + var('baseline_window_days')), as_of_ts) %}
+{#- days whose result is read: the chase window, and at least the recent window and the
+    three days before it (a recent day follows a losing day within three days) -#}
+{%- set results_from = dbt.dateadd('day', -([var('chase_lookback_days'), var('recent_window_days') + 3] | max), as_of_ts) %}
 
 with
 
 bets as (
 
-    select player_id, bet_window, placed_at, local_day, stake
+    select player_id, bet_window, placed_at, local_day, stake, settled_at, settled_outcome,
+        settled_net_loss
     from {{ ref('int_bets_windowed') }}
+
+),
+
+-- The recent bets, each marked reactive when placed within chase_window_minutes after one of
+-- the player's own settlements (as of T; a settlement at the same instant counts): a reaction
+-- to a win or a loss is read by loss_chase, as a contrast; the level of staking is read from
+-- the other, planned bets, so bigger bets after wins do not read as a higher level.
+recent_events as (
+
+    select player_id, placed_at as event_at, 0 as is_settlement, local_day, stake
+    from bets
+    where bet_window = 'recent'
+    union all
+    select player_id, settled_at as event_at, 1 as is_settlement, null as local_day,
+        null as stake
+    from bets
+    where settled_at > {{ dbt.dateadd('minute', -var('chase_window_minutes'), recent_from) }}
+
+),
+
+recent_marked as (
+
+    select
+        player_id,
+        local_day,
+        stake,
+        event_at,
+        is_settlement,
+        max(case when is_settlement = 1 then event_at end) over (
+            partition by player_id order by event_at, is_settlement desc
+            rows between unbounded preceding and current row) as last_settled_at
+
+    from recent_events
+
+),
+
+planned_days as (
+
+    select
+        player_id,
+        local_day,
+        median(case when last_settled_at is null
+                      or last_settled_at < {{ dbt.dateadd('minute', -var('chase_window_minutes'), 'event_at') }}
+                 then stake end) as planned_median_stake
+
+    from recent_marked
+    where is_settlement = 0
+    group by player_id, local_day
+
+),
+
+-- each local day's result: the net of its bets placed that day and settled by T
+day_results as (
+
+    select player_id, local_day, sum(settled_net_loss) as day_net_loss
+    from bets
+    where settled_outcome is not null and placed_at > {{ results_from }}
+    group by player_id, local_day
 
 ),
 
@@ -81,6 +148,7 @@ days as (
         span_minutes,
         is_recent_day,
         is_baseline_day,
+        median_stake,
         ln(cast(bets as double)) as log_bets,
         ln(cast(median_stake as double)) as log_median_stake
 
@@ -127,7 +195,7 @@ population_days as (
 
 ),
 
-final as (
+joined as (
 
     select
         days.player_id,
@@ -141,19 +209,66 @@ final as (
         coalesce(baselines.baseline_days, 0) as baseline_days,
         coalesce(population_days.day_log_bets_factor, 0.0) as day_log_bets_factor,
         coalesce(population_days.day_log_stake_factor, 0.0) as day_log_stake_factor,
-        -- the day's level with the book's move taken out (trends and levels read it)
+        -- a day when the whole book moved (a holiday, a final): personal levels, trends and
+        -- reactions are read on the other days, so a one-off shared spike is not persistence
+        case when abs(coalesce(population_days.day_log_bets_factor, 0.0)) > {{ var('shock_day_log_factor') }}
+               or abs(coalesce(population_days.day_log_stake_factor, 0.0)) > {{ var('shock_day_log_factor') }}
+            then 1 else 0 end as is_shock_day,
+        -- the day's level with the book's move taken out (trends and levels read it); on a
+        -- recent day from the planned bets
         days.log_bets - coalesce(population_days.day_log_bets_factor, 0.0) as adjusted_log_bets,
-        days.log_median_stake - coalesce(population_days.day_log_stake_factor, 0.0)
-            as adjusted_log_median_stake,
+        case when days.is_recent_day = 1 then ln(planned_days.planned_median_stake)
+             else days.log_median_stake end
+            - coalesce(population_days.day_log_stake_factor, 0.0) as adjusted_log_median_stake,
         -- the day against the player's own baseline (null without a baseline day)
         days.log_bets - coalesce(population_days.day_log_bets_factor, 0.0)
             - baselines.baseline_log_bets as log_bets_deviation,
         days.log_median_stake - coalesce(population_days.day_log_stake_factor, 0.0)
-            - baselines.baseline_log_median_stake as log_stake_deviation
+            - baselines.baseline_log_median_stake as log_stake_deviation,
+        -- the level of staking: on a recent day from its planned bets only (null when every
+        -- bet that day followed a settlement), before it from every bet
+        case when days.is_recent_day = 1 then ln(planned_days.planned_median_stake)
+             else days.log_median_stake end
+            - coalesce(population_days.day_log_stake_factor, 0.0)
+            - baselines.baseline_log_median_stake as planned_log_stake_deviation,
+        day_results.day_net_loss
 
     from days
     left join baselines on baselines.player_id = days.player_id
     left join population_days on population_days.local_day = days.local_day
+    left join planned_days
+        on planned_days.player_id = days.player_id and planned_days.local_day = days.local_day
+    left join day_results
+        on day_results.player_id = days.player_id and day_results.local_day = days.local_day
+
+),
+
+-- shock days in the recent window (the share of days active is read on the others)
+recent_shocks as (
+
+    select count(*) as recent_shock_days
+    from population_days
+    where local_day > cast({{ recent_from }} as date)
+      and (abs(day_log_bets_factor) > {{ var('shock_day_log_factor') }}
+           or abs(day_log_stake_factor) > {{ var('shock_day_log_factor') }})
+
+),
+
+final as (
+
+    select
+        joined.*,
+        -- the day follows a losing day (the player's previous active day, within three days,
+        -- lost on its settled bets): a level is read on the other days, so playing bigger
+        -- after losses reads as chasing, not as escalation
+        case when lag(day_net_loss) over (partition by player_id order by local_day) > 0
+                  and lag(local_day) over (partition by player_id order by local_day)
+                      >= cast({{ dbt.dateadd('day', -3, 'local_day') }} as date)
+            then 1 else 0 end as follows_losing_day,
+        recent_shocks.recent_shock_days
+
+    from joined
+    cross join recent_shocks
 
 )
 

@@ -115,15 +115,35 @@ trends as (
         count(*) as active_days,
         sum(is_recent_day) as recent_active_days,
         sum(is_baseline_day) as baseline_active_days,
-        regr_slope(adjusted_log_median_stake, day_number) as log_stake_slope_per_day,
+        -- the trend leaves out the days when the whole book moved
+        {%- for stat in ['slope', 'count', 'sxx', 'syy', 'sxy'] %}
+        regr_{{ stat }}(case when coalesce(is_shock_day, 0) = 0 then adjusted_log_median_stake end,
+                   case when coalesce(is_shock_day, 0) = 0 then day_number end)
+            as {{ 'log_stake_slope_per_day' if stat == 'slope' else 'trend_' ~ stat }},
+        {%- endfor %}
         max(day_number) - min(day_number) as active_span_days,
+        -- the stake level on calm recent days (not a shock day, not the day after a losing
+        -- day), the bets per day on ordinary ones (not a shock day)
+        count(case when is_recent_day = 1 and coalesce(is_shock_day, 0) = 0
+                    and coalesce(follows_losing_day, 0) = 0 then planned_log_stake_deviation end)
+            as recent_calm_days,
+        count(case when is_recent_day = 1 then planned_log_stake_deviation end)
+            as recent_planned_days,
+        median(case when is_recent_day = 1 and coalesce(is_shock_day, 0) = 0
+                then log_bets_deviation end) as ordinary_log_bets_deviation,
+        median(case when is_recent_day = 1 and coalesce(is_shock_day, 0) = 0
+                     and coalesce(follows_losing_day, 0) = 0
+                then planned_log_stake_deviation end) as calm_log_stake_deviation,
         median(case when is_recent_day = 1 then log_bets_deviation end)
-            as recent_log_bets_deviation,
-        median(case when is_recent_day = 1 then log_stake_deviation end)
-            as recent_log_stake_deviation,
-        sum(case when is_recent_day = 1
+            as all_log_bets_deviation,
+        median(case when is_recent_day = 1 then planned_log_stake_deviation end)
+            as all_log_stake_deviation,
+        sum(case when is_recent_day = 1 and coalesce(is_shock_day, 0) = 0 then 1 else 0 end)
+            as recent_ordinary_active_days,
+        max(coalesce(recent_shock_days, 0)) as recent_shock_days,
+        sum(case when is_recent_day = 1 and coalesce(is_shock_day, 0) = 0
                   and (log_bets_deviation > {{ var('elevated_day_log_ratio') }}
-                       or log_stake_deviation > {{ var('elevated_day_log_ratio') }})
+                       or planned_log_stake_deviation > {{ var('elevated_day_log_ratio') }})
             then 1 else 0 end) as recent_elevated_days,
         median(case when is_recent_day = 1 then span_minutes end) as recent_median_day_minutes,
         median(case when is_baseline_day = 1 then span_minutes end) as baseline_median_day_minutes
@@ -188,8 +208,21 @@ final as (
         case when trends.active_days >= 8
             then exp(7 * trends.log_stake_slope_per_day) - 1 end as weekly_stake_growth,
         trends.active_span_days,
-        trends.recent_log_bets_deviation,
-        trends.recent_log_stake_deviation,
+        -- the standard error of the fitted change over the span (the residual spread of the
+        -- daily levels around the line): the trend is weighed by its own precision
+        case when trends.trend_count > 2 and trends.trend_sxx > 0 then
+            sqrt(greatest(trends.trend_syy - trends.trend_sxy * trends.trend_sxy / trends.trend_sxx, 0.0)
+                 / (trends.trend_count - 2) / trends.trend_sxx) * trends.active_span_days
+        end as stake_trend_standard_error,
+        -- the recent level: over calm days when there are any, else over every recent day
+        case when trends.recent_calm_days > 0 then trends.recent_calm_days
+             else coalesce(trends.recent_planned_days, 0) end as recent_level_days,
+        case when trends.recent_ordinary_active_days > 0 then trends.ordinary_log_bets_deviation
+             else trends.all_log_bets_deviation end as recent_log_bets_deviation,
+        case when trends.recent_calm_days > 0 then trends.calm_log_stake_deviation
+             else trends.all_log_stake_deviation end as recent_log_stake_deviation,
+        coalesce(trends.recent_ordinary_active_days, 0) as recent_ordinary_active_days,
+        coalesce(trends.recent_shock_days, 0) as recent_shock_days,
         coalesce(trends.recent_elevated_days, 0) as recent_elevated_days,
         trends.recent_median_day_minutes,
         trends.baseline_median_day_minutes,

@@ -69,7 +69,7 @@ shifts as (
                                 safe_div('baseline_bets', 'baseline_active_days')) }}) end), 0.0)
             as log_intensity_shift,
         coalesce(avg(weekly_log_stake_growth), 0.0) as weekly_log_growth_shift,
-        coalesce(avg({{ log_activity_ratio('recent_active_days', 'baseline_active_days', 'account_age_days') }}), 0.0)
+        coalesce(avg({{ log_activity_ratio('recent_ordinary_active_days', 'baseline_active_days', 'account_age_days', 'recent_shock_days') }}), 0.0)
             as log_activity_shift
 
     from comparable

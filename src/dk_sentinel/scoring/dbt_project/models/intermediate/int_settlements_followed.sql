@@ -124,27 +124,22 @@ followed as (
 ),
 
 -- Chasing across sessions: each local day's result (the net of its bets placed that day and
--- settled by T, over the chase window) and how the player played on their next active day
--- within three days (bets and median stake against their own baseline, beyond the book's move
--- that day; int_player_days_windowed). The contrast between the days after a losing day and
--- the days after any other day is read in rg_risk_scores.
-day_results as (
-
-    select player_id, local_day, sum(settled_net_loss) as net_loss
-    from bets
-    where settled_outcome is not null and placed_at > {{ chase_from }}
-    group by player_id, local_day
-
-),
-
+-- settled by T, over the chase window; int_player_days_windowed) and how the player played
+-- on their next active day within three days (bets and median stake against their own
+-- baseline, beyond the book's move that day; a day when the whole book moved is left out).
+-- The contrast between the days after a losing day and the days after any other day is read
+-- in rg_risk_scores.
 days_ahead as (
 
     select
         player_id,
         local_day,
+        day_net_loss,
         lead(local_day) over (partition by player_id order by local_day) as next_local_day,
         lead(log_bets_deviation + log_stake_deviation)
-            over (partition by player_id order by local_day) as next_day_log_staked_rise
+            over (partition by player_id order by local_day) as next_day_log_staked_rise,
+        lead(coalesce(is_shock_day, 0))
+            over (partition by player_id order by local_day) as next_is_shock_day
     from {{ ref('int_player_days_windowed') }}
     where local_day >= cast({{ dbt.dateadd('day', -1, chase_from) }} as date)
 
@@ -153,16 +148,15 @@ days_ahead as (
 next_days as (
 
     select
-        day_results.player_id,
-        case when day_results.net_loss > 0 then 1 else 0 end as after_losing_day,
-        days_ahead.next_day_log_staked_rise
+        player_id,
+        case when day_net_loss > 0 then 1 else 0 end as after_losing_day,
+        next_day_log_staked_rise
 
-    from day_results
-    inner join days_ahead
-        on days_ahead.player_id = day_results.player_id
-        and days_ahead.local_day = day_results.local_day
-    where days_ahead.next_day_log_staked_rise is not null
-      and days_ahead.next_local_day <= cast({{ dbt.dateadd('day', 3, 'day_results.local_day') }} as date)
+    from days_ahead
+    where day_net_loss is not null
+      and next_day_log_staked_rise is not null
+      and next_is_shock_day = 0
+      and next_local_day <= cast({{ dbt.dateadd('day', 3, 'local_day') }} as date)
 
 ),
 

@@ -109,24 +109,27 @@ signals as (
         (log_staked_rise_after_losing_days / (losing_days_followed + {{ var('prior_strength_days') }})
          - log_staked_rise_after_other_days / (other_days_followed + {{ var('prior_strength_days') }}))
             as session_chase_rise,
-        -- stake level: the median over recent active days of the day's median stake against the
-        -- player's baseline level, beyond the book's move that day (a shared holiday spike
-        -- moves the book's factor; three or four days of it do not move a median over days)
-        {{ evidence_weight_days('recent_active_days') }} * recent_log_stake_deviation
+        -- stake level: the median over calm recent days (not a shock day, not the day after
+        -- a losing day) of the day's median planned stake (bets not placed right after a
+        -- settlement) against the player's baseline level, beyond the book's move that day
+        {{ evidence_weight_days('recent_level_days') }} * recent_log_stake_deviation
             as stake_level_rise,
         -- stake trend: the fitted change of the day-adjusted median stake from the player's
         -- first to last active day of the window (a slow ramp that the recent-vs-baseline
-        -- level only partly sees), weighted by active days with the bets' prior (a slope over
-        -- few days is noisy)
-        {{ evidence_weight('active_days') }} * weekly_log_stake_growth * active_span_days / 7.0
+        -- level only partly sees), shrunk by its own precision: normal-normal shrinkage with
+        -- a prior of sd stake_trend_prior_sd, weight tau^2 / (tau^2 + SE^2)
+        {{ var('stake_trend_prior_sd') }} * {{ var('stake_trend_prior_sd') }}
+            / ({{ var('stake_trend_prior_sd') }} * {{ var('stake_trend_prior_sd') }}
+               + coalesce(stake_trend_standard_error * stake_trend_standard_error, 0.0))
+            * weekly_log_stake_growth * active_span_days / 7.0
             as stake_trend_rise,
         -- frequency: bets per active day against the player's own (median over recent days,
         -- beyond the book's move) and, at half weight, a rise in the share of days active
         -- beyond the population's
         case when recent_active_days > 0 and baseline_active_days > 0 then
-            {{ evidence_weight_days('recent_active_days') }}
+            {{ evidence_weight_days('greatest(coalesce(recent_ordinary_active_days, 0), 1)') }}
             * (coalesce(recent_log_bets_deviation, 0.0)
-               + 0.5 * greatest({{ log_activity_ratio('recent_active_days', 'baseline_active_days', 'account_age_days') }}
+               + 0.5 * greatest({{ log_activity_ratio('recent_ordinary_active_days', 'baseline_active_days', 'account_age_days', 'recent_shock_days') }}
                                 - log_activity_shift, 0.0))
         end as intensity_rise,
         {%- for flag in ['live', 'niche', 'longshot', 'late_night'] %}
@@ -332,7 +335,9 @@ final as (
         round(recent_log_bets_deviation, 4) as recent_log_bets_deviation,
         round(recent_log_stake_deviation, 4) as recent_log_stake_deviation,
         cast(recent_elevated_days as bigint) as recent_elevated_days,
+        cast(recent_level_days as bigint) as recent_level_days,
         round(stake_trend_rise, 4) as stake_trend_rise,
+        round(stake_trend_standard_error, 4) as stake_trend_standard_error,
         round(intensity_rise, 4) as intensity_rise,
         cast(losing_days_followed as bigint) as losing_days_followed,
         cast(other_days_followed as bigint) as other_days_followed,
