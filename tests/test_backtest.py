@@ -179,6 +179,27 @@ def test_fit_recovers_signs_and_drops_a_component_that_would_lower_risk() -> Non
     assert all(abs(b.mean_predicted - b.observed_rate) < 0.1 for b in report.reliability)
 
 
+def test_gradient_boosting_is_compared_and_wins_only_on_a_non_linear_truth() -> None:
+    """Linear truth: boosting is no clear win. An interaction (risk only when a player both
+    chases and stakes big): boosting wins clearly, and the profile stays the logistic one."""
+    linear, _ = fit_profile(_synthetic(4000), folds=4, regularisation=[0.1], min_positives=30)
+    assert linear.cv_auc_gradient_boosting is not None
+    assert linear.cv_auc_gradient_boosting < linear.cv_auc + 0.02
+    assert not linear.gradient_boosting_clear_win
+
+    data = _synthetic(4000, seed=3)
+    chase = np.array(data.values["loss_chase"], dtype=float)
+    staked = np.array(data.values["window_staked"], dtype=float)
+    rng = np.random.default_rng(5)
+    # a threshold interaction: a sum of the two markers ranks it only roughly
+    both = (chase > 0.5) & (np.log(staked) > 5)
+    data.label = [bool(v) for v in rng.random(chase.size) < np.where(both, 0.6, 0.03)]
+    report, fitted = fit_profile(data, folds=4, regularisation=[0.1], min_positives=30)
+    assert report.gradient_boosting_clear_win
+    assert report.cv_auc_gradient_boosting > report.cv_auc + 0.02
+    assert len(fitted.coefficients) == len(FEATURE_COLUMNS)  # the applied profile: logistic
+
+
 def test_fit_refuses_too_few_positives() -> None:
     data = _synthetic(300)
     with pytest.raises(InsufficientData, match="too few harmful outcomes") as err:

@@ -126,11 +126,13 @@ def test_detection_quality_on_generated_data(
 
 
 def test_loss_rate_alone_is_not_chasing(scored: Settings) -> None:
-    """Winners and losers with flat stakes never score on loss_chase."""
+    """Winners and losers with flat stakes, who play the day after a loss as they play any
+    other day, never score on loss_chase."""
     with connect(scored) as wh:
         rows = wh.query(
             "select max(loss_chase) from {analytics}.rg_latest_risk_scores "
-            "where chased_losses = 0 and recent_settled_losses >= 5"
+            "where chased_losses = 0 and recent_settled_losses >= 5 "
+            "and session_chase_rise <= 0.25"  # the session contrast's margin
         )
     assert rows[0][0] == 0.0
 
@@ -304,10 +306,12 @@ def test_data_tests_check_this_run_and_unit_tests_run_apart(runner, scored: Sett
     assert (unit.tests_passed, unit.tests_failed) == (19, 0), unit.failures
 
 
-def test_version_1_history_stays_readable_after_version_2(runner, scored: Settings) -> None:
-    """A warehouse scored by version 1 gains version 2's columns; its old rows keep their values."""
+def test_older_history_stays_readable_after_a_new_version(runner, scored: Settings) -> None:
+    """A warehouse scored by version 1 gains the columns of versions 2 and 3; its old rows keep
+    their values."""
     added = ("recent_chased_losses", "chase_settled_losses", "expected_chase_rate",
-             "expected_late_night_share", "recent_evidence_weight")  # fmt: skip
+             "expected_late_night_share", "recent_evidence_weight", "session_chase_rise",
+             "stake_trend_rise", "recent_level_days")  # fmt: skip
     with connect(scored) as wh:
         for column in added:  # what a version 1 table lacked
             wh.execute(f"alter table {{analytics}}.rg_risk_scores drop column {column}")
@@ -322,8 +326,8 @@ def test_version_1_history_stays_readable_after_version_2(runner, scored: Settin
     with connect(scored) as wh:
         versions = dict(
             wh.query(
-                "select scoring_version, count(expected_chase_rate) from {analytics}.rg_risk_scores "
-                "group by 1"
+                "select scoring_version, count(expected_chase_rate) + count(session_chase_rise) "
+                "from {analytics}.rg_risk_scores group by 1"
             )
         )
         kept = dict(
@@ -332,7 +336,7 @@ def test_version_1_history_stays_readable_after_version_2(runner, scored: Settin
                 "where scoring_version = '1.0.0'"
             )
         )
-    assert versions["1.0.0"] == 0 and versions["2.0.0"] > 0  # new columns null on old rows
+    assert versions["1.0.0"] == 0 and versions["3.0.0"] > 0  # new columns null on old rows
     assert kept == old
     player = next(iter(old))
     history = invoke(runner, "--db", db, "analyze", player, "--history", "--format", "json")

@@ -14,7 +14,7 @@ from dk_sentinel.synth import generate
 from dk_sentinel.warehouse import connect
 from dk_sentinel.warehouse.schema import bootstrap
 
-COLUMNS = "player_id, composite_risk_score, risk_category, loss_chase, bet_escalation, market_drift, temporal_risk, gamalyze, chased_losses, stake_ratio, expected_chase_rate, expected_late_night_share, recent_personal_new_sport_bets, recent_evidence_weight"
+COLUMNS = "player_id, composite_risk_score, risk_category, loss_chase, bet_escalation, market_drift, temporal_risk, gamalyze, chased_losses, stake_ratio, expected_chase_rate, expected_late_night_share, recent_personal_new_sport_bets, recent_evidence_weight, recent_log_bets_deviation, recent_log_stake_deviation, recent_level_days, stake_trend_rise, stake_trend_standard_error, intensity_rise, chase_rise, session_chase_rise, losing_days_followed, other_days_followed"
 
 
 def load_and_score(settings: Settings, files: dict[str, str], as_of) -> list[tuple]:
@@ -34,11 +34,11 @@ def load_and_score(settings: Settings, files: dict[str, str], as_of) -> list[tup
 def test_dbt_snowflake_on_fakesnow_matches_duckdb(
     tmp_path: Path, fakesnow_server_settings: Settings
 ) -> None:
-    # every scenario family and a season change: the population references and the season
-    # weights of new sports take part
+    # every scenario family, a season change and a holiday: the population references, the
+    # season weights of new sports, the day factors and shock days (scoring v3) take part
     gen = generate(
         tmp_path / "data", players=120, days=60, seed=21, as_of=AS_OF, families="all",
-        season_shift=True,
+        season_shift=True, holiday=True,
     )  # fmt: skip
     duck = load_and_score(
         load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"}), gen.files, AS_OF

@@ -106,6 +106,10 @@ def render_calibration(r: Any) -> list[Any]:
     head = Table("measure", "calibrated", "composite", title=f"profile {r.profile_version}")
     head.add_row(f"CV AUC ({r.folds} folds by player)", _num(r.cv_auc), _num(r.cv_auc_composite))
     head.add_row("forward AUC (latest run)", _num(r.forward_auc), _num(r.forward_auc_composite))
+    boosting = _num(r.cv_auc_gradient_boosting)
+    if r.gradient_boosting_clear_win:
+        boosting += " (a clear win; the profile stays the auditable logistic one)"
+    head.add_row("CV AUC, gradient boosting (compared, not applied)", boosting, "-")
     head.add_row("Brier score", _num(r.brier, 4), "-")
     head.add_row("rows / positives / players", f"{r.rows:,} / {r.positives:,} / {r.players:,}", "")
     coefs = Table("feature", "transform", "coef (per SD)", "odds ratio", "constraint",

@@ -118,11 +118,14 @@ signals as (
         -- first to last active day of the window (a slow ramp that the recent-vs-baseline
         -- level only partly sees), shrunk by its own precision: normal-normal shrinkage with
         -- a prior of sd stake_trend_prior_sd, weight tau^2 / (tau^2 + SE^2)
-        {{ var('stake_trend_prior_sd') }} * {{ var('stake_trend_prior_sd') }}
+        -- (a trend counts while the player still plays: none without a recent active day, so
+        -- a player who stops sees the score decay)
+        case when recent_active_days > 0 then
+            {{ var('stake_trend_prior_sd') }} * {{ var('stake_trend_prior_sd') }}
             / ({{ var('stake_trend_prior_sd') }} * {{ var('stake_trend_prior_sd') }}
                + coalesce(stake_trend_standard_error * stake_trend_standard_error, 0.0))
             * weekly_log_stake_growth * active_span_days / 7.0
-            as stake_trend_rise,
+        else 0.0 end as stake_trend_rise,
         -- frequency: bets per active day against the player's own (median over recent days,
         -- beyond the book's move) and, at half weight, a rise in the share of days active
         -- beyond the population's
