@@ -19,7 +19,10 @@ returning_player, weekend_heavy and longshot_chaser (marked *) were not looked a
 tuning.
 
     python bench/quality.py [--players 5000] [--seeds 3 4 5] [--prevalence 0.03]
-        [--scenarios ordinary holiday]
+        [--families all] [--scenarios ordinary holiday]
+
+``--prevalence 0 --families core`` reproduces the shape of the first held-out set (the eight
+core archetypes at their own mix, a fifth at risk).
 """
 
 from __future__ import annotations
@@ -48,7 +51,14 @@ TUNED_SCENARIOS = ("ordinary", "holiday")
 SCENARIOS = ("ordinary", "season", "holiday")
 
 
-def run_one(folder: Path, players: int, seed: int, scenario: str, prevalence: float) -> Any:
+def run_one(
+    folder: Path,
+    players: int,
+    seed: int,
+    scenario: str,
+    prevalence: float | None,
+    families: str = "all",
+) -> Any:
     from dk_sentinel.config import load_settings
     from dk_sentinel.evaluation import evaluate
     from dk_sentinel.ingest import ingest
@@ -59,7 +69,7 @@ def run_one(folder: Path, players: int, seed: int, scenario: str, prevalence: fl
 
     as_of = datetime(2026, 11, 1)
     gen = generate(
-        folder / "data", players, 90, seed, as_of, families="all",
+        folder / "data", players, 90, seed, as_of, families=families,  # type: ignore[arg-type]
         season_shift=scenario == "season", holiday=scenario == "holiday", prevalence=prevalence,
     )  # fmt: skip
     settings = load_settings(overrides={"warehouse.duckdb.path": folder / "w.duckdb"})
@@ -77,8 +87,13 @@ def main() -> None:
     parser.add_argument("--players", type=int, default=5000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5])
     parser.add_argument(
-        "--prevalence", type=float, default=0.03, help="share of at-risk players (default 0.03)"
+        "--prevalence",
+        type=float,
+        default=0.03,
+        help="share of at-risk players (default 0.03; 0: the families' own mix, as in the "
+        "first held-out set)",
     )
+    parser.add_argument("--families", choices=["core", "all"], default="all")
     parser.add_argument(
         "--scenarios", nargs="+", default=["ordinary", "holiday"], choices=list(SCENARIOS)
     )
@@ -89,8 +104,9 @@ def main() -> None:
     for scenario in args.scenarios:
         for seed in args.seeds:
             report = run_one(
-                root / f"{scenario}-{seed}", args.players, seed, scenario, args.prevalence
-            )
+                root / f"{scenario}-{seed}", args.players, seed, scenario,
+                args.prevalence or None, args.families,
+            )  # fmt: skip
             tuned = seed in TUNED_SEEDS and scenario in TUNED_SCENARIOS
             results.append(
                 {"seed": seed, "scenario": scenario, "tuned": tuned, **report.model_dump()}
@@ -114,10 +130,11 @@ def main() -> None:
                 )
     print("\n(* families not used for tuning)")
     seeds = "-".join(map(str, args.seeds))
-    save(f"quality_{args.players}_seeds{seeds}", {
+    save(f"quality_{args.families}_{args.players}_p{args.prevalence:g}_seeds{seeds}", {
         "command": "python bench/quality.py --players {} --seeds {} --prevalence {} "
-        "--scenarios {}".format(args.players, " ".join(map(str, args.seeds)), args.prevalence,
-                                " ".join(args.scenarios)),
+        "--families {} --scenarios {}".format(
+            args.players, " ".join(map(str, args.seeds)), args.prevalence, args.families,
+            " ".join(args.scenarios)),
         "prevalence": args.prevalence,
         "runs": results,
     }, echo=False)  # fmt: skip
