@@ -342,3 +342,24 @@ def test_older_history_stays_readable_after_a_new_version(runner, scored: Settin
     history = invoke(runner, "--db", db, "analyze", player, "--history", "--format", "json")
     assert history.exit_code == 0, history.stderr
     assert len(json.loads(history.stdout)["history"]) == 2
+
+
+def test_the_scoring_defaults_are_the_dbt_projects_vars() -> None:
+    """Twin rule: every default the CLI passes as a dbt var equals the var's default in
+    dbt_project.yml (a direct `dbt build` scores like `sentinel score-batch`)."""
+    import yaml
+
+    from dk_sentinel.config import load_settings
+    from dk_sentinel.scoring.dbt import PROJECT_DIR, dbt_vars
+
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    defaults = project["vars"]
+    passed = dbt_vars(load_settings())
+    shared = set(defaults) & set(passed) - {"as_of", "run_id", "scored_at"}
+    assert "intensity_margin" in shared and "shock_day_log_factor" in shared
+    for name in sorted(shared):
+        mine, theirs = passed[name], defaults[name]
+        if isinstance(theirs, int | float) and not isinstance(theirs, bool):
+            assert float(mine) == float(theirs), name
+        else:
+            assert str(mine) == str(theirs), name

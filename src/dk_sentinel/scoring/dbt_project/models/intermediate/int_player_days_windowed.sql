@@ -6,10 +6,11 @@
     - the player's baseline level: the median over baseline days of ln(bets) and of
       ln(median stake of the day) -- a median, so a few chase bets in a session read as
       chasing, not as a higher level of staking;
-    - the day's population factor: the median, over players with at least three baseline
-      days who bet that day, of their own deviation from their baseline level -- a holiday
-      weekend, a big final or a weekend when everyone bets more moves this factor, not any
-      one player's change; weighed by how many players it rests on, n / (n + k);
+    - the day's population factor: over players with at least three baseline days who bet
+      that day, the median of their stake deviations and the mean of their bets deviations
+      (each clipped to ln 4: bets per day are small counts, whose median moves in jumps) --
+      a holiday weekend, a big final or a weekend when everyone bets more moves this factor,
+      not any one player's change; weighed by how many players it rests on, n / (n + k);
     - the day's personal deviation: ln(bets) and ln(mean stake) less the player's baseline
       level less the day's population factor.
     A day wholly inside the window is taken from int_player_days (kept between runs); a day
@@ -177,21 +178,45 @@ baselines as (
 ),
 
 -- what the whole book did each day, beyond each player's own level
-population_days as (
+raw_population_days as (
 
     select
         days.local_day,
         count(*) as players_on_day,
-        {{ evidence_weight('count(*)') }}
-            * median(days.log_bets - baselines.baseline_log_bets) as day_log_bets_factor,
-        {{ evidence_weight('count(*)') }}
-            * median(days.log_median_stake - baselines.baseline_log_median_stake)
-            as day_log_stake_factor
+        -- bets per day are small counts (1, 2, 3 ...), whose median moves in jumps (a book
+        -- betting 30 % more reads as +50 % or as nothing): the mean deviation, each player's
+        -- clipped to ln 4 either way so a few extreme players do not carry it
+        avg(least(greatest(days.log_bets - baselines.baseline_log_bets, -ln(4.0)), ln(4.0)))
+            as day_log_bets_move,
+        median(days.log_median_stake - baselines.baseline_log_median_stake) as day_log_stake_move
 
     from days
     inner join baselines on baselines.player_id = days.player_id
     where baselines.baseline_days >= 3
     group by days.local_day
+
+),
+
+-- the moves centred on the baseline days' typical move (a mean of deviations from a median
+-- is not 0 on an ordinary day), and weighed by how many players they rest on
+population_days as (
+
+    select
+        raw_population_days.local_day,
+        raw_population_days.players_on_day,
+        {{ evidence_weight('raw_population_days.players_on_day') }}
+            * (raw_population_days.day_log_bets_move - typical.bets_move) as day_log_bets_factor,
+        {{ evidence_weight('raw_population_days.players_on_day') }}
+            * (raw_population_days.day_log_stake_move - typical.stake_move) as day_log_stake_factor
+
+    from raw_population_days
+    cross join (
+        select
+            coalesce(avg(day_log_bets_move), 0.0) as bets_move,
+            coalesce(avg(day_log_stake_move), 0.0) as stake_move
+        from raw_population_days
+        where local_day <= cast({{ recent_from }} as date)
+    ) as typical
 
 ),
 
