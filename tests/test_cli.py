@@ -122,6 +122,24 @@ def test_doctor_fails_before_init(runner) -> None:
     assert "run `sentinel init`" in result.stdout
 
 
+def test_a_mistyped_warehouse_path_is_exit_69_and_creates_nothing(
+    runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #24: `--db typo.duckdb queue` used to create an empty warehouse and say "The queue
+    is empty" (exit 0), which an analyst reads as "nobody at risk"."""
+    typo = tmp_path / "sentinal.duckdb"
+    for command in (["queue"], ["analyze", "PLR_1234_MA"], ["runs"], ["ingest", "bets", "x"]):
+        result = invoke(runner, "--db", str(typo), *command)
+        assert result.exit_code == ExitCode.UNAVAILABLE, (command, result.stderr)
+        assert f"no warehouse at {typo}" in result.stderr and "sentinel init" in result.stderr
+    assert not typo.exists()
+    # init creates it; $SENTINEL_DB is the same setting as --db
+    monkeypatch.setenv("SENTINEL_DB", str(typo))
+    assert invoke(runner, "init").exit_code == 0 and typo.exists()
+    queue = invoke(runner, "queue", "--format", "json")
+    assert queue.exit_code == 0 and json.loads(queue.stdout)["items"] == []
+
+
 def test_doctor_with_bad_weights_exits_78(runner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENTINEL_SCORING__WEIGHTS__LOSS_CHASE", "0.9")
     result = invoke(runner, "doctor")

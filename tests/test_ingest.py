@@ -273,3 +273,24 @@ def test_property_every_row_is_loaded_or_rejected(tmp_path: Path, rows: list[lis
     assert rejects[0] == f.rejected and (
         rejects[0] == 0 or rejects[1] > 0
     )  # every reject has a reason
+
+
+def test_a_timestamp_in_the_future_is_rejected_with_its_reason(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    """Issue #24: a bet placed in 2030 was accepted and moved the backtest's "observed until"."""
+    future = "B20,PLR_1234_MA,2030-01-01T10:00:00,,NFL,spread,false,1.91,10,,pending"
+    settles_later = (
+        "B21,PLR_1234_MA,2026-01-01T10:00:00,2031-01-01T12:00:00,NFL,spread,false,1.91,10,0,lost"
+    )
+    path = bets_file(tmp_path / "future.csv", GOOD[0], future, settles_later)
+    with pytest.raises(PartialFailure):
+        result = ingest(wh, "bets", [path])
+        raise result.failure() or AssertionError("rows were rejected")
+    reasons = dict(wh.query("select line_number, reasons from {ops}.ingest_rejects"))
+    assert "placed_at '2030-01-01T10:00:00' is in the future" in reasons[2]  # data rows
+    assert "settled_at '2031-01-01T12:00:00' is in the future" in reasons[3]
+    assert wh.query("select bet_id from {raw}.bets") == [("B1",)]
+    # the tolerance is the operator's ([ingest] max_future_minutes)
+    again = bets_file(tmp_path / "again.csv", future)
+    assert ingest(wh, "bets", [again], max_future_minutes=60 * 24 * 365 * 10).accepted == 1

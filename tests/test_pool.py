@@ -98,6 +98,7 @@ def test_a_lease_while_another_process_holds_the_file_is_busy_then_fails_fast(
 
 def test_serve_refuses_several_workers_with_a_schedule_or_on_duckdb(runner, db_settings) -> None:
     db = str(db_settings.warehouse.duckdb.path)
+    assert invoke(runner, "--db", db, "init").exit_code == 0
     scheduled = invoke(runner, "--db", db, "serve", "--workers", "2", "--schedule", "5 * * * *")
     assert scheduled.exit_code == 2 and "single worker" in scheduled.stderr
     embedded = invoke(runner, "--db", db, "serve", "--workers", "2")

@@ -298,6 +298,17 @@ class AISettings(_Section):
     helpline: str = "1-800-GAMBLER"
 
 
+class IngestSettings(_Section):
+    """How strict `sentinel ingest` is beyond the data contract."""
+
+    max_future_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="A timestamp more than this many minutes after the load is rejected "
+        "(clock skew is tolerated; a bet placed in 2030 is not)",
+    )
+
+
 class ActionSettings(_Section):
     """The action matrix: what the rules explainer recommends for each category."""
 
@@ -319,6 +330,7 @@ class Settings(BaseSettings):
 
     analyst: str | None = Field(default=None, description="Default analyst id for interventions")
     warehouse: WarehouseSettings = WarehouseSettings()
+    ingest: IngestSettings = IngestSettings()
     scoring: ScoringSettings = ScoringSettings()
     queue: QueueSettings = QueueSettings()
     outcomes: OutcomesSettings = OutcomesSettings()

@@ -26,7 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -357,7 +357,9 @@ def _sources(local: Any, contract: Contract, files: list[Path]) -> list[str]:
     return selects
 
 
-def _validate(local: Any, contract: Contract, files: list[Path], sources: list[str]) -> None:
+def _validate(
+    local: Any, contract: Contract, files: list[Path], sources: list[str], latest: datetime
+) -> None:
     """Define ``_ingest_checked``: each row's file, row number, parsed values and reasons.
 
     Each value is trimmed and parsed once; the reasons are joined with ``concat_ws`` (which
@@ -375,7 +377,14 @@ def _validate(local: Any, contract: Contract, files: list[Path], sources: list[s
         local.execute(macro)
     trimmed = ", ".join(f"nullif(trim({n}), '') as _t_{n}" for n in contract.names)
     parsed = ", ".join(f"{c.parsed()} as _p_{c.name}" for c in contract.columns)
-    reasons = "concat_ws('; ', " + ", ".join(contract.rules()) + ")"
+    limit = f"timestamp '{latest:%Y-%m-%d %H:%M:%S}'"
+    future = [
+        f"case when _p_{c.name} > {limit} then '{c.name} ''' || _t_{c.name} || ''' is in the "
+        f"future (after {latest:%Y-%m-%d %H:%M} UTC)' end"
+        for c in contract.columns
+        if c.kind == "ts"
+    ]
+    reasons = "concat_ws('; ', " + ", ".join(contract.rules() + future) + ")"
     raw_json = f"to_json(struct_pack({', '.join(contract.names)}))"
     values = ", ".join(f"_p_{n}" for n in contract.names)
     key = ", ".join(f"_p_{k}" for k in contract.key)
@@ -448,6 +457,7 @@ def ingest(
     *,
     rejects_out: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    max_future_minutes: int = 60,
 ) -> IngestResult:
     """Validate and load contract files of one kind.
 
@@ -457,6 +467,9 @@ def ingest(
         paths: Files, directories or globs.
         rejects_out: Also write the rejected rows (with reasons) to this CSV file.
         progress: Called with a short status line at each step.
+        max_future_minutes: A timestamp more than this after the load starts is rejected
+            ([ingest] max_future_minutes): a bet placed in the future would move every
+            window that reads "the latest bet".
 
     Returns:
         Per-file and total counts; when rows were rejected (the valid ones are loaded),
@@ -475,9 +488,9 @@ def ingest(
     say(f"reading {len(files)} file(s)")
     sources = _sources(local, contract, files)
     say("validating")
-    _validate(local, contract, files, sources)
-    load_id = uuid.uuid4().hex[:12]
     now = utcnow()
+    _validate(local, contract, files, sources, latest=now + timedelta(minutes=max_future_minutes))
+    load_id = uuid.uuid4().hex[:12]
     local.execute(
         f"create or replace temp view stage_accepted_local as select _file, _row, "
         f"{_typed_select(contract)} from _ingest_checked where _reasons = ''"

@@ -138,7 +138,14 @@ def load_files(
 ) -> IngestResult:
     """``sentinel ingest``: validate and load contract files; rejected rows are kept."""
     with connect(settings) as wh:
-        return ingest(wh, kind, paths, rejects_out=rejects_out, progress=progress)
+        return ingest(
+            wh,
+            kind,
+            paths,
+            rejects_out=rejects_out,
+            progress=progress,
+            max_future_minutes=settings.ingest.max_future_minutes,
+        )
 
 
 def run_scoring(

@@ -18,15 +18,32 @@ class AppState:
 
     config: Path | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    creates_warehouse: bool = True
     _settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
-        """The settings, loaded on first use (so `--help` never reads config)."""
+        """The settings, loaded on first use (so `--help` never reads config).
+
+        Raises:
+            WarehouseUnavailable: The embedded warehouse file does not exist and the command
+                does not create one (see ``CREATES_OR_NEEDS_NO_WAREHOUSE``).
+        """
         if self._settings is None:
             from dk_sentinel.config import load_settings
 
-            self._settings = load_settings(self.config, self.overrides)
+            settings = load_settings(self.config, self.overrides)
+            path = Path(settings.warehouse.duckdb.path)
+            embedded = settings.warehouse.backend == "duckdb"
+            if embedded and not self.creates_warehouse and not path.exists():
+                from dk_sentinel.errors import WarehouseUnavailable
+
+                raise WarehouseUnavailable(
+                    f"no warehouse at {path}",
+                    "Check --db, $SENTINEL_DB or [warehouse.duckdb] path; "
+                    "`sentinel init` creates a new one.",
+                )
+            self._settings = settings
         return self._settings
 
 

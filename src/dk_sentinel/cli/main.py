@@ -124,7 +124,8 @@ def root(
         Path | None,
         typer.Option(
             "--db",
-            help="Embedded DuckDB file (overrides warehouse.duckdb.path).",
+            envvar="SENTINEL_DB",
+            help="Embedded DuckDB file (overrides warehouse.duckdb.path; or $SENTINEL_DB).",
             show_default=False,
         ),
     ] = None,
@@ -146,7 +147,20 @@ def root(
     overrides: dict[str, Any] = {}
     if warehouse_path is not None:
         overrides["warehouse.duckdb.path"] = warehouse_path
-    ctx.obj = AppState(config=config, overrides=overrides)
+    ctx.obj = AppState(
+        config=config,
+        overrides=overrides,
+        creates_warehouse=ctx.invoked_subcommand in CREATES_OR_NEEDS_NO_WAREHOUSE,
+    )
+
+
+#: Commands that may run where no embedded warehouse file exists yet: they create one
+#: (init, demo) or do not open it (generate, config, schema) or report on it (doctor). Any
+#: other command on a missing file exits 69 with a hint, and creates nothing: a mistyped
+#: --db must not read as an empty queue ("nobody at risk").
+CREATES_OR_NEEDS_NO_WAREHOUSE = frozenset(
+    {"init", "demo", "generate", "config", "schema", "doctor"}
+)
 
 
 def _register() -> None:
