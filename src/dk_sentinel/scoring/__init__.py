@@ -169,8 +169,8 @@ def _column_exists(wh: Warehouse, table: str, column: str) -> bool:
 
 
 #: A column each kept derived table must have: one added by a release means the table is
-#: rebuilt from raw at the next run (scoring v3 added the median stake of each player-day).
-DERIVED_COLUMNS = {"int_player_days": "median_stake"}
+#: rebuilt from raw at the next run (scoring v3 added the sum of ln(stake) of each player-day).
+DERIVED_COLUMNS = {"int_player_days": "log_stake_sum"}
 
 
 def _scores_table_exists(wh: Warehouse) -> bool:

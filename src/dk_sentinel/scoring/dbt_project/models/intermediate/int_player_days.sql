@@ -1,4 +1,4 @@
-{#- Per player and local day, over every bet held: bets, amount staked, the median stake, the first and last placement. The daily stake trajectory and the active days of int_players_windowed are
+{#- Per player and local day, over every bet held: bets, amount staked, the sum of ln(stake), the first and last placement. The daily stake trajectory and the active days of int_players_windowed are
     built from it (aggregating 10M bets into 5M player-days was the costliest step of a run).
     Nothing here depends on T, so a run recomputes only the player-days that gained or
     changed a bet since the last run (from int_bets_localised, whole days, so the result is
@@ -40,7 +40,9 @@ final as (
         bets.local_day,
         count(*) as bets,
         sum(bets.stake) as staked,
-        median(bets.stake) as median_stake,
+        -- the day's typical stake is the geometric mean (a sum, cheap to keep; a median
+        -- per player-day cost a sort of every bet held)
+        sum(ln(bets.stake)) as log_stake_sum,
         min(bets.placed_at) as first_placed_at,
         max(bets.placed_at) as last_placed_at,
         cast('{{ run.scored_at }}' as timestamp) as refreshed_at

@@ -1,17 +1,16 @@
 {#- Every local day a player bet in the scoring window (T - recent - baseline days, T], with
-    the day's bets, amount staked, median stake and time spent (first to last bet), each
-    measured against the player's own baseline *beyond what the whole book did that day*
-    (scoring v3):
+    the day's bets, typical stake (the geometric mean) and time spent (first to last bet),
+    each measured against the player's own baseline *beyond what the whole book did that
+    day* (scoring v3):
 
-    - the player's baseline level: the median over baseline days of ln(bets) and of
-      ln(median stake of the day) -- a median, so a few chase bets in a session read as
-      chasing, not as a higher level of staking;
+    - the player's baseline level: the median over baseline days of ln(bets) and of the
+      day's mean ln(stake);
     - the day's population factor: over players with at least three baseline days who bet
       that day, the median of their stake deviations and the mean of their bets deviations
       (each clipped to ln 4: bets per day are small counts, whose median moves in jumps) --
       a holiday weekend, a big final or a weekend when everyone bets more moves this factor,
       not any one player's change; weighed by how many players it rests on, n / (n + k);
-    - the day's personal deviation: ln(bets) and ln(mean stake) less the player's baseline
+    - the day's personal deviation: ln(bets) and mean ln(stake) less the player's baseline
       level less the day's population factor.
     A day wholly inside the window is taken from int_player_days (kept between runs); a day
     cut by one of the window's ends (T - window, or T) from its bets inside the window (their
@@ -78,9 +77,9 @@ planned_days as (
     select
         player_id,
         local_day,
-        median(case when last_settled_at is null
-                      or last_settled_at < {{ dbt.dateadd('minute', -var('chase_window_minutes'), 'event_at') }}
-                 then stake end) as planned_median_stake
+        avg(case when last_settled_at is null
+                   or last_settled_at < {{ dbt.dateadd('minute', -var('chase_window_minutes'), 'event_at') }}
+              then ln(stake) end) as planned_log_stake
 
     from recent_marked
     where is_settlement = 0
@@ -88,13 +87,26 @@ planned_days as (
 
 ),
 
--- each local day's result: the net of its bets placed that day and settled by T
+-- each local day's result: the net of its bets placed that day and settled by T; and
+-- whether it follows a losing day (the player's previous day with a result, within three
+-- days, lost), over these days alone (a few per player) rather than every day held
 day_results as (
 
-    select player_id, local_day, sum(settled_net_loss) as day_net_loss
-    from bets
-    where settled_outcome is not null and placed_at > {{ results_from }}
-    group by player_id, local_day
+    select
+        player_id,
+        local_day,
+        day_net_loss,
+        case when lag(day_net_loss) over (partition by player_id order by local_day) > 0
+                  and lag(local_day) over (partition by player_id order by local_day)
+                      >= cast({{ dbt.dateadd('day', -3, 'local_day') }} as date)
+            then 1 else 0 end as follows_losing_day
+
+    from (
+        select player_id, local_day, sum(settled_net_loss) as day_net_loss
+        from bets
+        where settled_outcome is not null and placed_at > {{ results_from }}
+        group by player_id, local_day
+    ) as results
 
 ),
 
@@ -104,8 +116,7 @@ whole_days as (
         player_id,
         local_day,
         bets,
-        staked,
-        median_stake,
+        log_stake_sum,
         {{ dbt.datediff('first_placed_at', 'last_placed_at', 'second') }} / 60.0 as span_minutes,
         case when last_placed_at > {{ recent_from }} then 1 else 0 end as is_recent_day,
         case when first_placed_at <= {{ recent_from }} then 1 else 0 end as is_baseline_day
@@ -121,8 +132,7 @@ cut_days as (
         bets.player_id,
         bets.local_day,
         count(*) as bets,
-        sum(bets.stake) as staked,
-        median(bets.stake) as median_stake,
+        sum(ln(bets.stake)) as log_stake_sum,
         {{ dbt.datediff('min(bets.placed_at)', 'max(bets.placed_at)', 'second') }} / 60.0
             as span_minutes,
         max(case when bets.bet_window = 'recent' then 1 else 0 end) as is_recent_day,
@@ -144,21 +154,17 @@ days as (
         player_id,
         local_day,
         {{ dbt.datediff("cast('2000-01-01' as date)", 'local_day', 'day') }} as day_number,
-        bets,
-        staked,
         span_minutes,
         is_recent_day,
         is_baseline_day,
-        median_stake,
         ln(cast(bets as double)) as log_bets,
-        ln(cast(median_stake as double)) as log_median_stake
+        log_stake_sum / bets as log_mean_stake
 
     from (
         select * from whole_days
         union all
         select * from cut_days
     ) as held
-    where median_stake > 0
 
 ),
 
@@ -169,7 +175,7 @@ baselines as (
         player_id,
         count(*) as baseline_days,
         median(log_bets) as baseline_log_bets,
-        median(log_median_stake) as baseline_log_median_stake
+        median(log_mean_stake) as baseline_log_mean_stake
 
     from days
     where is_baseline_day = 1
@@ -188,7 +194,7 @@ raw_population_days as (
         -- clipped to ln 4 either way so a few extreme players do not carry it
         avg(least(greatest(days.log_bets - baselines.baseline_log_bets, -ln(4.0)), ln(4.0)))
             as day_log_bets_move,
-        median(days.log_median_stake - baselines.baseline_log_median_stake) as day_log_stake_move
+        median(days.log_mean_stake - baselines.baseline_log_mean_stake) as day_log_stake_move
 
     from days
     inner join baselines on baselines.player_id = days.player_id
@@ -220,54 +226,6 @@ population_days as (
 
 ),
 
-joined as (
-
-    select
-        days.player_id,
-        days.local_day,
-        days.day_number,
-        days.bets,
-        days.staked,
-        days.span_minutes,
-        days.is_recent_day,
-        days.is_baseline_day,
-        coalesce(baselines.baseline_days, 0) as baseline_days,
-        coalesce(population_days.day_log_bets_factor, 0.0) as day_log_bets_factor,
-        coalesce(population_days.day_log_stake_factor, 0.0) as day_log_stake_factor,
-        -- a day when the whole book moved (a holiday, a final): personal levels, trends and
-        -- reactions are read on the other days, so a one-off shared spike is not persistence
-        case when abs(coalesce(population_days.day_log_bets_factor, 0.0)) > {{ var('shock_day_log_factor') }}
-               or abs(coalesce(population_days.day_log_stake_factor, 0.0)) > {{ var('shock_day_log_factor') }}
-            then 1 else 0 end as is_shock_day,
-        -- the day's level with the book's move taken out (trends and levels read it); on a
-        -- recent day from the planned bets
-        days.log_bets - coalesce(population_days.day_log_bets_factor, 0.0) as adjusted_log_bets,
-        case when days.is_recent_day = 1 then ln(planned_days.planned_median_stake)
-             else days.log_median_stake end
-            - coalesce(population_days.day_log_stake_factor, 0.0) as adjusted_log_median_stake,
-        -- the day against the player's own baseline (null without a baseline day)
-        days.log_bets - coalesce(population_days.day_log_bets_factor, 0.0)
-            - baselines.baseline_log_bets as log_bets_deviation,
-        days.log_median_stake - coalesce(population_days.day_log_stake_factor, 0.0)
-            - baselines.baseline_log_median_stake as log_stake_deviation,
-        -- the level of staking: on a recent day from its planned bets only (null when every
-        -- bet that day followed a settlement), before it from every bet
-        case when days.is_recent_day = 1 then ln(planned_days.planned_median_stake)
-             else days.log_median_stake end
-            - coalesce(population_days.day_log_stake_factor, 0.0)
-            - baselines.baseline_log_median_stake as planned_log_stake_deviation,
-        day_results.day_net_loss
-
-    from days
-    left join baselines on baselines.player_id = days.player_id
-    left join population_days on population_days.local_day = days.local_day
-    left join planned_days
-        on planned_days.player_id = days.player_id and planned_days.local_day = days.local_day
-    left join day_results
-        on day_results.player_id = days.player_id and day_results.local_day = days.local_day
-
-),
-
 -- shock days in the recent window (the share of days active is read on the others)
 recent_shocks as (
 
@@ -282,18 +240,45 @@ recent_shocks as (
 final as (
 
     select
-        joined.*,
-        -- the day follows a losing day (the player's previous active day, within three days,
-        -- lost on its settled bets): a level is read on the other days, so playing bigger
-        -- after losses reads as chasing, not as escalation
-        case when lag(day_net_loss) over (partition by player_id order by local_day) > 0
-                  and lag(local_day) over (partition by player_id order by local_day)
-                      >= cast({{ dbt.dateadd('day', -3, 'local_day') }} as date)
-            then 1 else 0 end as follows_losing_day,
+        days.player_id,
+        days.local_day,
+        days.day_number,
+        days.span_minutes,
+        days.is_recent_day,
+        days.is_baseline_day,
+        -- a day when the whole book moved (a holiday, a final): personal levels, trends and
+        -- reactions are read on the other days, so a one-off shared spike is not persistence
+        case when abs(coalesce(population_days.day_log_bets_factor, 0.0)) > {{ var('shock_day_log_factor') }}
+               or abs(coalesce(population_days.day_log_stake_factor, 0.0)) > {{ var('shock_day_log_factor') }}
+            then 1 else 0 end as is_shock_day,
+        -- the day against the player's own baseline, beyond the book's move that day (null
+        -- without a baseline day)
+        days.log_bets - coalesce(population_days.day_log_bets_factor, 0.0)
+            - baselines.baseline_log_bets as log_bets_deviation,
+        days.log_mean_stake - coalesce(population_days.day_log_stake_factor, 0.0)
+            - baselines.baseline_log_mean_stake as log_stake_deviation,
+        -- the level of staking, with the book's move taken out (the trend reads it): on a
+        -- recent day from its planned bets only (null when every bet that day followed a
+        -- settlement), before it from every bet
+        case when days.is_recent_day = 1 then planned_days.planned_log_stake
+             else days.log_mean_stake end
+            - coalesce(population_days.day_log_stake_factor, 0.0) as adjusted_log_stake,
+        case when days.is_recent_day = 1 then planned_days.planned_log_stake
+             else days.log_mean_stake end
+            - coalesce(population_days.day_log_stake_factor, 0.0)
+            - baselines.baseline_log_mean_stake as planned_log_stake_deviation,
+        day_results.day_net_loss,
+        coalesce(day_results.follows_losing_day, 0) as follows_losing_day,
         recent_shocks.recent_shock_days
 
-    from joined
+    from days
     cross join recent_shocks
+    left join baselines on baselines.player_id = days.player_id
+    left join population_days on population_days.local_day = days.local_day
+    left join planned_days
+        on planned_days.player_id = days.player_id and planned_days.local_day = days.local_day
+    left join day_results
+        on day_results.player_id = days.player_id and day_results.local_day = days.local_day
 
 )
 

@@ -6,7 +6,7 @@
     - from int_player_days_windowed (each day against the player's baseline beyond the
       book's move that day): the recent medians of the daily deviations of bets and median
       stake, the recent elevated days, time spent per day, and the stake trajectory
-      (Braverman & Shaffer 2012): the least-squares slope of the day-adjusted log median stake
+      (Braverman & Shaffer 2012): the least-squares slope of the day-adjusted mean log stake
       against the day over every active day of the window, as growth per week (needs at
       least 8 active days);
     - level markers over the whole scoring window (the RG literature's intensity, frequency
@@ -117,7 +117,7 @@ trends as (
         sum(is_baseline_day) as baseline_active_days,
         -- the trend leaves out the days when the whole book moved
         {%- for stat in ['slope', 'count', 'sxx', 'syy', 'sxy'] %}
-        regr_{{ stat }}(case when coalesce(is_shock_day, 0) = 0 then adjusted_log_median_stake end,
+        regr_{{ stat }}(case when coalesce(is_shock_day, 0) = 0 then adjusted_log_stake end,
                    case when coalesce(is_shock_day, 0) = 0 then day_number end)
             as {{ 'log_stake_slope_per_day' if stat == 'slope' else 'trend_' ~ stat }},
         {%- endfor %}
