@@ -181,6 +181,20 @@ def test_api_keys_cli_create_list_revoke(runner, scored: Settings) -> None:
         assert client.get("/api/runs", headers=_h(key)).status_code == 401
 
 
+def test_a_too_short_analyst_id_is_a_usage_error_not_an_internal_one(
+    runner, db_settings: Settings
+) -> None:
+    """Issue #24: `api-keys create --analyst ab` printed a multi-line pydantic "Internal error"."""
+    db = str(db_settings.warehouse.duckdb.path)
+    assert invoke(runner, "--db", db, "init").exit_code == 0
+    result = invoke(runner, "--db", db, "api-keys", "create", "--analyst", "ab")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == "Error: analyst id 'ab' must be 3-50 characters"
+    assert "Internal error" not in result.stderr and "pydantic" not in result.stderr
+    listed = invoke(runner, "--db", db, "api-keys", "list", "--format", "json")
+    assert json.loads(listed.stdout) == []  # nothing stored
+
+
 def test_openapi_is_printed_with_every_path(runner) -> None:
     result = invoke(runner, "schema", "openapi")
     document = json.loads(result.stdout)

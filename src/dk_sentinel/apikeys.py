@@ -16,8 +16,8 @@ from typing import Literal, get_args
 
 from pydantic import Field
 
-from dk_sentinel.errors import NotFoundError
-from dk_sentinel.models import Document, utcnow
+from dk_sentinel.errors import NotFoundError, UsageError
+from dk_sentinel.models import ANALYST_ID_MAX, ANALYST_ID_MIN, Document, utcnow
 from dk_sentinel.warehouse import Warehouse
 
 Role = Literal["viewer", "analyst", "admin"]
@@ -28,7 +28,7 @@ class ApiKey(Document):
     """A stored key (never the key itself)."""
 
     key_id: str
-    analyst_id: str = Field(min_length=3, max_length=50)
+    analyst_id: str = Field(min_length=ANALYST_ID_MIN, max_length=ANALYST_ID_MAX)
     role: Role
     created_at: datetime
     revoked_at: datetime | None = None
@@ -55,7 +55,15 @@ def create_key(
 
     Returns:
         The key record with the key itself (shown once).
+
+    Raises:
+        UsageError: The analyst id is blank, or shorter or longer than an analyst id may be.
     """
+    if not ANALYST_ID_MIN <= len(analyst_id.strip()) <= ANALYST_ID_MAX:
+        raise UsageError(
+            f"analyst id '{analyst_id}' must be {ANALYST_ID_MIN}-{ANALYST_ID_MAX} characters",
+            "Use the id the analyst records interventions with, e.g. --analyst ana01.",
+        )
     key_id = secrets.token_hex(4)
     key = f"sk_{key_id}_{secrets.token_urlsafe(24)}"
     item = NewApiKey(

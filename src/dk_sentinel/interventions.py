@@ -19,6 +19,8 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from dk_sentinel.errors import ConflictError, NotFoundError, UsageError, WriteConflict
 from dk_sentinel.models import (
+    ANALYST_ID_MAX,
+    ANALYST_ID_MIN,
     PLAYER_ID_HINT,
     PLAYER_ID_PATTERN,
     Document,
@@ -58,7 +60,7 @@ class AnalystAction(Document):
     """What every analyst action carries: who did it and why (the brief's rules)."""
 
     reason: str = Field(min_length=10, max_length=500)
-    analyst_id: str | None = Field(min_length=3, max_length=50)
+    analyst_id: str | None = Field(min_length=ANALYST_ID_MIN, max_length=ANALYST_ID_MAX)
 
     @field_validator("reason")
     @classmethod

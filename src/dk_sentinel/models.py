@@ -17,6 +17,8 @@ from dk_sentinel.errors import PartialFailure, ScoringError, SentinelError
 PLAYER_ID_PATTERN = r"^PLR_\d{4,6}_[A-Z]{2}$"
 PLAYER_ID_FORM = "PLR_<4-6 digits>_<state>"
 PLAYER_ID_HINT = "Expected PLR_<4-6 digits>_<two-letter state>, e.g. PLR_1234_MA."
+#: An analyst id's length, the one rule for interventions, API keys and cases.
+ANALYST_ID_MIN, ANALYST_ID_MAX = 3, 50
 Category = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 #: Highest first.
 CATEGORIES: tuple[Category, ...] = get_args(Category)
