@@ -311,3 +311,31 @@ def test_report_finds_a_planted_timeout_breach_and_says_it_is_observational(
     assert effect["bets_7d_after"] >= 1 and effect["composite_at_time"] is not None
     table = invoke(runner, "--db", str(scored.warehouse.duckdb.path), "report", "--interventions")
     assert "timeouts not honoured" in table.stdout and breached in table.stdout
+
+
+def test_the_week_after_an_intervention_is_not_observed_until_it_has_ended(
+    scored: Settings,
+) -> None:
+    """Issue #24: an intervention recorded seconds ago showed "bets 7 d after: 0, staked 0",
+    which reads as a success."""
+    from dk_sentinel.reporting import intervention_report
+
+    (player,) = _players(scored, 1)
+    created = AS_OF - timedelta(days=3)
+    with connect(scored) as wh:
+        request = parse_request(
+            player_id=player, intervention_type="nudge", reason="Supportive check-in today",
+            analyst_id="ana01",
+        )  # fmt: skip
+        create_intervention(wh, request, assess(wh, scored, player), now=created)
+        types = ["self_exclusion"]
+        soon = intervention_report(wh, types, now=created + timedelta(minutes=1))
+        later = intervention_report(wh, types, now=created + timedelta(days=8))
+    (effect,) = soon.interventions
+    assert effect.bets_7d_after is None and effect.staked_7d_after is None
+    assert effect.bets_7d_before > 0  # the week before is over: observed
+    (summary,) = soon.by_type
+    assert summary.with_7d_after == 0 and summary.mean_bets_7d_after is None
+    (observed,) = later.interventions
+    assert observed.bets_7d_after is not None and observed.staked_7d_after is not None
+    assert later.by_type[0].with_7d_after == 1

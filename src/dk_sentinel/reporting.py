@@ -234,9 +234,13 @@ class InterventionEffect(Document):
     composite_7d_later: float | None = Field(description="First published score 7-10 days on")
     composite_30d_later: float | None = Field(description="First published score 30-33 days on")
     bets_7d_before: int
-    bets_7d_after: int
+    bets_7d_after: int | None = Field(
+        description="Bets in the 7 days after; null while those 7 days have not ended"
+    )
     staked_7d_before: float
-    staked_7d_after: float
+    staked_7d_after: float | None = Field(
+        description="Staked in the 7 days after; null while those 7 days have not ended"
+    )
     later_outcome: str | None
     later_outcome_at: datetime | None
 
@@ -251,9 +255,12 @@ class InterventionTypeSummary(Document):
     with_30d_score: int
     mean_change_30d: float | None
     mean_bets_7d_before: float
-    mean_bets_7d_after: float
+    mean_bets_7d_after: float | None = Field(
+        description="Over the interventions whose 7 days after have ended (null: none yet)"
+    )
     mean_staked_7d_before: float
-    mean_staked_7d_after: float
+    mean_staked_7d_after: float | None
+    with_7d_after: int = Field(description="Interventions whose 7 days after have ended")
     later_outcomes: int
 
 
@@ -337,8 +344,10 @@ def intervention_report(
     now = now or utcnow()
     marks = ", ".join("?" for _ in event_types)
     effects = []
+    week = timedelta(days=7)
     for item in sorted(list_interventions(wh, now=now), key=lambda i: i.created_at):
-        week = timedelta(days=7)
+        # the week after has not ended: not yet observed (0 bets would read as a success)
+        observed = item.created_at + week <= now
         bets = wh.query(
             "select sum(case when placed_at < ? then 1 else 0 end), "
             "sum(case when placed_at >= ? then 1 else 0 end), "
@@ -367,9 +376,9 @@ def intervention_report(
                     wh, item.player_id, item.created_at + timedelta(days=30)
                 ),
                 bets_7d_before=int(bets[0] or 0),
-                bets_7d_after=int(bets[1] or 0),
+                bets_7d_after=int(bets[1] or 0) if observed else None,
                 staked_7d_before=round(float(bets[2] or 0), 2),
-                staked_7d_after=round(float(bets[3] or 0), 2),
+                staked_7d_after=round(float(bets[3] or 0), 2) if observed else None,
                 later_outcome=outcome[0][0] if outcome else None,
                 later_outcome_at=outcome[0][1] if outcome else None,
             )
@@ -381,6 +390,7 @@ def intervention_report(
     by_type = []
     for kind in sorted({e.intervention_type for e in effects}):
         group = [e for e in effects if e.intervention_type == kind]
+        after = [e for e in group if e.bets_7d_after is not None]
         change_7d = [
             e.composite_7d_later - e.composite_at_time
             for e in group
@@ -400,9 +410,10 @@ def intervention_report(
                 with_30d_score=len(change_30d),
                 mean_change_30d=mean(change_30d),
                 mean_bets_7d_before=mean([e.bets_7d_before for e in group]) or 0.0,
-                mean_bets_7d_after=mean([e.bets_7d_after for e in group]) or 0.0,
+                mean_bets_7d_after=mean([e.bets_7d_after or 0 for e in after]),
                 mean_staked_7d_before=mean([e.staked_7d_before for e in group]) or 0.0,
-                mean_staked_7d_after=mean([e.staked_7d_after for e in group]) or 0.0,
+                mean_staked_7d_after=mean([e.staked_7d_after or 0.0 for e in after]),
+                with_7d_after=len(after),
                 later_outcomes=sum(1 for e in group if e.later_outcome),
             )
         )

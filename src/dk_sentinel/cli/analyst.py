@@ -414,8 +414,9 @@ def render_intervention_report(r: Any) -> list[Any]:
         types.add_row(
             t.intervention_type, str(t.count), f"{num(t.mean_change_7d)} ({t.with_7d_score})",
             f"{num(t.mean_change_30d)} ({t.with_30d_score})",
-            f"{t.mean_bets_7d_before:.1f} -> {t.mean_bets_7d_after:.1f}",
-            f"{t.mean_staked_7d_before:,.0f} -> {t.mean_staked_7d_after:,.0f}",
+            f"{t.mean_bets_7d_before:.1f} -> {num(t.mean_bets_7d_after, '.1f')} "
+            f"({t.with_7d_after})",
+            f"{t.mean_staked_7d_before:,.0f} -> {num(t.mean_staked_7d_after, ',.0f')}",
             str(t.later_outcomes),
         )  # fmt: skip
     parts: list[Any] = [types, Text(r.note, style="dim")]
