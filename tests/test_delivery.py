@@ -339,3 +339,31 @@ def test_the_week_after_an_intervention_is_not_observed_until_it_has_ended(
     (observed,) = later.interventions
     assert observed.bets_7d_after is not None and observed.staked_7d_after is not None
     assert later.by_type[0].with_7d_after == 1
+
+
+def test_every_json_output_writes_timestamps_as_rfc_3339_utc(
+    runner, scored: Settings, tmp_path: Path
+) -> None:
+    """Issue #24: `export scores` wrote "2026-12-03 10:00:00", the webhook payload
+    "2026-12-04T10:25:48.153802" with no zone; the README promises UTC RFC 3339 everywhere."""
+    import re
+
+    rfc3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
+    (player,) = _players(scored, 1)
+    with connect(scored) as wh:
+        request = parse_request(
+            player_id=player, intervention_type="timeout", duration_hours=24,
+            reason="Cooling-off after late-night chasing", analyst_id="ana01",
+        )  # fmt: skip
+        create_intervention(wh, request, assess(wh, scored, player))
+    db = str(scored.warehouse.duckdb.path)
+    scores = invoke(runner, "--db", db, "export", "scores", "--out", "-")
+    out = tmp_path / "scores.json"
+    assert invoke(runner, "--db", db, "export", "scores", "--out", str(out)).exit_code == 0
+    row, filed = json.loads(scores.stdout)[0], json.loads(out.read_text())[0]
+    for document in (row, filed):
+        for column in ("as_of", "scored_at", "last_bet_at"):
+            assert rfc3339.match(document[column]), (column, document[column])
+    payload = json.loads(_outbox(scored)[0]["payload"])
+    for field in ("starts_at", "expires_at", "occurred_at"):
+        assert rfc3339.match(payload[field]), (field, payload[field])

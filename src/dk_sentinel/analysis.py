@@ -23,6 +23,7 @@ from dk_sentinel.models import (
     QueueItem,
     RiskAssessment,
     categories_at_or_above,
+    rfc3339,
     utcnow,
 )
 from dk_sentinel.scoring import PUBLISHED_RUNS, last_successful_run
@@ -228,7 +229,7 @@ def _jsonable(value: Any) -> float | int | str | None:
     if value is None or isinstance(value, int | str):
         return value
     if isinstance(value, datetime):
-        return value.isoformat()
+        return rfc3339(value)
     return float(value)
 
 

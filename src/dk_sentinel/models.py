@@ -60,6 +60,29 @@ def categories_at_or_above(category: Category) -> list[Category]:
     return list(CATEGORIES[: CATEGORIES.index(category) + 1])
 
 
+def rfc3339(value: datetime) -> str:
+    """A timestamp as RFC 3339 text, the one format of every JSON output.
+
+    Timestamps are UTC everywhere; the warehouse hands them back without a zone, so a zone-less
+    one is written with ``Z``.
+    """
+    return value.isoformat() + "Z" if value.tzinfo is None else value.isoformat()
+
+
+def json_default(value: Any) -> Any:
+    """The ``default`` of ``json.dumps`` for rows read from the warehouse.
+
+    Timestamps as RFC 3339, decimals as numbers, anything else as text.
+    """
+    from decimal import Decimal
+
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
 class Document(BaseModel):
     """A model that crosses a boundary (JSON out of the CLI and the API).
 
@@ -70,7 +93,7 @@ class Document(BaseModel):
     @field_serializer("*", mode="wrap", when_used="json")
     def _utc(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
         if isinstance(value, datetime) and value.tzinfo is None:
-            return value.isoformat() + "Z"
+            return rfc3339(value)
         return handler(value)
 
 

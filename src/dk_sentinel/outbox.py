@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from dk_sentinel.models import Document, Intervention
+from dk_sentinel.models import Document, Intervention, rfc3339
 from dk_sentinel.warehouse import Warehouse
 
 OutboxAction = Literal["created", "cancelled"]
@@ -64,12 +64,12 @@ def payload(item: Intervention, action: OutboxAction, at: datetime) -> dict[str,
         "player_id": item.player_id,
         "intervention_type": item.intervention_type,
         "duration_hours": item.duration_hours,
-        "starts_at": item.created_at.isoformat(),
-        "expires_at": item.expires_at.isoformat() if item.expires_at else None,
-        "cancelled_at": at.isoformat() if action == "cancelled" else None,
+        "starts_at": rfc3339(item.created_at),
+        "expires_at": rfc3339(item.expires_at) if item.expires_at else None,
+        "cancelled_at": rfc3339(at) if action == "cancelled" else None,
         "customer_message": item.customer_message,
         "analyst_id": item.analyst_id,
-        "occurred_at": at.isoformat(),
+        "occurred_at": rfc3339(at),
     }
 
 

@@ -13,7 +13,7 @@ from pydantic import Field
 from dk_sentinel.analysis import build_queue
 from dk_sentinel.errors import RelationMissing, UsageError
 from dk_sentinel.interventions import events, list_interventions
-from dk_sentinel.models import CATEGORIES, Document, utcnow
+from dk_sentinel.models import CATEGORIES, Document, json_default, utcnow
 from dk_sentinel.outbox import mark_handed_off, pending
 from dk_sentinel.scoring import PUBLISHED_RUNS
 from dk_sentinel.warehouse import Warehouse
@@ -117,7 +117,7 @@ def _write_rows(rows: list[dict[str, Any]], kind: str, out: str) -> ExportResult
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     if fmt == "json":
-        tmp.write_text(json.dumps(rows, default=str, indent=2), encoding="utf-8")
+        tmp.write_text(json.dumps(rows, default=json_default, indent=2), encoding="utf-8")
     elif fmt == "csv":
         with tmp.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["player_id"])

@@ -327,7 +327,9 @@ def _export(
         pending_delivery=pending_delivery,
     )  # fmt: skip
     if result.records is not None:  # `--out -`: the rows are the data, on stdout
-        sys.stdout.write(json.dumps(result.records, default=str, indent=2) + "\n")
+        from dk_sentinel.models import json_default
+
+        sys.stdout.write(json.dumps(result.records, default=json_default, indent=2) + "\n")
     info(f"Exported {result.rows:,} rows of {kind} to {result.path} ({result.format}).")
     if pending_delivery:
         info("They are marked delivered (channel file); the next export holds only new ones.")
