@@ -355,6 +355,30 @@ def test_text_round_trips_unchanged(runner, scored: Settings, top_player: str) -
     assert listed[0]["reason"] == reason
 
 
+@pytest.mark.parametrize(
+    "hidden", ["\x00", "\x1b[2J", "\u202e", "\u2066"], ids=["nul", "escape", "rlo", "lri"]
+)
+def test_a_reason_with_control_or_bidi_characters_is_refused(
+    runner, scored: Settings, top_player: str, hidden: str
+) -> None:
+    """Issue #24: reasons kept NUL and bidi-override characters and printed them raw."""
+    reason = f"Chasing losses {hidden}after midnight"
+    result = intervene(runner, scored, top_player, "--type", "nudge", "--reason", reason,
+                       "--analyst", "ana01")  # fmt: skip
+    assert result.exit_code == 2
+    assert "control or bidirectional-override characters" in result.stderr
+    listed = json.loads(cli(runner, scored, "interventions", "list", "-f", "json").stdout)
+    assert listed == []
+
+
+def test_full_width_digits_are_not_a_player_id(runner, scored: Settings) -> None:
+    """Issue #24: full-width digits passed the CLI/API check that ingest refuses."""
+    result = cli(runner, scored, "analyze", "PLR_\uff11\uff12\uff13\uff14_MA")
+    assert result.exit_code == 2 and "PLR_<4-6 digits>_<two-letter state>" in result.stderr
+    listed = cli(runner, scored, "interventions", "list", "--player", "garbage")
+    assert listed.exit_code == 2 and "not a valid player id" in listed.stderr
+
+
 def test_intervene_unknown_player(runner, scored: Settings) -> None:
     result = intervene(
         runner,

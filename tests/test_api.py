@@ -195,6 +195,19 @@ def test_a_too_short_analyst_id_is_a_usage_error_not_an_internal_one(
     assert json.loads(listed.stdout) == []  # nothing stored
 
 
+def test_interventions_for_a_garbage_player_id_are_422_like_every_route(api: Any) -> None:
+    """Issue #24: `GET /api/interventions?player_id=<garbage>` answered 200 []."""
+    client, keys = api
+    bad = client.get("/api/interventions", params={"player_id": "garbage"},
+                     headers=_h(keys["viewer"]))  # fmt: skip
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert "not a valid player id" in bad.json()["detail"]
+    good = client.get("/api/interventions", params={"player_id": "PLR_1234_MA"},
+                      headers=_h(keys["viewer"]))  # fmt: skip
+    assert good.status_code == 200 and good.json()["items"] == []
+
+
 def test_openapi_is_printed_with_every_path(runner) -> None:
     result = invoke(runner, "schema", "openapi")
     document = json.loads(result.stdout)

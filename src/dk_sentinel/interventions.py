@@ -56,6 +56,11 @@ _DELIVERY_COLUMNS = (
 )
 
 
+#: Unicode's bidirectional embedding, override and isolate controls (they reorder the text
+#: around them on screen).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 class AnalystAction(Document):
     """What every analyst action carries: who did it and why (the brief's rules)."""
 
@@ -67,6 +72,11 @@ class AnalystAction(Document):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        # a reason is printed to analysts and auditors: control characters (NUL, escapes) and
+        # bidirectional overrides would print raw or reorder what they read
+        hidden = [c for c in value if c in _BIDI_CONTROLS or (ord(c) < 32 and c not in "\t\n")]
+        if hidden or "\x7f" in value:
+            raise ValueError("must not contain control or bidirectional-override characters")
         return value
 
     @field_validator("analyst_id")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, field_seri
 from dk_sentinel.errors import PartialFailure, ScoringError, SentinelError
 
 #: The data contract's player id: PLR_<4-6 digits>_<two-letter state>.
-PLAYER_ID_PATTERN = r"^PLR_\d{4,6}_[A-Z]{2}$"
+PLAYER_ID_PATTERN = r"^PLR_[0-9]{4,6}_[A-Z]{2}$"  # ASCII digits: Python's \d takes others too
 PLAYER_ID_FORM = "PLR_<4-6 digits>_<state>"
 PLAYER_ID_HINT = "Expected PLR_<4-6 digits>_<two-letter state>, e.g. PLR_1234_MA."
 #: An analyst id's length, the one rule for interventions, API keys and cases.

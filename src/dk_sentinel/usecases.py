@@ -256,7 +256,13 @@ def interventions(
     intervention_type: InterventionType | None = None,
     since: datetime | None = None,
 ) -> list[Intervention]:
-    """``sentinel interventions list``: interventions, newest first."""
+    """``sentinel interventions list``: interventions, newest first.
+
+    Raises:
+        UsageError: ``player_id`` is not a player id (an empty list would read as "none").
+    """
+    if player_id is not None:
+        validate_player_id(player_id)
     with connect(settings) as wh:
         return list_interventions(
             wh, player_id=player_id, active=active, intervention_type=intervention_type,
