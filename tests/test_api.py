@@ -122,6 +122,10 @@ def test_interventions_201_location_idempotency_and_conflicts(api: Any, top_play
     assert other.status_code == 409 and other.headers["content-type"] == PROBLEM
     second = client.post("/api/interventions", json=body, headers=_h(keys["analyst"]))
     assert second.status_code == 409 and "supersede" in second.json()["hint"].lower()
+    # issue #24: the hint names the API's field, not only the CLI's flag; the title is the
+    # status's phrase (as for every problem), the error's kind its own member
+    assert '"supersede": true' in second.json()["hint"]
+    assert second.json()["title"] == "Conflict" and second.json()["error"] == "ConflictError"
     no_duration = client.post("/api/interventions", headers=_h(keys["analyst"]),
                               json={**body, "duration_hours": None})  # fmt: skip
     assert no_duration.status_code == 422

@@ -327,7 +327,8 @@ def create_intervention(
             raise ConflictError(
                 f"player {request.player_id} already has an active timeout "
                 f"{current.intervention_id} (until {current.expires_at:%Y-%m-%d %H:%M} UTC)",
-                "Pass --supersede to replace it, or cancel it first.",
+                'Supersede it (--supersede on the CLI, "supersede": true in the API), '
+                "or cancel it first.",
             )
         new_id = "INT-" + uuid.uuid4().hex[:12].upper()
         wh.execute(

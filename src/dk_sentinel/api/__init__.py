@@ -97,6 +97,9 @@ class Problem(Document):
     status: int
     detail: str
     hint: str | None = None
+    error: str | None = Field(
+        default=None, description="The kind of error (e.g. ConflictError), for clients to branch on"
+    )
     errors: list[FieldProblem] | None = None
 
 
@@ -338,7 +341,11 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
     async def sentinel_error(request: Request, exc: SentinelError) -> JSONResponse:
         status = next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
         detail = exc.message if status < 500 or status == 503 else "internal error"
-        return _problem(status, exc.__class__.__name__, detail, hint=exc.hint)
+        # the title is the status's phrase, as for every other problem; the error's kind is
+        # its own member (a client branches on it without parsing the title)
+        return _problem(
+            status, HTTPStatus(status).phrase, detail, hint=exc.hint, error=type(exc).__name__
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
