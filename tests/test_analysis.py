@@ -143,6 +143,10 @@ def test_queue_order_filters_and_sla(runner, scored: Settings) -> None:
     assert cli(runner, scored, "queue", "--state", "massachusetts").exit_code == 2
     table = cli(runner, scored, "queue", "--limit", "5")
     assert "SLA due" in table.stdout and items[0]["player_id"] in table.stdout
+    # issue #24: every column is labelled (the overdue / actioned column was headed "")
+    header = next(line for line in table.stdout.splitlines() if "SLA due" in line)
+    labels = [cell.strip() for cell in header.strip("┃ \n").split("┃")]
+    assert "" not in labels and labels[-1] == "status"
 
 
 def test_timeout_without_duration_exits_2_and_writes_nothing(

@@ -151,7 +151,7 @@ def render_queue(q: Any) -> Any:
 
     title = f"queue: {q.min_category} and above" + (f", run {q.run_id}" if q.run_id else "")
     calibrated = any(i.risk_probability is not None for i in q.items)
-    columns = ["player", "state", "category", "score", "driver", "7d", "SLA due (UTC)", ""]
+    columns = ["player", "state", "category", "score", "driver", "7d", "SLA due (UTC)", "status"]
     if calibrated:  # an applied scoring profile: its probability next to the composite
         columns.insert(4, "P(event)")
     table = Table(*columns, title=title)
