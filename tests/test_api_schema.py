@@ -66,3 +66,41 @@ def key(scored: Settings) -> Iterator[str]:
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_conforms_and_never_errors(case: Any, key: str) -> None:
     case.call_and_validate(headers={"X-API-Key": key}, checks=CHECKS)
+
+
+def _untyped(schema: dict[str, Any]) -> list[str]:
+    """Every property, anywhere in a JSON Schema, with no type (nothing it can be checked by)."""
+    kinds = ("type", "$ref", "anyOf", "allOf", "oneOf", "enum", "const")
+    found: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for name, prop in (node.get("properties") or {}).items():
+                if isinstance(prop, dict) and not any(k in prop for k in kinds):
+                    found.append(f"{where}.{name}")
+            for key, value in node.items():
+                walk(value, f"{where}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{where}[{i}]")
+
+    walk(schema, "#")
+    return found
+
+
+@pytest.mark.parametrize("name", ["RiskAssessment", "Intervention", "Queue", "BatchRun", "openapi"])
+def test_every_published_schema_types_every_property(runner: Any, name: str) -> None:
+    """Issue #24: `sentinel schema RiskAssessment` and the OpenAPI responses had 26 properties and
+    none with a type, so "every answer matches the OpenAPI document" could not fail."""
+    import json
+
+    from conftest import invoke
+
+    result = invoke(runner, "schema", name)
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert _untyped(document) == []
+    if name == "RiskAssessment":
+        assert document["properties"]["as_of"] == {
+            "format": "date-time", "title": "As Of", "type": "string"
+        }  # fmt: skip

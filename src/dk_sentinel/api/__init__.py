@@ -309,6 +309,9 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
         version=__version__,
         description="Responsible-gaming risk analytics: the CLI's use cases over HTTP.",
         lifespan=lifespan,
+        # one schema per model, typed: the serialization schemas of the models are untyped
+        # (their wildcard serializer writes timestamps as RFC 3339 and returns Any)
+        separate_input_output_schemas=False,
     )
     app.state.sentinel = _State(
         settings, MovingWindowRateLimiter(MemoryStorage()), parse(settings.api.rate_limit)

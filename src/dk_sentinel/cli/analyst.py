@@ -483,7 +483,9 @@ def schema(
     from dk_sentinel import models
 
     model = getattr(models, name.value)
-    sys.stdout.write(json.dumps(model.model_json_schema(mode="serialization"), indent=2) + "\n")
+    # the validation schema: the same JSON, with every property typed (the serialization one
+    # is untyped, through the wildcard serializer that writes timestamps as RFC 3339)
+    sys.stdout.write(json.dumps(model.model_json_schema(mode="validation"), indent=2) + "\n")
 
 
 def register(app: typer.Typer) -> None:
