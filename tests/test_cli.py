@@ -85,6 +85,20 @@ def test_everyday_commands_import_only_what_they_need(
         assert loaded == [], args
 
 
+def test_production_paths_never_import_the_generator_or_its_evaluation() -> None:
+    """Issue #24: evaluation.py (and through it synth, so NumPy) sat on the import path of every
+    use case; the backtest and calibration need only the ranking metric."""
+    code = (
+        "import sys\n"
+        "import dk_sentinel.usecases, dk_sentinel.backtest, dk_sentinel.calibration\n"
+        "import dk_sentinel.api, dk_sentinel.reporting\n"
+        "print([m for m in ('dk_sentinel.evaluation', 'dk_sentinel.synth', 'numpy') "
+        "if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_library_never_imports_typer_or_rich() -> None:
     code = (
         "import sys\n"

@@ -25,11 +25,11 @@ from pydantic import Field
 
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import InsufficientData, RelationMissing
-from dk_sentinel.evaluation import roc_auc
-from dk_sentinel.models import CATEGORIES, COMPONENTS, Document
+from dk_sentinel.metrics import roc_auc
+from dk_sentinel.models import CATEGORIES, COMPONENTS, Document, categories_at_or_above
 from dk_sentinel.warehouse import Warehouse
 
-_HIGH_PLUS = frozenset({"HIGH", "CRITICAL"})
+_HIGH_PLUS = frozenset(categories_at_or_above("HIGH"))
 
 
 @dataclass

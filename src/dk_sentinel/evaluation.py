@@ -5,15 +5,15 @@ Scoring never reads labels; this module compares the published scores with them 
 
 from __future__ import annotations
 
-import bisect
 import csv
 from pathlib import Path
 
-from dk_sentinel.models import Document
+from dk_sentinel.metrics import roc_auc
+from dk_sentinel.models import Document, categories_at_or_above
 from dk_sentinel.synth import EXPECTED_DRIVER, LOOKALIKES, RISK_ARCHETYPES
 from dk_sentinel.warehouse import Warehouse
 
-_HIGH_PLUS = frozenset({"HIGH", "CRITICAL"})
+_HIGH_PLUS = frozenset(categories_at_or_above("HIGH"))
 #: A composite an analyst reads as 1.00 (two decimals): the ceiling the queue cannot order.
 CEILING = 0.995
 
@@ -46,29 +46,6 @@ class QualityReport(Document):
     precision_top50: float
     precision_top100: float
     archetypes: list[ArchetypeQuality]
-
-
-def roc_auc(scores: list[float], positives: list[bool]) -> float:
-    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties counted as half.
-
-    Args:
-        scores: One score per item.
-        positives: Whether each item is a positive.
-
-    Returns:
-        The area under the ROC curve.
-    """
-    pos = [s for s, p in zip(scores, positives, strict=True) if p]
-    neg = [s for s, p in zip(scores, positives, strict=True) if not p]
-    if not pos or not neg:
-        return float("nan")
-    ordered = sorted(neg)
-    wins = sum(
-        bisect.bisect_left(ordered, s)
-        + 0.5 * (bisect.bisect_right(ordered, s) - bisect.bisect_left(ordered, s))
-        for s in pos
-    )
-    return wins / (len(pos) * len(neg))
 
 
 def _share(hits: int, total: int) -> float:
