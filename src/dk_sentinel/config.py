@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -224,9 +224,12 @@ class QueueSettings(_Section):
     )
 
 
+#: The outcome event types of the data contract (section 3), the one list: ingest checks
+#: files against it, [outcomes] harmful_event_types picks from it, the generator writes it.
 OutcomeType = Literal[
     "self_exclusion", "rg_account_closure", "cooling_off", "limit_breach", "other"
 ]
+OUTCOME_TYPES: tuple[str, ...] = get_args(OutcomeType)
 
 
 class ProbabilityThresholds(Thresholds):

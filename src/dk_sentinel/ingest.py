@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from dk_sentinel.config import OUTCOME_TYPES
 from dk_sentinel.errors import PartialFailure, UsageError
 from dk_sentinel.models import PLAYER_ID_FORM, PLAYER_ID_PATTERN, Document, utcnow
 from dk_sentinel.warehouse import Warehouse
@@ -43,7 +44,7 @@ Kind = Literal["bets", "assessments", "outcomes"]
 SETTLED_STATUSES = ("won", "lost", "push", "void", "cashout")
 STATUSES = (*SETTLED_STATUSES, "pending")
 MARKETS = ("moneyline", "spread", "total", "prop", "parlay", "futures", "other")
-EVENT_TYPES = ("self_exclusion", "rg_account_closure", "cooling_off", "limit_breach", "other")
+EVENT_TYPES = OUTCOME_TYPES
 
 
 def _in(values: Sequence[str]) -> str:

@@ -46,6 +46,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from dk_sentinel.config import OUTCOME_TYPES
 from dk_sentinel.models import Document, utcnow
 
 _SEEDS = Path(__file__).parent / "scoring" / "dbt_project" / "seeds"
@@ -491,9 +492,7 @@ def generate_frames(
         rng.integers(start, end, o_idx.size),
     )
     o_idx, event_at = o_idx[event_at <= end], event_at[event_at <= end]
-    kinds = np.array(
-        ["self_exclusion", "rg_account_closure", "cooling_off", "limit_breach", "other"]
-    )
+    kinds = np.array(OUTCOME_TYPES)
     outcomes = pa.table(
         {
             "player_id": player_id[o_idx],
