@@ -363,3 +363,16 @@ def test_the_scoring_defaults_are_the_dbt_projects_vars() -> None:
             assert float(mine) == float(theirs), name
         else:
             assert str(mine) == str(theirs), name
+
+
+def test_the_python_and_dbt_twins_of_published_runs_and_the_active_profile_agree() -> None:
+    """Twin rules that must live in both languages: the runs analysts see (Python's
+    PUBLISHED_RUNS, the staging model's is_published) and the applied profile (Python's
+    ACTIVE_PROFILE, the dbt macro active_profile) are the same SQL condition."""
+    from dk_sentinel.scoring import ACTIVE_PROFILE, PUBLISHED_RUNS
+    from dk_sentinel.scoring.dbt import PROJECT_DIR
+
+    staging = (PROJECT_DIR / "models" / "staging" / "stg_ops__scoring_runs.sql").read_text()
+    assert f"{PUBLISHED_RUNS} as is_published" in staging
+    macros = (PROJECT_DIR / "macros" / "scoring.sql").read_text()
+    assert f"where {ACTIVE_PROFILE} " in macros
