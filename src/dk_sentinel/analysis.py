@@ -383,6 +383,43 @@ def assess(
     return assessment
 
 
+#: The review queue with its open interventions (the time is its parameter: what is in force
+#: now), and the one overdue rule (the SLA due time has passed -- the time again -- and nothing
+#: is in force): the queue and the report's counts read them.
+_QUEUE_FROM = f"""from {{analytics}}.rg_review_queue q
+    left join (select distinct player_id from {INTERVENTIONS_WITH_STATUS} i
+               where status = 'active') a on a.player_id = q.player_id"""
+_OVERDUE = "coalesce(q.sla_due_at < ?, false) and a.player_id is null"
+
+
+def queue_counts(wh: Warehouse, *, now: datetime | None = None) -> tuple[int, int]:
+    """The queue's size and how many in it are overdue, in one count query.
+
+    The queue as analysts see it: players HIGH or above in the latest run with nothing in
+    force. One count query (the report used to build the whole queue to count it).
+
+    Args:
+        wh: An open warehouse.
+        now: The time SLAs are measured against (default now, UTC).
+
+    Returns:
+        ``(open, overdue)``; ``(0, 0)`` before any scoring.
+    """
+    allowed = categories_at_or_above("HIGH")
+    now = now or utcnow()
+    try:
+        rows = wh.query(
+            f"""select count(*), coalesce(sum(case when {_OVERDUE} then 1 else 0 end), 0)
+            {_QUEUE_FROM}
+            where q.risk_category in ({", ".join("?" for _ in allowed)})
+              and a.player_id is null""",
+            [now, now, *allowed],
+        )
+    except RelationMissing:
+        return 0, 0
+    return int(rows[0][0]), int(rows[0][1])
+
+
 def build_queue(
     wh: Warehouse,
     *,
@@ -422,16 +459,15 @@ def build_queue(
     allowed = categories_at_or_above(min_category)
     try:
         rows = wh.query_dicts(
-            f"""select q.*, a.player_id is not null as has_active_intervention
-            from {{analytics}}.rg_review_queue q
-            left join (select distinct player_id from {INTERVENTIONS_WITH_STATUS} i
-                       where status = 'active') a on a.player_id = q.player_id
+            f"""select q.*, a.player_id is not null as has_active_intervention,
+                {_OVERDUE} as is_overdue
+            {_QUEUE_FROM}
             where q.risk_category in ({", ".join("?" for _ in allowed)})
               and (cast(? as varchar) is null or q.state = ?)
               and (? or a.player_id is null)
             order by q.composite_risk_score desc, q.evidence_strength desc, q.player_id
             limit ?""",
-            [now, *allowed, state, state, include_actioned, limit],
+            [now, now, *allowed, state, state, include_actioned, limit],
         )
     except RelationMissing:
         return Queue(run_id=None, as_of=None, min_category=min_category, items=[])
@@ -446,9 +482,7 @@ def build_queue(
             change_7d=None if r["change_7d"] is None else round(float(r["change_7d"]), 6),
             first_reached_at=r["first_reached_at"],
             sla_due_at=r["sla_due_at"],
-            is_overdue=bool(
-                r["sla_due_at"] and r["sla_due_at"] < now and not r["has_active_intervention"]
-            ),
+            is_overdue=bool(r["is_overdue"]),
             has_active_intervention=bool(r["has_active_intervention"]),
         )
         for r in rows

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from dk_sentinel.analysis import build_queue
+from dk_sentinel.analysis import queue_counts
 from dk_sentinel.errors import RelationMissing, UsageError
 from dk_sentinel.interventions import events, list_interventions
 from dk_sentinel.models import CATEGORIES, Document, json_default, utcnow
@@ -207,7 +207,7 @@ def report(wh: Warehouse, *, now: datetime | None = None) -> Report:
             row[item.status] = row.get(item.status, 0) + 1
         return table
 
-    queue = build_queue(wh, min_category="HIGH", limit=1_000_000, now=now)
+    queue_open, queue_overdue = queue_counts(wh, now=now)
     return Report(
         generated_at=now,
         run_id=current,
@@ -216,8 +216,8 @@ def report(wh: Warehouse, *, now: datetime | None = None) -> Report:
         by_state=dict(sorted(by_state.items())),
         interventions_7d=tally(7),
         interventions_30d=tally(30),
-        queue_sla_breaches=sum(1 for i in queue.items if i.is_overdue),
-        queue_open=len(queue.items),
+        queue_sla_breaches=queue_overdue,
+        queue_open=queue_open,
     )
 
 
