@@ -28,8 +28,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from pydantic_settings.sources import InitSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from dk_sentinel.errors import ConfigError
 
@@ -352,14 +356,38 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """CLI overrides, then environment, then the TOML data handed to :func:`load_settings`."""
-        toml_data = _TOML_DATA.get(id(settings_cls), {})
-        return init_settings, env_settings, InitSettingsSource(settings_cls, toml_data)
+        """CLI overrides (init), then the environment; no file (see :func:`load_settings`)."""
+        return init_settings, env_settings
+
+
+def _from_file(path: Path) -> type[Settings]:
+    """Settings that read ``path`` last, through pydantic-settings' own TOML source.
+
+    The file is the caller's choice (``--config``, ``$SENTINEL_CONFIG``, ./sentinel.toml), so
+    each load gets its own subclass instead of a module-level registry of file contents.
+    """
+
+    class FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (
+                init_settings,
+                env_settings,
+                TomlConfigSettingsSource(settings_cls, toml_file=path),
+            )
+
+    return FromFile
 
 
 # Env variables of ours that are not settings (read elsewhere).
 _NON_SETTING_ENV = {"SENTINEL_CONFIG", "SENTINEL_DEBUG"}
-_TOML_DATA: dict[int, dict[str, Any]] = {}
 
 
 def config_path(explicit: Path | None = None) -> Path | None:
@@ -476,13 +504,11 @@ def load_settings(
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    _TOML_DATA[id(Settings)] = data
+    loader = _from_file(path) if path else Settings
     try:
-        settings = Settings(**nested)
+        settings = loader(**nested)
     except ValidationError as exc:
         raise _explain(exc) from None
-    finally:
-        _TOML_DATA.pop(id(Settings), None)
     settings._sources = {
         "cli": set(flatten(nested)),
         "env": _env_keys(),
