@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -347,6 +347,10 @@ class Settings(BaseSettings):
     actions: ActionSettings = ActionSettings()
     _sources: dict[str, Any] = PrivateAttr(default_factory=dict)
 
+    #: The TOML file this class reads last (None: none); :func:`load_settings` sets it on a
+    #: subclass per load, so no module-level registry holds file contents.
+    toml_file: ClassVar[Path | None] = None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -356,34 +360,17 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """CLI overrides (init), then the environment; no file (see :func:`load_settings`)."""
-        return init_settings, env_settings
+        """CLI overrides (init), then the environment, then the TOML file.
 
-
-def _from_file(path: Path) -> type[Settings]:
-    """Settings that read ``path`` last, through pydantic-settings' own TOML source.
-
-    The file is the caller's choice (``--config``, ``$SENTINEL_CONFIG``, ./sentinel.toml), so
-    each load gets its own subclass instead of a module-level registry of file contents.
-    """
-
-    class FromFile(Settings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (
-                init_settings,
-                env_settings,
-                TomlConfigSettingsSource(settings_cls, toml_file=path),
-            )
-
-    return FromFile
+        The file is read by pydantic-settings' own TOML source.
+        """
+        if cls.toml_file is None:
+            return init_settings, env_settings
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_file),
+        )
 
 
 # Env variables of ours that are not settings (read elsewhere).
@@ -504,7 +491,9 @@ def load_settings(
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    loader = _from_file(path) if path else Settings
+    loader: type[Settings] = (
+        type("SettingsFromFile", (Settings,), {"toml_file": path}) if path else Settings
+    )
     try:
         settings = loader(**nested)
     except ValidationError as exc:

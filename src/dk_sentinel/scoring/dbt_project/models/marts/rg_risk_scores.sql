@@ -73,9 +73,6 @@ features as (
         coalesce(chases.log_staked_rise_after_other_days, 0.0) as log_staked_rise_after_other_days,
         population.log_activity_shift,
         population.new_sport_share as population_new_sport_share,
-        population.log_stake_ratio_shift,
-        population.log_intensity_shift,
-        population.weekly_log_growth_shift,
         {%- for flag in ['live', 'niche', 'longshot', 'late_night'] %}
         -- what this player's recent share would be with no personal change: their own
         -- baseline share (shrunk toward the population's) moved by the population's shift
