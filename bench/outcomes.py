@@ -34,29 +34,24 @@ TUNED_SEEDS = (5, 11)
 
 def run_one(folder: Path, players: int, seed: int, season: bool, horizon: int, every: int) -> Any:
     from dk_sentinel.config import load_settings
-    from dk_sentinel.synth import generate
-    from dk_sentinel.usecases import (
-        calibrate_scores,
-        initialise,
-        load_files,
-        replay_history,
-        run_backtest,
-    )
+    from dk_sentinel.synthetic.generator import generate
+    from dk_sentinel.usecases import Sentinel
 
     as_of = datetime(2026, 11, 1)
     gen = generate(folder / "data", players, 90, seed, as_of, families="all", season_shift=season)
     settings = load_settings(
         overrides={"warehouse.duckdb.path": folder / "w.duckdb", "outcomes.horizon_days": horizon}
     )
-    initialise(settings)
+    app = Sentinel(settings)
+    app.initialise()
     for kind in ("bets", "assessments", "outcomes"):
-        load_files(settings, kind, [gen.files[kind]])  # type: ignore[arg-type]
+        app.load_files(kind, [gen.files[kind]])  # type: ignore[arg-type]
     started = time.perf_counter()
-    replays = replay_history(settings, every)
+    replays = app.replay_history(every)
     replay_seconds = time.perf_counter() - started
-    bt = run_backtest(settings)
+    bt = app.run_backtest()
     started = time.perf_counter()
-    cal = calibrate_scores(settings)
+    cal = app.calibrate_scores()
     return bt, cal, len(replays), replay_seconds, time.perf_counter() - started
 
 

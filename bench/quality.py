@@ -60,10 +60,10 @@ def run_one(
     families: str = "all",
 ) -> Any:
     from dk_sentinel.config import load_settings
-    from dk_sentinel.evaluation import evaluate
     from dk_sentinel.ingest import ingest
     from dk_sentinel.scoring import score_batch
-    from dk_sentinel.synth import generate
+    from dk_sentinel.synthetic.evaluation import evaluate
+    from dk_sentinel.synthetic.generator import generate
     from dk_sentinel.warehouse import connect
     from dk_sentinel.warehouse.schema import bootstrap
 

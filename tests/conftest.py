@@ -53,7 +53,7 @@ def scored_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     """Generate, ingest and score 1,500 synthetic players once per session (dbt runs once)."""
     from dk_sentinel.ingest import ingest
     from dk_sentinel.scoring import score_batch
-    from dk_sentinel.synth import generate
+    from dk_sentinel.synthetic.generator import generate
     from dk_sentinel.warehouse import connect
     from dk_sentinel.warehouse.schema import bootstrap
 
@@ -94,7 +94,7 @@ def replayed_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """1,500 players of every family with outcomes: a live run at AS_OF, a replay 15 days back."""
     from dk_sentinel.ingest import ingest
     from dk_sentinel.scoring import score_batch
-    from dk_sentinel.synth import generate
+    from dk_sentinel.synthetic.generator import generate
     from dk_sentinel.warehouse import connect
     from dk_sentinel.warehouse.schema import bootstrap
 
@@ -134,7 +134,7 @@ def replayed(replayed_source: Path, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def top_player(scored: Settings) -> str:
-    from dk_sentinel.analysis import build_queue
+    from dk_sentinel.analysis.assessment import build_queue
     from dk_sentinel.warehouse import connect
 
     with connect(scored) as wh:

@@ -317,7 +317,7 @@ def test_intervene_snapshot_supersede_idempotency_cancel(
 
 
 def test_nudge_stores_a_tone_checked_message(runner, scored: Settings, top_player: str) -> None:
-    from dk_sentinel.explainer import tone_problems
+    from dk_sentinel.analysis.explainer import tone_problems
 
     result = intervene(
         runner,
@@ -461,8 +461,8 @@ def test_report(runner, scored: Settings, top_player: str) -> None:
     assert sum(sum(v.values()) for v in data["by_state"].values()) == 1500
     assert "players by category" in cli(runner, scored, "report").stdout
     # Three days on, every open HIGH (24 h) and CRITICAL (2 h) player is past the SLA.
+    from dk_sentinel.analysis.reporting import report
     from dk_sentinel.models import utcnow
-    from dk_sentinel.reporting import report
 
     with connect(scored) as wh:
         later = report(wh, now=utcnow() + timedelta(days=3))

@@ -12,14 +12,14 @@ from fastapi.testclient import TestClient
 from conftest import invoke
 from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings, load_settings
-from dk_sentinel.usecases import create_api_key
+from dk_sentinel.usecases import Sentinel
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
 def api(scored: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    keys = {role: create_api_key(scored, f"{role}01", role).api_key
+    keys = {role: Sentinel(scored).create_api_key(f"{role}01", role).api_key
             for role in ("viewer", "analyst", "admin")}  # fmt: skip
     with TestClient(create_app(scored)) as client:
         yield client, keys
@@ -152,7 +152,7 @@ def test_rate_limit_is_429_with_retry_after(scored: Settings) -> None:
             "api.rate_limit": "3/minute",
         }
     )
-    key = create_api_key(limited, "viewer01", "viewer").api_key
+    key = Sentinel(limited).create_api_key("viewer01", "viewer").api_key
     with TestClient(create_app(limited)) as client:
         codes = [client.get("/api/runs", headers=_h(key)).status_code for _ in range(4)]
         last = client.get("/api/runs", headers=_h(key))

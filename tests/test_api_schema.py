@@ -24,7 +24,7 @@ from schemathesis.checks import (
 
 from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings, load_settings
-from dk_sentinel.usecases import create_api_key
+from dk_sentinel.usecases import Sentinel
 
 CHECKS = [
     not_a_server_error,
@@ -59,7 +59,7 @@ def key(scored: Settings) -> Iterator[str]:
         }
     )
     APP.app = create_app(unlimited)
-    yield create_api_key(unlimited, "admin01", "admin").api_key
+    yield Sentinel(unlimited).create_api_key("admin01", "admin").api_key
 
 
 @SCHEMA.parametrize()

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from dk_sentinel.backtest import LabelledScores, backtest, labelled_scores, replay_as_ofs
-from dk_sentinel.calibration import FEATURE_COLUMNS, FEATURES, fit_profile, transform_value
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import InsufficientData
+from dk_sentinel.outcomes.backtest import LabelledScores, backtest, labelled_scores, replay_as_ofs
+from dk_sentinel.outcomes.calibration import FEATURE_COLUMNS, FEATURES, fit_profile, transform_value
 from dk_sentinel.warehouse import connect
 from dk_sentinel.warehouse.schema import bootstrap
 

@@ -90,9 +90,9 @@ def test_production_paths_never_import_the_generator_or_its_evaluation() -> None
     use case; the backtest and calibration need only the ranking metric."""
     code = (
         "import sys\n"
-        "import dk_sentinel.usecases, dk_sentinel.backtest, dk_sentinel.calibration\n"
-        "import dk_sentinel.api, dk_sentinel.reporting\n"
-        "print([m for m in ('dk_sentinel.evaluation', 'dk_sentinel.synth', 'numpy') "
+        "import dk_sentinel.usecases, dk_sentinel.outcomes.backtest, dk_sentinel.outcomes.calibration\n"
+        "import dk_sentinel.api, dk_sentinel.analysis.reporting\n"
+        "print([m for m in ('dk_sentinel.synthetic.evaluation', 'dk_sentinel.synthetic.generator', 'numpy') "
         "if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -102,8 +102,8 @@ def test_production_paths_never_import_the_generator_or_its_evaluation() -> None
 def test_library_never_imports_typer_or_rich() -> None:
     code = (
         "import sys\n"
-        "import dk_sentinel.analysis, dk_sentinel.ingest, dk_sentinel.scoring, dk_sentinel.explainer\n"
-        "import dk_sentinel.interventions, dk_sentinel.reporting, dk_sentinel.synth, dk_sentinel.usecases\n"
+        "import dk_sentinel.analysis.assessment, dk_sentinel.ingest, dk_sentinel.scoring, dk_sentinel.analysis.explainer\n"
+        "import dk_sentinel.interventions.records, dk_sentinel.analysis.reporting, dk_sentinel.synthetic.generator, dk_sentinel.usecases\n"
         "import dk_sentinel.doctor, dk_sentinel.warehouse.schema\n"
         "print(','.join(m for m in ('typer', 'rich', 'click') if m in sys.modules))\n"
     )

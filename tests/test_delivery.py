@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from conftest import AS_OF, invoke
-from dk_sentinel.analysis import assess
+from dk_sentinel.analysis.assessment import assess
 from dk_sentinel.config import Settings, load_settings
-from dk_sentinel.delivery import deliver
 from dk_sentinel.ingest import ingest
-from dk_sentinel.interventions import create_intervention, parse_request
+from dk_sentinel.interventions.delivery import deliver
+from dk_sentinel.interventions.records import create_intervention, parse_request
 from dk_sentinel.models import utcnow
 from dk_sentinel.warehouse import connect
 
@@ -94,10 +94,10 @@ def _with_webhook(settings: Settings, url: str, **extra: Any) -> Settings:
 
 
 def _record(settings: Settings, player: str, kind: str = "watchlist", **fields: Any) -> str:
-    from dk_sentinel.usecases import record_intervention
+    from dk_sentinel.usecases import Sentinel
 
-    item = record_intervention(
-        settings, player_id=player, intervention_type=kind, reason="Outbox delivery test",
+    item = Sentinel(settings).record_intervention(
+        player_id=player, intervention_type=kind, reason="Outbox delivery test",
         analyst_id="ana01", use_ai=False, **fields,
     )  # fmt: skip
     return item.intervention_id
@@ -121,9 +121,9 @@ def test_each_change_queues_one_item_in_the_same_transaction(
 ) -> None:
     player = _players(scored, 1)[0]
     intervention = _record(scored, player, "timeout", duration_hours=24)
-    from dk_sentinel.usecases import cancel
+    from dk_sentinel.usecases import Sentinel
 
-    cancel(scored, intervention, "Player asked to end it early", "ana01")
+    Sentinel(scored).cancel(intervention, "Player asked to end it early", "ana01")
     items = _outbox(scored)
     assert [(i["action"], i["status"]) for i in items] == [
         ("created", "pending"), ("cancelled", "pending")
@@ -134,7 +134,7 @@ def test_each_change_queues_one_item_in_the_same_transaction(
     assert json.loads(items[1]["payload"])["idempotency_key"] == f"{intervention}:cancel"
     assert "reason" not in created  # the analyst's note stays inside
 
-    import dk_sentinel.interventions as interventions
+    import dk_sentinel.interventions.records as interventions
 
     def broken(*args: Any) -> None:
         raise RuntimeError("outbox unavailable")
@@ -318,7 +318,7 @@ def test_the_week_after_an_intervention_is_not_observed_until_it_has_ended(
 ) -> None:
     """Issue #24: an intervention recorded seconds ago showed "bets 7 d after: 0, staked 0",
     which reads as a success."""
-    from dk_sentinel.reporting import intervention_report
+    from dk_sentinel.analysis.reporting import intervention_report
 
     (player,) = _players(scored, 1)
     created = AS_OF - timedelta(days=3)

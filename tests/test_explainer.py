@@ -14,9 +14,8 @@ import httpx2
 import pytest
 
 from conftest import invoke
-from dk_sentinel.analysis import assess
-from dk_sentinel.config import Settings
-from dk_sentinel.explainer import (
+from dk_sentinel.analysis.assessment import assess
+from dk_sentinel.analysis.explainer import (
     REQUEST_FIELDS,
     SYSTEM_PROMPT,
     TOOL_NAME,
@@ -29,6 +28,7 @@ from dk_sentinel.explainer import (
     template_nudge,
     tone_problems,
 )
+from dk_sentinel.config import Settings
 from dk_sentinel.models import RiskAssessment
 from dk_sentinel.warehouse import connect
 

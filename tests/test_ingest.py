@@ -200,7 +200,7 @@ def test_cli_json_summary_and_exit_codes(runner, tmp_path: Path) -> None:
 def test_parquet_directory_and_glob(wh: Warehouse, tmp_path: Path) -> None:
     from datetime import datetime
 
-    from dk_sentinel.synth import generate
+    from dk_sentinel.synthetic.generator import generate
 
     gen = generate(
         tmp_path / "gen",

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from conftest import AS_OF, REPLAY_AS_OF, invoke
-from dk_sentinel.backtest import backtest, labelled_scores
-from dk_sentinel.calibration import FEATURE_COLUMNS, fit_profile, transform_value
 from dk_sentinel.config import Settings, load_settings
 from dk_sentinel.ingest import ingest
+from dk_sentinel.outcomes.backtest import backtest, labelled_scores
+from dk_sentinel.outcomes.calibration import FEATURE_COLUMNS, fit_profile, transform_value
 from dk_sentinel.scoring import score_batch
 from dk_sentinel.warehouse import connect
 from dk_sentinel.warehouse.schema import bootstrap

@@ -14,7 +14,7 @@ from conftest import invoke
 from dk_sentinel.config import Settings, load_settings
 from dk_sentinel.errors import BusyError
 from dk_sentinel.warehouse import connect
-from dk_sentinel.warehouse.pool import SharedDuckDB, install_pool, uninstall_pool
+from dk_sentinel.warehouse.pool import SharedDuckDB, open_pool
 from dk_sentinel.warehouse.schema import bootstrap
 
 HOLD = """
@@ -45,11 +45,11 @@ def shared(tmp_path: Path) -> Settings:
 def test_leases_share_one_open_file_and_a_cli_command_gets_it_meanwhile(
     shared: Settings, runner
 ) -> None:
-    pool = install_pool(shared)
+    pool = open_pool(shared)
     try:
-        with connect(shared) as first, connect(shared) as second:  # two cursors, one file
+        with pool.connect() as first, pool.connect() as second:  # two cursors, one file
             assert first.query("select 1") == second.query("select 1") == [(1,)]
-        with connect(shared) as wh:
+        with pool.connect() as wh:
             wh.execute("insert into {ops}.write_guards values ('probe', null)")
         # The pool still holds the file; a separate process waits, says so, and is let in.
         started = time.monotonic()
@@ -60,12 +60,12 @@ def test_leases_share_one_open_file_and_a_cli_command_gets_it_meanwhile(
         )  # fmt: skip
         assert other.returncode == 0, other.stderr
         assert time.monotonic() - started < 15
-        with connect(shared) as wh:  # and the pool reopens it afterwards
+        with pool.connect() as wh:  # and the pool reopens it afterwards
             assert wh.query("select count(*) from {ops}.write_guards where name = 'probe'") == [
                 (1,)
             ]
     finally:
-        uninstall_pool(pool)
+        pool.close()
 
 
 def test_a_lease_while_another_process_holds_the_file_is_busy_then_fails_fast(
@@ -79,17 +79,17 @@ def test_a_lease_while_another_process_holds_the_file_is_busy_then_fails_fast(
     pool = SharedDuckDB(shared.warehouse)
     try:
         started = time.monotonic()
-        with pytest.raises(BusyError), pool.lease():
+        with pytest.raises(BusyError), pool.connect():
             pass
         waited = time.monotonic() - started
         assert 0.9 <= waited < 3  # the busy timeout (1 s), not the holder's 6 s
         started = time.monotonic()
-        with pytest.raises(BusyError), pool.lease():
+        with pytest.raises(BusyError), pool.connect():
             pass
         assert time.monotonic() - started < 0.5  # the same second: at once
         holder.wait(30)
         time.sleep(1.1)
-        with pool.lease() as wh:
+        with pool.connect() as wh:
             assert wh.query("select 1") == [(1,)]
     finally:
         pool.close()

@@ -45,7 +45,7 @@ def lint_imports(package_parent: Path | None = None) -> subprocess.CompletedProc
 def test_layers_hold() -> None:
     result = lint_imports()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout
 
 
 def test_an_upward_import_breaks_the_layer_contract(tmp_path: Path) -> None:
@@ -54,8 +54,34 @@ def test_an_upward_import_breaks_the_layer_contract(tmp_path: Path) -> None:
 
     copy = tmp_path / "dk_sentinel"
     shutil.copytree(ROOT / "src" / "dk_sentinel", copy, ignore=shutil.ignore_patterns("*.duckdb"))
-    analysis = copy / "analysis.py"
+    analysis = copy / "analysis" / "assessment.py"
     analysis.write_text(analysis.read_text() + "\nimport dk_sentinel.usecases  # upward\n")
     result = lint_imports(tmp_path)
     assert result.returncode == 1
     assert "dk_sentinel.analysis is not allowed to import dk_sentinel.usecases" in result.stdout
+    assert "dk_sentinel.analysis.assessment -> dk_sentinel.usecases" in result.stdout
+
+
+def test_a_front_end_reaching_past_the_use_cases_breaks_its_contract(tmp_path: Path) -> None:
+    """Issue #24: cli/ and api/ import only the use cases, the models, the errors, the config."""
+    import shutil
+
+    copy = tmp_path / "dk_sentinel"
+    shutil.copytree(ROOT / "src" / "dk_sentinel", copy, ignore=shutil.ignore_patterns("*.duckdb"))
+    route = copy / "api" / "routes" / "queue.py"
+    route.write_text(
+        route.read_text() + "\nimport dk_sentinel.warehouse.pool  # past the use cases\n"
+    )
+    result = lint_imports(tmp_path)
+    assert result.returncode == 1
+    assert "dk_sentinel.api is not allowed to import dk_sentinel.warehouse" in result.stdout
+
+
+def test_no_api_module_is_over_300_lines() -> None:
+    """Issue #24: the API is a package of small routers, not one 500-line factory."""
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in (ROOT / "src" / "dk_sentinel" / "api").rglob("*.py")
+    }
+    assert len(sizes) >= 9, sizes  # app, deps, problems, schemas and the routes
+    assert max(sizes.values()) <= 300, sizes

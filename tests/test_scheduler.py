@@ -17,9 +17,9 @@ from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import UsageError
 from dk_sentinel.ingest import ingest
-from dk_sentinel.scheduler import Scheduler
 from dk_sentinel.scoring.dbt import cache_dir
-from dk_sentinel.usecases import create_api_key
+from dk_sentinel.scoring.scheduler import Scheduler
+from dk_sentinel.usecases import Sentinel
 from dk_sentinel.warehouse import connect
 
 
@@ -38,14 +38,14 @@ def _new_bets(settings: Settings, tmp_path: Path) -> None:
 
 def test_invalid_expression_is_a_usage_error(db_settings: Settings) -> None:
     with pytest.raises(UsageError, match="invalid schedule"):
-        Scheduler(db_settings, "every hour")
+        Scheduler("every hour", lambda: None)  # type: ignore[arg-type,return-value]
 
 
 def test_scheduled_run_is_on_time_and_a_cron_run_meanwhile_exits_75(
     scored: Settings, tmp_path: Path
 ) -> None:
     _new_bets(scored, tmp_path)
-    key = create_api_key(scored, "viewer01", "viewer").api_key
+    key = Sentinel(scored).create_api_key("viewer01", "viewer").api_key
     holder = cache_dir(scored) / "score-batch.holder.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     with TestClient(create_app(scored, schedule="* * * * * */3")) as client:
@@ -80,20 +80,19 @@ def test_ticks_missed_during_a_run_are_coalesced_and_stop_waits_up_to_its_timeou
 ) -> None:
     import threading
 
-    from dk_sentinel import scheduler as module
     from dk_sentinel.models import BatchRun, utcnow
+    from dk_sentinel.scoring import scheduler as module
 
     running, release, calls = threading.Event(), threading.Event(), []
 
-    def slow_batch(settings: Settings, **kwargs: object) -> BatchRun:
+    def slow_batch() -> BatchRun:
         calls.append(utcnow())
         running.set()
         release.wait(10)
         return BatchRun(run_id=f"R{len(calls)}", status="success", started_at=utcnow(),
                         as_of=utcnow(), scoring_version="test")  # fmt: skip
 
-    monkeypatch.setattr(module, "score_batch", slow_batch)
-    every_second = module.Scheduler(db_settings, "* * * * * *")
+    every_second = module.Scheduler("* * * * * *", slow_batch)
     every_second.start()
     assert running.wait(5)
     time.sleep(2.5)  # two or three ticks pass while the first run is still going
@@ -108,13 +107,13 @@ def test_ticks_missed_during_a_run_are_coalesced_and_stop_waits_up_to_its_timeou
 def test_a_tick_finding_the_scoring_lock_held_is_skipped(
     db_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dk_sentinel import scheduler as module
     from dk_sentinel.errors import BusyError
+    from dk_sentinel.models import BatchRun
+    from dk_sentinel.scoring import scheduler as module
 
-    def held(settings: Settings, **kwargs: object) -> None:
+    def held() -> BatchRun:
         raise BusyError("another score-batch is running (pid 1)")
 
-    monkeypatch.setattr(module, "score_batch", held)
-    ticker = module.Scheduler(db_settings, "5 * * * *")
+    ticker = module.Scheduler("5 * * * *", held)
     assert ticker.tick() is None
     assert ticker.status.skipped_busy == 1 and ticker.status.runs == 0

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from conftest import AS_OF, invoke
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import BusyError
-from dk_sentinel.evaluation import evaluate, roc_auc
 from dk_sentinel.scoring import list_runs, score_batch, scoring_lock
 from dk_sentinel.scoring.dbt import PROJECT_DIR
+from dk_sentinel.synthetic.evaluation import evaluate, roc_auc
 from dk_sentinel.warehouse import connect
 
 MACROS = (PROJECT_DIR / "macros" / "scoring.sql").read_text(encoding="utf-8")

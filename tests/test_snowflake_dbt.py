@@ -10,7 +10,7 @@ from conftest import AS_OF
 from dk_sentinel.config import Settings, load_settings
 from dk_sentinel.ingest import ingest
 from dk_sentinel.scoring import score_batch
-from dk_sentinel.synth import generate
+from dk_sentinel.synthetic.generator import generate
 from dk_sentinel.warehouse import connect
 from dk_sentinel.warehouse.schema import bootstrap
 

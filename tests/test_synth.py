@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from conftest import invoke
-from dk_sentinel.synth import FAMILIES, family_weights, generate, generate_frames
+from dk_sentinel.synthetic.generator import FAMILIES, family_weights, generate, generate_frames
 
 
 def test_deterministic_for_a_seed() -> None:

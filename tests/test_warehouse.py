@@ -186,12 +186,12 @@ def test_twenty_concurrent_identical_requests_store_exactly_one(
     """20 threads, one pooled connection each, the same idempotency key at the same moment."""
     import threading
 
-    from dk_sentinel.interventions import create_intervention, parse_request
-    from dk_sentinel.warehouse.pool import install_pool, uninstall_pool
+    from dk_sentinel.interventions.records import create_intervention, parse_request
+    from dk_sentinel.warehouse.pool import open_pool
 
     with connect(backend_settings) as first:
         bootstrap(first)
-    pool = install_pool(backend_settings, size=20)
+    pool = open_pool(backend_settings, size=20)
     start, results, errors = threading.Barrier(20), [], []
 
     def post(key: str, player: str) -> None:
@@ -200,7 +200,7 @@ def test_twenty_concurrent_identical_requests_store_exactly_one(
                                 idempotency_key=key)  # fmt: skip
         start.wait()
         try:
-            with connect(backend_settings) as wh:
+            with pool.connect() as wh:
                 results.append(create_intervention(wh, request, _assessment(player)))
         except Exception as exc:
             errors.append(exc)
@@ -218,7 +218,7 @@ def test_twenty_concurrent_identical_requests_store_exactly_one(
             events = wh.query("select count(*) from {ops}.intervention_events")[0][0]
             outbox = wh.query("select count(*) from {ops}.outbox")[0][0]
     finally:
-        uninstall_pool(pool)
+        pool.close()
     assert errors == []
     assert len(stored) == 1 and events == 1 and outbox == 1
     assert {r.intervention_id for r in results} == {stored[0][0]}

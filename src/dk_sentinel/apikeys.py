@@ -12,16 +12,12 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from typing import Literal, get_args
 
 from pydantic import Field
 
 from dk_sentinel.errors import NotFoundError, UsageError
-from dk_sentinel.models import ANALYST_ID_MAX, ANALYST_ID_MIN, Document, utcnow
+from dk_sentinel.models import ANALYST_ID_MAX, ANALYST_ID_MIN, ROLES, Document, Role, utcnow
 from dk_sentinel.warehouse import Warehouse
-
-Role = Literal["viewer", "analyst", "admin"]
-ROLES: tuple[Role, ...] = get_args(Role)
 
 
 class ApiKey(Document):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dk_sentinel.config import Settings, secret
 from dk_sentinel.errors import SentinelError
 from dk_sentinel.models import Document
-from dk_sentinel.warehouse import connect
+from dk_sentinel.warehouse import Connections
 from dk_sentinel.warehouse.schema import SCHEMA_VERSION, check
 
 
@@ -29,18 +29,19 @@ class DoctorReport(Document):
         return all(c.ok for c in self.checks if c.required)
 
 
-def run_doctor(settings: Settings) -> DoctorReport:
+def run_doctor(settings: Settings, connections: Connections) -> DoctorReport:
     """Check config, warehouse, schema, dbt project and the Anthropic key.
 
     Args:
         settings: Loaded (hence valid) settings.
+        connections: Where the warehouse connection comes from.
 
     Returns:
         The report; the caller decides the exit code from ``report.ok``.
     """
     checks = [Check(name="config", ok=True, required=True, detail="valid")]
     try:
-        with connect(settings) as wh:
+        with connections.connect() as wh:
             checks.append(
                 Check(name="warehouse", ok=True, required=True, detail=f"{wh.backend} reachable")
             )

@@ -1,6 +1,6 @@
 """Ranking metrics shared by the backtest, calibration and the quality benchmark (pure Python).
 
-Kept apart from :mod:`dk_sentinel.evaluation`, which compares scores with synthetic labels
+Kept apart from :mod:`dk_sentinel.synthetic.evaluation`, which compares scores with synthetic labels
 (and imports the generator, so NumPy): the production commands import only this.
 """
 

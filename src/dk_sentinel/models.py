@@ -7,7 +7,7 @@ intervention types, "now") is defined here once; the CLI derives its choices fro
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, field_serializer
 
@@ -19,6 +19,17 @@ PLAYER_ID_FORM = "PLR_<4-6 digits>_<state>"
 PLAYER_ID_HINT = "Expected PLR_<4-6 digits>_<two-letter state>, e.g. PLR_1234_MA."
 #: An analyst id's length, the one rule for interventions, API keys and cases.
 ANALYST_ID_MIN, ANALYST_ID_MAX = 3, 50
+#: The limits of what an analyst types, one definition for the use cases and the API schemas.
+PlayerId = Annotated[str, Field(pattern=PLAYER_ID_PATTERN)]
+AnalystId = Annotated[str, Field(min_length=ANALYST_ID_MIN, max_length=ANALYST_ID_MAX)]
+#: Why an analyst acted (the brief: 10 to 500 characters).
+Reason = Annotated[str, Field(min_length=10, max_length=500)]
+#: A timeout's length (the brief: 1 hour to 7 days).
+TimeoutHours = Annotated[int, Field(ge=1, le=168)]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128)]
+#: What an API key may do; roles nest (an analyst may also do what a viewer may).
+Role = Literal["viewer", "analyst", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
 Category = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 #: Highest first.
 CATEGORIES: tuple[Category, ...] = get_args(Category)

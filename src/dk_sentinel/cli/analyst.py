@@ -135,10 +135,8 @@ def analyze(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Show one player's risk assessment with its evidence."""
-    from dk_sentinel.usecases import analyze_player
-
-    assessment = analyze_player(
-        state(ctx).settings, player_id, with_history=history, explain=explain, nudge=nudge,
+    assessment = state(ctx).app.analyze_player(
+        player_id, with_history=history, explain=explain, nudge=nudge,
         use_ai=not no_ai,
     )  # fmt: skip
     emit(assessment, fmt, render_assessment)
@@ -187,10 +185,8 @@ def queue(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The review queue: highest-risk players first, with SLA due times."""
-    from dk_sentinel.usecases import review_queue
-
-    result = review_queue(
-        state(ctx).settings, min_category=category, state=state_code, limit=limit,
+    result = state(ctx).app.review_queue(
+        min_category=category, state=state_code, limit=limit,
         include_actioned=include_actioned,
     )  # fmt: skip
     emit(result, fmt, render_queue)
@@ -241,10 +237,8 @@ def intervene(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Record an intervention (with a snapshot of the player's risk and an audit event)."""
-    from dk_sentinel.usecases import record_intervention
-
-    created = record_intervention(
-        state(ctx).settings, player_id=player_id, intervention_type=intervention_type,
+    created = state(ctx).app.record_intervention(
+        player_id=player_id, intervention_type=intervention_type,
         reason=reason, analyst_id=analyst, duration_hours=duration,
         idempotency_key=idempotency_key, supersede=supersede, use_ai=not no_ai,
     )  # fmt: skip
@@ -291,10 +285,8 @@ def interventions_list(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List interventions, newest first."""
-    from dk_sentinel.usecases import interventions
-
-    items = interventions(
-        state(ctx).settings, player_id=player, active=True if active else None,
+    items = state(ctx).app.interventions(
+        player_id=player, active=True if active else None,
         intervention_type=intervention_type, since=since,
     )  # fmt: skip
     emit(items, fmt, render_interventions)
@@ -311,19 +303,15 @@ def interventions_cancel(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Cancel an active intervention (recorded as an audit event; nothing is deleted)."""
-    from dk_sentinel.usecases import cancel
-
-    item = cancel(state(ctx).settings, intervention_id, reason, analyst)
+    item = state(ctx).app.cancel(intervention_id, reason, analyst)
     emit(item, fmt, render_intervention)
 
 
 def _export(
     ctx: typer.Context, kind: str, out: str, category: str | None, pending_delivery: bool = False
 ) -> None:
-    from dk_sentinel.usecases import export_data
-
-    result = export_data(
-        state(ctx).settings, kind, out, category=category,  # type: ignore[arg-type]
+    result = state(ctx).app.export_data(
+        kind, out, category=category,  # type: ignore[arg-type]
         pending_delivery=pending_delivery,
     )  # fmt: skip
     if result.records is not None:  # `--out -`: the rows are the data, on stdout
@@ -451,12 +439,10 @@ def report(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Compliance report: categories, states, change since last run, interventions, SLA breaches."""
-    from dk_sentinel.usecases import compliance_report, interventions_effect
-
     if interventions:
-        emit(interventions_effect(state(ctx).settings), fmt, render_intervention_report)
+        emit(state(ctx).app.interventions_effect(), fmt, render_intervention_report)
         return
-    emit(compliance_report(state(ctx).settings), fmt, render_report)
+    emit(state(ctx).app.compliance_report(), fmt, render_report)
 
 
 class SchemaName(StrEnum):

@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from dk_sentinel.config import Settings
+    from dk_sentinel.usecases import Sentinel
 
 
 @dataclass
@@ -20,6 +21,7 @@ class AppState:
     overrides: dict[str, Any] = field(default_factory=dict)
     creates_warehouse: bool = True
     _settings: Settings | None = None
+    _app: Sentinel | None = None
 
     @property
     def settings(self) -> Settings:
@@ -45,6 +47,15 @@ class AppState:
                 )
             self._settings = settings
         return self._settings
+
+    @property
+    def app(self) -> Sentinel:
+        """The application object, built once on first use from :attr:`settings`."""
+        if self._app is None:
+            from dk_sentinel.usecases import Sentinel
+
+            self._app = Sentinel(self.settings)
+        return self._app
 
 
 def state(ctx: typer.Context) -> AppState:

@@ -72,10 +72,10 @@ def generate(
     ] = None,
 ) -> None:
     """Write synthetic contract files (bets, assessments, outcomes) plus a labels file."""
-    from dk_sentinel.usecases import generate_files
+    from dk_sentinel.usecases import Sentinel
 
     with progress("generating"):
-        result = generate_files(
+        result = Sentinel.generate_files(
             out, players, days, seed, as_of, file_format.value, families.value, season_shift,
             holiday=holiday, prevalence=prevalence,
         )  # fmt: skip
@@ -105,12 +105,8 @@ def ingest(
     """Validate contract files and load them (exit 4 when some rows were rejected)."""
     from rich.table import Table
 
-    from dk_sentinel.usecases import load_files
-
     with progress(f"ingest {kind.value}") as say:
-        result = load_files(
-            state(ctx).settings, kind.value, paths, rejects_out=rejects_out, progress=say
-        )
+        result = state(ctx).app.load_files(kind.value, paths, rejects_out=rejects_out, progress=say)
 
     def render(r: Any) -> Table:
         table = Table(
@@ -186,10 +182,8 @@ def score_batch(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Score every player with dbt (run hourly from cron); exit 75 if a run is in progress."""
-    from dk_sentinel.usecases import run_scoring
-
     with progress("score-batch") as say:
-        run = run_scoring(state(ctx).settings, as_of=as_of, full_refresh=full_refresh, progress=say)
+        run = state(ctx).app.run_scoring(as_of=as_of, full_refresh=full_refresh, progress=say)
     if fmt is Format.json:  # the record on every outcome, then the exit code it calls for
         emit(run, fmt, lambda r: r)
     if (failure := run.failure()) is not None:
@@ -202,9 +196,7 @@ def runs(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List scoring runs, newest first."""
-    from dk_sentinel.usecases import scoring_runs
-
-    emit(scoring_runs(state(ctx).settings, limit), fmt, render_runs)
+    emit(state(ctx).app.scoring_runs(limit), fmt, render_runs)
 
 
 def demo(
@@ -221,11 +213,10 @@ def demo(
 ) -> None:
     """Build a scored demo warehouse from synthetic data; show the queue and the top player."""
     from dk_sentinel.cli.analyst import render_assessment, render_queue
-    from dk_sentinel.usecases import run_demo
 
     with progress("demo") as say:
-        result = run_demo(
-            state(ctx).settings, directory, players=players, days=days, seed=seed, force=force,
+        result = state(ctx).app.run_demo(
+            directory, players=players, days=days, seed=seed, force=force,
             progress=say,
         )  # fmt: skip
     emit(result.queue, Format.table, render_queue)

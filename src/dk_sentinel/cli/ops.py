@@ -15,9 +15,7 @@ config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is
 
 def init(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Create or migrate the warehouse schema (safe to run twice)."""
-    from dk_sentinel.usecases import initialise
-
-    status = initialise(state(ctx).settings)
+    status = state(ctx).app.initialise()
     if status.up_to_date:
         info(f"Schema is up to date (version {status.version_now}).")
     else:
@@ -30,9 +28,7 @@ def doctor(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Check config, warehouse, schema, the dbt project and the Anthropic key."""
     from rich.table import Table
 
-    from dk_sentinel.usecases import check_health
-
-    report = check_health(state(ctx).settings)
+    report = state(ctx).app.check_health()
 
     def render(r: Any) -> Table:
         table = Table("check", "status", "detail", title="sentinel doctor")

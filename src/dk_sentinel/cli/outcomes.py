@@ -87,11 +87,9 @@ def backtest(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Measure past scores against later self-exclusions, closures and other harmful outcomes."""
-    from dk_sentinel.usecases import run_backtest
-
     with progress("backtest") as say:
-        result = run_backtest(
-            state(ctx).settings, horizon_days=horizon_days,
+        result = state(ctx).app.run_backtest(
+            horizon_days=horizon_days,
             since=since.date() if since else None, until=until.date() if until else None,
             capacity=capacity, replay_days=replay, progress=say,
         )  # fmt: skip
@@ -139,11 +137,9 @@ def calibrate(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Learn a versioned scoring profile (outcome probability) from the operator's outcomes."""
-    from dk_sentinel.usecases import calibrate_scores
-
     with progress("calibrate") as say:
-        result = calibrate_scores(
-            state(ctx).settings, horizon_days=horizon_days, folds=folds, apply=apply,
+        result = state(ctx).app.calibrate_scores(
+            horizon_days=horizon_days, folds=folds, apply=apply,
             replay_days=replay, progress=say,
         )  # fmt: skip
     emit(result, fmt, render_calibration)
@@ -163,9 +159,7 @@ def render_delivery(r: Any) -> Any:
 
 def deliver(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Post pending interventions to the platform webhook, signed (run from cron)."""
-    from dk_sentinel.usecases import deliver_interventions
-
-    result = deliver_interventions(state(ctx).settings)
+    result = state(ctx).app.deliver_interventions()
     emit(result, fmt, render_delivery)
     if (failure := result.failure()) is not None:
         raise failure

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from dk_sentinel.apikeys import Role
 from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, emit, info
+from dk_sentinel.models import Role
 
 keys_app = typer.Typer(
     help="Create, list and revoke API keys for sentinel serve.", no_args_is_help=True
@@ -34,19 +34,10 @@ def serve(
     import uvicorn
 
     from dk_sentinel.api import create_app
-    from dk_sentinel.errors import UsageError
+    from dk_sentinel.usecases import check_serving
 
     settings = state(ctx).settings
-    if workers > 1 and schedule:
-        raise UsageError(
-            "--schedule needs a single worker: each worker would run its own scheduler",
-            "Drop --workers, or run score-batch from cron and serve with --workers.",
-        )
-    if workers > 1 and settings.warehouse.backend == "duckdb":
-        raise UsageError(
-            "the embedded DuckDB file can be served by one worker process only",
-            "Drop --workers (one worker answers many requests at once), or use Snowflake.",
-        )
+    check_serving(settings, workers=workers, schedule=schedule)
     app = create_app(settings, schedule)  # validates the schedule before anything starts
     info(f"Serving DK Sentinel on http://{host}:{port} (OpenAPI docs at /docs); Ctrl-C stops.")
     if schedule:
@@ -88,9 +79,7 @@ def keys_create(
     """Create a key; it is printed once (stdout) and stored only as a hash."""
     import sys
 
-    from dk_sentinel.usecases import create_api_key
-
-    key = create_api_key(state(ctx).settings, analyst, role)
+    key = state(ctx).app.create_api_key(analyst, role)
     if fmt is Format.json:
         emit(key, fmt, lambda k: k)
         return
@@ -101,9 +90,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """List keys (never the keys themselves)."""
-    from dk_sentinel.usecases import api_keys
-
-    emit(api_keys(state(ctx).settings), fmt, render_keys)
+    emit(state(ctx).app.api_keys(), fmt, render_keys)
 
 
 @keys_app.command("revoke")
@@ -113,9 +100,7 @@ def keys_revoke(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Revoke a key: it stops authenticating at once."""
-    from dk_sentinel.usecases import revoke_api_key
-
-    emit(revoke_api_key(state(ctx).settings, key_id), fmt, render_keys)
+    emit(state(ctx).app.revoke_api_key(key_id), fmt, render_keys)
 
 
 def register(app: typer.Typer) -> None:

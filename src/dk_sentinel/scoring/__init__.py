@@ -33,7 +33,7 @@ from dk_sentinel.scoring.dbt import (
     dbt_vars,
     run_dbt,
 )
-from dk_sentinel.warehouse import Warehouse, connect
+from dk_sentinel.warehouse import Connections, DirectConnections, Warehouse
 from dk_sentinel.warehouse.schema import require_current
 
 log = logging.getLogger(__name__)
@@ -323,6 +323,7 @@ def score_batch(
     progress: Callable[[str], None] | None = None,
     dbt: DbtCommand = run_dbt,
     run_id: str | None = None,
+    connections: Connections | None = None,
 ) -> BatchRun:
     """Score every player whose windows changed; the cron entry point.
 
@@ -338,6 +339,8 @@ def score_batch(
         dbt: How dbt runs: in a child process (:func:`run_dbt`, cron) or a
             :class:`~dk_sentinel.scoring.dbt.ResidentDbt` (serve's scheduler).
         run_id: The new run's id (default: made from the start time).
+        connections: Where connections come from (default: opened and closed here; a
+            server passes its pool).
 
     Returns:
         The recorded run: ``success``, ``skipped``, ``tests_failed`` (nothing published) or
@@ -348,6 +351,7 @@ def score_batch(
         BusyError: Another score-batch holds the lock.
     """
     say = progress or (lambda _msg: None)
+    connect = (connections or DirectConnections(settings)).connect
     with scoring_lock(settings):
         # Whole seconds: the models read these back as text, identically on every warehouse.
         started = utcnow().replace(microsecond=0)
@@ -361,7 +365,7 @@ def score_batch(
             kind=kind,
             scoring_version=SCORING_VERSION,
         )
-        with connect(settings) as wh:
+        with connect() as wh:
             require_current(wh)
             _repair(wh)
             # A run starts strictly after the previous one (the derived tables tell the rows
@@ -399,13 +403,13 @@ def score_batch(
             with _warehouse_held(settings):
                 result = dbt(settings, build, dbt_vars(settings))
         except ScoringError as exc:
-            with connect(settings) as wh:
+            with connect() as wh:
                 run.status, run.finished_at, run.error = "failed", utcnow(), exc.message
                 run.watermark = None
                 _finish_run(wh, run)
             return run
         say("recording the run")
-        with connect(settings) as wh:
+        with connect() as wh:
             run.finished_at, run.log_file = utcnow(), result.log_file
             run.tests_passed, run.tests_failed = result.tests_passed, result.tests_failed
             if result.models_ok and _scores_table_exists(wh):

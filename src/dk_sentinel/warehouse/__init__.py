@@ -12,7 +12,7 @@ written as ``{raw}``, ``{ops}`` and ``{analytics}`` (validated identifiers, subs
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dk_sentinel.config import SchemaNames, Settings
@@ -162,24 +162,49 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
 def connect(settings: Settings) -> Iterator[Warehouse]:
     """Open the configured warehouse for the duration of a ``with`` block and always close it.
 
-    In a process that installed a pool (``sentinel serve``), the connection is lent by the pool
-    instead (:mod:`dk_sentinel.warehouse.pool`).
-
     Args:
         settings: Loaded settings.
 
     Yields:
         The open warehouse.
     """
-    from dk_sentinel.warehouse.pool import installed_pool
-
-    pool = installed_pool(settings)
-    if pool is not None:
-        with pool.lease() as lent:
-            yield lent
-        return
     warehouse = open_warehouse(settings)
     try:
         yield warehouse
     finally:
         warehouse.close()
+
+
+class Connections(Protocol):
+    """Where an application's warehouse connections come from.
+
+    :class:`DirectConnections` opens one per block (a CLI command); the server's pools
+    (:mod:`dk_sentinel.warehouse.pool`) lend shared ones.
+    """
+
+    def connect(self) -> AbstractContextManager[Warehouse]:
+        """A connection for the duration of a ``with`` block, closed or given back after."""
+        ...
+
+    def close(self) -> None:
+        """Close every connection still open (idempotent)."""
+        ...
+
+
+class DirectConnections:
+    """A new connection for each ``with`` block, closed at its end (the CLI's source)."""
+
+    def __init__(self, settings: Settings) -> None:
+        """Open nothing yet.
+
+        Args:
+            settings: Loaded settings (the warehouse to open).
+        """
+        self.settings = settings
+
+    def connect(self) -> AbstractContextManager[Warehouse]:
+        """Open the warehouse for one block (see :func:`connect`)."""
+        return connect(self.settings)
+
+    def close(self) -> None:
+        """Nothing stays open between blocks."""

@@ -1,9 +1,9 @@
 """Warehouse connections for a long-running process (``sentinel serve``).
 
 A CLI command opens the warehouse, works and closes it. A server answering many requests a
-second cannot pay that each time (opening the 100k-player DuckDB file costs ~16 ms), so while
-it runs, :func:`dk_sentinel.warehouse.connect` lends connections from the pool installed with
-:func:`install_pool`:
+second cannot pay that each time (opening the 100k-player DuckDB file costs ~16 ms), so its
+application object takes its connections from the pool :func:`open_pool` makes (a
+:class:`~dk_sentinel.warehouse.Connections`):
 
 - **DuckDB** (:class:`SharedDuckDB`): the server keeps one connection to the file and lends
   each request its own cursor (DuckDB runs them in parallel, with MVCC). It gives the file up
@@ -21,12 +21,12 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol
+from contextlib import contextmanager
+from typing import Any
 
 from dk_sentinel.config import Settings, WarehouseSettings
 from dk_sentinel.errors import BusyError, SentinelError
-from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse import Connections, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +34,11 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
 
 
-class Pool(Protocol):
-    """Lends warehouse connections; ``close`` closes them all."""
-
-    def lease(self) -> AbstractContextManager[Warehouse]:
-        """A connection for the duration of a ``with`` block."""
-        ...
-
-    def close(self) -> None:
-        """Close every connection (idempotent)."""
-        ...
-
-
 class SharedDuckDB:
     """One DuckDB connection shared by the threads of a server (see the module docstring)."""
 
     def __init__(self, settings: WarehouseSettings) -> None:
-        """Prepare the pool; the file is opened on the first lease.
+        """Prepare the pool; the file is opened on the first request (nothing runs before).
 
         Args:
             settings: The warehouse settings (``busy_timeout_seconds``: a request's wait).
@@ -70,12 +58,10 @@ class SharedDuckDB:
         self._failed_until = 0.0
         self._failure: SentinelError | None = None
         self._last_used = time.monotonic()
-        self._stop = threading.Event()
-        self._watcher = threading.Thread(target=self._watch, name="warehouse-watch", daemon=True)
-        self._watcher.start()
+        self._watching = False  # a watcher thread runs while the file is open
 
     @contextmanager
-    def lease(self) -> Iterator[Warehouse]:
+    def connect(self) -> Iterator[Warehouse]:
         """A cursor of the shared connection, opening the file first if needed.
 
         Raises:
@@ -118,16 +104,22 @@ class SharedDuckDB:
         with self._changed:
             self._owner, self._opening, self._failure = owner, False, None
             self._users += 1
+            if not self._watching:
+                self._watching = True
+                threading.Thread(target=self._watch, name="warehouse-watch", daemon=True).start()
             self._changed.notify_all()
             return owner.cursor()
 
     def _watch(self) -> None:
+        """Give the file back when idle or wanted; ends once the file is closed."""
         from dk_sentinel.warehouse.duckdb import someone_waits
 
-        while not self._stop.wait(0.05):
+        while True:
+            time.sleep(0.05)
             with self._changed:
                 if self._owner is None:
-                    continue
+                    self._watching = False
+                    return
                 idle = self._users == 0 and time.monotonic() - self._last_used > IDLE_SECONDS
                 if not (idle or someone_waits(self._settings.duckdb.path)):
                     continue
@@ -146,8 +138,10 @@ class SharedDuckDB:
             log.debug("gave the warehouse file back")
 
     def close(self) -> None:
-        """Stop the watcher and close the file (waiting for running requests)."""
-        self._stop.set()
+        """Close the file, waiting for running requests (its watcher then ends).
+
+        The pool stays usable: a later request opens the file again.
+        """
         with self._changed:
             while self._users:
                 self._changed.wait()
@@ -170,7 +164,7 @@ class SnowflakePool:
         self._guard = threading.Lock()
 
     @contextmanager
-    def lease(self) -> Iterator[Warehouse]:
+    def connect(self) -> Iterator[Warehouse]:
         """A pooled connection; one that failed mid-lease is closed, not reused."""
         from dk_sentinel.warehouse.snowflake import SnowflakeWarehouse
 
@@ -198,38 +192,15 @@ class SnowflakePool:
             wh.close()
 
 
-_POOLS: dict[str, Pool] = {}
-
-
-def _key(settings: WarehouseSettings) -> str:
-    if settings.backend == "duckdb":
-        return f"duckdb:{settings.duckdb.path.resolve()}"
-    return f"snowflake:{settings.snowflake.account}/{settings.snowflake.database}"
-
-
-def install_pool(settings: Settings, size: int = 4) -> Pool:
-    """Lend this process's connections to the configured warehouse from a pool from now on.
+def open_pool(settings: Settings, size: int = 4) -> Connections:
+    """A pool of connections to the configured warehouse, for a server's lifetime.
 
     Args:
         settings: Loaded settings.
         size: Snowflake connections at most (DuckDB shares one).
 
     Returns:
-        The pool (close it with :func:`uninstall_pool`).
+        The pool; ``close()`` it when the server stops.
     """
     wh = settings.warehouse
-    pool: Pool = SharedDuckDB(wh) if wh.backend == "duckdb" else SnowflakePool(wh, size)
-    _POOLS[_key(wh)] = pool
-    return pool
-
-
-def installed_pool(settings: Settings) -> Pool | None:
-    """The pool installed for this warehouse, if any."""
-    return _POOLS.get(_key(settings.warehouse)) if _POOLS else None
-
-
-def uninstall_pool(pool: Pool) -> None:
-    """Close ``pool`` and stop lending from it."""
-    for key in [k for k, v in _POOLS.items() if v is pool]:
-        del _POOLS[key]
-    pool.close()
+    return SharedDuckDB(wh) if wh.backend == "duckdb" else SnowflakePool(wh, size)

@@ -163,7 +163,7 @@
     {{ return(none) }}
 {%- endmacro %}
 
-{#- A profile feature as the model saw it (dk_sentinel.calibration.transform_value is the
+{#- A profile feature as the model saw it (dk_sentinel.outcomes.calibration.transform_value is the
     same rule in Python): a missing value is 0, then identity, log1p (of the non-negative
     part) or signed log1p. -#}
 {% macro profile_transform(transform, column) -%}

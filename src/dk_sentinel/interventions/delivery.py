@@ -33,8 +33,8 @@ from pydantic import Field
 
 from dk_sentinel.config import Settings, secret
 from dk_sentinel.errors import BusyError, ConfigError, PartialFailure
+from dk_sentinel.interventions.outbox import OutboxItem, count_pending, pending, record_attempt
 from dk_sentinel.models import Document, utcnow
-from dk_sentinel.outbox import OutboxItem, count_pending, pending, record_attempt
 from dk_sentinel.scoring.dbt import cache_dir
 from dk_sentinel.warehouse import Warehouse
 

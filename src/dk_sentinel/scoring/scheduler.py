@@ -1,8 +1,9 @@
 """The resident scheduler of ``sentinel serve --schedule``: score-batch on a cron expression.
 
-Each tick runs :func:`dk_sentinel.scoring.score_batch` in this process, under the same scoring
-lock as cron's ``sentinel score-batch`` (so the two never overlap: whichever comes second
-exits 75 or, here, skips the tick) and with dbt kept loaded (:class:`ResidentDbt`). A tick
+Each tick runs its job, the server's scoring use case: :func:`dk_sentinel.scoring.score_batch`
+in this process, under the same scoring lock as cron's ``sentinel score-batch`` (so the two
+never overlap: whichever comes second exits 75 or, here, skips the tick) and with dbt kept
+loaded (:class:`~dk_sentinel.scoring.dbt.ResidentDbt`). A tick
 missed while a run was still going is coalesced into the next one, never queued. Stopping
 waits for a running batch up to a timeout; a batch cut short is repaired by the next run,
 as after any interrupted run.
@@ -15,13 +16,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from dk_sentinel.config import Settings
 from dk_sentinel.errors import BusyError, SentinelError, UsageError
 from dk_sentinel.models import BatchRun, Document
-from dk_sentinel.scoring import score_batch
-from dk_sentinel.scoring.dbt import ResidentDbt
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +54,20 @@ def validate_expression(expression: str) -> str:
 
 
 class Scheduler:
-    """Runs scoring on a cron expression in a background thread."""
+    """Runs a scoring job on a cron expression in a background thread."""
 
-    def __init__(self, settings: Settings, expression: str) -> None:
+    def __init__(self, expression: str, job: Callable[[], BatchRun]) -> None:
         """Prepare (nothing runs until :meth:`start`).
 
         Args:
-            settings: Loaded settings.
             expression: A cron expression (validated here).
+            job: One scoring run (raises ``BusyError`` when another run holds the lock).
 
         Raises:
             UsageError: The expression is invalid.
         """
-        self.settings = settings
         self.status = ScheduleStatus(expression=validate_expression(expression), next_run_at=None)
-        self.dbt = ResidentDbt()
+        self._job = job
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
 
@@ -101,7 +99,7 @@ class Scheduler:
     def tick(self) -> BatchRun | None:
         """One scheduled run (also callable directly); a held scoring lock skips it."""
         try:
-            run = score_batch(self.settings, dbt=self.dbt)
+            run = self._job()
         except BusyError as exc:
             self.status.skipped_busy += 1
             log.warning("scheduler: tick skipped: %s", exc.message)

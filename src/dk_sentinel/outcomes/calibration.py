@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from dk_sentinel.backtest import LabelledScores
 from dk_sentinel.errors import InsufficientData, NotFoundError
 from dk_sentinel.metrics import roc_auc
 from dk_sentinel.models import Document, utcnow
+from dk_sentinel.outcomes.backtest import LabelledScores
 from dk_sentinel.scoring import ACTIVE_PROFILE
 from dk_sentinel.warehouse import Warehouse
 

@@ -18,19 +18,21 @@ from typing import Any, TypeVar
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from dk_sentinel.errors import ConflictError, NotFoundError, UsageError, WriteConflict
+from dk_sentinel.interventions.outbox import DELIVERY_STATE, enqueue
 from dk_sentinel.models import (
-    ANALYST_ID_MAX,
-    ANALYST_ID_MIN,
     PLAYER_ID_HINT,
-    PLAYER_ID_PATTERN,
+    AnalystId,
     Document,
+    IdempotencyKey,
     Intervention,
     InterventionEvent,
     InterventionType,
+    PlayerId,
+    Reason,
     RiskAssessment,
+    TimeoutHours,
     utcnow,
 )
-from dk_sentinel.outbox import DELIVERY_STATE, enqueue
 from dk_sentinel.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,8 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 class AnalystAction(Document):
     """What every analyst action carries: who did it and why (the brief's rules)."""
 
-    reason: str = Field(min_length=10, max_length=500)
-    analyst_id: str | None = Field(min_length=ANALYST_ID_MIN, max_length=ANALYST_ID_MAX)
+    reason: Reason
+    analyst_id: AnalystId | None
 
     @field_validator("reason")
     @classmethod
@@ -97,10 +99,10 @@ T = TypeVar("T")
 class InterventionRequest(AnalystAction):
     """A request to record an intervention, validated as the product brief defines it."""
 
-    player_id: str = Field(pattern=PLAYER_ID_PATTERN)
+    player_id: PlayerId
     intervention_type: InterventionType
-    duration_hours: int | None = Field(default=None, ge=1, le=168, validate_default=True)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+    duration_hours: TimeoutHours | None = Field(default=None, validate_default=True)
+    idempotency_key: IdempotencyKey | None = None
     supersede: bool = False
 
     @field_validator("duration_hours")

@@ -9,7 +9,7 @@ from typing import Any
 
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import NotFoundError, RelationMissing, UsageError
-from dk_sentinel.interventions import INTERVENTIONS_WITH_STATUS
+from dk_sentinel.interventions.records import INTERVENTIONS_WITH_STATUS
 from dk_sentinel.models import (
     COMPONENTS,
     PLAYER_ID_HINT,

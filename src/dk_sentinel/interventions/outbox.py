@@ -2,11 +2,11 @@
 
 Every new intervention and every cancellation adds one outbox item **in the same transaction**
 that records it, so an intervention is never recorded without its message, nor the other way
-round. ``sentinel deliver`` (:mod:`dk_sentinel.delivery`) posts pending items to the platform's
-webhook; ``sentinel export interventions --pending-delivery`` hands them to a file instead. An
-item stays ``pending`` until a delivery is acknowledged; it carries an idempotency key (the
-intervention id, or ``<id>:cancel`` for a cancellation) so that a retry after a crash is
-recognised by the platform as the same message.
+round. ``sentinel deliver`` (:mod:`dk_sentinel.interventions.delivery`) posts pending items to
+the platform's webhook; ``sentinel export interventions --pending-delivery`` hands them to a
+file instead. An item stays ``pending`` until a delivery is acknowledged; it carries an
+idempotency key (the intervention id, or ``<id>:cancel`` for a cancellation) so that a retry
+after a crash is recognised by the platform as the same message.
 """
 
 from __future__ import annotations

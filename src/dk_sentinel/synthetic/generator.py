@@ -49,7 +49,7 @@ import numpy as np
 from dk_sentinel.config import OUTCOME_TYPES
 from dk_sentinel.models import Document, utcnow
 
-_SEEDS = Path(__file__).parent / "scoring" / "dbt_project" / "seeds"
+_SEEDS = Path(__file__).parent.parent / "scoring" / "dbt_project" / "seeds"
 _STATE_WEIGHTS = {
     "NJ": 8, "NY": 12, "PA": 7, "MA": 5, "MI": 5, "OH": 6, "VA": 4, "IL": 7,
     "CO": 4, "AZ": 5, "TN": 3, "IN": 3, "MD": 3, "LA": 2, "NC": 4, "KS": 2,

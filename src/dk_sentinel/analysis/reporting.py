@@ -10,11 +10,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from dk_sentinel.analysis import queue_counts
+from dk_sentinel.analysis.assessment import queue_counts
 from dk_sentinel.errors import RelationMissing, UsageError
-from dk_sentinel.interventions import events, list_interventions
+from dk_sentinel.interventions.outbox import mark_handed_off, pending
+from dk_sentinel.interventions.records import events, list_interventions
 from dk_sentinel.models import CATEGORIES, Document, json_default, utcnow
-from dk_sentinel.outbox import mark_handed_off, pending
 from dk_sentinel.scoring import PUBLISHED_RUNS
 from dk_sentinel.warehouse import Warehouse
 

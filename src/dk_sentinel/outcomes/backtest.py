@@ -9,7 +9,7 @@ horizon`` is no later than the newest bet or outcome held. When several runs sha
 the latest finished one is used. Scores never read outcomes, and a score as of T reads nothing
 placed after T (the dbt models filter on it): both are proven by tests.
 
-The same labelled rows feed :mod:`dk_sentinel.calibration`.
+The same labelled rows feed :mod:`dk_sentinel.outcomes.calibration`.
 """
 
 from __future__ import annotations

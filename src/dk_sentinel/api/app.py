@@ -1,0 +1,109 @@
+"""The app factory of ``sentinel serve``: lifespan, middleware, the error mapping, the routers.
+
+Connections come from the server runtime's pool (:mod:`dk_sentinel.warehouse.pool`): on the
+embedded DuckDB file, one connection shared by the requests, given back whenever cron or a
+CLI command waits for the file; a request then waits at most ``[api] busy_timeout_seconds``
+(2 s) and gets ``503`` with ``Retry-After`` instead of waiting behind a whole scoring run. On
+Snowflake, a few pooled connections. With ``schedule`` the runtime also scores in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+
+from dk_sentinel import __version__
+from dk_sentinel.api import problems
+from dk_sentinel.api.deps import ApiState
+from dk_sentinel.api.routes import analytics, health, interventions, players, queue, runs
+from dk_sentinel.config import Settings
+from dk_sentinel.usecases import ServerRuntime
+
+log = logging.getLogger("dk_sentinel.api")
+
+
+def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
+    """Build the API for ``settings`` (the factory ``sentinel serve`` and the tests use).
+
+    Args:
+        settings: Loaded settings; the warehouse busy timeout becomes ``[api]``'s.
+        schedule: A cron expression: also run score-batch in-process on it.
+
+    Returns:
+        The ASGI app (its lifespan starts the scheduler and closes the pool).
+
+    Raises:
+        UsageError: The schedule is not a valid cron expression.
+    """
+    runtime = ServerRuntime(settings, schedule)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    app = FastAPI(
+        title="DK Sentinel",
+        version=__version__,
+        description="Responsible-gaming risk analytics: the CLI's use cases over HTTP.",
+        lifespan=lifespan,
+        # one schema per model, typed: the serialization schemas of the models are untyped
+        # (their wildcard serializer writes timestamps as RFC 3339 and returns Any)
+        separate_input_output_schemas=False,
+    )
+    app.state.sentinel = ApiState(runtime)
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.api.cors_origins,
+            allow_methods=["GET", "POST"], allow_headers=["X-API-Key", "Content-Type",
+                                                          "Idempotency-Key", "If-None-Match"],
+        )  # fmt: skip
+    app.middleware("http")(_access_log(settings.api.access_log == "json"))
+    problems.install(app)
+    for module in (health, analytics, players, queue, interventions, runs):
+        app.include_router(module.router)
+    return app
+
+
+def _access_log(as_json: bool) -> Callable[..., Awaitable[Response]]:
+    """A middleware logging each request (method, path, status, time, key id) on stderr."""
+
+    async def access_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        ms = (time.perf_counter() - started) * 1000
+        key = getattr(request.state, "key_id", "-")
+        if as_json:
+            log.info(json.dumps({"method": request.method, "path": request.url.path,
+                                 "status": response.status_code, "ms": round(ms, 1),
+                                 "key": key}))  # fmt: skip
+        else:
+            log.info("%s %s %d %.1f ms key=%s", request.method, request.url.path,
+                     response.status_code, ms, key)  # fmt: skip
+        return response
+
+    return access_log
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of several worker processes (``sentinel serve --workers N``).
+
+    The settings are the parent's, from the JSON file named by ``$SENTINEL_SERVE_SETTINGS``
+    (secrets are never in it: they are read from the environment).
+    """
+    import os
+    from pathlib import Path
+
+    path = Path(os.environ["SENTINEL_SERVE_SETTINGS"])
+    return create_app(Settings.model_validate_json(path.read_text(encoding="utf-8")))

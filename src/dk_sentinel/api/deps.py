@@ -1,0 +1,101 @@
+"""What the routes depend on: the application, the caller's key and role, the page cursor."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from dk_sentinel.api.problems import RateLimited, Unauthorised
+from dk_sentinel.errors import PermissionDenied, UsageError
+from dk_sentinel.models import Role
+from dk_sentinel.usecases import ApiKey, Sentinel, ServerRuntime
+
+
+class ApiState:
+    """What an app holds for its requests: the server runtime and the rate limiter."""
+
+    def __init__(self, runtime: ServerRuntime) -> None:
+        """Build the limiter for ``[api] rate_limit`` (per key, moving window, in memory).
+
+        Args:
+            runtime: The server's runtime (its ``app`` answers the requests).
+        """
+        from limits import parse
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.runtime = runtime
+        self.limit = runtime.settings.api.rate_limit
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.rate = parse(self.limit)
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.sentinel
+    return state
+
+
+def _runtime(request: Request) -> ServerRuntime:
+    return _state(request).runtime
+
+
+def _app(request: Request) -> Sentinel:
+    return _state(request).runtime.app
+
+
+Runtime = Annotated[ServerRuntime, Depends(_runtime)]
+App = Annotated[Sentinel, Depends(_app)]
+
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="sentinel api-keys create")
+
+
+def _caller(needed: Role) -> Callable[..., ApiKey]:
+    """A dependency: the request's API key, rate-limited, with at least the ``needed`` role."""
+
+    def check(request: Request, x_api_key: Annotated[str | None, Security(_API_KEY)]) -> ApiKey:
+        state = _state(request)
+        key = state.runtime.app.authenticate_api_key(x_api_key) if x_api_key else None
+        if key is None:
+            raise Unauthorised()
+        request.state.key_id = key.key_id
+        if not state.limiter.hit(state.rate, key.key_id):
+            reset = state.limiter.get_window_stats(state.rate, key.key_id).reset_time
+            raise RateLimited(max(int(reset - time.time()) + 1, 1), state.limit)
+        if not key.allows(needed):
+            raise PermissionDenied(f"the {key.role} role may not do this; it needs {needed}")
+        return key
+
+    return check
+
+
+Viewer = Annotated[ApiKey, Depends(_caller("viewer"))]
+Analyst = Annotated[ApiKey, Depends(_caller("analyst"))]
+Admin = Annotated[ApiKey, Depends(_caller("admin"))]
+
+
+def _offset(cursor: str | None = None) -> int:
+    """The ``cursor`` query parameter as the offset it encodes (none: the first page)."""
+    if not cursor:
+        return 0
+    try:
+        return max(int(base64.urlsafe_b64decode(cursor.encode()).decode()), 0)
+    except ValueError:
+        raise UsageError(
+            "invalid cursor", "Pass back the next_cursor of a previous page."
+        ) from None
+
+
+#: Where a page starts (the query's ``cursor``, an opaque token from the previous page).
+Offset = Annotated[int, Depends(_offset)]
+
+
+def page(items: list[Any], start: int, limit: int) -> tuple[list[Any], str | None]:
+    """One page of ``items`` from ``start`` and the cursor of the next page (None: the last)."""
+    more = len(items) > start + limit
+    following = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+    return items[start : start + limit], following if more else None

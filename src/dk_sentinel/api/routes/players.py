@@ -1,0 +1,30 @@
+"""``GET /api/players/{player_id}/risk``: the latest assessment, cacheable by ETag."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from dk_sentinel.api.deps import App, Viewer
+from dk_sentinel.api.problems import KEYED, responses
+from dk_sentinel.models import RiskAssessment
+
+router = APIRouter(tags=["analytics"])
+
+
+@router.get("/api/players/{player_id}/risk", responses=responses(*KEYED, 304, 404))
+def player_risk(
+    player_id: str,
+    key: Viewer,
+    app: App,
+    response: Response,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> RiskAssessment | None:
+    """The latest assessment, read-only; ETag per scoring run (If-None-Match -> 304)."""
+    assessment = app.analyze_player(player_id)
+    etag = f'"{assessment.run_id}"'
+    if if_none_match == etag:
+        return Response(status_code=304, headers={"ETag": etag})  # type: ignore[return-value]
+    response.headers["ETag"] = etag
+    return assessment

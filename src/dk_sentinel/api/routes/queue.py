@@ -1,0 +1,30 @@
+"""``GET /api/queue``: the review queue, paginated by cursor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from dk_sentinel.api.deps import App, Offset, Viewer, page
+from dk_sentinel.api.problems import KEYED, responses
+from dk_sentinel.api.schemas import QueuePage
+from dk_sentinel.models import QueueCategory
+
+router = APIRouter(tags=["analytics"])
+
+
+@router.get("/api/queue", responses=responses(*KEYED))
+def queue(
+    key: Viewer,
+    app: App,
+    start: Offset,
+    category: QueueCategory = "HIGH",
+    state: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> QueuePage:
+    """The CLI's review queue, paginated by cursor."""
+    full = app.review_queue(min_category=category, state=state, limit=start + limit + 1)
+    items, next_cursor = page(full.items, start, limit)
+    return QueuePage(run_id=full.run_id, as_of=full.as_of, min_category=full.min_category,
+                     items=items, next_cursor=next_cursor)  # fmt: skip

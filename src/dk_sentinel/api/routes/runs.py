@@ -1,0 +1,26 @@
+"""``/api/runs`` (scoring runs) and ``POST /api/score-batch`` (a run in the background)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from dk_sentinel.api.deps import Admin, App, Runtime, Viewer
+from dk_sentinel.api.problems import KEYED, responses
+from dk_sentinel.models import BatchRun
+from dk_sentinel.usecases import RunStarted
+
+router = APIRouter(tags=["scoring"])
+
+
+@router.get("/api/runs", responses=responses(*KEYED))
+def runs(key: Viewer, app: App, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[BatchRun]:
+    """Scoring runs, newest first."""
+    return app.scoring_runs(limit)
+
+
+@router.post("/api/score-batch", status_code=202, responses=responses(*KEYED, 409))
+def score_batch(key: Admin, runtime: Runtime) -> RunStarted:
+    """Start a scoring run in the background (409 while one runs)."""
+    return runtime.start_scoring()

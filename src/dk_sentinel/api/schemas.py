@@ -1,0 +1,75 @@
+"""The API's own bodies and pages; each field's limits are the domain's (``models``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from dk_sentinel.models import (
+    AnalystId,
+    Document,
+    Intervention,
+    InterventionType,
+    PlayerId,
+    QueueItem,
+    Reason,
+    TimeoutHours,
+)
+from dk_sentinel.usecases import ScheduleStatus
+
+
+class Health(Document):
+    """Liveness."""
+
+    status: str
+    version: str
+    timestamp: datetime
+
+
+class ServerHealth(Health):
+    """Liveness, and the resident scheduler's state when ``--schedule`` is on."""
+
+    schedule: ScheduleStatus | None = None
+
+
+class AnalyzeRequest(Document):
+    """The brief's body of ``POST /api/analytics/analyze-player``."""
+
+    player_id: PlayerId = Field(examples=["PLR_1234_MA"])
+    include_history: bool = False
+    generate_nudge: bool = False
+
+
+class InterventionBody(Document):
+    """The brief's body of ``POST /api/interventions`` (the analyst is the API key's)."""
+
+    player_id: PlayerId = Field(examples=["PLR_1234_MA"])
+    intervention_type: InterventionType = Field(examples=["timeout"])
+    analyst_id: AnalystId | None = Field(default=None, examples=["ana01"])
+    reason: Reason = Field(examples=["Chasing losses after midnight"])
+    duration_hours: TimeoutHours | None = Field(default=None, examples=[24])
+    supersede: bool = False
+
+
+class CancelBody(Document):
+    """Why an intervention is cancelled."""
+
+    reason: Reason = Field(examples=["Player agreed a limit with support"])
+
+
+class QueuePage(Document):
+    """One page of the review queue."""
+
+    run_id: str | None
+    as_of: datetime | None
+    min_category: str
+    items: list[QueueItem]
+    next_cursor: str | None
+
+
+class InterventionPage(Document):
+    """One page of interventions."""
+
+    items: list[Intervention]
+    next_cursor: str | None

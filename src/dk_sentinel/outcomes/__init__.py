@@ -1,0 +1,1 @@
+"""Closing the loop: backtests of past scores against later outcomes, calibrated profiles."""

@@ -1,0 +1,556 @@
+"""The application object: one method per command, the only thing the front ends call.
+
+``Sentinel(settings)`` holds the settings, where warehouse connections come from and the
+clock. The CLI builds one in its root callback, the API one per app (with the server's pool);
+a front end parses its input, calls one method and renders what it returns. Nothing here
+prints, exits or knows about Typer or HTTP. Each use case takes a connection for the block
+that needs it and always gives it back, and composes the capabilities, which never call each
+other upward: ``analysis`` reads scores and explains them, ``interventions`` records actions
+(taking the risk snapshot and the nudge writer as arguments), ``outcomes`` backtests and
+calibrates. The layering is an import contract checked by the test suite
+(``[tool.importlinter]`` in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from dk_sentinel.analysis.assessment import assess, build_queue, validate_player_id
+from dk_sentinel.analysis.explainer import (
+    apply,
+    cached_explanation,
+    make_explainer,
+    store_explanation,
+)
+from dk_sentinel.analysis.reporting import (
+    ExportKind,
+    ExportResult,
+    InterventionReport,
+    Report,
+    export,
+    intervention_report,
+    report,
+)
+from dk_sentinel.apikeys import (
+    ApiKey,
+    NewApiKey,
+    authenticate,
+    create_key,
+    list_keys,
+    revoke_key,
+)
+from dk_sentinel.config import Settings
+from dk_sentinel.doctor import DoctorReport, run_doctor
+from dk_sentinel.errors import InsufficientData, UsageError
+from dk_sentinel.ingest import IngestResult, Kind, ingest
+from dk_sentinel.interventions.delivery import DeliveryReport, deliver
+from dk_sentinel.interventions.records import (
+    cancel_intervention,
+    create_intervention,
+    get_intervention,
+    list_interventions,
+    parse_request,
+    replayed,
+)
+from dk_sentinel.models import (
+    BatchRun,
+    Document,
+    Intervention,
+    InterventionType,
+    Queue,
+    QueueCategory,
+    RiskAssessment,
+    Role,
+    utcnow,
+)
+from dk_sentinel.outcomes.backtest import (
+    BacktestReport,
+    LabelledScores,
+    backtest,
+    count_outcomes,
+    labelled_scores,
+    replay_as_ofs,
+)
+from dk_sentinel.outcomes.calibration import (
+    FEATURE_COLUMNS,
+    CalibrationReport,
+    activate_profile,
+    fit_profile,
+    store_profile,
+)
+from dk_sentinel.scoring import DbtCommand, list_runs, score_batch
+from dk_sentinel.scoring.dbt import run_dbt
+from dk_sentinel.warehouse import Connections, DirectConnections, Warehouse
+from dk_sentinel.warehouse.schema import SchemaStatus, bootstrap, require_current
+
+if TYPE_CHECKING:
+    from dk_sentinel.synthetic.generator import Families, GenerateResult
+
+Progress = Callable[[str], None] | None
+Clock = Callable[[], datetime]
+
+
+class DemoResult(Document):
+    """Everything the demo made."""
+
+    directory: str
+    warehouse: str
+    bets: int
+    players: int
+    run: BatchRun
+    queue: Queue
+    top_player: RiskAssessment | None
+
+
+class Sentinel:
+    """The application: settings, the connection source and the clock, and every use case."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        connections: Connections | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        """Build the application (nothing is opened yet).
+
+        Args:
+            settings: Loaded settings.
+            connections: Where connections come from (default: one per block, closed after;
+                ``sentinel serve`` passes its pool).
+            clock: The current time in UTC, naive (tests pass a fixed one).
+        """
+        self.settings = settings
+        self.connections = connections or DirectConnections(settings)
+        self.clock = clock
+
+    def connect(self) -> AbstractContextManager[Warehouse]:
+        """A warehouse connection for one ``with`` block, closed or given back after it."""
+        return self.connections.connect()
+
+    def close(self) -> None:
+        """Close the connections still open (a pool's); idempotent."""
+        self.connections.close()
+
+    def initialise(self) -> SchemaStatus:
+        """``sentinel init``: create or migrate the warehouse schema (safe to run twice)."""
+        with self.connect() as wh:
+            return bootstrap(wh)
+
+    def check_health(self) -> DoctorReport:
+        """``sentinel doctor``: config, warehouse, schema, dbt project, Anthropic key."""
+        return run_doctor(self.settings, self.connections)
+
+    def readiness(self) -> None:
+        """``GET /health/ready``: the warehouse answers and its schema is this code's.
+
+        Raises:
+            WarehouseUnavailable | BusyError: The warehouse cannot be reached now.
+            SchemaError: The schema is missing or of another version.
+        """
+        with self.connect() as wh:
+            require_current(wh)
+
+    @staticmethod
+    def generate_files(
+        out: Path,
+        players: int,
+        days: int,
+        seed: int,
+        as_of: datetime | None,
+        file_format: Literal["csv", "parquet"] = "csv",
+        families: Families = "core",
+        season_shift: bool = False,
+        holiday: bool = False,
+        prevalence: float | None = None,
+    ) -> GenerateResult:
+        """``sentinel generate``: synthetic contract files with ground-truth labels."""
+        from dk_sentinel.synthetic.generator import (
+            generate,
+        )  # NumPy (~0.1 s) only for the commands that generate
+
+        return generate(
+            out, players, days, seed, as_of, file_format, families, season_shift,
+            holiday=holiday, prevalence=prevalence,
+        )  # fmt: skip
+
+    def load_files(
+        self,
+        kind: Kind,
+        paths: Sequence[str | Path],
+        *,
+        rejects_out: Path | None = None,
+        progress: Progress = None,
+    ) -> IngestResult:
+        """``sentinel ingest``: validate and load contract files; rejected rows are kept."""
+        with self.connect() as wh:
+            return ingest(
+                wh,
+                kind,
+                paths,
+                rejects_out=rejects_out,
+                progress=progress,
+                max_future_minutes=self.settings.ingest.max_future_minutes,
+            )
+
+    def run_scoring(
+        self,
+        *,
+        as_of: datetime | None = None,
+        full_refresh: bool = False,
+        progress: Progress = None,
+        run_id: str | None = None,
+        dbt: DbtCommand = run_dbt,
+    ) -> BatchRun:
+        """``sentinel score-batch``: one scoring run under the lock (it opens what it needs)."""
+        return score_batch(
+            self.settings, as_of=as_of, full_refresh=full_refresh, progress=progress, run_id=run_id,
+            dbt=dbt, connections=self.connections,
+        )  # fmt: skip
+
+    def scoring_runs(self, limit: int = 20) -> list[BatchRun]:
+        """``sentinel runs``: the latest scoring runs, newest first."""
+        with self.connect() as wh:
+            return list_runs(wh, limit)
+
+    def analyze_player(
+        self,
+        player_id: str,
+        *,
+        with_history: bool = False,
+        explain: bool = False,
+        nudge: bool = False,
+        use_ai: bool = True,
+    ) -> RiskAssessment:
+        """``sentinel analyze``: one player's assessment and open interventions.
+
+        On request also the 90-day history, an explanation and a tone-checked customer nudge.
+        """
+        validate_player_id(player_id)
+        explainer = make_explainer(self.settings, use_ai=use_ai) if explain or nudge else None
+        with self.connect() as wh:
+            assessment = assess(wh, self.settings, player_id, with_history=with_history)
+            assessment.open_interventions = list_interventions(wh, player_id=player_id, active=True)
+            cached = explainer and cached_explanation(wh, explainer, assessment, want_nudge=nudge)
+        if explainer is None:
+            return assessment
+        if cached:
+            return apply(assessment, cached)
+        # The model is called with the warehouse closed: a slow AI service holds no lock.
+        explanation = explainer.explain(assessment, want_nudge=nudge)
+        if explanation.source == "ai":
+            with self.connect() as wh:
+                store_explanation(wh, explainer, assessment, explanation, want_nudge=nudge)
+        return apply(assessment, explanation)
+
+    def review_queue(
+        self,
+        *,
+        min_category: QueueCategory = "HIGH",
+        state: str | None = None,
+        limit: int = 50,
+        include_actioned: bool = False,
+    ) -> Queue:
+        """``sentinel queue``: players to review, highest risk first, with SLA due times."""
+        with self.connect() as wh:
+            return build_queue(
+                wh, min_category=min_category, state=state, limit=limit,
+                include_actioned=include_actioned, now=self.clock(),
+            )  # fmt: skip
+
+    def record_intervention(
+        self,
+        *,
+        player_id: str,
+        intervention_type: InterventionType,
+        reason: str,
+        analyst_id: str | None,
+        duration_hours: int | None = None,
+        idempotency_key: str | None = None,
+        supersede: bool = False,
+        use_ai: bool = True,
+    ) -> Intervention:
+        """``sentinel intervene``: record an intervention with the player's risk at that moment."""
+        request = parse_request(
+            player_id=player_id, intervention_type=intervention_type, reason=reason,
+            analyst_id=analyst_id or self.settings.analyst, duration_hours=duration_hours,
+            idempotency_key=idempotency_key, supersede=supersede,
+        )  # fmt: skip
+        # Three short holds of the warehouse: the AI call for a nudge happens between them.
+        with self.connect() as wh:
+            first = replayed(wh, request)
+            if first is not None:
+                return first
+            assessment = assess(wh, self.settings, request.player_id)
+        message = None
+        if request.intervention_type == "nudge":
+            message = make_explainer(self.settings, use_ai=use_ai).nudge(assessment)
+        with self.connect() as wh:
+            return create_intervention(
+                wh, request, assessment, customer_message=message, now=self.clock()
+            )
+
+    def interventions(
+        self,
+        *,
+        player_id: str | None = None,
+        active: bool | None = None,
+        intervention_type: InterventionType | None = None,
+        since: datetime | None = None,
+    ) -> list[Intervention]:
+        """``sentinel interventions list``: interventions, newest first.
+
+        Raises:
+            UsageError: ``player_id`` is not a player id (an empty list would read as "none").
+        """
+        if player_id is not None:
+            validate_player_id(player_id)
+        with self.connect() as wh:
+            return list_interventions(
+                wh, player_id=player_id, active=active, intervention_type=intervention_type,
+                since=since,
+            )  # fmt: skip
+
+    def intervention(self, intervention_id: str) -> Intervention:
+        """One intervention with its audit events (``GET /api/interventions/{id}``)."""
+        with self.connect() as wh:
+            return get_intervention(wh, intervention_id, with_events=True)
+
+    def cancel(self, intervention_id: str, reason: str, analyst_id: str | None) -> Intervention:
+        """``sentinel interventions cancel``: end an active intervention (an audit event)."""
+        with self.connect() as wh:
+            return cancel_intervention(
+                wh, intervention_id, reason, analyst_id or self.settings.analyst, now=self.clock()
+            )
+
+    def export_data(
+        self,
+        kind: ExportKind,
+        out: str,
+        *,
+        category: str | None = None,
+        pending_delivery: bool = False,
+    ) -> ExportResult:
+        """``sentinel export``: scores or interventions to a file (``-``: rows in ``records``)."""
+        with self.connect() as wh:
+            return export(wh, kind, out, category=category, pending_delivery=pending_delivery)
+
+    def deliver_interventions(self) -> DeliveryReport:
+        """``sentinel deliver``: post pending interventions to the platform webhook (cron)."""
+        with self.connect() as wh:
+            return deliver(wh, self.settings, now=self.clock())
+
+    def compliance_report(self) -> Report:
+        """``sentinel report``: categories, states, interventions and SLA breaches."""
+        with self.connect() as wh:
+            return report(wh, now=self.clock())
+
+    def interventions_effect(self) -> InterventionReport:
+        """``sentinel report --interventions``: what followed each intervention, breaches."""
+        with self.connect() as wh:
+            return intervention_report(
+                wh, list(self.settings.outcomes.harmful_event_types), now=self.clock()
+            )
+
+    def replay_history(
+        self,
+        every_days: int,
+        *,
+        horizon_days: int | None = None,
+        max_runs: int | None = None,
+        progress: Progress = None,
+    ) -> list[BatchRun]:
+        """Score past as-ofs (every ``every_days`` back over the bets held) as replay runs.
+
+        Replays use the same dbt models and land in the score history as runs of kind
+        ``replay``: backtests and calibration read them; analysts never see them as latest.
+
+        Raises:
+            InsufficientData: The history is too short for one observed as-of.
+            PartialFailure | ScoringError: A replay run failed (the ones before it are kept).
+        """
+        say = progress or (lambda _msg: None)
+        horizon = horizon_days or self.settings.outcomes.horizon_days
+        with self.connect() as wh:
+            as_ofs = replay_as_ofs(
+                wh, self.settings, every_days, horizon_days=horizon,
+                max_runs=max_runs or self.settings.outcomes.max_replays,
+            )  # fmt: skip
+        runs = []
+        for n, as_of in enumerate(as_ofs, 1):
+            say(f"replay {n}/{len(as_ofs)}: scoring as of {as_of:%Y-%m-%d %H:%M}")
+            run = score_batch(
+                self.settings, as_of=as_of, kind="replay", connections=self.connections
+            )
+            if (failure := run.failure()) is not None:
+                raise failure
+            runs.append(run)
+        return runs
+
+    def run_backtest(
+        self,
+        *,
+        horizon_days: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        capacity: int | None = None,
+        replay_days: int | None = None,
+        progress: Progress = None,
+    ) -> BacktestReport:
+        """``sentinel backtest``: past scores (optionally replayed first) against later outcomes."""
+        if replay_days:
+            self.replay_history(replay_days, horizon_days=horizon_days, progress=progress)
+        with self.connect() as wh:
+            data = labelled_scores(
+                wh, self.settings, horizon_days=horizon_days, since=since, until=until
+            )
+        return backtest(data, capacity=capacity or self.settings.queue.daily_capacity)
+
+    def calibrate_scores(
+        self,
+        *,
+        horizon_days: int | None = None,
+        folds: int = 5,
+        apply: bool = False,
+        replay_days: int | None = None,
+        progress: Progress = None,
+    ) -> CalibrationReport:
+        """``sentinel calibrate``: fit, validate and store a scoring profile (``apply``: use it).
+
+        The labelled rows are every observed run's scores (live and replayed). When they hold
+        fewer positives than ``[outcomes] min_positives`` and no ``replay_days`` was given, past
+        as-ofs are replayed first every ``[outcomes] replay_every_days`` days, so an operator with
+        outcomes but no score history can calibrate at once.
+
+        Raises:
+            InsufficientData: Too few harmful outcomes even after replaying.
+        """
+        say = progress or (lambda _msg: None)
+        o = self.settings.outcomes
+        with self.connect() as wh:
+            harmful = count_outcomes(wh, o.harmful_event_types)
+        if harmful < o.min_positives:  # replaying cannot find what is not there
+            raise InsufficientData(
+                f"too few harmful outcomes to calibrate on: {harmful} held "
+                f"({', '.join(o.harmful_event_types)}); at least {o.min_positives} are needed",
+                "Load the operator's outcomes with `sentinel ingest outcomes FILE`; until then "
+                "the scores work as before, without risk_probability.",
+            )
+
+        def labelled() -> LabelledScores:
+            with self.connect() as wh:
+                return labelled_scores(
+                    wh, self.settings, horizon_days=horizon_days, columns=FEATURE_COLUMNS,
+                    later_outcomes="leave_out",
+                )  # fmt: skip
+
+        data = None if replay_days else labelled()
+        if data is None or data.positives < o.min_positives:
+            every = replay_days or o.replay_every_days
+            self.replay_history(every, horizon_days=horizon_days, progress=progress)
+            data = labelled()
+        say(f"fitting on {data.rows:,} rows ({data.positives:,} positive), {folds} folds")
+        report, fitted = fit_profile(
+            data, folds=folds, regularisation=o.regularisation, min_positives=o.min_positives
+        )
+        with self.connect() as wh:
+            report = store_profile(wh, report, fitted, now=self.clock())
+            if apply:
+                activate_profile(wh, report.profile_version, now=self.clock())
+                report.applied = True
+        return report
+
+    def create_api_key(self, analyst_id: str, role: Role) -> NewApiKey:
+        """``sentinel api-keys create``: a new key, shown once."""
+        with self.connect() as wh:
+            return create_key(wh, analyst_id, role, now=self.clock())
+
+    def api_keys(self) -> list[ApiKey]:
+        """``sentinel api-keys list``: every key, never the key itself."""
+        with self.connect() as wh:
+            return list_keys(wh)
+
+    def revoke_api_key(self, key_id: str) -> ApiKey:
+        """``sentinel api-keys revoke``: the key stops authenticating."""
+        with self.connect() as wh:
+            return revoke_key(wh, key_id, now=self.clock())
+
+    def authenticate_api_key(self, presented: str) -> ApiKey | None:
+        """The API's authentication: the active key behind ``presented``, or None."""
+        with self.connect() as wh:
+            return authenticate(wh, presented)
+
+    def run_demo(
+        self,
+        directory: Path,
+        *,
+        players: int = 2000,
+        days: int = 90,
+        seed: int = 7,
+        force: bool = False,
+        progress: Progress = None,
+    ) -> DemoResult:
+        """``sentinel demo``: generate, ingest and score synthetic data in a new embedded warehouse.
+
+        The demo's warehouse replaces this application's: ``directory/sentinel.duckdb``.
+
+        Args:
+            directory: Where the demo lives (data files and warehouse).
+            players: Synthetic players.
+            days: Days of history.
+            seed: Random seed.
+            force: Replace an existing demo warehouse.
+            progress: Called with a status line at each step.
+
+        Returns:
+            The run, the queue and the top player's assessment.
+
+        Raises:
+            UsageError: A warehouse already exists there and ``force`` was not given.
+        """
+        say = progress or (lambda _msg: None)
+        db = directory / "sentinel.duckdb"
+        if db.exists() and not force:
+            raise UsageError(
+                f"{db} already exists; the demo never touches an existing warehouse",
+                "Pass --force to replace it, or --dir to use another folder.",
+            )
+        if force:
+            db.unlink(missing_ok=True)
+            db.with_name(db.name + ".wal").unlink(missing_ok=True)
+            shutil.rmtree(directory / "data", ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        settings = self.settings.model_copy(deep=True)
+        settings.warehouse.backend = "duckdb"
+        settings.warehouse.duckdb.path = db
+        demo = Sentinel(settings, clock=self.clock)
+        as_of = self.clock().replace(minute=0, second=0, microsecond=0)
+        say(f"generating {players:,} players x {days} days")
+        generated = Sentinel.generate_files(
+            directory / "data", players, days, seed, as_of, families="all"
+        )
+        say("loading")
+        demo.initialise()
+        for kind in ("bets", "assessments", "outcomes"):
+            demo.load_files(kind, [generated.files[kind]])
+        say("scoring with dbt")
+        run = demo.run_scoring(as_of=as_of)
+        say("reading the queue")
+        queue = demo.review_queue(min_category="HIGH", limit=10)
+        top = None
+        if queue.items:
+            top = demo.analyze_player(queue.items[0].player_id, with_history=True, explain=True)
+        return DemoResult(
+            directory=str(directory),
+            warehouse=str(db),
+            bets=generated.bets,
+            players=players,
+            run=run,
+            queue=queue,
+            top_player=top,
+        )
