@@ -341,6 +341,39 @@ def test_the_week_after_an_intervention_is_not_observed_until_it_has_ended(
     assert later.by_type[0].with_7d_after == 1
 
 
+def test_the_interventions_report_costs_the_same_queries_for_one_or_many(
+    scored: Settings,
+) -> None:
+    """Issue #24: the report ran four queries per intervention."""
+    from dk_sentinel.analysis.reporting import intervention_report
+
+    class Counting:
+        def __init__(self, wh: Any) -> None:
+            self.wh, self.calls = wh, 0
+
+        def __getattr__(self, name: str) -> Any:
+            attr = getattr(self.wh, name)
+            if name in ("query", "query_dicts", "execute", "stage"):
+                self.calls += 1
+            return attr
+
+    players = _players(scored, 4)
+    counts = []
+    with connect(scored) as wh:
+        for n, player in enumerate(players, 1):
+            request = parse_request(player_id=player, intervention_type="watchlist",
+                                    reason="Counting the report's queries", analyst_id="ana01")  # fmt: skip
+            create_intervention(wh, request, assess(wh, scored, player),
+                                now=AS_OF - timedelta(days=10 - n))  # fmt: skip
+            counting = Counting(wh)
+            report = intervention_report(counting, ["self_exclusion"], now=AS_OF)  # type: ignore[arg-type]
+            assert len(report.interventions) == n
+            counts.append(counting.calls)
+    assert len(set(counts)) == 1, counts
+    assert report.interventions[0].bets_7d_before >= 0
+    assert report.interventions[0].composite_7d_later is not None
+
+
 def test_every_json_output_writes_timestamps_as_rfc_3339_utc(
     runner, scored: Settings, tmp_path: Path
 ) -> None:

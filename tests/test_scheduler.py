@@ -17,10 +17,10 @@ from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import UsageError
 from dk_sentinel.ingest import ingest
-from dk_sentinel.scoring.dbt import cache_dir
 from dk_sentinel.scoring.scheduler import Scheduler
 from dk_sentinel.usecases import Sentinel
 from dk_sentinel.warehouse import connect
+from dk_sentinel.warehouse.jobs import cache_dir
 
 
 def _new_bets(settings: Settings, tmp_path: Path) -> None:

@@ -56,3 +56,32 @@ def test_dbt_snowflake_on_fakesnow_matches_duckdb(
     with connect(fakesnow_server_settings) as wh:
         counts = wh.query("select run_id, count(*) from {analytics}.rg_risk_scores group by 1")
     assert sorted(n for _, n in counts) == [120, 120]
+    # the interventions report's set-based queries (a staged table of windows, qualify) agree
+    duck_settings = load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
+    reports = []
+    for settings in (duck_settings, fakesnow_server_settings):
+        reports.append(_report_after_interventions(settings, [row[0] for row in duck[:3]]))
+    duck_effects, snow_effects = reports
+    assert duck_effects == snow_effects
+    assert all(e["composite_7d_later"] is not None for e in duck_effects)
+    assert any(e["bets_7d_before"] for e in duck_effects)
+
+
+def _report_after_interventions(settings: Settings, players: list[str]) -> list[dict]:
+    from dk_sentinel.analysis.assessment import assess
+    from dk_sentinel.analysis.reporting import intervention_report
+    from dk_sentinel.interventions.records import create_intervention, parse_request
+
+    created = AS_OF - timedelta(days=8)  # its 7-day score is the AS_OF run's
+    with connect(settings) as wh:
+        for player in players:
+            request = parse_request(player_id=player, intervention_type="watchlist",
+                                    reason="Report parity across warehouses", analyst_id="ana01")  # fmt: skip
+            create_intervention(wh, request, assess(wh, settings, player), now=created)
+        report = intervention_report(wh, ["self_exclusion"], now=AS_OF)
+    keep = ("player_id", "bets_7d_before", "bets_7d_after", "staked_7d_before",
+            "staked_7d_after", "composite_7d_later", "composite_30d_later", "later_outcome")  # fmt: skip
+    return sorted(
+        ({k: getattr(e, k) for k in keep} for e in report.interventions),
+        key=lambda e: e["player_id"],
+    )

@@ -14,7 +14,7 @@ from dk_sentinel.analysis.assessment import queue_counts
 from dk_sentinel.errors import RelationMissing, UsageError
 from dk_sentinel.interventions.outbox import mark_handed_off, pending
 from dk_sentinel.interventions.records import events, list_interventions
-from dk_sentinel.models import CATEGORIES, Document, json_default, utcnow
+from dk_sentinel.models import CATEGORIES, Document, Intervention, json_default, utcnow
 from dk_sentinel.scoring import PUBLISHED_RUNS
 from dk_sentinel.warehouse import Warehouse
 
@@ -296,13 +296,70 @@ OBSERVATIONAL_NOTE = (
 _FAR_FUTURE = "cast('9999-12-31 00:00:00' as timestamp)"
 
 
-def _score_after(wh: Warehouse, player_id: str, target: datetime) -> float | None:
-    rows = wh.query(
-        "select composite_risk_score from {analytics}.rg_published_risk_scores "
-        "where player_id = ? and as_of >= ? and as_of < ? order by as_of limit 1",
-        [player_id, target, target + timedelta(days=3)],
-    )
-    return float(rows[0][0]) if rows else None
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _what_followed(
+    wh: Warehouse, items: list[Intervention], event_types: list[str]
+) -> dict[str, dict[str, Any]]:
+    """What followed each intervention, in four queries however many interventions there are.
+
+    Per intervention: bets and stakes the week before and after, the published composite 7 and
+    30 days later (the first score within 3 days of each) and the first harmful outcome, each
+    one set-based query over a staged table of the interventions' windows.
+    """
+    import pyarrow as pa
+
+    week, grace = timedelta(days=7), timedelta(days=3)
+    created = [i.created_at for i in items]
+    wh.stage("_report_windows", pa.table({
+        "intervention_id": [i.intervention_id for i in items],
+        "player_id": [i.player_id for i in items],
+        "created_at": pa.array(created, pa.timestamp("us")),
+        "week_before": pa.array([c - week for c in created], pa.timestamp("us")),
+        "week_after": pa.array([c + week for c in created], pa.timestamp("us")),
+        **{f"day_{days}{end}": pa.array([c + timedelta(days=days) + extra for c in created],
+                                        pa.timestamp("us"))
+           for days in (7, 30) for end, extra in (("", timedelta(0)), ("_end", grace))},
+    }))  # fmt: skip
+    out: dict[str, dict[str, Any]] = {i.intervention_id: {} for i in items}
+    for row in wh.query_dicts(
+        """select w.intervention_id,
+            sum(case when b.placed_at < w.created_at then 1 else 0 end) as bets_before,
+            sum(case when b.placed_at >= w.created_at then 1 else 0 end) as bets_after,
+            sum(case when b.placed_at < w.created_at then b.stake else 0 end) as staked_before,
+            sum(case when b.placed_at >= w.created_at then b.stake else 0 end) as staked_after
+        from _report_windows w
+        inner join {raw}.bets b on b.player_id = w.player_id
+            and b.placed_at >= w.week_before and b.placed_at < w.week_after
+        group by w.intervention_id"""
+    ):
+        out[row["intervention_id"]].update(row)
+    marks = ", ".join("?" for _ in event_types)
+    if event_types:
+        for row in wh.query_dicts(
+            f"""select w.intervention_id, o.event_type, o.event_at
+            from _report_windows w
+            inner join {{raw}}.outcomes o on o.player_id = w.player_id
+                and o.event_at > w.created_at and o.event_type in ({marks})
+            qualify row_number() over (
+                partition by w.intervention_id order by o.event_at, o.event_type) = 1""",
+            event_types,
+        ):
+            out[row["intervention_id"]].update(event_type=row["event_type"],
+                                               event_at=row["event_at"])  # fmt: skip
+    # the first published score from each target to three days after it
+    for days in (7, 30):
+        for row in wh.query_dicts(
+            f"""select w.intervention_id, s.composite_risk_score
+            from _report_windows w
+            inner join {{analytics}}.rg_published_risk_scores s on s.player_id = w.player_id
+                and s.as_of >= w.day_{days} and s.as_of < w.day_{days}_end
+            qualify row_number() over (partition by w.intervention_id order by s.as_of) = 1"""
+        ):
+            out[row["intervention_id"]][f"composite_{days}d"] = row["composite_risk_score"]
+    return out
 
 
 def timeouts_not_honoured(wh: Warehouse) -> list[TimeoutBreach]:
@@ -342,26 +399,14 @@ def intervention_report(
         The report (observational: it says so).
     """
     now = now or utcnow()
-    marks = ", ".join("?" for _ in event_types)
-    effects = []
+    items = sorted(list_interventions(wh, now=now), key=lambda i: i.created_at)
+    what_followed = _what_followed(wh, items, event_types) if items else {}
     week = timedelta(days=7)
-    for item in sorted(list_interventions(wh, now=now), key=lambda i: i.created_at):
+    effects = []
+    for item in items:
+        followed = what_followed.get(item.intervention_id, {})
         # the week after has not ended: not yet observed (0 bets would read as a success)
         observed = item.created_at + week <= now
-        bets = wh.query(
-            "select sum(case when placed_at < ? then 1 else 0 end), "
-            "sum(case when placed_at >= ? then 1 else 0 end), "
-            "sum(case when placed_at < ? then stake else 0 end), "
-            "sum(case when placed_at >= ? then stake else 0 end) "
-            "from {raw}.bets where player_id = ? and placed_at >= ? and placed_at < ?",
-            [item.created_at] * 4
-            + [item.player_id, item.created_at - week, item.created_at + week],
-        )[0]
-        outcome = wh.query(
-            f"select event_type, event_at from {{raw}}.outcomes where player_id = ? "
-            f"and event_at > ? and event_type in ({marks}) order by event_at limit 1",
-            [item.player_id, item.created_at, *event_types],
-        )
         effects.append(
             InterventionEffect(
                 intervention_id=item.intervention_id,
@@ -371,16 +416,16 @@ def intervention_report(
                 created_at=item.created_at,
                 composite_at_time=item.composite_risk_score,
                 category_at_time=item.risk_category,
-                composite_7d_later=_score_after(wh, item.player_id, item.created_at + week),
-                composite_30d_later=_score_after(
-                    wh, item.player_id, item.created_at + timedelta(days=30)
-                ),
-                bets_7d_before=int(bets[0] or 0),
-                bets_7d_after=int(bets[1] or 0) if observed else None,
-                staked_7d_before=round(float(bets[2] or 0), 2),
-                staked_7d_after=round(float(bets[3] or 0), 2) if observed else None,
-                later_outcome=outcome[0][0] if outcome else None,
-                later_outcome_at=outcome[0][1] if outcome else None,
+                composite_7d_later=_number(followed.get("composite_7d")),
+                composite_30d_later=_number(followed.get("composite_30d")),
+                bets_7d_before=int(followed.get("bets_before") or 0),
+                bets_7d_after=int(followed.get("bets_after") or 0) if observed else None,
+                staked_7d_before=round(float(followed.get("staked_before") or 0), 2),
+                staked_7d_after=round(float(followed.get("staked_after") or 0), 2)
+                if observed
+                else None,
+                later_outcome=followed.get("event_type"),
+                later_outcome_at=followed.get("event_at"),
             )
         )
 

@@ -35,16 +35,10 @@ class AppState:
             from dk_sentinel.config import load_settings
 
             settings = load_settings(self.config, self.overrides)
-            path = Path(settings.warehouse.duckdb.path)
-            embedded = settings.warehouse.backend == "duckdb"
-            if embedded and not self.creates_warehouse and not path.exists():
-                from dk_sentinel.errors import WarehouseUnavailable
+            if not self.creates_warehouse:
+                from dk_sentinel.usecases import require_existing
 
-                raise WarehouseUnavailable(
-                    f"no warehouse at {path}",
-                    "Check --db, $SENTINEL_DB or [warehouse.duckdb] path; "
-                    "`sentinel init` creates a new one.",
-                )
+                require_existing(settings)
             self._settings = settings
         return self._settings
 

@@ -24,19 +24,18 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from dk_sentinel.config import Settings, secret
-from dk_sentinel.errors import BusyError, ConfigError, PartialFailure
+from dk_sentinel.errors import ConfigError, PartialFailure
 from dk_sentinel.interventions.outbox import OutboxItem, count_pending, pending, record_attempt
 from dk_sentinel.models import Document, utcnow
-from dk_sentinel.scoring.dbt import cache_dir
 from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse.jobs import exclusive_job
 
 if TYPE_CHECKING:
     import httpx2
@@ -78,22 +77,9 @@ def backoff(attempts: int, settings: Settings) -> timedelta:
     return timedelta(seconds=min(seconds, d.backoff_max_seconds))
 
 
-@contextmanager
-def delivery_lock(settings: Settings) -> Iterator[None]:
-    """Hold the delivery lock, or raise :class:`BusyError` (the OS frees a dead holder's)."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(cache_dir(settings) / "deliver.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise BusyError(
-            "another sentinel deliver is running", "Wait for it; cron runs the next one."
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
+def delivery_lock(settings: Settings) -> AbstractContextManager[None]:
+    """Hold the delivery lock, or raise :class:`BusyError` naming the holder."""
+    return exclusive_job(settings, "deliver", "Wait for it; cron runs the next one.")
 
 
 def _post(client: httpx2.Client, url: str, item: OutboxItem, key: str) -> tuple[int, str | None]:

@@ -12,28 +12,32 @@ the run succeeded, so a crash or ``kill -9`` leaves the previous scores intact.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from dk_sentinel.config import HistorySettings, Settings
-from dk_sentinel.errors import BusyError, ScoringError
+from dk_sentinel.errors import ScoringError
 from dk_sentinel.models import BatchRun, RunKind, utcnow
 from dk_sentinel.scoring.dbt import (
     PROJECT_DIR,
     SCORING_VERSION,
     DbtResult,
-    cache_dir,
     dbt_vars,
     run_dbt,
 )
-from dk_sentinel.warehouse import Connections, DirectConnections, Warehouse
+from dk_sentinel.warehouse import (
+    Connections,
+    DirectConnections,
+    Warehouse,
+    lent_to_a_child_process,
+)
+from dk_sentinel.warehouse.jobs import exclusive_job
 from dk_sentinel.warehouse.schema import require_current
 
 log = logging.getLogger(__name__)
@@ -58,57 +62,11 @@ def new_run_id(started: datetime | None = None) -> str:
     return f"{(started or utcnow()):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-@contextmanager
-def scoring_lock(settings: Settings) -> Iterator[None]:
-    """Hold the scoring lock, or raise :class:`BusyError` naming the holder.
-
-    The lock is an OS file lock (``filelock``): the kernel releases it when its holder dies,
-    so a lock left by a killed run is simply taken over.
-    """
-    from filelock import FileLock, Timeout
-
-    folder = cache_dir(settings)
-    holder_file = folder / "score-batch.holder.json"
-    lock = FileLock(str(folder / "score-batch.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        try:
-            holder = json.loads(holder_file.read_text(encoding="utf-8"))
-            who = f"pid {holder['pid']}, started {holder['started_at']}"
-        except (OSError, ValueError, KeyError):
-            who = "another process"
-        raise BusyError(
-            f"another score-batch is running ({who})",
-            "Wait for it to finish; cron will run the next one on schedule.",
-        ) from None
-    try:
-        holder_file.write_text(
-            json.dumps({"pid": os.getpid(), "started_at": utcnow().isoformat(timespec="seconds")}),
-            encoding="utf-8",
-        )
-        yield
-    finally:
-        holder_file.unlink(missing_ok=True)
-        lock.release()
-
-
-@contextmanager
-def _warehouse_held(settings: Settings) -> Iterator[None]:
-    """Hold the embedded warehouse's lock while the dbt child uses the file.
-
-    Other sentinel commands then wait (and say so) instead of racing dbt for DuckDB's lock.
-    """
-    if settings.warehouse.backend != "duckdb":
-        yield
-        return
-    from dk_sentinel.warehouse.duckdb import warehouse_lock
-
-    lock = warehouse_lock(settings.warehouse.duckdb.path, settings.warehouse.busy_timeout_seconds)
-    try:
-        yield
-    finally:
-        lock.release()
+def scoring_lock(settings: Settings) -> AbstractContextManager[None]:
+    """Hold the scoring lock, or raise :class:`BusyError` naming the holder."""
+    return exclusive_job(
+        settings, "score-batch", "Wait for it to finish; cron will run the next one on schedule."
+    )
 
 
 def _row_to_run(row: dict[str, object]) -> BatchRun:
@@ -400,7 +358,7 @@ def score_batch(
                 build.append("--full-refresh")
         say(f"running dbt (as of {run.as_of:%Y-%m-%d %H:%M})")
         try:
-            with _warehouse_held(settings):
+            with lent_to_a_child_process(settings):
                 result = dbt(settings, build, dbt_vars(settings))
         except ScoringError as exc:
             with connect() as wh:

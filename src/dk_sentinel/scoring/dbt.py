@@ -26,33 +26,13 @@ from typing import Any
 
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import ScoringError
+from dk_sentinel.warehouse.jobs import cache_dir
 
 log = logging.getLogger(__name__)
 
 PROJECT_DIR = Path(__file__).parent / "dbt_project"
 SCORING_VERSION = "3.0.0"
 _SLA = ("critical", "high", "medium")
-
-
-def cache_dir(settings: Settings) -> Path:
-    """A writable folder for dbt's profile, target and logs (never site-packages).
-
-    Args:
-        settings: Loaded settings.
-
-    Returns:
-        The folder (created), one per warehouse.
-    """
-    wh = settings.warehouse
-    ident = (
-        str(wh.duckdb.path.resolve())
-        if wh.backend == "duckdb"
-        else f"{wh.snowflake.account}/{wh.snowflake.database}"
-    )
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dk-sentinel"
-    folder = base / sha256(ident.encode()).hexdigest()[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _quote(value: object) -> str:

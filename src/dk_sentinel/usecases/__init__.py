@@ -15,6 +15,7 @@ from dk_sentinel.outcomes.calibration import CalibrationReport
 from dk_sentinel.scoring.scheduler import ScheduleStatus
 from dk_sentinel.usecases.app import DemoResult, Sentinel
 from dk_sentinel.usecases.server import RunStarted, ServerRuntime, check_serving
+from dk_sentinel.warehouse import require_existing
 
 __all__ = [
     "ApiKey",
@@ -35,4 +36,5 @@ __all__ = [
     "Sentinel",
     "ServerRuntime",
     "check_serving",
+    "require_existing",
 ]

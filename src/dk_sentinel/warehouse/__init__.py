@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dk_sentinel.config import SchemaNames, Settings
+from dk_sentinel.errors import WarehouseUnavailable
 
 if TYPE_CHECKING:
     import duckdb
@@ -156,6 +158,41 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
     from dk_sentinel.warehouse.duckdb import DuckDBWarehouse
 
     return DuckDBWarehouse(settings.warehouse)
+
+
+def require_existing(settings: Settings) -> None:
+    """Refuse to go on where opening the warehouse would create an empty one.
+
+    Raises:
+        WarehouseUnavailable: The embedded file does not exist (a mistyped ``--db`` must not
+            read as an empty queue, "nobody at risk").
+    """
+    path = Path(settings.warehouse.duckdb.path)
+    if settings.warehouse.backend == "duckdb" and not path.exists():
+        raise WarehouseUnavailable(
+            f"no warehouse at {path}",
+            "Check --db, $SENTINEL_DB or [warehouse.duckdb] path; "
+            "`sentinel init` creates a new one.",
+        )
+
+
+@contextmanager
+def lent_to_a_child_process(settings: Settings) -> Iterator[None]:
+    """Hold the embedded file's lock while a child process (dbt) uses the file.
+
+    Other sentinel commands then wait (and say so) instead of racing the child for DuckDB's
+    own lock. Snowflake needs nothing.
+    """
+    if settings.warehouse.backend != "duckdb":
+        yield
+        return
+    from dk_sentinel.warehouse.duckdb import warehouse_lock
+
+    lock = warehouse_lock(settings.warehouse.duckdb.path, settings.warehouse.busy_timeout_seconds)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextmanager

@@ -77,7 +77,6 @@ def connect_with_retry(path: str, busy_timeout: float, config: dict[str, Any]) -
             delay = min(delay * 1.5, 0.25)
 
 
-_LOCKS: dict[str, Any] = {}
 #: How often a waiter re-announces itself in ``<file>.lock.wanted`` (a holder treats an
 #: announcement older than 4 of these as stale).
 WANTED_EVERY_SECONDS = 0.25
@@ -106,7 +105,8 @@ def warehouse_lock(path: Path, busy_timeout: float, *, lock: Any = None) -> Any:
 
     key = str(path.resolve())
     if lock is None:
-        lock = _LOCKS.setdefault(key, FileLock(key + ".lock"))
+        # one lock object per file in this process (filelock keeps them), so it is re-entrant
+        lock = FileLock(key + ".lock", is_singleton=True)
     try:
         lock.acquire(timeout=0)
         return lock
