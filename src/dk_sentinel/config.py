@@ -113,6 +113,12 @@ class WarehouseSettings(_Section):
 
     backend: Literal["duckdb", "snowflake"] = "duckdb"
     busy_timeout_seconds: float = Field(default=30.0, ge=0)
+    lease_seconds: float = Field(
+        default=120.0,
+        ge=1,
+        description="A job's lease in the warehouse (score-batch, deliver, ingest): renewed "
+        "every third of this while the job runs; a crashed holder's is taken over after it",
+    )
     schemas: SchemaNames = SchemaNames()
     duckdb: DuckDBSettings = DuckDBSettings()
     snowflake: SnowflakeSettings = SnowflakeSettings()

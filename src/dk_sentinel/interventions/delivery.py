@@ -77,9 +77,9 @@ def backoff(attempts: int, settings: Settings) -> timedelta:
     return timedelta(seconds=min(seconds, d.backoff_max_seconds))
 
 
-def delivery_lock(settings: Settings) -> AbstractContextManager[None]:
-    """Hold the delivery lock, or raise :class:`BusyError` naming the holder."""
-    return exclusive_job(settings, "deliver", "Wait for it; cron runs the next one.")
+def delivery_lock(settings: Settings, wh: Warehouse) -> AbstractContextManager[None]:
+    """Hold the delivery lease, or raise :class:`BusyError` naming the holder and its host."""
+    return exclusive_job(settings, "deliver", "Wait for it; cron runs the next one.", wh=wh)
 
 
 def _post(client: httpx2.Client, url: str, item: OutboxItem, key: str) -> tuple[int, str | None]:
@@ -138,7 +138,7 @@ def deliver(
             "SENTINEL_WEBHOOK_SECRET is not set",
             "Export the secret the platform shares with you; payloads are always signed.",
         )
-    with delivery_lock(settings):
+    with delivery_lock(settings, wh):
         own = client is None
         http = client or httpx2.Client(timeout=settings.delivery.timeout_seconds)
         report = DeliveryReport(webhook=url)

@@ -62,11 +62,14 @@ def new_run_id(started: datetime | None = None) -> str:
     return f"{(started or utcnow()):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def scoring_lock(settings: Settings) -> AbstractContextManager[None]:
-    """Hold the scoring lock, or raise :class:`BusyError` naming the holder."""
+def scoring_lock(
+    settings: Settings, connections: Connections | None = None
+) -> AbstractContextManager[None]:
+    """Hold the scoring lease, or raise :class:`BusyError` naming the holder and its host."""
     return exclusive_job(
-        settings, "score-batch", "Wait for it to finish; cron will run the next one on schedule."
-    )
+        settings, "score-batch", "Wait for it to finish; cron will run the next one on schedule.",
+        connections=connections,
+    )  # fmt: skip
 
 
 def _row_to_run(row: dict[str, object]) -> BatchRun:
@@ -310,7 +313,7 @@ def score_batch(
     """
     say = progress or (lambda _msg: None)
     connect = (connections or DirectConnections(settings)).connect
-    with scoring_lock(settings):
+    with scoring_lock(settings, connections):
         # Whole seconds: the models read these back as text, identically on every warehouse.
         started = utcnow().replace(microsecond=0)
         if as_of is not None and as_of.tzinfo is not None:

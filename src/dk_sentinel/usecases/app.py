@@ -86,6 +86,7 @@ from dk_sentinel.outcomes.calibration import (
 from dk_sentinel.scoring import DbtCommand, list_runs, score_batch
 from dk_sentinel.scoring.dbt import run_dbt
 from dk_sentinel.warehouse import Connections, DirectConnections, Warehouse
+from dk_sentinel.warehouse.jobs import exclusive_job
 from dk_sentinel.warehouse.schema import SchemaStatus, bootstrap, require_current
 
 if TYPE_CHECKING:
@@ -187,16 +188,20 @@ class Sentinel:
         rejects_out: Path | None = None,
         progress: Progress = None,
     ) -> IngestResult:
-        """``sentinel ingest``: validate and load contract files; rejected rows are kept."""
-        with self.connect() as wh:
+        """``sentinel ingest``: validate and load contract files; rejected rows are kept.
+
+        Loads of one kind take turns, on any host (the ``ingest:<kind>`` lease): a load waits
+        for a running one up to ``[warehouse] busy_timeout_seconds``, so overlapping files
+        give each id once.
+        """
+        with self.connect() as wh, exclusive_job(
+            self.settings, f"ingest:{kind}", "Wait for the other load, then load again.",
+            wh=wh, wait_seconds=self.settings.warehouse.busy_timeout_seconds,
+        ):  # fmt: skip
             return ingest(
-                wh,
-                kind,
-                paths,
-                rejects_out=rejects_out,
-                progress=progress,
+                wh, kind, paths, rejects_out=rejects_out, progress=progress,
                 max_future_minutes=self.settings.ingest.max_future_minutes,
-            )
+            )  # fmt: skip
 
     def run_scoring(
         self,

@@ -1,23 +1,41 @@
-"""Jobs that run one at a time per warehouse (``score-batch``, ``deliver``), and their folder.
+"""Jobs that run one at a time per warehouse (``score-batch``, ``deliver``, ``ingest``).
 
-A job holds an OS file lock (``filelock``) in the warehouse's cache folder: the kernel releases
-it when its holder dies, so a lock left by a killed job is simply taken over. The holder writes
-who it is beside the lock, so a second job can say whom it waited for.
+Two guards, the second one the guarantee:
+
+- an OS **file lock** in the warehouse's cache folder, the fast path on one host (the kernel
+  releases it when its holder dies, so a killed job's is simply taken over);
+- a **lease** in the warehouse (``{ops}.job_leases``, one row per job), which holds across
+  hosts and OS users: taken by one conditional ``UPDATE`` (free, or expired), renewed by a
+  heartbeat every third of ``[warehouse] lease_seconds`` while the job runs, released at the
+  end. A holder that died stops renewing; its lease is taken over once it has expired, and the
+  new holder repairs what it left (the scoring run it had marked ``running``).
+
+On the embedded DuckDB file the file lock already proves that no other holder is alive (the
+file is local), so the lease is taken at once and needs no heartbeat (a heartbeat would have
+to open the file while the dbt child uses it). A second job exits 75 naming the holder, its
+host and its pid.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import socket
+import threading
+import time
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextlib import contextmanager, nullcontext
+from datetime import datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 
 from dk_sentinel.config import Settings
-from dk_sentinel.errors import BusyError
+from dk_sentinel.errors import BusyError, SchemaError, WriteConflict
+from dk_sentinel.models import utcnow
+from dk_sentinel.warehouse import Connections, DirectConnections, Warehouse
+
+log = logging.getLogger(__name__)
 
 
 def cache_dir(settings: Settings) -> Path:
@@ -41,39 +59,179 @@ def cache_dir(settings: Settings) -> Path:
     return folder
 
 
+class Lease:
+    """This process's claim on one job's row of ``{ops}.job_leases``."""
+
+    def __init__(self, job: str, seconds: float) -> None:
+        """Prepare a claim (nothing is taken yet).
+
+        Args:
+            job: The job's row (``score-batch``, ``deliver``, ``ingest:bets``, ...).
+            seconds: How long the lease lasts without a heartbeat.
+        """
+        self.job, self.seconds = job, seconds
+        self.owner = uuid.uuid4().hex
+        self.host, self.pid = socket.gethostname(), os.getpid()
+
+    def take(self, wh: Warehouse, *, force: bool = False) -> dict[str, object] | None:
+        """Take the lease if it is free or expired (``force``: whatever its state).
+
+        Returns:
+            None when taken; else the holder's row (owner, host, pid, acquired_at, expires_at).
+        """
+        now = utcnow()
+        condition = "" if force else " and (owner is null or expires_at < ?)"
+        try:
+            with wh.transaction():
+                wh.execute(
+                    "update {ops}.job_leases set owner = ?, host = ?, pid = ?, acquired_at = ?, "
+                    f"heartbeat_at = ?, expires_at = ? where job = ?{condition}",
+                    [self.owner, self.host, self.pid, now, now, self._expiry(now), self.job]
+                    + ([] if force else [now]),
+                )
+        except WriteConflict:  # another host's UPDATE of the row won (an MVCC engine says so)
+            pass
+        rows = wh.query_dicts(
+            "select owner, host, pid, acquired_at, expires_at from {ops}.job_leases where job = ?",
+            [self.job],
+        )
+        if not rows:
+            raise SchemaError(
+                f"the warehouse has no lease for {self.job}", "Run `sentinel init` to migrate it."
+            )
+        holder = rows[0]
+        return None if holder["owner"] == self.owner else holder
+
+    def renew(self, wh: Warehouse) -> bool:
+        """Push the expiry on; False when the lease is no longer ours (it expired and was taken)."""
+        now = utcnow()
+        wh.execute(
+            "update {ops}.job_leases set heartbeat_at = ?, expires_at = ? "
+            "where job = ? and owner = ?",
+            [now, self._expiry(now), self.job, self.owner],
+        )
+        rows = wh.query("select owner from {ops}.job_leases where job = ?", [self.job])
+        return bool(rows) and rows[0][0] == self.owner
+
+    def release(self, wh: Warehouse) -> None:
+        """Give the lease up (only if it is still ours)."""
+        wh.execute(
+            "update {ops}.job_leases set owner = null, expires_at = null "
+            "where job = ? and owner = ?",
+            [self.job, self.owner],
+        )
+
+    def _expiry(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.seconds)
+
+
+def _holder_text(job: str, holder: dict[str, object]) -> str:
+    started = holder.get("acquired_at")
+    if isinstance(started, str):
+        started = datetime.fromisoformat(started)
+    since = f", started {started:%Y-%m-%d %H:%M:%S} UTC" if isinstance(started, datetime) else ""
+    if holder.get("pid") is None:  # taken this instant, not yet committed
+        return f"another {job} is starting"
+    return f"another {job} is running (pid {holder.get('pid')} on {holder.get('host')}{since})"
+
+
 @contextmanager
-def exclusive_job(settings: Settings, job: str, hint: str) -> Iterator[None]:
-    """Run the ``with`` block as the only ``job`` on this warehouse, or raise at once.
+def _file_lock(settings: Settings, job: str, hint: str, wait_seconds: float) -> Iterator[None]:
+    """The same-host fast path; the holder writes who it is beside the lock."""
+    import json
 
-    Args:
-        settings: Loaded settings (the warehouse whose job this is).
-        job: The job's name (``score-batch``, ``deliver``): its lock and holder files.
-        hint: What to tell a second job that finds it running.
-
-    Raises:
-        BusyError: The job is running elsewhere ("another <job> is running (pid ..., ...)").
-    """
     from filelock import FileLock, Timeout
 
-    folder = cache_dir(settings)
-    holder_file = folder / f"{job}.holder.json"
-    lock = FileLock(str(folder / f"{job}.lock"))
+    folder, name = cache_dir(settings), job.replace(":", "-")
+    holder_file = folder / f"{name}.holder.json"
+    lock = FileLock(str(folder / f"{name}.lock"))
     try:
-        lock.acquire(timeout=0)
+        lock.acquire(timeout=wait_seconds)
     except Timeout:
         try:
             holder = json.loads(holder_file.read_text(encoding="utf-8"))
-            who = f"pid {holder['pid']} on {holder['host']}, started {holder['started_at']}"
-        except (OSError, ValueError, KeyError):
-            who = "another process"
-        raise BusyError(f"another {job} is running ({who})", hint) from None
+        except (OSError, ValueError):
+            holder = {"pid": "?", "host": socket.gethostname()}
+        raise BusyError(_holder_text(job, holder), hint) from None
     try:
-        started = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+        started = utcnow()
         holder_file.write_text(
-            json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started_at": started}),
+            json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                        "acquired_at": started.isoformat(timespec="seconds")}),
             encoding="utf-8",
-        )
+        )  # fmt: skip
         yield
     finally:
         holder_file.unlink(missing_ok=True)
         lock.release()
+
+
+@contextmanager
+def exclusive_job(
+    settings: Settings,
+    job: str,
+    hint: str,
+    *,
+    connections: Connections | None = None,
+    wh: Warehouse | None = None,
+    wait_seconds: float = 0.0,
+) -> Iterator[None]:
+    """Run the ``with`` block as the only ``job`` on this warehouse, wherever it runs.
+
+    Args:
+        settings: Loaded settings (the warehouse, ``[warehouse] lease_seconds``).
+        job: The job (a row of ``{ops}.job_leases``).
+        hint: What to tell a second job that finds it running.
+        connections: Where connections come from (default: opened and closed here).
+        wh: An open warehouse to take and release the lease with (else one is opened).
+        wait_seconds: How long to wait for a held lease before giving up (ingest waits;
+            scoring and delivery run on the next tick instead).
+
+    Raises:
+        BusyError: The job is running elsewhere (names the holder, its host and pid).
+    """
+    source = connections or DirectConnections(settings)
+    connect = (lambda: nullcontext(wh)) if wh is not None else source.connect
+    lease = Lease(job, settings.warehouse.lease_seconds)
+    embedded = settings.warehouse.backend == "duckdb"
+    deadline = time.monotonic() + wait_seconds
+    with _file_lock(settings, job, hint, wait_seconds):
+        while True:
+            with connect() as wh:
+                holder = lease.take(wh, force=embedded)
+            if holder is None:
+                break
+            if time.monotonic() >= deadline:
+                raise BusyError(_holder_text(job, holder), hint)
+            time.sleep(min(1.0, max(deadline - time.monotonic(), 0.05)))
+        stop = threading.Event()
+        beat = None
+        if not embedded:
+            beat = threading.Thread(
+                target=_heartbeat, args=(lease, source, stop), daemon=True,
+                name=f"lease-{job}",
+            )  # fmt: skip
+            beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if beat is not None:
+                beat.join(5)
+            try:
+                with connect() as wh:
+                    lease.release(wh)
+            except Exception as exc:  # the lease then simply expires
+                log.warning("could not release the %s lease: %s", job, exc)
+
+
+def _heartbeat(lease: Lease, connections: Connections, stop: threading.Event) -> None:
+    """Renew the lease every third of its length until ``stop``; warn if it was lost."""
+    while not stop.wait(lease.seconds / 3):
+        try:
+            with connections.connect() as wh:
+                if not lease.renew(wh):
+                    log.error("the %s lease expired and was taken over by another host", lease.job)
+                    return
+        except Exception as exc:  # a transient error: the next beat tries again
+            log.warning("could not renew the %s lease: %s", lease.job, exc)

@@ -109,7 +109,25 @@ _V4 = [
         select 'interventions', null
         where not exists (select 1 from {ops}.write_guards where name = 'interventions')""",
 ]
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+#: v5: one lease row per exclusive job (``warehouse.jobs``): taken by a conditional UPDATE, so
+#: it holds across hosts on Snowflake, where a file lock cannot.
+_V5 = [
+    """create table if not exists {ops}.job_leases (
+        job varchar not null, owner varchar, host varchar, pid bigint, command varchar,
+        acquired_at timestamp, heartbeat_at timestamp, expires_at timestamp)""",
+    *(
+        f"""insert into {{ops}}.job_leases (job)
+        select '{job}' where not exists (select 1 from {{ops}}.job_leases where job = '{job}')"""
+        for job in (
+            "score-batch",
+            "deliver",
+            "ingest:bets",
+            "ingest:assessments",
+            "ingest:outcomes",
+        )
+    ),
+]
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -1,0 +1,182 @@
+"""Exclusive jobs across hosts (issue #25): a lease row in the warehouse, not only a file lock.
+
+Snowflake is fakesnow's server; "hosts" are processes (or threads) with their own cache folders,
+so the same-host file lock cannot see each other and only the lease keeps them apart.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import AS_OF
+from dk_sentinel.config import Settings
+from dk_sentinel.errors import BusyError
+from dk_sentinel.ingest import ingest
+from dk_sentinel.synthetic.generator import generate
+from dk_sentinel.usecases import Sentinel
+from dk_sentinel.warehouse import connect
+from dk_sentinel.warehouse.jobs import Lease, exclusive_job
+from dk_sentinel.warehouse.schema import bootstrap
+
+pytestmark = pytest.mark.snowflake
+
+
+def _child_env(settings: Settings, cache: Path, **extra: str) -> dict[str, str]:
+    """A sentinel process of its own "host": the same warehouse, its own cache folder."""
+    sf = settings.warehouse.snowflake
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env.update({
+        "XDG_CACHE_HOME": str(cache),
+        "SENTINEL_WAREHOUSE__BACKEND": "snowflake",
+        "SENTINEL_WAREHOUSE__SNOWFLAKE__ACCOUNT": sf.account,
+        "SENTINEL_WAREHOUSE__SNOWFLAKE__USER": sf.user,
+        "SENTINEL_WAREHOUSE__SNOWFLAKE__HOST": sf.host,
+        "SENTINEL_WAREHOUSE__SNOWFLAKE__PORT": str(sf.port),
+        "SENTINEL_WAREHOUSE__SNOWFLAKE__PROTOCOL": sf.protocol,
+        "SENTINEL_WAREHOUSE__SNOWFLAKE__EMULATOR": "true",
+        "SENTINEL_WAREHOUSE__SNOWFLAKE__DATABASE": sf.database,
+        **extra,
+    })  # fmt: skip
+    return env
+
+
+def _score(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dk_sentinel", "score-batch", "--as-of",
+         f"{AS_OF:%Y-%m-%d %H:%M}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group: kill -9 takes its dbt child too
+    )  # fmt: skip
+
+
+def _lease(settings: Settings) -> dict[str, Any]:
+    with connect(settings) as wh:
+        return wh.query_dicts("select * from {ops}.job_leases where job = 'score-batch'")[0]
+
+
+@pytest.fixture
+def loaded(fakesnow_server_settings: Settings, tmp_path: Path) -> Settings:
+    gen = generate(tmp_path / "data", players=40, days=30, seed=5, as_of=AS_OF)
+    with connect(fakesnow_server_settings) as wh:
+        bootstrap(wh)
+        for kind in ("bets", "assessments"):
+            ingest(wh, kind, [gen.files[kind]])  # type: ignore[arg-type]
+    return fakesnow_server_settings
+
+
+def test_two_hosts_score_at_once_one_runs_the_other_exits_75_naming_it(
+    loaded: Settings, tmp_path: Path
+) -> None:
+    first = _score(_child_env(loaded, tmp_path / "host-a"))
+    deadline = time.monotonic() + 120
+    while _lease(loaded)["owner"] is None:
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "the first run never took the lease"
+        time.sleep(0.1)
+    second = _score(_child_env(loaded, tmp_path / "host-b"))
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 75, err
+    assert f"another score-batch is running (pid {first.pid} on" in err
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert _lease(loaded)["owner"] is None  # released at the end
+    with connect(loaded) as wh:
+        runs = wh.query("select status from {ops}.scoring_runs")
+    assert runs == [("success",)]
+
+
+def test_a_killed_holders_lease_is_taken_over_after_it_expires_and_its_run_repaired(
+    loaded: Settings, tmp_path: Path
+) -> None:
+    short = {"SENTINEL_WAREHOUSE__LEASE_SECONDS": "3"}
+    holder = _score(_child_env(loaded, tmp_path / "host-a", **short))
+    deadline = time.monotonic() + 120
+    with connect(loaded) as wh:
+        while not wh.query("select 1 from {ops}.scoring_runs where status = 'running'"):
+            assert holder.poll() is None, holder.communicate()
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.1)
+    os.killpg(holder.pid, signal.SIGKILL)
+    holder.wait(30)
+    killed_at = time.monotonic()
+    early = _score(_child_env(loaded, tmp_path / "host-b", **short))
+    _, err = early.communicate(timeout=120)
+    if time.monotonic() - killed_at < 3:  # within the lease: still the dead holder's
+        assert early.returncode == 75 and f"pid {holder.pid}" in err, err
+    time.sleep(max(0.0, 3.5 - (time.monotonic() - killed_at)))
+    later = _score(_child_env(loaded, tmp_path / "host-b", **short))
+    _, err = later.communicate(timeout=300)
+    assert later.returncode == 0, err
+    assert "repairing 1 interrupted scoring run" in err
+    with connect(loaded) as wh:
+        runs = sorted(r[0] for r in wh.query("select status from {ops}.scoring_runs"))
+    assert runs == ["failed", "success"]
+
+
+def test_overlapping_loads_from_two_hosts_give_each_bet_once(
+    fakesnow_server_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dk_sentinel.warehouse.jobs as jobs
+
+    settings = fakesnow_server_settings
+    gen = generate(tmp_path / "data", players=30, days=20, seed=9, as_of=AS_OF)
+    lines = Path(gen.files["bets"]).read_text(encoding="utf-8").splitlines()
+    head, rows = lines[0], lines[1:]
+    half = len(rows) // 2
+    parts = []
+    for name, chunk in (("a", rows[: half + 200]), ("b", rows[half - 200 :])):  # 400 overlap
+        part = tmp_path / f"bets_{name}.csv"
+        part.write_text("\n".join([head, *chunk]) + "\n", encoding="utf-8")
+        parts.append(part)
+    with connect(settings) as wh:
+        bootstrap(wh)
+    # each thread is a host of its own: its own cache folder, so only the lease separates them
+    folders = threading.local()
+    monkeypatch.setattr(jobs, "cache_dir", lambda _s: folders.path)
+    results, errors = [], []
+
+    def load(part: Path) -> None:
+        folders.path = tmp_path / f"cache-{part.stem}"
+        folders.path.mkdir()
+        try:
+            results.append(Sentinel(settings).load_files("bets", [part]))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(p,)) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    with connect(settings) as wh:
+        stored, distinct = wh.query("select count(*), count(distinct bet_id) from {raw}.bets")[0]
+    assert stored == distinct == len(rows)
+    assert sum(r.accepted for r in results) == len(rows)
+    assert sum(r.already_present for r in results) == 400
+
+
+def test_a_held_lease_names_its_holder_and_is_free_after_release(
+    fakesnow_settings: Settings,
+) -> None:
+    with connect(fakesnow_settings) as wh:
+        bootstrap(wh)
+        other = Lease("deliver", 60)
+        assert other.take(wh) is None
+        mine = Lease("deliver", 60)
+        holder = mine.take(wh)
+        assert holder is not None and holder["owner"] == other.owner
+        other.release(wh)
+        assert mine.take(wh) is None
+    busy = pytest.raises(BusyError, match=r"another deliver is running \(pid \d+ on ")
+    with busy, exclusive_job(fakesnow_settings, "deliver", "wait"):
+        pass
