@@ -44,6 +44,14 @@ def test_dbt_snowflake_on_fakesnow_matches_duckdb(
         load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"}), gen.files, AS_OF
     )
     snow = load_and_score(fakesnow_server_settings, gen.files, AS_OF)
+    # the score history is a permanent table (Fail-safe kept); the scratch tables are transient
+    from dk_sentinel.warehouse.jobs import cache_dir
+
+    run_sql = cache_dir(fakesnow_server_settings) / "target" / "run" / "dk_sentinel" / "models"
+    history = (run_sql / "marts" / "rg_risk_scores.sql").read_text(encoding="utf-8").lower()
+    assert "create or replace table" in history and "transient" not in history
+    scratch = (run_sql / "intermediate" / "int_players_windowed.sql").read_text(encoding="utf-8")
+    assert "create or replace transient table" in scratch.lower()
     assert len(duck) == len(snow) == 120
     for d, s in zip(duck, snow, strict=True):
         assert d[0] == s[0] and d[2] == s[2], (d, s)

@@ -43,12 +43,14 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 SECRET_ENV = {
     "snowflake_password": "SNOWFLAKE_PASSWORD",
     "snowflake_private_key_passphrase": "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+    "snowflake_private_key": "SNOWFLAKE_PRIVATE_KEY",
+    "snowflake_oauth_token": "SNOWFLAKE_OAUTH_TOKEN",
     "anthropic_api_key": "ANTHROPIC_API_KEY",
     "webhook_secret": "SENTINEL_WEBHOOK_SECRET",
 }
 _SECRET_KEYS = {
     "password", "private_key_passphrase", "passphrase", "api_key", "anthropic_api_key",
-    "webhook_secret", "secret",
+    "webhook_secret", "secret", "private_key", "oauth_token", "token",
 }  # fmt: skip
 
 
@@ -78,8 +80,26 @@ class SnowflakeSettings(_Section):
     role: str = ""
     warehouse: str = "COMPUTE_WH"
     database: str = "RG_ANALYTICS"
-    authenticator: Literal["password", "key_pair", "externalbrowser"] = "password"
-    private_key_file: Path | None = None
+    authenticator: Literal["password", "key_pair", "oauth", "externalbrowser"] = Field(
+        default="password",
+        description="key_pair or oauth for cron and servers; externalbrowser (SSO) needs a "
+        "person at a browser the first time, then uses the connector's token cache",
+    )
+    private_key_file: Path | None = Field(
+        default=None, description="key_pair: the PEM file (or the key in $SNOWFLAKE_PRIVATE_KEY)"
+    )
+    oauth_token_file: Path | None = Field(
+        default=None,
+        description="oauth: a file your token refresher keeps current (or $SNOWFLAKE_OAUTH_TOKEN)",
+    )
+    connection_name: str = Field(
+        default="",
+        description="A connection of the Snowflake connections.toml; its account, user and "
+        "sign-in replace the ones here",
+    )
+    query_tag: str = Field(
+        default="dk-sentinel", description="QUERY_TAG of every session (the command is appended)"
+    )
     login_timeout_seconds: int = Field(default=30, ge=1)
     host: str = Field(default="", description="Only for a proxy / PrivateLink / emulator")
     port: int | None = None

@@ -40,6 +40,15 @@ def run_doctor(settings: Settings, connections: Connections) -> DoctorReport:
         The report; the caller decides the exit code from ``report.ok``.
     """
     checks = [Check(name="config", ok=True, required=True, detail="valid")]
+    if settings.warehouse.backend == "snowflake":
+        from dk_sentinel.warehouse.snowflake import sign_in
+
+        try:
+            mode, unattended, detail = sign_in(settings.warehouse)
+            checks.append(Check(name="sign-in", ok=unattended, required=False,
+                                detail=f"{mode}: {detail}"))  # fmt: skip
+        except SentinelError as exc:
+            checks.append(Check(name="sign-in", ok=False, required=True, detail=exc.message))
     try:
         with connections.connect() as wh:
             checks.append(

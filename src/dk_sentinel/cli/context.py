@@ -20,6 +20,7 @@ class AppState:
     config: Path | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     creates_warehouse: bool = True
+    command: str = ""
     _settings: Settings | None = None
     _app: Sentinel | None = None
 
@@ -35,6 +36,9 @@ class AppState:
             from dk_sentinel.config import load_settings
 
             settings = load_settings(self.config, self.overrides)
+            if self.command:  # Snowflake's query history shows which command ran a query
+                tag = settings.warehouse.snowflake.query_tag
+                settings.warehouse.snowflake.query_tag = f"{tag}:{self.command}"
             if not self.creates_warehouse:
                 from dk_sentinel.usecases import require_existing
 

@@ -151,6 +151,7 @@ def root(
         config=config,
         overrides=overrides,
         creates_warehouse=ctx.invoked_subcommand in CREATES_OR_NEEDS_NO_WAREHOUSE,
+        command=ctx.invoked_subcommand or "",
     )
 
 

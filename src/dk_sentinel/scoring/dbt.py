@@ -63,28 +63,46 @@ def profile_yaml(settings: Settings, *, keep_open: bool = True) -> str:
             f"      keep_open: {str(keep_open).lower()}\n"
         )
     sf = wh.snowflake
+    account, user, role, auth = sf.account, sf.user, sf.role, sf.authenticator
+    key_file = sf.private_key_file
+    if sf.connection_name:  # the named connection's account and sign-in (connections.toml)
+        from dk_sentinel.warehouse.snowflake import named_connection, sign_in
+
+        named = named_connection(sf.connection_name)
+        account, user = named.get("account", ""), named.get("user", "")
+        role = named.get("role", role)
+        auth = sign_in(wh)[0]  # type: ignore[assignment]
+        key_file = named.get("private_key_file") or named.get("private_key_path") or key_file
     lines = [
         "dk_sentinel:",
         "  target: snowflake",
         "  outputs:",
         "    snowflake:",
         "      type: snowflake",
-        f"      account: {_quote(sf.account)}",
-        f"      user: {_quote(sf.user)}",
+        f"      account: {_quote(account)}",
+        f"      user: {_quote(user)}",
         f"      database: {_quote(sf.database)}",
         f"      warehouse: {_quote(sf.warehouse)}",
         f"      schema: {_quote(wh.schemas.analytics)}",
         f"      threads: {threads}",
         f"      connect_timeout: {sf.login_timeout_seconds}",
+        f"      query_tag: {_quote(sf.query_tag)}",
+        "      client_session_keep_alive: true",
     ]
-    if sf.role:
-        lines.append(f"      role: {_quote(sf.role)}")
-    if sf.authenticator == "password":
+    if role:
+        lines.append(f"      role: {_quote(role)}")
+    if auth == "password":
         lines.append("      password: \"{{ env_var('SNOWFLAKE_PASSWORD') }}\"")
-    elif sf.authenticator == "key_pair":
-        lines.append(f"      private_key_path: {_quote(sf.private_key_file)}")
+    elif auth == "key_pair":
+        if key_file is not None:
+            lines.append(f"      private_key_path: {_quote(key_file)}")
+        else:
+            lines.append("      private_key: \"{{ env_var('SNOWFLAKE_PRIVATE_KEY') }}\"")
         from_env = "{{ env_var('SNOWFLAKE_PRIVATE_KEY_PASSPHRASE', '') }}"
         lines.append(f'      private_key_passphrase: "{from_env}"')
+    elif auth == "oauth":
+        lines += ["      authenticator: oauth",
+                  "      token: \"{{ env_var('SNOWFLAKE_OAUTH_TOKEN') }}\""]  # fmt: skip
     else:
         lines.append("      authenticator: externalbrowser")
     if sf.host:  # a proxy, PrivateLink or an emulator
@@ -193,6 +211,7 @@ def dbt_arguments(
         # incremental merges; the unit tests run on DuckDB, where the same SQL is tested.
         variables["tmp_relation_type"] = "transient"
         variables["snowflake_clustering"] = False  # fakesnow has no clustering keys
+        variables["pin_session"] = False  # nor ALTER SESSION
     if command[0] == "build":
         # Unit tests check the SQL on fixed inputs, not the data: dbt advises running them in
         # development and CI only (the test suite does), not in every production run.
@@ -315,7 +334,7 @@ def run_dbt(
         str(summary_file),
         *dbt_arguments(settings, command, variables),
     ]
-    env = {**os.environ, **_DBT_ENV}
+    env = {**os.environ, **_DBT_ENV, **secrets_env(settings)}
     started = time.perf_counter()
     deadline = time.monotonic() + settings.warehouse.busy_timeout_seconds
     while True:
@@ -337,6 +356,16 @@ def run_dbt(
             f"See {log_file}; the previous scores are intact.",
         )
     return replace(DbtResult(**summary["result"]), log_file=log_file, seconds=seconds)
+
+
+def secrets_env(settings: Settings) -> dict[str, str]:
+    """Secrets dbt reads with ``env_var()`` that sentinel found elsewhere (an OAuth token file)."""
+    sf = settings.warehouse.snowflake
+    if settings.warehouse.backend != "snowflake" or sf.authenticator != "oauth":
+        return {}
+    from dk_sentinel.warehouse.snowflake import connect_args
+
+    return {"SNOWFLAKE_OAUTH_TOKEN": connect_args(settings.warehouse)["token"]}
 
 
 _DBT_ENV = {
@@ -367,7 +396,7 @@ class ResidentDbt:
         """Run one dbt command (as :func:`run_dbt`), parsing first only when needed."""
         from dbt.cli.main import dbtRunner
 
-        os.environ.update(_DBT_ENV)
+        os.environ.update({**_DBT_ENV, **secrets_env(settings)})
         with self._lock:
             started = time.perf_counter()
             args = dbt_arguments(settings, command, variables, resident=True)

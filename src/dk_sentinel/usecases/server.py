@@ -65,6 +65,8 @@ class ServerRuntime:
         """
         settings = settings.model_copy(deep=True)
         settings.warehouse.busy_timeout_seconds = settings.api.busy_timeout_seconds
+        if not settings.warehouse.snowflake.query_tag.endswith(":serve"):
+            settings.warehouse.snowflake.query_tag += ":serve"
         self.settings = settings
         self.app = Sentinel(settings, connections=open_pool(settings, settings.api.pool_size))
         # A scheduled server keeps dbt loaded between its runs; otherwise each run is a child.

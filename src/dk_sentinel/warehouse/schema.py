@@ -8,6 +8,7 @@ refused rather than silently misread.
 from __future__ import annotations
 
 import logging
+import re
 
 from dk_sentinel.errors import RelationMissing, SchemaError
 from dk_sentinel.models import Document, utcnow
@@ -131,6 +132,17 @@ MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
+def _typed(wh: Warehouse, statement: str) -> str:
+    """The DDL for this warehouse: ``timestamp`` is ``timestamp_ntz`` on Snowflake.
+
+    Stated, not left to the account's TIMESTAMP_TYPE_MAPPING (the sessions are pinned too).
+    """
+    ddl = statement.lstrip().lower().startswith(("create", "alter"))
+    if wh.backend != "snowflake" or not ddl:
+        return statement
+    return re.sub(r"\btimestamp\b", "timestamp_ntz", statement)
+
+
 class SchemaStatus(Document):
     """The result of :func:`bootstrap` / :func:`check`."""
 
@@ -218,15 +230,18 @@ def bootstrap(wh: Warehouse) -> SchemaStatus:
     status = check(wh)
     wh.execute("create schema if not exists {ops}")
     wh.execute(
-        "create table if not exists {ops}.schema_migrations "
-        "(version integer not null, applied_at timestamp not null)"
+        _typed(
+            wh,
+            "create table if not exists {ops}.schema_migrations "
+            "(version integer not null, applied_at timestamp not null)",
+        )
     )
     # No transaction: DDL commits implicitly on Snowflake. Every statement is idempotent
     # ("if not exists") and the version is recorded last, so an interrupted migration is
     # completed by running `sentinel init` again.
     for version in status.applied:
         for statement in MIGRATIONS[version]:
-            wh.execute(statement)
+            wh.execute(_typed(wh, statement))
         wh.execute(
             "insert into {ops}.schema_migrations values (?, ?)",
             [version, utcnow()],

@@ -21,11 +21,60 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: Every session: UTC, timestamps without zone, whatever the account's or user's defaults
+#: (with TIMESTAMP_LTZ as-of literals would be read in the session zone, America/Los_Angeles by
+#: default, and come back zone-aware).
+PINNED_SESSION = {"TIMEZONE": "UTC", "TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ"}
+
+
+def named_connection(name: str) -> dict[str, Any]:
+    """A connection of the Snowflake ``connections.toml`` (the connector's own config reader).
+
+    Raises:
+        ConfigError: No such connection.
+    """
+    from snowflake.connector.config_manager import CONFIG_MANAGER
+
+    connections: Any = CONFIG_MANAGER["connections"]
+    if name not in connections:
+        raise ConfigError(
+            f"no Snowflake connection named {name!r} in connections.toml",
+            "List them with `snow connection list`, or set account/user/authenticator instead.",
+        )
+    return dict(connections[name])
+
+
+def sign_in(settings: WarehouseSettings) -> tuple[str, bool, str]:
+    """How sentinel signs in to Snowflake, and whether that works unattended (cron, a server).
+
+    Returns:
+        The mode, whether it needs no person at a browser, and a one-line detail.
+    """
+    sf = settings.snowflake
+    mode: str = sf.authenticator
+    source = ""
+    if sf.connection_name:
+        named = named_connection(sf.connection_name)
+        raw = str(named.get("authenticator", "snowflake")).lower()
+        mode = {"snowflake_jwt": "key_pair", "externalbrowser": "externalbrowser",
+                "oauth": "oauth"}.get(raw, "password")  # fmt: skip
+        source = f" (connections.toml: {sf.connection_name})"
+    unattended = mode != "externalbrowser"
+    detail = {
+        "password": "password from $SNOWFLAKE_PASSWORD: works under cron",
+        "key_pair": "key pair: works under cron and in servers (recommended)",
+        "oauth": "OAuth token: works under cron while the token refresher keeps it current",
+        "externalbrowser": "SSO in a browser: not for cron or servers (a person must sign in; "
+        "the connector caches the token for a few hours)",
+    }[mode]
+    return mode, unattended, detail + source
+
+
 def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
     """Build the keyword arguments of ``snowflake.connector.connect`` from settings + env secrets.
 
     Args:
-        settings: The warehouse settings.
+        settings: The warehouse settings (``query_tag`` already names the command).
 
     Returns:
         Connection keyword arguments (contain secrets: never log them).
@@ -34,22 +83,27 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
         ConfigError: A required setting or secret is missing.
     """
     sf = settings.snowflake
+    args: dict[str, Any] = {
+        "database": sf.database,
+        "schema": settings.schemas.ops,
+        "paramstyle": "qmark",
+        "login_timeout": sf.login_timeout_seconds,
+        "application": "dk_sentinel",
+        "session_parameters": {**PINNED_SESSION, "QUERY_TAG": sf.query_tag},
+        # the session token is renewed while a long run or an idle server holds it (it does
+        # not keep the warehouse running: that is billed by query only)
+        "client_session_keep_alive": True,
+    }
+    if sf.connection_name:
+        named_connection(sf.connection_name)  # a clear error for a name that does not exist
+        return {**args, "connection_name": sf.connection_name}
     missing = [name for name in ("account", "user") if not getattr(sf, name)]
     if missing:
         raise ConfigError(
             f"warehouse.snowflake.{missing[0]} is required for the snowflake backend",
             "Set it in sentinel.toml or SENTINEL_WAREHOUSE__SNOWFLAKE__" + missing[0].upper(),
         )
-    args: dict[str, Any] = {
-        "account": sf.account,
-        "user": sf.user,
-        "warehouse": sf.warehouse,
-        "database": sf.database,
-        "schema": settings.schemas.ops,
-        "paramstyle": "qmark",
-        "login_timeout": sf.login_timeout_seconds,
-        "application": "dk_sentinel",
-    }
+    args.update(account=sf.account, user=sf.user, warehouse=sf.warehouse)
     if sf.role:
         args["role"] = sf.role
     if sf.host:
@@ -65,18 +119,61 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
             )
         args["password"] = password
     elif sf.authenticator == "key_pair":
-        if sf.private_key_file is None:
-            raise ConfigError(
-                "warehouse.snowflake.private_key_file is required for key_pair authentication"
-            )
         args["authenticator"] = "SNOWFLAKE_JWT"
-        args["private_key_file"] = str(sf.private_key_file)
-        passphrase = secret("snowflake_private_key_passphrase")
-        if passphrase:
-            args["private_key_file_pwd"] = passphrase
+        key = secret("snowflake_private_key")
+        if key is not None:
+            args["private_key"] = _private_key_der(key)
+        elif sf.private_key_file is not None:
+            args["private_key_file"] = str(sf.private_key_file)
+            passphrase = secret("snowflake_private_key_passphrase")
+            if passphrase:
+                args["private_key_file_pwd"] = passphrase
+        else:
+            raise ConfigError(
+                "key_pair authentication needs warehouse.snowflake.private_key_file "
+                "or $SNOWFLAKE_PRIVATE_KEY"
+            )
+    elif sf.authenticator == "oauth":
+        args.update(authenticator="oauth", token=_oauth_token(settings))
     else:
-        args["authenticator"] = "externalbrowser"
+        # SSO: the connector caches the token (keyring / ~/.cache) so that the next
+        # connection of this user does not open a browser again
+        args.update(authenticator="externalbrowser", client_store_temporary_credential=True)
     return args
+
+
+def _oauth_token(settings: WarehouseSettings) -> str:
+    token = secret("snowflake_oauth_token")
+    path = settings.snowflake.oauth_token_file
+    if token is None and path is not None:
+        try:
+            token = path.read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise ConfigError(f"cannot read the OAuth token file {path}: {exc}") from None
+    if token is None:
+        raise ConfigError(
+            "oauth authentication needs $SNOWFLAKE_OAUTH_TOKEN or "
+            "warehouse.snowflake.oauth_token_file"
+        )
+    return token
+
+
+def _private_key_der(pem: str) -> bytes:
+    """The private key of ``$SNOWFLAKE_PRIVATE_KEY`` (PEM, optionally encrypted) as DER."""
+    from cryptography.hazmat.primitives import serialization
+
+    passphrase = secret("snowflake_private_key_passphrase")
+    try:
+        key = serialization.load_pem_private_key(
+            pem.encode(), password=passphrase.encode() if passphrase else None
+        )
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"$SNOWFLAKE_PRIVATE_KEY is not a usable PEM key: {exc}") from None
+    return key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def _snowflake_type(arrow_type: Any) -> str:

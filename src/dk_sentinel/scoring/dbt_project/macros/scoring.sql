@@ -9,7 +9,8 @@
 {% macro current_run() -%}
     {%- if execute -%}
         {%- set rows = run_query(
-            "select run_id, cast(as_of as varchar), cast(started_at as varchar) from "
+            "select run_id, " ~ timestamp_text('as_of') ~ ", " ~ timestamp_text('started_at')
+            ~ " from "
             ~ var('ops_schema') ~ ".scoring_runs where status = 'running' "
             ~ "order by started_at desc limit 1") -%}
         {%- if rows | length > 0 -%}
@@ -17,6 +18,24 @@
         {%- endif -%}
     {%- endif -%}
     {{ return({'run_id': var('run_id'), 'as_of': var('as_of'), 'scored_at': var('scored_at')}) }}
+{%- endmacro %}
+
+{#- A timestamp as 'YYYY-MM-DD HH:MM:SS' text, whatever the session's output format. -#}
+{% macro timestamp_text(column) -%}
+    {%- if target.type == 'snowflake' -%}
+        to_char({{ column }}, 'YYYY-MM-DD HH24:MI:SS')
+    {%- else -%}
+        strftime({{ column }}, '%Y-%m-%d %H:%M:%S')
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Snowflake sessions in UTC with zone-less timestamps (sentinel's connections are opened
+    so; dbt-snowflake sets only the query tag). Nothing on DuckDB, nor on the emulator (fakesnow
+    has no ALTER SESSION; its sessions are UTC and zone-less anyway). -#}
+{% macro pin_session() -%}
+    {%- if target.type == 'snowflake' and var('pin_session', true) -%}
+        alter session set timezone = 'UTC', timestamp_type_mapping = 'TIMESTAMP_NTZ'
+    {%- endif -%}
 {%- endmacro %}
 
 {#- T as a timestamp literal (unit tests override this macro). -#}

@@ -1,0 +1,177 @@
+"""Pinned Snowflake sessions and sign-in (issue #25): every connection, the dbt profile, DDL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from conftest import invoke
+from dk_sentinel.config import Settings, load_settings
+from dk_sentinel.errors import ConfigError
+from dk_sentinel.scoring.dbt import PROJECT_DIR, profile_yaml
+from dk_sentinel.warehouse import connect
+from dk_sentinel.warehouse.schema import bootstrap
+from dk_sentinel.warehouse.snowflake import connect_args, sign_in
+
+PINNED = {"TIMEZONE": "UTC", "TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ"}
+
+
+def _snowflake(**extra: Any) -> Settings:
+    return load_settings(
+        overrides={"warehouse.backend": "snowflake", "warehouse.snowflake.account": "xy12345",
+                   "warehouse.snowflake.user": "svc_sentinel", **extra}
+    )  # fmt: skip
+
+
+def test_every_connection_of_a_command_is_pinned_and_tagged_with_it(
+    fakesnow_settings: Settings, runner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import snowflake.connector
+
+    calls: list[dict[str, Any]] = []
+    real = snowflake.connector.connect
+
+    def spy(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    with connect(fakesnow_settings) as wh:
+        bootstrap(wh)
+    env = {"SENTINEL_WAREHOUSE__BACKEND": "snowflake",
+           "SENTINEL_WAREHOUSE__SNOWFLAKE__ACCOUNT": "fakesnow",
+           "SENTINEL_WAREHOUSE__SNOWFLAKE__USER": "tester"}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with mock.patch("snowflake.connector.connect", spy):
+        result = invoke(runner, "runs", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert calls, "no Snowflake connection was opened"
+    for kwargs in calls:
+        params = kwargs["session_parameters"]
+        assert {k: params[k] for k in PINNED} == PINNED
+        assert params["QUERY_TAG"] == "dk-sentinel:runs"
+        assert kwargs["client_session_keep_alive"] is True
+
+
+def test_the_dbt_profile_and_every_model_pin_the_session_too() -> None:
+    profile = profile_yaml(
+        _snowflake(**{"warehouse.snowflake.query_tag": "dk-sentinel:score-batch"})
+    )
+    assert 'query_tag: "dk-sentinel:score-batch"' in profile
+    assert "client_session_keep_alive: true" in profile
+    project = (PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8")
+    assert '+pre-hook: "{{ pin_session() }}"' in project
+    macro = (PROJECT_DIR / "macros" / "scoring.sql").read_text(encoding="utf-8")
+    assert "alter session set timezone = 'UTC', timestamp_type_mapping = 'TIMESTAMP_NTZ'" in macro
+
+
+def test_ddl_states_timestamp_ntz_on_snowflake_only() -> None:
+    from dk_sentinel.warehouse.schema import _typed
+
+    class Fake:
+        def __init__(self, backend: str) -> None:
+            self.backend = backend
+
+    ddl = "create table if not exists {ops}.t (at timestamp not null, current_timestamp_x int)"
+    assert "at timestamp_ntz not null" in _typed(Fake("snowflake"), ddl)  # type: ignore[arg-type]
+    assert "current_timestamp_x" in _typed(Fake("snowflake"), ddl)  # type: ignore[arg-type]
+    assert _typed(Fake("duckdb"), ddl) == ddl  # type: ignore[arg-type]
+    assert _typed(Fake("snowflake"), "select cast(x as timestamp)") == "select cast(x as timestamp)"  # type: ignore[arg-type]
+
+
+def test_sign_in_modes_for_cron_and_for_people(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("tok-123\n")
+    oauth = connect_args(_snowflake(**{"warehouse.snowflake.authenticator": "oauth",
+                                       "warehouse.snowflake.oauth_token_file": token}).warehouse)  # fmt: skip
+    assert oauth["authenticator"] == "oauth" and oauth["token"] == "tok-123"
+    sso = _snowflake(**{"warehouse.snowflake.authenticator": "externalbrowser"}).warehouse
+    assert connect_args(sso)["client_store_temporary_credential"] is True
+    assert sign_in(sso)[1] is False  # not for cron
+    monkeypatch.delenv("SNOWFLAKE_OAUTH_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="SNOWFLAKE_OAUTH_TOKEN"):
+        connect_args(_snowflake(**{"warehouse.snowflake.authenticator": "oauth"}).warehouse)
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()  # fmt: skip
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY", pem)
+    key_pair = _snowflake(**{"warehouse.snowflake.authenticator": "key_pair"}).warehouse
+    args = connect_args(key_pair)
+    assert args["authenticator"] == "SNOWFLAKE_JWT" and isinstance(args["private_key"], bytes)
+    assert sign_in(key_pair) == ("key_pair", True, sign_in(key_pair)[2])
+    assert "private_key: \"{{ env_var('SNOWFLAKE_PRIVATE_KEY') }}\"" in profile_yaml(
+        _snowflake(**{"warehouse.snowflake.authenticator": "key_pair"})
+    )
+
+
+def test_a_named_connection_of_connections_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "snowflake"
+    home.mkdir()
+    (home / "connections.toml").write_text(
+        '[cron]\naccount = "ab12345"\nuser = "svc_cron"\nauthenticator = "SNOWFLAKE_JWT"\n'
+        'private_key_file = "/etc/sentinel/rsa_key.p8"\n', encoding="utf-8",
+    )  # fmt: skip
+    os.chmod(home / "connections.toml", 0o600)
+    # the connector finds connections.toml when it is imported: a process of its own
+    code = """
+import json
+from dk_sentinel.config import load_settings
+from dk_sentinel.errors import ConfigError
+from dk_sentinel.scoring.dbt import profile_yaml
+from dk_sentinel.warehouse.snowflake import connect_args, sign_in
+def settings(name):
+    return load_settings(overrides={"warehouse.backend": "snowflake",
+                                    "warehouse.snowflake.connection_name": name})
+s = settings("cron")
+args = connect_args(s.warehouse)
+try:
+    connect_args(settings("nope").warehouse)
+    missing = None
+except ConfigError as exc:
+    missing = exc.message
+print(json.dumps({"args": {k: v for k, v in args.items() if k != "private_key"},
+                  "sign_in": sign_in(s.warehouse), "profile": profile_yaml(s),
+                  "missing": missing}))
+"""
+    env = {**os.environ, "SNOWFLAKE_HOME": str(home)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, timeout=60)  # fmt: skip
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["args"]["connection_name"] == "cron" and "password" not in found["args"]
+    assert found["args"]["session_parameters"]["TIMEZONE"] == "UTC"
+    assert found["sign_in"][:2] == ["key_pair", True]
+    assert 'account: "ab12345"' in found["profile"]
+    assert 'private_key_path: "/etc/sentinel/rsa_key.p8"' in found["profile"]
+    assert found["missing"] == "no Snowflake connection named 'nope' in connections.toml"
+
+
+def test_doctor_says_how_sentinel_signs_in_and_whether_cron_can(
+    fakesnow_settings: Settings, runner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {"SENTINEL_WAREHOUSE__BACKEND": "snowflake",
+                       "SENTINEL_WAREHOUSE__SNOWFLAKE__ACCOUNT": "fakesnow",
+                       "SENTINEL_WAREHOUSE__SNOWFLAKE__USER": "tester"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    result = invoke(runner, "doctor", "--format", "json")
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["sign-in"]["ok"] is True
+    assert checks["sign-in"]["detail"].startswith("password: password from $SNOWFLAKE_PASSWORD")
+    monkeypatch.setenv("SENTINEL_WAREHOUSE__SNOWFLAKE__AUTHENTICATOR", "externalbrowser")
+    result = invoke(runner, "doctor", "--format", "json")
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["sign-in"]["ok"] is False and "not for cron" in checks["sign-in"]["detail"]
