@@ -182,7 +182,37 @@ def test_api_keys_cli_create_list_revoke(runner, scored: Settings) -> None:
         assert client.get("/api/runs", headers=_h(key)).status_code == 200
         revoked = invoke(runner, "--db", db, "api-keys", "revoke", listed[0]["key_id"])
         assert revoked.exit_code == 0
+        # remembered for [api] key_cache_seconds (30 s, documented), then refused
+        assert client.get("/api/runs", headers=_h(key)).status_code == 200
+    with TestClient(create_app(scored)) as client:
         assert client.get("/api/runs", headers=_h(key)).status_code == 401
+    uncached = scored.model_copy(deep=True)
+    uncached.api.key_cache_seconds = 0
+    with TestClient(create_app(uncached)) as client:
+        assert client.get("/api/runs", headers=_h(key)).status_code == 401
+
+
+def test_a_valid_key_is_looked_up_once_per_cache_period(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #25: every request ran a warehouse query (the key lookup), so a warehouse serving
+    the API never suspended."""
+    client, keys = api
+    lookups: list[str] = []
+    real = Sentinel.authenticate_api_key
+
+    def counted(self: Sentinel, presented: str) -> Any:
+        lookups.append(presented)
+        return real(self, presented)
+
+    monkeypatch.setattr(Sentinel, "authenticate_api_key", counted)
+    for _ in range(5):
+        assert client.get("/health/ready").status_code == 200
+        assert client.get("/api/runs", headers=_h(keys["viewer"])).status_code == 200
+    assert lookups == [keys["viewer"]]
+    assert client.get("/api/runs", headers=_h("sk_00_wrong")).status_code == 401
+    assert client.get("/api/runs", headers=_h("sk_00_wrong")).status_code == 401
+    assert lookups.count("sk_00_wrong") == 2  # a wrong key is never remembered
 
 
 def test_a_too_short_analyst_id_is_a_usage_error_not_an_internal_one(

@@ -175,3 +175,34 @@ def test_doctor_says_how_sentinel_signs_in_and_whether_cron_can(
     result = invoke(runner, "doctor", "--format", "json")
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["sign-in"]["ok"] is False and "not for cron" in checks["sign-in"]["detail"]
+
+
+def test_no_statement_binds_its_limit() -> None:
+    """Some Snowflake versions refuse ``LIMIT ?``: limits are validated integer literals."""
+    import re
+
+    import dk_sentinel
+
+    root = Path(dk_sentinel.__file__).parent
+    bound = [
+        str(path.relative_to(root))
+        for path in [*root.rglob("*.py"), *root.rglob("*.sql")]
+        if re.search(r"\blimit\s+\?", path.read_text(encoding="utf-8"), re.IGNORECASE)
+    ]
+    assert bound == []
+
+
+def test_a_dead_pooled_connection_is_replaced_before_use(
+    fakesnow_settings: Settings,
+) -> None:
+    from dk_sentinel.warehouse.pool import SnowflakePool
+
+    pool = SnowflakePool(fakesnow_settings.warehouse, 2)
+    with pool.connect() as first:
+        assert first.query("select 1") == [(1,)]
+    first.con.close()  # e.g. the session expired while the server was idle
+    with pool.connect() as second:
+        assert second is not first and second.query("select 2") == [(2,)]
+    with pool.connect() as third:
+        assert third is second  # a live one is reused
+    pool.close()

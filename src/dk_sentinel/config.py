@@ -312,6 +312,13 @@ class ApiSettings(_Section):
     )
     access_log: Literal["plain", "json"] = "plain"
     pool_size: int = Field(default=4, ge=1, le=64, description="Snowflake connections at most")
+    key_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="A valid API key is remembered this long (a revoked key keeps working up "
+        "to this long; 0: look every key up): requests need no warehouse query to "
+        "authenticate, and an idle Snowflake warehouse can suspend",
+    )
     shutdown_timeout_seconds: float = Field(
         default=30.0, ge=0, description="On stop, wait this long for a scheduled batch"
     )

@@ -466,8 +466,8 @@ def build_queue(
               and (cast(? as varchar) is null or q.state = ?)
               and (? or a.player_id is null)
             order by q.composite_risk_score desc, q.evidence_strength desc, q.player_id
-            limit ?""",
-            [now, now, *allowed, state, state, include_actioned, limit],
+            limit {int(limit)}""",  # a literal: some Snowflake versions refuse a bound LIMIT
+            [now, now, *allowed, state, state, include_actioned],
         )
     except RelationMissing:
         return Queue(run_id=None, as_of=None, min_category=min_category, items=[])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import threading
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -33,6 +35,24 @@ class ApiState:
         self.limit = runtime.settings.api.rate_limit
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self.rate = parse(self.limit)
+        self._keys: dict[str, tuple[ApiKey, float]] = {}  # sha256 of the key -> (key, until)
+        self._keys_guard = threading.Lock()
+
+    def authenticate(self, presented: str) -> ApiKey | None:
+        """The key behind ``presented``, from memory for ``[api] key_cache_seconds``."""
+        ttl = self.runtime.settings.api.key_cache_seconds
+        digest = hashlib.sha256(presented.encode()).hexdigest()
+        now = time.monotonic()
+        with self._keys_guard:
+            cached = self._keys.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        key = self.runtime.app.authenticate_api_key(presented)
+        if key is not None and ttl > 0:
+            with self._keys_guard:
+                self._keys = {d: v for d, v in self._keys.items() if v[1] > now}
+                self._keys[digest] = (key, now + ttl)
+        return key
 
 
 def _state(request: Request) -> ApiState:
@@ -59,7 +79,7 @@ def _caller(needed: Role) -> Callable[..., ApiKey]:
 
     def check(request: Request, x_api_key: Annotated[str | None, Security(_API_KEY)]) -> ApiKey:
         state = _state(request)
-        key = state.runtime.app.authenticate_api_key(x_api_key) if x_api_key else None
+        key = state.authenticate(x_api_key) if x_api_key else None
         if key is None:
             raise Unauthorised()
         request.state.key_id = key.key_id

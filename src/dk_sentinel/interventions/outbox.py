@@ -116,8 +116,8 @@ def pending(
     rows = wh.query_dicts(
         "select * from {ops}.outbox where status = 'pending' "
         "and (cast(? as timestamp) is null or next_attempt_at <= ?) "
-        "order by created_at, item_id limit ?",
-        [due_by, due_by, limit],
+        f"order by created_at, item_id limit {int(limit)}",  # a literal (Snowflake)
+        [due_by, due_by],
     )
     return [_item(r) for r in rows]
 

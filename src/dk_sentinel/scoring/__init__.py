@@ -87,8 +87,8 @@ def list_runs(wh: Warehouse, limit: int = 20) -> list[BatchRun]:
         Runs.
     """
     rows = wh.query_dicts(
-        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs order by started_at desc limit ?",
-        [limit],
+        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs order by started_at desc "
+        f"limit {int(limit)}",  # a literal: some Snowflake versions refuse a bound LIMIT
     )
     return [_row_to_run(r) for r in rows]
 

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Give the embedded file back after this long without a request.
 IDLE_SECONDS = 1.0
+#: A pooled Snowflake connection idle longer than this is probed (``select 1``) before use.
+IDLE_PROBE_SECONDS = 60.0
 
 
 class SharedDuckDB:
@@ -159,19 +161,28 @@ class SnowflakePool:
             size: The most connections open at once (a lease waits for a free one).
         """
         self._settings = settings
-        self._idle: list[Warehouse] = []
+        self._idle: list[tuple[Any, float]] = []  # (connection, when it was given back)
         self._slots = threading.BoundedSemaphore(size)
         self._guard = threading.Lock()
 
     @contextmanager
     def connect(self) -> Iterator[Warehouse]:
-        """A pooled connection; one that failed mid-lease is closed, not reused."""
+        """A pooled connection, checked before use; one that failed mid-use is not reused."""
         from dk_sentinel.warehouse.snowflake import SnowflakeWarehouse
 
         self._slots.acquire()
         try:
             with self._guard:
-                wh = self._idle.pop() if self._idle else None
+                idle = self._idle.pop() if self._idle else None
+            wh = None
+            if idle is not None:
+                wh, since = idle
+                # after a long idle the session may have expired (or the network dropped it):
+                # the first request would fail, so a cheap query checks it first
+                if not wh.alive(probe=time.monotonic() - since > IDLE_PROBE_SECONDS):
+                    log.info("a pooled Snowflake connection was dead; opening a new one")
+                    wh.close()
+                    wh = None
             if wh is None:
                 wh = SnowflakeWarehouse(self._settings)
             try:
@@ -180,7 +191,7 @@ class SnowflakePool:
                 wh.close()
                 raise
             with self._guard:
-                self._idle.append(wh)
+                self._idle.append((wh, time.monotonic()))
         finally:
             self._slots.release()
 
@@ -188,7 +199,7 @@ class SnowflakePool:
         """Close every idle connection."""
         with self._guard:
             idle, self._idle = self._idle, []
-        for wh in idle:
+        for wh, _since in idle:
             wh.close()
 
 

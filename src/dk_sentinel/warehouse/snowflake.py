@@ -310,6 +310,21 @@ class SnowflakeWarehouse(BaseWarehouse):
             marks = ", ".join("?" for _ in columns)
             local.executemany(f"insert into {name} values ({marks})", [list(r) for r in rows])
 
+    def alive(self, *, probe: bool) -> bool:
+        """Whether the connection can still be used (``probe``: ask the server with a query)."""
+        if self.con.is_closed():
+            return False
+        if not probe:
+            return True
+        try:
+            cursor = self.con.cursor()
+            cursor.execute("select 1")
+            cursor.fetchall()
+            cursor.close()
+        except Exception:  # any failure: the pool opens a fresh connection instead
+            return False
+        return True
+
     def close(self) -> None:
         """Close the Snowflake connection and the local engine."""
         if self._local is not None:
