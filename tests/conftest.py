@@ -216,6 +216,35 @@ def fakesnow_server_settings() -> Iterator[Settings]:
             yield settings
 
 
+@pytest.fixture
+def snowflake_live_settings() -> Iterator[Settings]:
+    """A real Snowflake account (issue #25), only when ``SENTINEL_SNOWFLAKE_LIVE=1``.
+
+    The account, user, sign-in, database and warehouse come from the usual settings
+    (``SENTINEL_WAREHOUSE__SNOWFLAKE__*``, ``sentinel.toml``, secrets from the environment);
+    the tests use schemas of their own (``T<random>_RAW/OPS/ANALYTICS``), dropped afterwards.
+    """
+    if os.environ.get("SENTINEL_SNOWFLAKE_LIVE") != "1":
+        pytest.skip("no live Snowflake account: set SENTINEL_SNOWFLAKE_LIVE=1 and credentials")
+    token = f"T{uuid.uuid4().hex[:8].upper()}"
+    settings = load_settings(
+        overrides={
+            "warehouse.backend": "snowflake",
+            "warehouse.schemas.raw": f"{token}_RAW",
+            "warehouse.schemas.ops": f"{token}_OPS",
+            "warehouse.schemas.analytics": f"{token}_ANALYTICS",
+        }
+    )
+    try:
+        yield settings
+    finally:
+        from dk_sentinel.warehouse import connect
+
+        with connect(settings) as wh:
+            for schema in ("{raw}", "{ops}", "{analytics}"):
+                wh.execute(f"drop schema if exists {schema} cascade")
+
+
 # ---- the fast inner loop ---------------------------------------------------------------------
 
 #: Fixtures that run dbt (a whole build costs seconds): a test using one is `slow`.

@@ -13,12 +13,20 @@ from dk_sentinel.warehouse import Warehouse, connect
 from dk_sentinel.warehouse.schema import SCHEMA_VERSION, bootstrap, check, require_current
 
 
-@pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.snowflake)])
+@pytest.fixture(
+    params=[
+        "duckdb",
+        pytest.param("snowflake", marks=pytest.mark.snowflake),
+        pytest.param("snowflake_live", marks=pytest.mark.snowflake_live),
+    ]
+)
 def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     if request.param == "duckdb":
         yield load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
-    else:
+    elif request.param == "snowflake":
         yield request.getfixturevalue("fakesnow_settings")
+    else:  # a real account, skipped without SENTINEL_SNOWFLAKE_LIVE=1
+        yield request.getfixturevalue("snowflake_live_settings")
 
 
 @pytest.fixture
