@@ -117,10 +117,10 @@ def test_library_never_imports_typer_or_rich() -> None:
 def test_init_twice_then_doctor(runner) -> None:
     first = invoke(runner, "init")
     assert first.exit_code == 0
-    assert "Schema migrated from version 0 to 5" in first.stderr
+    assert "Schema migrated from version 0 to 6" in first.stderr
     second = invoke(runner, "init")
     assert second.exit_code == 0
-    assert "Schema is up to date (version 5)" in second.stderr
+    assert "Schema is up to date (version 6)" in second.stderr
     doctor = invoke(runner, "doctor", "--format", "json")
     assert doctor.exit_code == 0, doctor.stderr
     checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}

@@ -294,3 +294,85 @@ def test_a_timestamp_in_the_future_is_rejected_with_its_reason(
     # the tolerance is the operator's ([ingest] max_future_minutes)
     again = bets_file(tmp_path / "again.csv", future)
     assert ingest(wh, "bets", [again], max_future_minutes=60 * 24 * 365 * 10).accepted == 1
+
+
+PAYMENTS = "payment_id,player_id,requested_at,completed_at,kind,status,amount,method_id"
+
+
+def test_payments_load_strictly_and_keep_each_status_change_as_history(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    """Issue #26 (data contract v1.1, section 4)."""
+    first = bets_file(
+        tmp_path / "payments_1.csv",
+        "P1,PLR_1234_MA,2026-11-01T10:00:00Z,2026-11-01T10:00:05Z,deposit,completed,500.00,card-1",
+        "P2,PLR_1234_MA,2026-11-02T09:00:00Z,,withdrawal,pending,200.00,bank-1",
+        "P3,PLR_1234_MA,2026-11-02T09:00:00Z,,deposit,completed,50.00,",  # no completed_at
+        "P4,PLR_12_MA,2026-11-02T09:00:00Z,,deposit,pending,-5,",  # bad id, bad amount
+        "P5,PLR_1234_MA,2026-11-03T09:00:00Z,2026-11-02T09:00:00Z,deposit,completed,5,c",
+        "P6,PLR_1234_MA,2026-11-03T09:00:00Z,,refund,pending,5,",
+        header=PAYMENTS,
+    )
+    result = load(wh, "payments", first)
+    assert result.accepted == 2 and result.rejected == 4
+    reasons = " | ".join(r[0] for r in wh.query("select reasons from {ops}.ingest_rejects"))
+    for expected in (
+        "completed_at is required when status is completed",
+        "player_id 'PLR_12_MA' does not match",
+        "amount '-5' must be greater than 0",
+        "completed_at is before requested_at",
+        "kind 'refund' is not one of deposit/withdrawal",
+    ):
+        assert expected in reasons, expected
+    # the pending withdrawal is cancelled by the player: a status change, kept as history
+    later = bets_file(
+        tmp_path / "payments_2.csv",
+        "P2,PLR_1234_MA,2026-11-02T09:00:00Z,2026-11-02T18:00:00Z,withdrawal,cancelled,200.00,"
+        "bank-1",
+        "P1,PLR_1234_MA,2026-11-01T10:00:00Z,2026-11-01T10:00:05Z,deposit,completed,500.00,card-1",
+        header=PAYMENTS,
+    )
+    again = load(wh, "payments", later)
+    assert (again.accepted, again.already_present, again.rejected) == (1, 1, 0)
+    history = wh.query(
+        "select status from {raw}.payments where payment_id = 'P2' order by loaded_at, status"
+    )
+    assert history == [("pending",), ("cancelled",)]
+    conflict = bets_file(
+        tmp_path / "payments_3.csv",
+        "P1,PLR_1234_MA,2026-11-01T10:00:00Z,2026-11-01T10:00:05Z,deposit,completed,900.00,card-1",
+        header=PAYMENTS,
+    )
+    assert load(wh, "payments", conflict).rejected == 1  # the stored row is kept
+
+
+def test_account_events_load_strictly(wh: Warehouse, tmp_path: Path) -> None:
+    """Issue #26 (data contract v1.1, section 5)."""
+    path = bets_file(
+        tmp_path / "account_events.csv",
+        "E1,PLR_1234_MA,2026-11-01T10:00:00Z,deposit_limit_increased,1000,week",
+        "E2,PLR_1234_MA,2026-11-01T11:00:00Z,self_exclusion_page_viewed,,",
+        "E3,PLR_1234_MA,2026-11-01T12:00:00Z,timeout_started,24,",
+        "E4,PLR_1234_MA,2026-11-01T12:00:00Z,login,,week",
+        "E5,PLR_1234_MA,2026-11-01T12:00:00Z,limit_raised,,",
+        "E6,PLR_1234_MA,2026-11-01T12:00:00Z,deposit_limit_set,-10,day",
+        header="event_id,player_id,occurred_at,event_type,value,period",
+    )
+    result = load(wh, "account_events", path)
+    assert result.accepted == 3 and result.rejected == 3
+    reasons = " | ".join(r[0] for r in wh.query("select reasons from {ops}.ingest_rejects"))
+    assert "period applies only to deposit limit events" in reasons
+    assert "event_type 'limit_raised' is not one of" in reasons
+    assert "value '-10' must not be negative" in reasons
+    assert load(wh, "account_events", path).already_present == 3
+
+
+def test_cli_ingests_account_events_by_their_hyphenated_name(runner, tmp_path: Path) -> None:
+    invoke(runner, "init")
+    path = bets_file(
+        tmp_path / "events.csv", "E1,PLR_1234_MA,2026-11-01T10:00:00Z,login,,",
+        header="event_id,player_id,occurred_at,event_type,value,period",
+    )  # fmt: skip
+    result = invoke(runner, "ingest", "account-events", str(path), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["kind"] == "account_events"

@@ -34,17 +34,34 @@ from pydantic import Field
 
 from dk_sentinel.config import OUTCOME_TYPES
 from dk_sentinel.errors import PartialFailure, UsageError
-from dk_sentinel.models import PLAYER_ID_FORM, PLAYER_ID_PATTERN, Document, utcnow
+from dk_sentinel.models import (
+    PLAYER_ID_FORM,
+    PLAYER_ID_PATTERN,
+    ContractKind,
+    Document,
+    utcnow,
+)
 from dk_sentinel.warehouse import Warehouse
 from dk_sentinel.warehouse.schema import require_current
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["bets", "assessments", "outcomes"]
+Kind = ContractKind
 SETTLED_STATUSES = ("won", "lost", "push", "void", "cashout")
 STATUSES = (*SETTLED_STATUSES, "pending")
 MARKETS = ("moneyline", "spread", "total", "prop", "parlay", "futures", "other")
 EVENT_TYPES = OUTCOME_TYPES
+PAYMENT_KINDS = ("deposit", "withdrawal")
+#: cancelled: withdrawn by the player before it was paid out ("reversed withdrawal");
+#: reversed: a completed payment charged back.
+PAYMENT_STATUSES = ("completed", "pending", "declined", "cancelled", "reversed")
+ACCOUNT_EVENT_TYPES = (
+    "deposit_limit_set", "deposit_limit_increased", "deposit_limit_decreased",
+    "deposit_limit_removed", "timeout_started", "self_exclusion_page_viewed",
+    "self_exclusion_started", "rg_page_viewed", "session_started", "session_ended",
+    "contact_rg", "login",
+)  # fmt: skip
+LIMIT_PERIODS = ("day", "week", "month")
 
 
 def _in(values: Sequence[str]) -> str:
@@ -218,6 +235,48 @@ CONTRACTS: dict[str, Contract] = {
             Column("player_id", "player_id", required=True),
             Column("event_at", "ts", required=True),
             Column("event_type", "enum", required=True, values=EVENT_TYPES),
+        ),
+    ),
+    # v1.1. A payment's rows are its history: a later row with another status is a change
+    # (a pending withdrawal then cancelled), kept beside the first; the same status again
+    # with other values is a conflict.
+    "payments": Contract(
+        table="payments",
+        key=("payment_id", "status"),
+        columns=(
+            Column("payment_id", "text", required=True),
+            Column("player_id", "player_id", required=True),
+            Column("requested_at", "ts", required=True),
+            Column("completed_at", "ts"),
+            Column("kind", "enum", required=True, values=PAYMENT_KINDS),
+            Column("status", "enum", required=True, values=PAYMENT_STATUSES),
+            Column("amount", "dec", True, check="v > 0", words="must be greater than 0"),
+            Column("method_id", "text"),
+        ),
+        row_rules=(
+            "case when _p_status in ('completed', 'cancelled', 'reversed') "
+            "and _t_completed_at is null "
+            "then 'completed_at is required when status is ' || _p_status end",
+            "case when _p_status in ('pending', 'declined') and _t_completed_at is not null "
+            "then 'completed_at must be empty while status is ' || _p_status end",
+            "case when _p_completed_at < _p_requested_at "
+            "then 'completed_at is before requested_at' end",
+        ),
+    ),
+    "account_events": Contract(
+        table="account_events",
+        key=("event_id",),
+        columns=(
+            Column("event_id", "text", required=True),
+            Column("player_id", "player_id", required=True),
+            Column("occurred_at", "ts", required=True),
+            Column("event_type", "enum", required=True, values=ACCOUNT_EVENT_TYPES),
+            Column("value", "dec", check="v >= 0", words="must not be negative"),
+            Column("period", "enum", values=LIMIT_PERIODS),
+        ),
+        row_rules=(
+            "case when _t_period is not null and _p_event_type not like 'deposit_limit_%' "
+            "then 'period applies only to deposit limit events' end",
         ),
     ),
 }
@@ -464,7 +523,7 @@ def ingest(
 
     Args:
         wh: An open warehouse whose schema is current.
-        kind: ``bets``, ``assessments`` or ``outcomes``.
+        kind: ``bets``, ``assessments``, ``outcomes``, ``payments`` or ``account_events``.
         paths: Files, directories or globs.
         rejects_out: Also write the rejected rows (with reasons) to this CSV file.
         progress: Called with a short status line at each step.
@@ -480,7 +539,7 @@ def ingest(
         UsageError: A file cannot be read or lacks required columns (nothing is loaded).
     """
     if kind not in CONTRACTS:
-        raise UsageError(f"unknown kind {kind!r}", "Use bets, assessments or outcomes.")
+        raise UsageError(f"unknown kind {kind!r}", f"Use one of {', '.join(CONTRACTS)}.")
     say = progress or (lambda _msg: None)
     contract = CONTRACTS[kind]
     files = expand_paths(paths, kind)

@@ -39,6 +39,8 @@ QUEUE_CATEGORIES: tuple[QueueCategory, ...] = get_args(QueueCategory)
 COMPONENTS = ("loss_chase", "bet_escalation", "market_drift", "temporal_risk", "gamalyze")
 Component = Literal["loss_chase", "bet_escalation", "market_drift", "temporal_risk", "gamalyze"]
 InterventionType = Literal["nudge", "timeout", "watchlist", "referral"]
+#: The data contract's file kinds (payments and account_events: contract v1.1).
+ContractKind = Literal["bets", "assessments", "outcomes", "payments", "account_events"]
 #: ``live``: a run analysts see (its scores become the latest when it succeeds); ``replay``: a
 #: past as-of scored for backtests and calibration, never shown as latest.
 RunKind = Literal["live", "replay"]

@@ -5,20 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
 from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, emit, info, progress
+from dk_sentinel.models import ContractKind
 
-
-class Kind(StrEnum):
-    """Contract file kinds."""
-
-    bets = "bets"
-    assessments = "assessments"
-    outcomes = "outcomes"
+#: The data contract's file kinds, as typed on the command line (account-events).
+Kind = StrEnum(  # type: ignore[misc]
+    "Kind", {k.replace("_", "-"): k.replace("_", "-") for k in get_args(ContractKind)}
+)
 
 
 class FileFormat(StrEnum):
@@ -89,7 +87,10 @@ def generate(
 def ingest(
     ctx: typer.Context,
     kind: Annotated[
-        Kind, typer.Argument(help="What the files hold: bets, assessments or outcomes.")
+        Kind,
+        typer.Argument(
+            help="What the files hold: bets, assessments, outcomes, payments or account-events."
+        ),
     ],
     paths: Annotated[
         list[str], typer.Argument(help="Files, directories or glob patterns.", show_default=False)
@@ -106,7 +107,10 @@ def ingest(
     from rich.table import Table
 
     with progress(f"ingest {kind.value}") as say:
-        result = state(ctx).app.load_files(kind.value, paths, rejects_out=rejects_out, progress=say)
+        contract_kind: ContractKind = kind.value.replace("-", "_")  # type: ignore[assignment]
+        result = state(ctx).app.load_files(
+            contract_kind, paths, rejects_out=rejects_out, progress=say
+        )
 
     def render(r: Any) -> Table:
         table = Table(

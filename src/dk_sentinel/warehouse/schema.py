@@ -128,7 +128,25 @@ _V5 = [
         )
     ),
 ]
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+#: v6 (data contract v1.1): payments (each status change a row: the history is kept) and the
+#: players' use of responsible-gaming tools and their account.
+_V6 = [
+    """create table if not exists {raw}.payments (
+        payment_id varchar not null, player_id varchar not null,
+        requested_at timestamp not null, completed_at timestamp, kind varchar not null,
+        status varchar not null, amount decimal(18, 4) not null, method_id varchar,
+        source_file varchar, load_id varchar, loaded_at timestamp not null)""",
+    """create table if not exists {raw}.account_events (
+        event_id varchar not null, player_id varchar not null, occurred_at timestamp not null,
+        event_type varchar not null, value decimal(18, 4), period varchar,
+        source_file varchar, load_id varchar, loaded_at timestamp not null)""",
+    *(
+        f"""insert into {{ops}}.job_leases (job)
+        select '{job}' where not exists (select 1 from {{ops}}.job_leases where job = '{job}')"""
+        for job in ("ingest:payments", "ingest:account_events")
+    ),
+]
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
