@@ -302,6 +302,19 @@ class DeliverySettings(_Section):
     batch_size: int = Field(default=100, ge=1, le=10_000)
 
 
+class JurisdictionSettings(_Section):
+    """Which trigger pack applies to which state (the suffix of the player id)."""
+
+    states: dict[str, str] = Field(
+        default_factory=lambda: {"NJ": "nj"},
+        description="State -> pack (shipped: nj, ukgc, base; or your own in packs_dir)",
+    )
+    default_pack: str = Field(default="base", description="The pack of every other state")
+    packs_dir: Path | None = Field(
+        default=None, description="A folder of your own NAME.toml packs (they win over shipped)"
+    )
+
+
 class ApiSettings(_Section):
     """``sentinel serve``: limits, CORS, and how long a request waits for the warehouse."""
 
@@ -376,6 +389,7 @@ class Settings(BaseSettings):
     outcomes: OutcomesSettings = OutcomesSettings()
     delivery: DeliverySettings = DeliverySettings()
     api: ApiSettings = ApiSettings()
+    jurisdictions: JurisdictionSettings = JurisdictionSettings()
     ai: AISettings = AISettings()
     actions: ActionSettings = ActionSettings()
     _sources: dict[str, Any] = PrivateAttr(default_factory=dict)

@@ -23,6 +23,7 @@ from typing import Any
 
 from dk_sentinel.config import HistorySettings, Settings
 from dk_sentinel.errors import ScoringError
+from dk_sentinel.jurisdictions import publish_rules
 from dk_sentinel.models import BatchRun, RunKind, utcnow
 from dk_sentinel.scoring.dbt import (
     PROJECT_DIR,
@@ -352,6 +353,7 @@ def score_batch(
                 log.info("score-batch skipped: no new bets since the last successful run")
                 return run
             _insert_run(wh, run)
+            publish_rules(wh, settings)  # the jurisdiction triggers this run evaluates
             build = ["build"]
             if seeds_current(wh):
                 build += ["--exclude-resource-type", "seed"]

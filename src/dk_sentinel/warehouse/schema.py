@@ -145,6 +145,13 @@ _V6 = [
         select '{job}' where not exists (select 1 from {{ops}}.job_leases where job = '{job}')"""
         for job in ("ingest:payments", "ingest:account_events")
     ),
+    # the jurisdiction triggers a run evaluates (dk_sentinel.jurisdictions writes them)
+    """create table if not exists {ops}.trigger_rules (
+        state varchar not null, pack varchar not null, pack_version varchar not null,
+        code varchar not null, regulation varchar not null, marker varchar not null,
+        window_days bigint not null, comparison varchar not null, threshold double not null,
+        severity varchar not null, action varchar not null, deadline_hours bigint not null,
+        published_at timestamp not null)""",
 ]
 MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)

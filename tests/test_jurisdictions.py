@@ -1,0 +1,156 @@
+"""Jurisdiction trigger packs (issue #26): rules as data, evaluated by dbt in every run."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import AS_OF
+from dk_sentinel.config import Settings, load_settings
+from dk_sentinel.errors import ConfigError
+from dk_sentinel.jurisdictions import PACKS_DIR, load_pack, selected_packs
+from dk_sentinel.synthetic.generator import generate
+from dk_sentinel.usecases import Sentinel
+from dk_sentinel.warehouse import connect
+
+PAYMENTS = "payment_id,player_id,requested_at,completed_at,kind,status,amount,method_id"
+EVENTS = "event_id,player_id,occurred_at,event_type,value,period"
+
+
+def _ts(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M:%S}Z"
+
+
+def _planted(folder: Path) -> tuple[Path, Path]:
+    """Each NJ trigger once, each beside a near miss; a PA player under the default pack."""
+    pay: list[str] = []
+    ev: list[str] = []
+    n = iter(range(1, 10_000))
+
+    def deposit(player: str, at: datetime, amount: str) -> None:
+        pay.append(f"D{next(n)},{player},{_ts(at)},{_ts(at)},deposit,completed,{amount},card-1")
+
+    def cancelled_withdrawal(player: str, at: datetime) -> None:
+        pid = f"W{next(n)}"
+        pay.append(f"{pid},{player},{_ts(at)},,withdrawal,pending,300.00,bank-1")
+        later = at + timedelta(hours=2)
+        pay.append(f"{pid},{player},{_ts(at)},{_ts(later)},withdrawal,cancelled,300.00,bank-1")
+
+    def event(player: str, at: datetime, kind: str, value: str = "", period: str = "") -> None:
+        ev.append(f"E{next(n)},{player},{_ts(at)},{kind},{value},{period}")
+
+    hours = timedelta(hours=1)
+    deposit("PLR_9001_NJ", AS_OF - 20 * hours, "6000.00")  # 10,500.01 in 24 h: fires
+    deposit("PLR_9001_NJ", AS_OF - 2 * hours, "4500.01")
+    deposit("PLR_9002_NJ", AS_OF - 20 * hours, "9999.99")  # 9,999.99: a near miss
+    deposit("PLR_9002_NJ", AS_OF - 30 * hours, "5000.00")  # outside the 24 h
+    for day in range(2, 14):  # 12 x 8,500 = 102,000 in 90 days, never 10,000 in a day
+        deposit("PLR_9007_NJ", AS_OF - timedelta(days=day), "8500.00")
+    for day in (1, 3, 6):  # three limit increases within 7 days
+        event("PLR_9003_NJ", AS_OF - timedelta(days=day), "deposit_limit_increased", "500", "day")
+    for day in (1, 3, 8):  # two within 7 days: a near miss
+        event("PLR_9004_NJ", AS_OF - timedelta(days=day), "deposit_limit_increased", "500", "day")
+    for day in (1, 4, 9):  # three cancelled withdrawals within 10 days
+        cancelled_withdrawal("PLR_9005_NJ", AS_OF - timedelta(days=day))
+    for day in (1, 4):  # two: a near miss
+        cancelled_withdrawal("PLR_9006_NJ", AS_OF - timedelta(days=day))
+    for day in (2, 9):  # self-exclusion page twice, never completed
+        event("PLR_9008_NJ", AS_OF - timedelta(days=day), "self_exclusion_page_viewed")
+    for day in (2, 9):  # ... and twice, then completed: not "repeating"
+        event("PLR_9009_NJ", AS_OF - timedelta(days=day), "self_exclusion_page_viewed")
+    event("PLR_9009_NJ", AS_OF - timedelta(days=1), "self_exclusion_started")
+    for player, recent_hours in (("PLR_9010_NJ", 3.0), ("PLR_9011_NJ", 2.98)):
+        for k in range(5):  # 10 h in the 30 days before, then 15 h (+50 %) or 14.9 h (+49 %)
+            before = AS_OF - timedelta(days=35 + 4 * k)
+            event(player, before, "session_started")
+            event(player, before + 2 * hours, "session_ended")
+            recent = AS_OF - timedelta(days=5 + 4 * k)
+            event(player, recent, "session_started")
+            event(player, recent + timedelta(hours=recent_hours), "session_ended")
+    for day in (1, 4, 9):  # Pennsylvania: no pack of its own, the default pack's rule
+        cancelled_withdrawal("PLR_9101_PA", AS_OF - timedelta(days=day))
+    for day in (1, 3, 6):  # ... which has no limit-increase rule
+        event("PLR_9101_PA", AS_OF - timedelta(days=day), "deposit_limit_increased", "500", "day")
+    payments, events = folder / "payments.csv", folder / "account_events.csv"
+    payments.write_text("\n".join([PAYMENTS, *pay]) + "\n", encoding="utf-8")
+    events.write_text("\n".join([EVENTS, *ev]) + "\n", encoding="utf-8")
+    return payments, events
+
+
+@pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.snowflake)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "snowflake":
+        return request.getfixturevalue("fakesnow_server_settings")  # type: ignore[no-any-return]
+    return load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
+
+
+@pytest.mark.slow
+def test_each_nj_trigger_fires_once_with_its_evidence_and_no_near_miss_does(
+    backend: Settings, tmp_path: Path
+) -> None:
+    gen = generate(tmp_path / "data", players=20, days=30, seed=4, as_of=AS_OF)
+    payments, events = _planted(tmp_path)
+    db_settings = backend
+    app = Sentinel(db_settings)
+    app.initialise()
+    for kind, path in (("bets", gen.files["bets"]), ("payments", payments),
+                       ("account_events", events)):  # fmt: skip
+        assert app.load_files(kind, [path]).rejected == 0  # type: ignore[arg-type]
+    assert app.run_scoring(as_of=AS_OF).status == "success"
+    with connect(db_settings) as wh:
+        fired = wh.query_dicts(
+            "select player_id, pack, code, window_days, value, evidence_count, action, "
+            "deadline_hours from {analytics}.rg_fired_triggers order by player_id, code"
+        )
+    assert [(f["player_id"], f["code"]) for f in fired] == [
+        ("PLR_9001_NJ", "NJ-DEP-24H"),
+        ("PLR_9003_NJ", "NJ-LIMIT-UP-7D"),
+        ("PLR_9005_NJ", "NJ-WD-CANCEL-10D"),
+        ("PLR_9007_NJ", "NJ-DEP-90D"),
+        ("PLR_9008_NJ", "NJ-SE-PAGE"),
+        ("PLR_9010_NJ", "NJ-TIME-UP-50"),
+        ("PLR_9101_PA", "BASE-WD-CANCEL-10D"),
+    ]
+    by_code = {f["code"]: f for f in fired}
+    deposits = by_code["NJ-DEP-24H"]
+    assert deposits["window_days"] == 1 and deposits["evidence_count"] == 2
+    assert deposits["value"] == pytest.approx(10500.01)
+    assert by_code["NJ-DEP-90D"]["value"] == pytest.approx(102000.0)
+    assert by_code["NJ-WD-CANCEL-10D"]["value"] == 3
+    assert by_code["NJ-TIME-UP-50"]["value"] == pytest.approx(50.0)
+    assert by_code["BASE-WD-CANCEL-10D"]["pack"] == "base"
+    assert deposits["action"] == "contact" and deposits["deadline_hours"] == 72
+
+
+def test_the_shipped_packs_are_valid_and_cite_their_sources() -> None:
+    shipped = sorted(p.stem for p in PACKS_DIR.glob("*.toml"))
+    assert shipped == ["base", "nj", "ukgc"]
+    nj = load_pack("nj")
+    assert nj.status == "proposed rule, as published Sept 2025"
+    assert {t.code for t in nj.triggers} == {
+        "NJ-DEP-24H", "NJ-DEP-90D", "NJ-LIMIT-UP-7D", "NJ-WD-CANCEL-10D", "NJ-TIME-UP-50",
+        "NJ-SE-PAGE",
+    }  # fmt: skip
+    assert all("13:69O-1.2A" in t.regulation for t in nj.triggers)
+    ukgc = load_pack("ukgc")
+    assert "operator's to set" in ukgc.status and len(ukgc.triggers) >= 7
+
+
+def test_an_operators_pack_wins_and_a_broken_one_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "nj.toml").write_text(
+        'pack = "nj"\nversion = "ops-1"\ntitle = "t"\nstatus = "s"\nsource = "s"\n'
+        '[[triggers]]\ncode = "OPS-1"\nregulation = "house rule"\nmarker = "rg_contacts"\n'
+        'window_days = 7\nthreshold = 1\nseverity = "high"\naction = "contact"\n'
+        "deadline_hours = 24\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(overrides={"jurisdictions.packs_dir": tmp_path})
+    packs = selected_packs(settings)
+    assert packs["NJ"].version == "ops-1" and packs["*"].pack == "base"
+    (tmp_path / "bad.toml").write_text('pack = "bad"\nversion = "1"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"trigger pack .*bad\.toml is invalid"):
+        load_pack("bad", tmp_path)
+    with pytest.raises(ConfigError, match="no trigger pack named 'mars'"):
+        load_pack("mars", tmp_path)
