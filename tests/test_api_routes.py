@@ -16,7 +16,7 @@ from dk_sentinel.api.deps import ApiState
 from dk_sentinel.config import Settings
 from dk_sentinel.usecases import Sentinel, ServerRuntime
 
-ROUTES = ("health", "analytics", "players", "queue", "interventions", "runs")
+ROUTES = ("health", "analytics", "players", "queue", "interventions", "cases", "runs")
 
 
 @pytest.fixture
@@ -111,6 +111,17 @@ def test_interventions_alone(scored: Settings, keys: dict[str, str], top_player:
         assert [i["intervention_id"] for i in listed.json()["items"]] == [
             created.json()["intervention_id"]
         ]
+
+
+def test_cases_alone(scored: Settings, keys: dict[str, str]) -> None:
+    for client in alone("cases", scored):
+        listed = client.get("/api/cases?overdue=true", headers={"X-API-Key": keys["viewer"]})
+        assert listed.status_code == 200 and isinstance(listed.json(), list)
+        missing = client.get("/api/cases/CASE-NOPE", headers={"X-API-Key": keys["viewer"]})
+        assert missing.status_code == 404 and missing.json()["error"] == "NotFoundError"
+        refused = client.post("/api/cases/CASE-NOPE/close", json={"reason": "Clear for 180 days"},
+                              headers={"X-API-Key": keys["viewer"]})  # fmt: skip
+        assert refused.status_code == 403
 
 
 def test_runs_alone(scored: Settings, keys: dict[str, str]) -> None:

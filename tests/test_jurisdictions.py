@@ -154,3 +154,63 @@ def test_an_operators_pack_wins_and_a_broken_one_is_a_config_error(tmp_path: Pat
         load_pack("bad", tmp_path)
     with pytest.raises(ConfigError, match="no trigger pack named 'mars'"):
         load_pack("mars", tmp_path)
+
+
+@pytest.mark.slow
+def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
+    backend: Settings, tmp_path: Path, runner: object
+) -> None:
+    """Issue #26: open -> three no_answer -> a suspend item in the outbox -> closed only
+    after 180 days clear; every change an audit event."""
+    from dk_sentinel.errors import ConflictError
+
+    gen = generate(tmp_path / "data", players=20, days=30, seed=4, as_of=AS_OF)
+    payments = tmp_path / "payments.csv"
+    payments.write_text(
+        PAYMENTS + "\n"
+        f"D1,PLR_9001_NJ,{_ts(AS_OF - timedelta(hours=3))},{_ts(AS_OF - timedelta(hours=3))},"
+        "deposit,completed,12000.00,card-1\n",
+        encoding="utf-8",
+    )
+    moment = AS_OF + timedelta(minutes=30)
+    app = Sentinel(backend, clock=lambda: moment)
+    app.initialise()
+    app.load_files("bets", [gen.files["bets"]])
+    app.load_files("payments", [payments])
+    assert app.run_scoring(as_of=AS_OF).status == "success"
+    (case,) = app.cases(trigger="NJ-DEP-24H")
+    if backend.warehouse.backend == "duckdb":  # the CLI shows the same
+        import json
+
+        from conftest import invoke
+
+        listed = invoke(runner, "--db", str(backend.warehouse.duckdb.path), "cases", "list",
+                        "--trigger", "NJ-DEP-24H", "--format", "json")  # fmt: skip
+        assert listed.exit_code == 0, listed.stderr
+        (shown,) = json.loads(listed.stdout)
+        assert {"case_id", "player_id", "jurisdiction", "triggers", "due_at", "state"} <= set(shown)
+        assert shown["case_id"] == case.case_id and "NJ-DEP-24H" in shown["triggers"]
+    assert (case.player_id, case.jurisdiction, case.pack, case.state) == (
+        "PLR_9001_NJ", "NJ", "nj", "open"
+    )  # fmt: skip
+    assert case.due_at == moment + timedelta(hours=72)
+    # the next hourly run still sees the deposit: the same case, its signal moved on
+    assert app.run_scoring(as_of=AS_OF + timedelta(hours=1)).status == "success"
+    (again,) = [c for c in app.cases() if c.player_id == "PLR_9001_NJ"]
+    assert again.case_id == case.case_id
+    assert again.last_signal_at == AS_OF + timedelta(hours=1)
+    for attempt in range(3):
+        after = app.contact_case(case.case_id, "no_answer", f"call {attempt + 1}", "ana01")
+    assert after.state == "suspended" and after.failed_contacts == 3
+    with connect(backend) as wh:
+        outbox = wh.query_dicts("select action, payload from {ops}.outbox")
+    assert [o["action"] for o in outbox] == ["suspend"]
+    assert f'"idempotency_key": "{case.case_id}:suspend"' in outbox[0]["payload"]
+    with pytest.raises(ConflictError, match="cannot close before"):
+        app.close_case(case.case_id, "Player reached and agreed limits", "ana01")
+    later = Sentinel(backend, clock=lambda: AS_OF + timedelta(days=181))
+    closed = later.close_case(case.case_id, "Clear for 180 days; limits kept", "ana01")
+    assert closed.state == "closed" and closed.closed_at == AS_OF + timedelta(days=181)
+    kinds = [e.event_type for e in closed.events]
+    assert kinds[0] == "opened" and kinds.count("contact") == 3
+    assert "suspension_requested" in kinds and kinds[-1] == "closed"

@@ -21,7 +21,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from dk_sentinel import __version__
 from dk_sentinel.api import problems
 from dk_sentinel.api.deps import ApiState
-from dk_sentinel.api.routes import analytics, health, interventions, players, queue, runs
+from dk_sentinel.api.routes import (
+    analytics,
+    cases,
+    health,
+    interventions,
+    players,
+    queue,
+    runs,
+)
 from dk_sentinel.config import Settings
 from dk_sentinel.usecases import ServerRuntime
 
@@ -69,7 +77,7 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
         )  # fmt: skip
     app.middleware("http")(_access_log(settings.api.access_log == "json"))
     problems.install(app)
-    for module in (health, analytics, players, queue, interventions, runs):
+    for module in (health, analytics, players, queue, interventions, cases, runs):
         app.include_router(module.router)
     return app
 

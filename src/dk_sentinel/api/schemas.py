@@ -16,7 +16,7 @@ from dk_sentinel.models import (
     Reason,
     TimeoutHours,
 )
-from dk_sentinel.usecases import ScheduleStatus
+from dk_sentinel.usecases import ContactResult, ScheduleStatus
 
 
 class Health(Document):
@@ -73,3 +73,16 @@ class InterventionPage(Document):
 
     items: list[Intervention]
     next_cursor: str | None
+
+
+class ContactBody(Document):
+    """A contact attempt on a case."""
+
+    result: ContactResult = Field(examples=["no_answer"])
+    note: str = Field(default="", max_length=500, examples=["Voicemail left"])
+
+
+class CloseBody(Document):
+    """Why a case is closed."""
+
+    reason: Reason = Field(examples=["Clear for 180 days; limits kept"])

@@ -165,13 +165,14 @@ CREATES_OR_NEEDS_NO_WAREHOUSE = frozenset(
 
 
 def _register() -> None:
-    from dk_sentinel.cli import analyst, data, ops, outcomes, server
+    from dk_sentinel.cli import analyst, cases, data, ops, outcomes, server
 
     ops.register(app)
     data.register(app)
     analyst.register(app)
     outcomes.register(app)
     server.register(app)
+    cases.register(app)
 
 
 _register()

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from dk_sentinel.models import Document, Intervention, rfc3339
 from dk_sentinel.warehouse import Warehouse
 
-OutboxAction = Literal["created", "cancelled"]
+OutboxAction = Literal["created", "cancelled", "suspend"]
 
 #: Per intervention, its delivery state: ``pending`` while any item waits, else ``delivered``.
 #: Joined by every query that lists interventions.
@@ -51,8 +51,13 @@ class OutboxItem(Document):
 
 
 def idempotency_key(intervention_id: str, action: OutboxAction) -> str:
-    """The key the platform deduplicates on: the intervention id (``:cancel`` for a cancel)."""
-    return intervention_id if action == "created" else f"{intervention_id}:cancel"
+    """The key the platform deduplicates on.
+
+    The intervention id (``:cancel`` for a cancel); a case's id and ``:suspend`` for a suspension.
+    """
+    if action == "created":
+        return intervention_id
+    return f"{intervention_id}:{'cancel' if action == 'cancelled' else action}"
 
 
 def payload(item: Intervention, action: OutboxAction, at: datetime) -> dict[str, Any]:
@@ -96,6 +101,32 @@ def enqueue(wh: Warehouse, item: Intervention, action: OutboxAction, at: datetim
             json.dumps(payload(item, action, at)), at, at,
         ],
     )  # fmt: skip
+    return item_id
+
+
+def enqueue_suspension(
+    wh: Warehouse, case_id: str, player_id: str, reason: str, at: datetime
+) -> str:
+    """Ask the platform to suspend a player's account (a case's failed contacts).
+
+    The item's subject is the case (its id stands where an intervention's would).
+    """
+    item_id = uuid.uuid4().hex
+    body = {
+        "event": "account.suspend",
+        "idempotency_key": idempotency_key(case_id, "suspend"),
+        "case_id": case_id,
+        "player_id": player_id,
+        "reason": reason,
+        "occurred_at": rfc3339(at),
+    }
+    wh.execute(
+        "insert into {ops}.outbox (item_id, intervention_id, player_id, action, payload, "
+        "created_at, status, attempts, next_attempt_at, delivered_at, channel, "
+        "last_status_code, last_error) values (?, ?, ?, 'suspend', ?, ?, 'pending', 0, ?, null, "
+        "null, null, null)",
+        [item_id, case_id, player_id, json.dumps(body), at, at],
+    )
     return item_id
 
 

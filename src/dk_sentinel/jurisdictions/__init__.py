@@ -62,6 +62,10 @@ class Pack(Document):
     status: str
     source: str
     triggers: list[Trigger] = Field(min_length=1)
+    suspend_after_failed_contacts: int | None = Field(
+        default=None, ge=1, description="Failed contact attempts that suspend the account"
+    )
+    clear_days: int = Field(default=180, ge=1, description="Days clear before a case closes")
 
 
 def load_pack(name: str, packs_dir: Path | None = None) -> Pack:

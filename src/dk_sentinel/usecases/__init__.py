@@ -9,6 +9,7 @@ from dk_sentinel.analysis.reporting import ExportKind, ExportResult, Interventio
 from dk_sentinel.apikeys import ApiKey, NewApiKey
 from dk_sentinel.doctor import DoctorReport
 from dk_sentinel.ingest import IngestResult, Kind
+from dk_sentinel.interventions.cases import Case, CaseState, ContactResult
 from dk_sentinel.interventions.delivery import DeliveryReport
 from dk_sentinel.outcomes.backtest import BacktestReport
 from dk_sentinel.outcomes.calibration import CalibrationReport
@@ -21,6 +22,9 @@ __all__ = [
     "ApiKey",
     "BacktestReport",
     "CalibrationReport",
+    "Case",
+    "CaseState",
+    "ContactResult",
     "DeliveryReport",
     "DemoResult",
     "DoctorReport",

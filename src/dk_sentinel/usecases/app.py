@@ -48,6 +48,17 @@ from dk_sentinel.config import Settings
 from dk_sentinel.doctor import DoctorReport, run_doctor
 from dk_sentinel.errors import InsufficientData, UsageError
 from dk_sentinel.ingest import IngestResult, Kind, ingest
+from dk_sentinel.interventions.cases import (
+    Case,
+    CaseState,
+    ContactResult,
+    PackPolicy,
+    close_case,
+    get_case,
+    list_cases,
+    log_contact,
+    open_or_update,
+)
 from dk_sentinel.interventions.delivery import DeliveryReport, deliver
 from dk_sentinel.interventions.records import (
     cancel_intervention,
@@ -57,6 +68,7 @@ from dk_sentinel.interventions.records import (
     parse_request,
     replayed,
 )
+from dk_sentinel.jurisdictions import selected_packs
 from dk_sentinel.models import (
     BatchRun,
     Document,
@@ -212,11 +224,21 @@ class Sentinel:
         run_id: str | None = None,
         dbt: DbtCommand = run_dbt,
     ) -> BatchRun:
-        """``sentinel score-batch``: one scoring run under the lock (it opens what it needs)."""
-        return score_batch(
-            self.settings, as_of=as_of, full_refresh=full_refresh, progress=progress, run_id=run_id,
-            dbt=dbt, connections=self.connections,
+        """``sentinel score-batch``: one scoring run under the lock (it opens what it needs).
+
+        A successful live run then opens or updates the cases of its flagged players (a fired
+        jurisdiction trigger, or HIGH+).
+        """
+        run = score_batch(
+            self.settings, as_of=as_of, full_refresh=full_refresh, progress=progress,
+            run_id=run_id, dbt=dbt, connections=self.connections,
         )  # fmt: skip
+        if run.status == "success" and run.kind == "live":
+            q = self.settings.queue
+            sla = {"CRITICAL": q.sla_hours_critical, "HIGH": q.sla_hours_high}
+            with self.connect() as wh:
+                open_or_update(wh, run.run_id, run.as_of, sla, self.clock())
+        return run
 
     def scoring_runs(self, limit: int = 20) -> list[BatchRun]:
         """``sentinel runs``: the latest scoring runs, newest first."""
@@ -469,6 +491,53 @@ class Sentinel:
                 activate_profile(wh, report.profile_version, now=self.clock())
                 report.applied = True
         return report
+
+    def cases(
+        self,
+        *,
+        state: CaseState | None = None,
+        overdue: bool = False,
+        jurisdiction: str | None = None,
+        trigger: str | None = None,
+    ) -> list[Case]:
+        """``sentinel cases list``: cases, most urgent first."""
+        with self.connect() as wh:
+            return list_cases(
+                wh, self.clock(), state=state, overdue=overdue, jurisdiction=jurisdiction,
+                trigger=trigger,
+            )  # fmt: skip
+
+    def case(self, case_id: str) -> Case:
+        """``sentinel cases show``: one case with its audit trail."""
+        with self.connect() as wh:
+            return get_case(wh, case_id, self.clock())
+
+    def _policy(self, case: Case) -> PackPolicy:
+        packs = selected_packs(self.settings)
+        pack = packs.get(case.jurisdiction, packs["*"])
+        return PackPolicy(
+            suspend_after_failed_contacts=pack.suspend_after_failed_contacts,
+            clear_days=pack.clear_days,
+        )
+
+    def contact_case(
+        self, case_id: str, result: ContactResult, note: str, analyst_id: str | None
+    ) -> Case:
+        """``sentinel cases contact``: a contact attempt (failed ones may suspend)."""
+        with self.connect() as wh:
+            policy = self._policy(get_case(wh, case_id, self.clock()))
+            return log_contact(
+                wh, case_id, result, note, analyst_id or self.settings.analyst, policy,
+                self.clock(),
+            )  # fmt: skip
+
+    def close_case(self, case_id: str, reason: str, analyst_id: str | None) -> Case:
+        """``sentinel cases close``: close once the player has been clear long enough."""
+        with self.connect() as wh:
+            policy = self._policy(get_case(wh, case_id, self.clock()))
+            return close_case(
+                wh, case_id, reason, analyst_id or self.settings.analyst, policy, self.clock()
+            )
 
     def create_api_key(self, analyst_id: str, role: Role) -> NewApiKey:
         """``sentinel api-keys create``: a new key, shown once."""

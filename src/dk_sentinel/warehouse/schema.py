@@ -152,6 +152,17 @@ _V6 = [
         window_days bigint not null, comparison varchar not null, threshold double not null,
         severity varchar not null, action varchar not null, deadline_hours bigint not null,
         published_at timestamp not null)""",
+    # cases with a regulatory clock (dk_sentinel.interventions.cases) and their audit trail
+    """create table if not exists {ops}.cases (
+        case_id varchar not null, player_id varchar not null, jurisdiction varchar not null,
+        pack varchar not null, state varchar not null, triggers varchar not null,
+        opened_at timestamp not null, due_at timestamp not null,
+        last_signal_at timestamp not null, composite_at_open double, category_at_open varchar,
+        failed_contacts bigint not null, closed_at timestamp, close_reason varchar)""",
+    """create table if not exists {ops}.case_events (
+        event_id varchar not null, case_id varchar not null, player_id varchar not null,
+        event_type varchar not null, occurred_at timestamp not null, analyst_id varchar,
+        detail varchar)""",
 ]
 MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -1,0 +1,134 @@
+"""`sentinel cases`: the regulatory cases (list, show, log a contact, close)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dk_sentinel.cli.context import state
+from dk_sentinel.cli.output import Format, FormatOpt, emit
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+cases_app = typer.Typer(help="Regulatory cases: who is on the list, why, by when.",
+                        no_args_is_help=True)  # fmt: skip
+
+
+class CaseStateOpt(StrEnum):
+    """A case's state."""
+
+    open = "open"
+    in_contact = "in_contact"
+    actioned = "actioned"
+    suspended = "suspended"
+    closed = "closed"
+    contested = "contested"
+
+
+class ContactResultOpt(StrEnum):
+    """What a contact attempt achieved."""
+
+    reached = "reached"
+    no_answer = "no_answer"
+    refused = "refused"
+
+
+AnalystOpt = Annotated[
+    str | None, typer.Option("--analyst", help="Analyst id.", show_default=False)
+]
+
+
+def render_cases(items: Any) -> RenderableType:
+    """The cases as a table."""
+    from rich.table import Table
+
+    table = Table(title=f"{len(items)} case(s)")
+    for name in ("case", "player", "jurisdiction", "state", "triggers", "due", "overdue"):
+        table.add_column(name, overflow="fold")
+    for c in items:
+        table.add_row(c.case_id, c.player_id, c.jurisdiction, c.state, ", ".join(c.triggers),
+                      f"{c.due_at:%Y-%m-%d %H:%M}", "yes" if c.is_overdue else "")  # fmt: skip
+    return table
+
+
+def render_case(c: Any) -> RenderableType:
+    """One case with its audit trail."""
+    from rich.table import Table
+
+    table = Table(title=f"{c.case_id}: {c.player_id} ({c.jurisdiction}, pack {c.pack or '-'}), "
+                        f"{c.state}, due {c.due_at:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    for name in ("when", "event", "analyst", "detail"):
+        table.add_column(name, overflow="fold")
+    for e in c.events:
+        table.add_row(f"{e.occurred_at:%Y-%m-%d %H:%M}", e.event_type, e.analyst_id or "",
+                      e.detail or "")  # fmt: skip
+    return table
+
+
+@cases_app.command("list")
+def cases_list(
+    ctx: typer.Context,
+    case_state: Annotated[
+        CaseStateOpt | None, typer.Option("--state", help="Only this state.", show_default=False)
+    ] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only overdue cases.")] = False,
+    jurisdiction: Annotated[
+        str | None,
+        typer.Option("--jurisdiction", help="Two-letter state, e.g. NJ.", show_default=False),
+    ] = None,
+    trigger: Annotated[
+        str | None,
+        typer.Option("--trigger", help="A trigger code, e.g. NJ-DEP-24H.", show_default=False),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List cases, most urgent first."""
+    items = state(ctx).app.cases(
+        state=case_state.value if case_state else None,
+        overdue=overdue, jurisdiction=jurisdiction, trigger=trigger,
+    )  # fmt: skip
+    emit(items, fmt, render_cases)
+
+
+@cases_app.command("show")
+def cases_show(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case id (CASE-...).")],
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """One case: its triggers, due time, contact attempts and audit trail."""
+    emit(state(ctx).app.case(case_id), fmt, render_case)
+
+
+@cases_app.command("contact")
+def cases_contact(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case id (CASE-...).")],
+    result: Annotated[ContactResultOpt, typer.Option("--result", help="What the attempt got.")],
+    note: Annotated[str, typer.Option("--note", help="What was said or tried.")] = "",
+    analyst: AnalystOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Log a contact attempt (failed ones may suspend the account, per the pack)."""
+    case = state(ctx).app.contact_case(case_id, result.value, note, analyst)
+    emit(case, fmt, render_case)
+
+
+@cases_app.command("close")
+def cases_close(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case id (CASE-...).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (at least 10 characters).")],
+    analyst: AnalystOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Close a case (only once the player has been clear for the pack's clear days)."""
+    emit(state(ctx).app.close_case(case_id, reason, analyst), fmt, render_case)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `sentinel cases` to the root app."""
+    app.add_typer(cases_app, name="cases")

@@ -1,0 +1,295 @@
+"""Cases with a regulatory clock: one per player flagged by a trigger or by HIGH+ risk.
+
+After every successful live scoring run :func:`open_or_update` opens a case for each player
+with a fired jurisdiction trigger (``analytics.rg_fired_triggers``) or a HIGH/CRITICAL score,
+or adds the new signals to the player's case that is still open. A case is due by the
+earliest deadline of its triggers (for risk alone, the queue's SLA). Analysts log contact
+attempts; in a pack that says so (``suspend_after_failed_contacts``, NJ: 3) that many failed
+attempts mark the case ``suspended`` and put a ``suspend`` item in the outbox for the platform.
+A case closes only once the player has been clear (no trigger, not HIGH+) for the pack's
+``clear_days`` (NJ: 180). Every change is a row of ``{ops}.case_events``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import Field
+
+from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
+from dk_sentinel.interventions.outbox import enqueue_suspension
+from dk_sentinel.models import ANALYST_ID_MAX, ANALYST_ID_MIN, Document
+from dk_sentinel.warehouse import Warehouse
+
+CaseState = Literal["open", "in_contact", "actioned", "suspended", "closed", "contested"]
+ContactResult = Literal["reached", "no_answer", "refused"]
+#: Every case a player can still be on the list by.
+OPEN_STATES = ("open", "in_contact", "actioned", "suspended", "contested")
+
+
+class CaseEvent(Document):
+    """One change of a case (the audit trail)."""
+
+    event_id: str
+    case_id: str
+    event_type: str
+    occurred_at: datetime
+    analyst_id: str | None = None
+    detail: str | None = None
+
+
+class Case(Document):
+    """A player's case."""
+
+    case_id: str
+    player_id: str
+    jurisdiction: str
+    pack: str
+    state: CaseState
+    triggers: list[str]
+    opened_at: datetime
+    due_at: datetime
+    last_signal_at: datetime
+    composite_at_open: float | None = None
+    category_at_open: str | None = None
+    failed_contacts: int = 0
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    is_overdue: bool = False
+    events: list[CaseEvent] = Field(default_factory=list)
+
+
+class PackPolicy(Document):
+    """What a pack says about contact and leaving the list."""
+
+    suspend_after_failed_contacts: int | None = None
+    clear_days: int = 180
+
+
+def _event(wh: Warehouse, case_id: str, player_id: str, kind: str, at: datetime,
+           analyst: str | None = None, detail: str | None = None) -> None:  # fmt: skip
+    # ids sort in the order events were written (two events of one moment keep their order)
+    event_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
+    wh.execute(
+        "insert into {ops}.case_events values (?, ?, ?, ?, ?, ?, ?)",
+        [event_id, case_id, player_id, kind, at, analyst, detail],
+    )
+
+
+def open_or_update(
+    wh: Warehouse, run_id: str, as_of: datetime, sla_hours: dict[str, float], now: datetime
+) -> int:
+    """Open or update the cases of the run's flagged players; returns how many changed.
+
+    Args:
+        wh: An open warehouse (the run has just been published).
+        run_id: The successful live run.
+        as_of: Its as-of.
+        sla_hours: The review deadline by category, for players flagged by risk alone.
+        now: The time recorded.
+    """
+    signals: dict[str, dict[str, Any]] = {}
+    for row in wh.query_dicts(
+        "select player_id, state, pack, code, deadline_hours from {analytics}.rg_fired_triggers "
+        "where run_id = ?",
+        [run_id],
+    ):
+        s = signals.setdefault(row["player_id"], {"state": row["state"], "pack": row["pack"],
+                                                  "codes": set(), "hours": []})  # fmt: skip
+        s["codes"].add(row["code"])
+        s["hours"].append(float(row["deadline_hours"]))
+    scores = {
+        r["player_id"]: r
+        for r in wh.query_dicts(
+            "select player_id, composite_risk_score, risk_category from "
+            "{analytics}.rg_risk_scores where run_id = ?",
+            [run_id],
+        )
+    }
+    for player, score in scores.items():
+        category = score["risk_category"]
+        if category in ("CRITICAL", "HIGH"):
+            s = signals.setdefault(player, {"state": player[-2:], "pack": "", "codes": set(),
+                                            "hours": []})  # fmt: skip
+            s["codes"].add(f"RISK-{category}")
+            s["hours"].append(float(sla_hours[category]))
+    if not signals:
+        return 0
+    open_cases = {
+        r["player_id"]: r
+        for r in wh.query_dicts(
+            "select case_id, player_id, triggers from {ops}.cases where state in "
+            f"({', '.join(repr(s) for s in OPEN_STATES)})"
+        )
+    }
+    changed = 0
+    with wh.transaction():
+        for player, s in sorted(signals.items()):
+            codes = sorted(s["codes"])
+            existing = open_cases.get(player)
+            if existing is None:
+                case_id = f"CASE-{uuid.uuid4().hex[:10].upper()}"
+                score = scores.get(player, {})
+                wh.execute(
+                    "insert into {ops}.cases (case_id, player_id, jurisdiction, pack, state, "
+                    "triggers, opened_at, due_at, last_signal_at, composite_at_open, "
+                    "category_at_open, failed_contacts, closed_at, close_reason) "
+                    "values (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, 0, null, null)",
+                    [case_id, player, s["state"], s["pack"], ",".join(codes), now,
+                     now + timedelta(hours=min(s["hours"])), as_of,
+                     score.get("composite_risk_score"), score.get("risk_category")],
+                )  # fmt: skip
+                _event(wh, case_id, player, "opened", now, detail=",".join(codes))
+                changed += 1
+                continue
+            known = set(filter(None, existing["triggers"].split(",")))
+            new = sorted(set(codes) - known)
+            wh.execute(
+                "update {ops}.cases set last_signal_at = ?, triggers = ? where case_id = ?",
+                [as_of, ",".join(sorted(known | set(codes))), existing["case_id"]],
+            )
+            if new:
+                _event(wh, existing["case_id"], player, "signal", now, detail=",".join(new))
+                changed += 1
+    return changed
+
+
+def _case(row: dict[str, Any], now: datetime, events: list[CaseEvent] | None = None) -> Case:
+    return Case.model_validate({
+        **row,
+        "triggers": [t for t in (row["triggers"] or "").split(",") if t],
+        "is_overdue": row["state"] in ("open",) and row["due_at"] < now,
+        "events": events or [],
+    })  # fmt: skip
+
+
+def list_cases(
+    wh: Warehouse,
+    now: datetime,
+    *,
+    state: CaseState | None = None,
+    overdue: bool = False,
+    jurisdiction: str | None = None,
+    trigger: str | None = None,
+) -> list[Case]:
+    """Cases, most urgent first (overdue, then by due time)."""
+    rows = wh.query_dicts("select * from {ops}.cases order by due_at, case_id")
+    cases = [_case(r, now) for r in rows]
+    return [
+        c for c in cases
+        if (state is None or c.state == state)
+        and (not overdue or c.is_overdue)
+        and (jurisdiction is None or c.jurisdiction == jurisdiction)
+        and (trigger is None or trigger in c.triggers)
+    ]  # fmt: skip
+
+
+def get_case(wh: Warehouse, case_id: str, now: datetime) -> Case:
+    """One case with its audit events.
+
+    Raises:
+        NotFoundError: No such case.
+    """
+    rows = wh.query_dicts("select * from {ops}.cases where case_id = ?", [case_id])
+    if not rows:
+        raise NotFoundError(f"no case {case_id}", "List them with `sentinel cases list`.")
+    events = [
+        CaseEvent.model_validate(e)
+        for e in wh.query_dicts(
+            "select event_id, case_id, event_type, occurred_at, analyst_id, detail "
+            "from {ops}.case_events where case_id = ? order by occurred_at, event_id",
+            [case_id],
+        )
+    ]
+    return _case(rows[0], now, events)
+
+
+def _analyst(analyst_id: str | None) -> str:
+    if not analyst_id or not ANALYST_ID_MIN <= len(analyst_id.strip()) <= ANALYST_ID_MAX:
+        raise UsageError(
+            f"an analyst id of {ANALYST_ID_MIN}-{ANALYST_ID_MAX} characters is required",
+            "Pass --analyst ID or set SENTINEL_ANALYST.",
+        )
+    return analyst_id
+
+
+def log_contact(
+    wh: Warehouse,
+    case_id: str,
+    result: ContactResult,
+    note: str,
+    analyst_id: str | None,
+    policy: PackPolicy,
+    now: datetime,
+) -> Case:
+    """Record a contact attempt; enough failed ones suspend the account (an outbox item).
+
+    Raises:
+        NotFoundError: No such case.
+        ConflictError: The case is closed.
+    """
+    analyst = _analyst(analyst_id)
+    case = get_case(wh, case_id, now)
+    if case.state == "closed":
+        raise ConflictError(f"case {case_id} is closed")
+    failed = case.failed_contacts + (1 if result == "no_answer" else 0)
+    limit = policy.suspend_after_failed_contacts
+    suspend = limit is not None and failed >= limit and case.state != "suspended"
+    state = "suspended" if suspend or case.state == "suspended" else "in_contact"
+    with wh.transaction():
+        wh.execute(
+            "update {ops}.cases set state = ?, failed_contacts = ? where case_id = ?",
+            [state, failed, case_id],
+        )
+        _event(wh, case_id, case.player_id, "contact", now, analyst,
+               json.dumps({"result": result, "note": note}))  # fmt: skip
+        if suspend:
+            enqueue_suspension(wh, case_id, case.player_id, f"{failed} failed contact attempts",
+                               now)  # fmt: skip
+            _event(wh, case_id, case.player_id, "suspension_requested", now, analyst,
+                   f"{failed} failed contact attempts")  # fmt: skip
+    return get_case(wh, case_id, now)
+
+
+def close_case(
+    wh: Warehouse,
+    case_id: str,
+    reason: str,
+    analyst_id: str | None,
+    policy: PackPolicy,
+    now: datetime,
+) -> Case:
+    """Close a case once the player has been clear for the pack's ``clear_days``.
+
+    Raises:
+        NotFoundError: No such case.
+        ConflictError: Already closed, or not yet clear long enough (says until when).
+        UsageError: The reason is shorter than 10 characters.
+    """
+    analyst = _analyst(analyst_id)
+    if len(reason.strip()) < 10:
+        raise UsageError("a reason of at least 10 characters is required")
+    case = get_case(wh, case_id, now)
+    if case.state == "closed":
+        raise ConflictError(f"case {case_id} is already closed")
+    clear_from = case.last_signal_at + timedelta(days=policy.clear_days)
+    if now < clear_from:
+        raise ConflictError(
+            f"case {case_id} cannot close before {clear_from:%Y-%m-%d %H:%M} UTC: the player "
+            f"must be clear for {policy.clear_days} days "
+            f"(last signal {case.last_signal_at:%Y-%m-%d})",
+            "Keep working the case; it can close once no trigger or HIGH+ score has "
+            f"appeared for {policy.clear_days} days.",
+        )
+    with wh.transaction():
+        wh.execute(
+            "update {ops}.cases set state = 'closed', closed_at = ?, close_reason = ? "
+            "where case_id = ?",
+            [now, reason, case_id],
+        )
+        _event(wh, case_id, case.player_id, "closed", now, analyst, reason)
+    return get_case(wh, case_id, now)
