@@ -136,7 +136,7 @@ def test_each_change_queues_one_item_in_the_same_transaction(
 
     import dk_sentinel.interventions.records as interventions
 
-    def broken(*args: Any) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("outbox unavailable")
 
     monkeypatch.setattr(interventions, "enqueue", broken)

@@ -199,6 +199,21 @@ def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
     (again,) = [c for c in app.cases() if c.player_id == "PLR_9001_NJ"]
     assert again.case_id == case.case_id
     assert again.last_signal_at == AS_OF + timedelta(hours=1)
+    # players on the list are never marketed to: the scores export and the platform payload
+    flagged = {c.player_id for c in app.cases()}
+    scores = app.export_data("scores", "-").records or []
+    assert scores and {r["player_id"] for r in scores if r["no_marketing"]} == flagged & {
+        r["player_id"] for r in scores
+    }
+    assert any(not r["no_marketing"] for r in scores)
+    risky = next(c.player_id for c in app.cases() if any(t.startswith("RISK-") for t in c.triggers))
+    app.record_intervention(player_id=risky, intervention_type="watchlist",
+                            reason="Flagged: watch the next week", analyst_id="ana01",
+                            use_ai=False)  # fmt: skip
+    with connect(backend) as wh:
+        (watch,) = wh.query("select payload from {ops}.outbox where player_id = ?", [risky])
+        wh.execute("delete from {ops}.outbox")
+    assert '"no_marketing": true' in watch[0]
     for attempt in range(3):
         after = app.contact_case(case.case_id, "no_answer", f"call {attempt + 1}", "ana01")
     assert after.state == "suspended" and after.failed_contacts == 3

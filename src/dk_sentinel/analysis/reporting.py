@@ -12,6 +12,7 @@ from pydantic import Field
 
 from dk_sentinel.analysis.assessment import queue_counts
 from dk_sentinel.errors import RelationMissing, UsageError
+from dk_sentinel.interventions.cases import FLAGGED_PLAYERS
 from dk_sentinel.interventions.outbox import mark_handed_off, pending
 from dk_sentinel.interventions.records import events, list_interventions
 from dk_sentinel.models import CATEGORIES, Document, Intervention, json_default, utcnow
@@ -36,10 +37,14 @@ class ExportResult(Document):
 def _rows(wh: Warehouse, kind: ExportKind, category: str | None) -> list[dict[str, Any]]:
     if kind == "scores":
         try:
+            # no_marketing: the player is on a case's list (SR 3.4.3, N.J.A.C. 13:69O):
+            # the marketing systems this file feeds must leave them out
             return wh.query_dicts(
-                "select * from {analytics}.rg_latest_risk_scores "
-                "where (cast(? as varchar) is null or risk_category = ?) "
-                "order by composite_risk_score desc, player_id",
+                "select s.*, flagged.player_id is not null as no_marketing "
+                "from {analytics}.rg_latest_risk_scores s "
+                f"left join {FLAGGED_PLAYERS} flagged on flagged.player_id = s.player_id "
+                "where (cast(? as varchar) is null or s.risk_category = ?) "
+                "order by s.composite_risk_score desc, s.player_id",
                 [category, category],
             )
         except RelationMissing:  # initialised but never scored: nothing to export yet

@@ -29,6 +29,15 @@ CaseState = Literal["open", "in_contact", "actioned", "suspended", "closed", "co
 ContactResult = Literal["reached", "no_answer", "refused"]
 #: Every case a player can still be on the list by.
 OPEN_STATES = ("open", "in_contact", "actioned", "suspended", "contested")
+#: The players on the list (a case not closed): no marketing may reach them. One relation,
+#: joined by the scores export and read by the platform payload.
+FLAGGED_PLAYERS = "(select distinct player_id from {ops}.cases where state <> 'closed')"
+
+
+def is_flagged(wh: Warehouse, player_id: str) -> bool:
+    """Whether the player is on a case's list (so: no marketing)."""
+    rows = wh.query(f"select count(*) from {FLAGGED_PLAYERS} f where f.player_id = ?", [player_id])
+    return bool(rows[0][0])
 
 
 class CaseEvent(Document):

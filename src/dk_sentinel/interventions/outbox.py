@@ -60,8 +60,13 @@ def idempotency_key(intervention_id: str, action: OutboxAction) -> str:
     return f"{intervention_id}:{'cancel' if action == 'cancelled' else action}"
 
 
-def payload(item: Intervention, action: OutboxAction, at: datetime) -> dict[str, Any]:
-    """What the platform receives: what to enforce, never the analyst's free-text reason."""
+def payload(
+    item: Intervention, action: OutboxAction, at: datetime, *, no_marketing: bool = False
+) -> dict[str, Any]:
+    """What the platform receives: what to enforce, never the analyst's free-text reason.
+
+    ``no_marketing``: the player is on a case's list; the platform must not market to them.
+    """
     return {
         "event": f"intervention.{action}",
         "idempotency_key": idempotency_key(item.intervention_id, action),
@@ -75,10 +80,18 @@ def payload(item: Intervention, action: OutboxAction, at: datetime) -> dict[str,
         "customer_message": item.customer_message,
         "analyst_id": item.analyst_id,
         "occurred_at": rfc3339(at),
+        "no_marketing": no_marketing,
     }
 
 
-def enqueue(wh: Warehouse, item: Intervention, action: OutboxAction, at: datetime) -> str:
+def enqueue(
+    wh: Warehouse,
+    item: Intervention,
+    action: OutboxAction,
+    at: datetime,
+    *,
+    no_marketing: bool = False,
+) -> str:
     """Add an outbox item; call inside the transaction that records the intervention change.
 
     Args:
@@ -86,21 +99,27 @@ def enqueue(wh: Warehouse, item: Intervention, action: OutboxAction, at: datetim
         item: The intervention as recorded.
         action: ``created`` or ``cancelled``.
         at: When it happened.
+        no_marketing: The player is on a case's list (``cases.is_flagged``).
 
     Returns:
         The item id.
     """
+    body = payload(item, action, at, no_marketing=no_marketing)
+    return _insert(wh, item.intervention_id, item.player_id, action, body, at)
+
+
+def _insert(
+    wh: Warehouse, subject_id: str, player_id: str, action: OutboxAction,
+    body: dict[str, Any], at: datetime,
+) -> str:  # fmt: skip
     item_id = uuid.uuid4().hex
     wh.execute(
         "insert into {ops}.outbox (item_id, intervention_id, player_id, action, payload, "
         "created_at, status, attempts, next_attempt_at, delivered_at, channel, "
         "last_status_code, last_error) values (?, ?, ?, ?, ?, ?, 'pending', 0, ?, null, null, "
         "null, null)",
-        [
-            item_id, item.intervention_id, item.player_id, action,
-            json.dumps(payload(item, action, at)), at, at,
-        ],
-    )  # fmt: skip
+        [item_id, subject_id, player_id, action, json.dumps(body), at, at],
+    )
     return item_id
 
 
@@ -111,7 +130,6 @@ def enqueue_suspension(
 
     The item's subject is the case (its id stands where an intervention's would).
     """
-    item_id = uuid.uuid4().hex
     body = {
         "event": "account.suspend",
         "idempotency_key": idempotency_key(case_id, "suspend"),
@@ -119,15 +137,9 @@ def enqueue_suspension(
         "player_id": player_id,
         "reason": reason,
         "occurred_at": rfc3339(at),
+        "no_marketing": True,
     }
-    wh.execute(
-        "insert into {ops}.outbox (item_id, intervention_id, player_id, action, payload, "
-        "created_at, status, attempts, next_attempt_at, delivered_at, channel, "
-        "last_status_code, last_error) values (?, ?, ?, 'suspend', ?, ?, 'pending', 0, ?, null, "
-        "null, null, null)",
-        [item_id, case_id, player_id, json.dumps(body), at, at],
-    )
-    return item_id
+    return _insert(wh, case_id, player_id, "suspend", body, at)
 
 
 def _item(row: dict[str, Any]) -> OutboxItem:

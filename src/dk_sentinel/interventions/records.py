@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from dk_sentinel.errors import ConflictError, NotFoundError, UsageError, WriteConflict
+from dk_sentinel.interventions.cases import is_flagged
 from dk_sentinel.interventions.outbox import DELIVERY_STATE, enqueue
 from dk_sentinel.models import (
     PLAYER_ID_HINT,
@@ -353,7 +354,7 @@ def create_intervention(
                 _event(wh, old.intervention_id, request.player_id, "superseded", now,
                        request.analyst_id, f"superseded by {new_id}")  # fmt: skip
         created = get_intervention(wh, new_id)
-        enqueue(wh, created, "created", now)
+        enqueue(wh, created, "created", now, no_marketing=is_flagged(wh, created.player_id))
         log.info("recorded %s %s for %s", request.intervention_type, new_id, request.player_id)
         return created
 
@@ -388,7 +389,7 @@ def cancel_intervention(
             [now, reason, intervention_id],
         )
         _event(wh, intervention_id, item.player_id, "cancelled", now, analyst_id, reason)
-        enqueue(wh, item, "cancelled", now)
+        enqueue(wh, item, "cancelled", now, no_marketing=is_flagged(wh, item.player_id))
 
     _guarded(wh, now, record)
     log.info("cancelled %s", intervention_id)
