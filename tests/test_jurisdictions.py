@@ -229,3 +229,52 @@ def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
     kinds = [e.event_type for e in closed.events]
     assert kinds[0] == "opened" and kinds.count("contact") == 3
     assert "suspension_requested" in kinds and kinds[-1] == "closed"
+
+
+@pytest.mark.slow
+def test_analyze_shows_the_money_picture_with_counts(
+    db_settings: Settings, tmp_path: Path, runner: object
+) -> None:
+    import json
+
+    from conftest import invoke
+
+    gen = generate(tmp_path / "data", players=20, days=30, seed=4, as_of=AS_OF)
+    app = Sentinel(db_settings)
+    app.initialise()
+    app.load_files("bets", [gen.files["bets"]])
+    app.run_scoring(as_of=AS_OF)
+    player = app.review_queue(min_category="MEDIUM", limit=1).items[0].player_id
+    assert app.analyze_player(player).money is None  # nothing loaded: not zeros
+    hour = timedelta(hours=1)
+    rows = [
+        f"P1,{player},{_ts(AS_OF - 2 * hour)},{_ts(AS_OF - 2 * hour)},deposit,completed,100,c1",
+        f"P2,{player},{_ts(AS_OF - 50 * hour)},{_ts(AS_OF - 50 * hour)},deposit,completed,250,c2",
+        f"P3,{player},{_ts(AS_OF - 3 * hour)},,withdrawal,pending,80,b1",
+        f"P3,{player},{_ts(AS_OF - 3 * hour)},{_ts(AS_OF - hour)},withdrawal,cancelled,80,b1",
+        f"P4,{player},{_ts(AS_OF - 5 * hour)},,deposit,declined,500,c3",
+    ]
+    (tmp_path / "payments.csv").write_text("\n".join([PAYMENTS, *rows]) + "\n")
+    events = [
+        f"E1,{player},{_ts(AS_OF - 10 * hour)},deposit_limit_increased,500,day",
+        f"E2,{player},{_ts(AS_OF - 9 * hour)},rg_page_viewed,,",
+        f"E3,{player},{_ts(AS_OF - 8 * hour)},session_started,,",
+        f"E4,{player},{_ts(AS_OF - 6 * hour)},session_ended,,",
+    ]
+    (tmp_path / "events.csv").write_text("\n".join([EVENTS, *events]) + "\n")
+    app.load_files("payments", [tmp_path / "payments.csv"])
+    app.load_files("account_events", [tmp_path / "events.csv"])
+    money = app.analyze_player(player).money
+    assert money is not None
+    day, week = money.windows[0], money.windows[1]
+    assert (day.days, day.deposits, day.deposit_count) == (1, 100.0, 1)
+    assert (week.deposits, week.deposit_count, week.withdrawal_count) == (350.0, 2, 0)
+    assert money.cancelled_withdrawals_30d == 1 and money.declined_deposits_30d == 1
+    assert money.payment_methods_90d == 3 and money.limit_changes_30d == 1
+    assert money.rg_page_visits_30d == 1 and money.session_hours_30d == 2.0
+    shown = invoke(runner, "--db", str(db_settings.warehouse.duckdb.path), "analyze", player,
+                   "--no-ai", "--format", "json")  # fmt: skip
+    assert json.loads(shown.stdout)["money"]["cancelled_withdrawals_30d"] == 1
+    table = invoke(runner, "--db", str(db_settings.warehouse.duckdb.path), "analyze", player,
+                   "--no-ai")  # fmt: skip
+    assert "cancelled withdrawals 1" in table.stdout

@@ -239,6 +239,28 @@ class Explanation(Document):
     notice: str | None = Field(default=None, description="Why the rules were used, if they were")
 
 
+class MoneyWindow(Document):
+    """Completed deposits and withdrawals over a trailing window."""
+
+    days: int
+    deposits: float
+    deposit_count: int
+    withdrawals: float
+    withdrawal_count: int
+
+
+class MoneyPicture(Document):
+    """Payments and the use of RG tools as of the score's as-of (data contract v1.1)."""
+
+    windows: list[MoneyWindow] = Field(description="1, 7, 30 and 90 days")
+    cancelled_withdrawals_30d: int
+    declined_deposits_30d: int
+    payment_methods_90d: int
+    limit_changes_30d: int
+    rg_page_visits_30d: int = Field(description="RG and self-exclusion pages")
+    session_hours_30d: float
+
+
 class RiskAssessment(Document):
     """What ``sentinel analyze`` shows for one player (its JSON Schema is published)."""
 
@@ -274,6 +296,9 @@ class RiskAssessment(Document):
     change_7d: float | None = None
     change_30d: float | None = None
     open_interventions: list[Intervention] = Field(default_factory=list)
+    money: MoneyPicture | None = Field(
+        default=None, description="Payments and RG-tool use (null: none loaded for the player)"
+    )
 
 
 class QueueItem(Document):

@@ -18,6 +18,8 @@ from dk_sentinel.models import (
     ComponentEvidence,
     Freshness,
     HistoryPoint,
+    MoneyPicture,
+    MoneyWindow,
     Queue,
     QueueCategory,
     QueueItem,
@@ -376,6 +378,7 @@ def assess(
         is_current=is_current,
         freshness=freshness(wh, row["run_id"], row["last_bet_at"]),
     )
+    assessment.money = money_picture(wh, player_id, row["as_of"])
     if with_history:
         assessment.history = history(wh, player_id, row["as_of"])
         assessment.change_7d = _change(wh, player_id, row["as_of"], composite, 7)
@@ -492,4 +495,74 @@ def build_queue(
         as_of=rows[0]["as_of"] if rows else None,
         min_category=min_category,
         items=items,
+    )
+
+
+def money_picture(wh: Warehouse, player_id: str, as_of: datetime) -> MoneyPicture | None:
+    """The player's payments and RG-tool use as of ``as_of`` (None: nothing loaded).
+
+    Two queries: the payments' windows and counts, then the account events of 30 days.
+    """
+    days = (1, 7, 30, 90)
+    since = {d: as_of - timedelta(days=d) for d in days}
+    sums = ", ".join(
+        f"sum(case when kind = '{k}' and status = 'completed' and completed_at > ? "
+        f"then amount else 0 end), "
+        f"sum(case when kind = '{k}' and status = 'completed' and completed_at > ? "
+        f"then 1 else 0 end)"
+        for d in days for k in ("deposit", "withdrawal")
+    )  # fmt: skip
+    params: list[Any] = [since[d] for d in days for _k in ("deposit", "withdrawal") for _ in (0, 1)]
+    row = wh.query(
+        f"""select count(*), {sums},
+            sum(case when kind = 'withdrawal' and status = 'cancelled' and completed_at > ?
+                then 1 else 0 end),
+            sum(case when kind = 'deposit' and status = 'declined' and requested_at > ?
+                then 1 else 0 end),
+            count(distinct case when kind = 'deposit' and requested_at > ? then method_id end)
+        from {{raw}}.payments
+        where player_id = ? and coalesce(completed_at, requested_at) <= ?""",
+        [*params, since[30], since[30], since[90], player_id, as_of],
+    )[0]
+    events = wh.query(
+        "select event_type, occurred_at from {raw}.account_events where player_id = ? "
+        "and occurred_at > ? and occurred_at <= ? order by occurred_at, event_id",
+        [player_id, since[30], as_of],
+    )
+    if not row[0] and not events:
+        return None
+    values = [float(v or 0) for v in row[1 : 1 + 4 * len(days)]]
+    windows = [
+        MoneyWindow(
+            days=d,
+            deposits=round(values[4 * i], 2),
+            deposit_count=int(values[4 * i + 1]),
+            withdrawals=round(values[4 * i + 2], 2),
+            withdrawal_count=int(values[4 * i + 3]),
+        )
+        for i, d in enumerate(days)
+    ]
+    kinds = [e[0] for e in events]
+    hours, started = 0.0, None
+    for kind, at in events:  # a session ends at its end, at most 4 hours after it started
+        if kind == "session_started":
+            if started is not None:
+                hours += 4.0
+            started = at
+        elif kind == "session_ended" and started is not None:
+            hours += min((at - started).total_seconds() / 3600, 4.0)
+            started = None
+    if started is not None:
+        hours += min((as_of - started).total_seconds() / 3600, 4.0)
+    tail = row[1 + 4 * len(days) :]
+    return MoneyPicture(
+        windows=windows,
+        cancelled_withdrawals_30d=int(tail[0] or 0),
+        declined_deposits_30d=int(tail[1] or 0),
+        payment_methods_90d=int(tail[2] or 0),
+        limit_changes_30d=sum(k.startswith("deposit_limit_") for k in kinds),
+        rg_page_visits_30d=sum(
+            k in ("rg_page_viewed", "self_exclusion_page_viewed") for k in kinds
+        ),
+        session_hours_30d=round(hours, 2),
     )

@@ -91,6 +91,19 @@ def render_assessment(a: Any) -> list[Any]:
                 f"change 7d {_delta(a.change_7d)}  30d {_delta(a.change_30d)}"
             )
         )
+    if a.money is not None:
+        m = a.money
+        money = "  ".join(
+            f"{w.days}d: in ${w.deposits:,.0f} ({w.deposit_count}) out ${w.withdrawals:,.0f} "
+            f"({w.withdrawal_count})"
+            for w in m.windows
+        )
+        parts.append(Text(
+            f"money {money}\n30d: cancelled withdrawals {m.cancelled_withdrawals_30d}, "
+            f"declined deposits {m.declined_deposits_30d}, limit changes {m.limit_changes_30d}, "
+            f"RG page visits {m.rg_page_visits_30d}, time on site {m.session_hours_30d:.1f} h; "
+            f"payment methods 90d {m.payment_methods_90d}"
+        ))  # fmt: skip
     if a.ai_explanation:
         title = f"explanation ({a.explanation_source})"
         body = a.ai_explanation + (
