@@ -501,7 +501,106 @@ def generate_frames(
         }
     )
     labels = pa.table({"player_id": player_id, "archetype": archetype, "is_risk": risk})
-    return {"bets": bets_table, "assessments": assessments, "outcomes": outcomes, "labels": labels}
+    payments, account_events = _money(
+        np.random.default_rng([seed, 26]), player_id, risk, start + onset_day * 86400, start, end
+    )  # its own random stream: the bets of a seed are the same with or without it
+    return {"bets": bets_table, "assessments": assessments, "outcomes": outcomes,
+            "payments": payments, "account_events": account_events, "labels": labels}  # fmt: skip
+
+
+def _money(
+    rng: np.random.Generator,
+    player_id: np.ndarray,
+    risk: np.ndarray,
+    onset: np.ndarray,
+    start: int,
+    end: int,
+) -> tuple[Any, Any]:
+    """Payments and account events (data contract v1.1) consistent with each player's kind.
+
+    Recreational players deposit rarely, small sums, with one card, and seldom withdraw.
+    Risk players deposit more often and more; once their pattern starts (``onset``) they
+    deposit several times a week with several methods, have deposits declined, request
+    withdrawals and cancel most of them, raise their deposit limits, visit the
+    self-exclusion page, and stay longer on site.
+    """
+    weeks = (end - start) / (7 * 86400)
+    rows: dict[str, list[Any]] = {k: [] for k in ("payment_id", "player_id", "requested_at",
+                                                  "completed_at", "kind", "status", "amount",
+                                                  "method_id")}  # fmt: skip
+    events: dict[str, list[Any]] = {k: [] for k in ("event_id", "player_id", "occurred_at",
+                                                    "event_type", "value", "period")}  # fmt: skip
+    pay_n, event_n = 0, 0
+
+    def moment(lo: int, hi: int, n: int) -> np.ndarray:
+        return np.sort(rng.integers(lo, max(hi, lo + 1), n))
+
+    def payment(pid: str, at: int, kind: str, status: str, amount: float, method: str,
+                done_after: int) -> None:  # fmt: skip
+        nonlocal pay_n
+        pay_n += 1
+        done = None if status in ("pending", "declined") else min(at + done_after, end)
+        for key, value in (("payment_id", f"PAY{pay_n:09d}"), ("player_id", pid),
+                           ("requested_at", at), ("completed_at", done), ("kind", kind),
+                           ("status", status), ("amount", round(amount, 2)),
+                           ("method_id", method)):  # fmt: skip
+            rows[key].append(value)
+
+    def event(pid: str, at: int, kind: str, value: float | None = None,
+              period: str | None = None) -> None:  # fmt: skip
+        nonlocal event_n
+        event_n += 1
+        for key, v in (("event_id", f"EV{event_n:09d}"), ("player_id", pid), ("occurred_at", at),
+                       ("event_type", kind), ("value", value), ("period", period)):  # fmt: skip
+            events[key].append(v)
+
+    for i, pid in enumerate(player_id):
+        is_risk, begins = bool(risk[i]), int(min(max(onset[i], start), end))
+        phases = [(start, begins, False), (begins, end, True)] if is_risk else [(start, end, False)]
+        methods = [f"{pid}-M{k}" for k in range(1, 5)]
+        for lo, hi, harmful in phases:
+            span = (hi - lo) / (7 * 86400)
+            per_week = 6.0 if harmful else (1.5 if is_risk else 0.4)
+            median = 400.0 if harmful else (150.0 if is_risk else 40.0)
+            for at in moment(lo, hi, rng.poisson(per_week * span)):
+                method = methods[rng.integers(0, 3 if harmful else 1)]
+                declined = harmful and rng.random() < 0.12
+                payment(pid, int(at), "deposit", "declined" if declined else "completed",
+                        float(rng.lognormal(np.log(median), 0.6)), method, 5)  # fmt: skip
+                length = rng.uniform(1.5, 4.0) if harmful else rng.uniform(0.3, 1.5)
+                event(pid, int(at), "session_started")
+                event(pid, min(int(at + length * 3600), end), "session_ended")
+            withdrawals = rng.poisson((1.5 if harmful else 0.1) * span)
+            for at in moment(lo, hi, withdrawals):
+                amount = float(rng.lognormal(np.log(300.0), 0.5))
+                if harmful and rng.random() < 0.7:  # requested, then cancelled to gamble it
+                    payment(pid, int(at), "withdrawal", "pending", amount, methods[0], 0)
+                    payment(pid, int(at), "withdrawal", "cancelled", amount, methods[0],
+                            int(rng.integers(600, 86400)))  # fmt: skip
+                else:
+                    payment(pid, int(at), "withdrawal", "completed", amount, methods[0], 86400)
+            if harmful:
+                for at in moment(lo, hi, rng.poisson(0.5 * span)):
+                    event(pid, int(at), "deposit_limit_increased", 1000.0, "week")
+                for at in moment(lo, hi, rng.poisson(0.3 * span)):
+                    event(pid, int(at), "self_exclusion_page_viewed")
+        if rng.random() < 0.3 * weeks / 13:
+            event(pid, int(rng.integers(start, end)), "rg_page_viewed")
+
+    import pyarrow as pa
+
+    def table(columns: dict[str, list[Any]], stamps: tuple[str, ...]) -> Any:
+        data: dict[str, Any] = {}
+        for key, values in columns.items():
+            if key in stamps:
+                data[key] = pa.array([None if v is None else v * 1_000_000 for v in values],
+                                     pa.timestamp("us"))  # fmt: skip
+            else:
+                data[key] = values
+        return pa.table(data)
+
+    return (table(rows, ("requested_at", "completed_at")),
+            table(events, ("occurred_at",)))  # fmt: skip
 
 
 def _settle_and_chase(

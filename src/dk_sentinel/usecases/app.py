@@ -610,7 +610,7 @@ class Sentinel:
         )
         say("loading")
         demo.initialise()
-        for kind in ("bets", "assessments", "outcomes"):
+        for kind in ("bets", "assessments", "outcomes", "payments", "account_events"):
             demo.load_files(kind, [generated.files[kind]])
         say("scoring with dbt")
         run = demo.run_scoring(as_of=as_of)
