@@ -217,6 +217,12 @@ def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
     for attempt in range(3):
         after = app.contact_case(case.case_id, "no_answer", f"call {attempt + 1}", "ana01")
     assert after.state == "suspended" and after.failed_contacts == 3
+    # the regulator's view: triggers, cases, contacts, suspensions, time to first action
+    (nj,) = [j for j in app.compliance_report().jurisdictions if j.jurisdiction == "NJ"]
+    assert nj.pack == "nj" and nj.triggers_fired.get("NJ-DEP-24H") == 1
+    assert nj.contact_attempts == 3 and nj.suspensions == 1
+    assert nj.first_action_hours_median == 0.0  # the fixed clock: contacted at once
+    assert nj.flagged_payloads_without_no_marketing == 0
     with connect(backend) as wh:
         outbox = wh.query_dicts("select action, payload from {ops}.outbox")
     assert [o["action"] for o in outbox] == ["suspend"]

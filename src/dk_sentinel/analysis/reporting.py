@@ -12,7 +12,7 @@ from pydantic import Field
 
 from dk_sentinel.analysis.assessment import queue_counts
 from dk_sentinel.errors import RelationMissing, UsageError
-from dk_sentinel.interventions.cases import FLAGGED_PLAYERS
+from dk_sentinel.interventions.cases import FLAGGED_PLAYERS, list_cases
 from dk_sentinel.interventions.outbox import mark_handed_off, pending
 from dk_sentinel.interventions.records import events, list_interventions
 from dk_sentinel.models import CATEGORIES, Document, Intervention, json_default, utcnow
@@ -150,6 +150,27 @@ class CategoryCount(Document):
     previous_run_players: int | None
 
 
+class JurisdictionSummary(Document):
+    """The regulator's view of one jurisdiction (the state of the player id)."""
+
+    jurisdiction: str
+    pack: str
+    triggers_fired: dict[str, int] = Field(description="In the latest run, by trigger code")
+    cases_opened: int
+    cases_open: int
+    cases_overdue: int
+    contact_attempts: int
+    suspensions: int
+    first_action_hours_median: float | None = Field(
+        description="From a case's opening to its first contact attempt (cases with one)"
+    )
+    first_action_hours_p90: float | None
+    flagged_players: int = Field(description="Players on a case's list now")
+    flagged_payloads_without_no_marketing: int = Field(
+        description="Platform messages about flagged players lacking the flag (must be 0)"
+    )
+
+
 class Report(Document):
     """The compliance report."""
 
@@ -162,6 +183,7 @@ class Report(Document):
     interventions_30d: dict[str, dict[str, int]]
     queue_sla_breaches: int
     queue_open: int
+    jurisdictions: list[JurisdictionSummary] = Field(default_factory=list)
 
 
 def report(wh: Warehouse, *, now: datetime | None = None) -> Report:
@@ -223,7 +245,72 @@ def report(wh: Warehouse, *, now: datetime | None = None) -> Report:
         interventions_30d=tally(30),
         queue_sla_breaches=queue_overdue,
         queue_open=queue_open,
+        jurisdictions=jurisdiction_view(wh, current, now),
     )
+
+
+def jurisdiction_view(
+    wh: Warehouse, run_id: str | None, now: datetime
+) -> list[JurisdictionSummary]:
+    """Per jurisdiction: triggers fired, cases, time to first action, contacts, suspensions."""
+    fired: dict[str, dict[str, int]] = {}
+    if run_id is not None:
+        try:
+            for state, code, n in wh.query(
+                "select state, code, count(*) from {analytics}.rg_fired_triggers "
+                "where run_id = ? group by 1, 2 order by 1, 2",
+                [run_id],
+            ):
+                fired.setdefault(state, {})[code] = int(n)
+        except RelationMissing:  # scored by an older release: no triggers yet
+            pass
+    cases = list_cases(wh, now)
+    events = wh.query_dicts(
+        "select e.case_id, e.event_type, e.occurred_at, e.player_id "
+        "from {ops}.case_events e order by e.occurred_at"
+    )
+    first_contact: dict[str, datetime] = {}
+    contacts: dict[str, int] = {}
+    for e in events:
+        if e["event_type"] == "contact":
+            first_contact.setdefault(e["case_id"], e["occurred_at"])
+            contacts[e["case_id"]] = contacts.get(e["case_id"], 0) + 1
+    unflagged = {
+        r[0]
+        for r in wh.query(
+            f"select o.player_id from {{ops}}.outbox o join {FLAGGED_PLAYERS} f "
+            "on f.player_id = o.player_id where o.payload not like '%\"no_marketing\": true%'"
+        )
+    }
+    out = []
+    for state in sorted({c.jurisdiction for c in cases} | set(fired)):
+        mine = [c for c in cases if c.jurisdiction == state]
+        waits = sorted(
+            (first_contact[c.case_id] - c.opened_at).total_seconds() / 3600
+            for c in mine if c.case_id in first_contact
+        )  # fmt: skip
+        open_now = [c for c in mine if c.state != "closed"]
+        out.append(
+            JurisdictionSummary(
+                jurisdiction=state,
+                pack=next((c.pack for c in mine if c.pack), ""),
+                triggers_fired=fired.get(state, {}),
+                cases_opened=len(mine),
+                cases_open=len(open_now),
+                cases_overdue=sum(c.is_overdue for c in mine),
+                contact_attempts=sum(contacts.get(c.case_id, 0) for c in mine),
+                suspensions=sum(1 for c in mine if c.state == "suspended"),
+                first_action_hours_median=round(waits[len(waits) // 2], 2) if waits else None,
+                first_action_hours_p90=round(waits[min(len(waits) - 1, int(0.9 * len(waits)))], 2)
+                if waits
+                else None,
+                flagged_players=len({c.player_id for c in open_now}),
+                flagged_payloads_without_no_marketing=len(
+                    unflagged & {c.player_id for c in open_now}
+                ),
+            )
+        )
+    return out
 
 
 class InterventionEffect(Document):

@@ -398,7 +398,30 @@ def render_report(r: Any) -> list[Any]:
     sla = Text(
         f"Queue (HIGH and above): {r.queue_open} open, {r.queue_sla_breaches} past their SLA."
     )
-    return [cats, states, inter, sla]
+    regulators = Table(title="Jurisdictions: triggers and cases")
+    for name in (
+        "state",
+        "pack",
+        "triggers fired",
+        "cases",
+        "open",
+        "overdue",
+        "contacts",
+        "suspended",
+        "first action h (median/p90)",
+        "flagged",
+        "flag missing",
+    ):
+        regulators.add_column(name, overflow="fold")
+    for j in r.jurisdictions:
+        fired = ", ".join(f"{code} {n}" for code, n in j.triggers_fired.items()) or "-"
+        waits = (f"{j.first_action_hours_median:.1f} / {j.first_action_hours_p90:.1f}"
+                 if j.first_action_hours_median is not None else "-")  # fmt: skip
+        regulators.add_row(j.jurisdiction, j.pack or "-", fired, str(j.cases_opened),
+                           str(j.cases_open), str(j.cases_overdue), str(j.contact_attempts),
+                           str(j.suspensions), waits, str(j.flagged_players),
+                           str(j.flagged_payloads_without_no_marketing))  # fmt: skip
+    return [cats, states, inter, sla, regulators]
 
 
 def render_intervention_report(r: Any) -> list[Any]:

@@ -927,7 +927,7 @@ def generate(
     holiday: bool = False,
     prevalence: float | None = None,
 ) -> GenerateResult:
-    """Write bets, assessments, outcomes and labels files into ``out_dir``.
+    """Write bets, assessments, outcomes, payments, account events and labels into ``out_dir``.
 
     Args:
         out_dir: Folder to write into (created).
