@@ -23,6 +23,7 @@ from dk_sentinel.errors import (
     UsageError,
     WarehouseUnavailable,
 )
+from dk_sentinel.warehouse import connect
 
 
 def test_version(runner) -> None:
@@ -250,3 +251,26 @@ def test_error_text_is_plain_not_markup(runner, tmp_path) -> None:
     result = invoke(runner, "ingest", "bets", str(tmp_path / "bets_[ab].csv"))
     assert result.exit_code == 2
     assert "bets_[ab].csv" in result.stderr
+
+
+def test_jobs_on_a_warehouse_of_an_older_release_say_run_init(
+    runner, db_settings, tmp_path
+) -> None:
+    """A warehouse migrated by an older release has no job leases: one clear line, exit 69."""
+    db = str(db_settings.warehouse.duckdb.path)
+    assert invoke(runner, "--db", db, "init").exit_code == 0
+    with connect(db_settings) as wh:
+        wh.execute("drop table {ops}.job_leases")
+        wh.execute("delete from {ops}.schema_migrations where version >= 5")
+    bets = tmp_path / "bets.csv"
+    bets.write_text(
+        "bet_id,player_id,placed_at,settled_at,sport,market,is_live,odds_decimal,stake,payout,"
+        "status\nB1,PLR_1234_MA,2026-11-01 10:00:00,,NBA,spread,true,2.0,25.00,,pending\n"
+    )
+    for args in (["score-batch"], ["ingest", "bets", str(bets)]):
+        result = invoke(runner, "--db", db, *args)
+        assert result.exit_code == 69, (args, result.stderr)
+        assert result.stderr.splitlines()[0].startswith(
+            "Error: the warehouse schema is at version 4"
+        )
+        assert "sentinel init" in result.stderr and "Catalog Error" not in result.stderr

@@ -34,6 +34,7 @@ from dk_sentinel.config import Settings
 from dk_sentinel.errors import BusyError, SchemaError, WriteConflict
 from dk_sentinel.models import utcnow
 from dk_sentinel.warehouse import Connections, DirectConnections, Warehouse
+from dk_sentinel.warehouse.schema import require_current
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ def exclusive_job(
     with _file_lock(settings, job, hint, wait_seconds):
         while True:
             with connect() as wh:
+                require_current(wh)  # a warehouse of an older release: "run sentinel init"
                 holder = lease.take(wh, force=embedded)
             if holder is None:
                 break
