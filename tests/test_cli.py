@@ -128,6 +128,16 @@ def test_init_twice_then_doctor(runner) -> None:
     assert checks["schema"]["ok"] and checks["warehouse"]["ok"] and checks["dbt project"]["ok"]
     assert checks["anthropic key"]["required"] is False
     assert "ANTHROPIC_API_KEY not set" in checks["anthropic key"]["detail"]
+    assert checks["trigger packs"]["ok"] and "NJ: nj" in checks["trigger packs"]["detail"]
+    broken = invoke(
+        runner, "doctor", "--format", "json", env={"SENTINEL_JURISDICTIONS__DEFAULT_PACK": "mars"}
+    )
+    packs = {c["name"]: c for c in json.loads(broken.stdout)["checks"]}["trigger packs"]
+    assert (
+        broken.exit_code != 0
+        and not packs["ok"]
+        and "no trigger pack named 'mars'" in packs["detail"]
+    )
 
 
 @pytest.mark.slow  # doctor parses the dbt project

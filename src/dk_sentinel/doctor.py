@@ -71,6 +71,14 @@ def run_doctor(settings: Settings, connections: Connections) -> DoctorReport:
         checks.append(Check(name="dbt project", ok=True, required=True, detail=detail))
     except SentinelError as exc:
         checks.append(Check(name="dbt project", ok=False, required=True, detail=exc.message))
+    from dk_sentinel.jurisdictions import selected_packs
+
+    try:  # a broken pack stops every score-batch: say so here first
+        packs = selected_packs(settings)
+        detail = ", ".join(f"{state}: {p.pack} {p.version}" for state, p in packs.items())
+        checks.append(Check(name="trigger packs", ok=True, required=True, detail=detail))
+    except SentinelError as exc:
+        checks.append(Check(name="trigger packs", ok=False, required=True, detail=exc.message))
     has_key = secret("anthropic_api_key") is not None
     checks.append(
         Check(
