@@ -11,7 +11,15 @@ from typing import Annotated, Any
 import typer
 
 from dk_sentinel.cli.context import state
-from dk_sentinel.cli.output import Format, FormatOpt, PlayerIdArg, category_text, emit, info
+from dk_sentinel.cli.output import (
+    AnalystOpt,
+    Format,
+    FormatOpt,
+    PlayerIdArg,
+    category_text,
+    emit,
+    info,
+)
 from dk_sentinel.models import (
     CATEGORIES,
     Category,
@@ -230,14 +238,7 @@ def intervene(
         int | None,
         typer.Option("--duration", help="Hours (1-168); timeouts only.", show_default=False),
     ] = None,
-    analyst: Annotated[
-        str | None,
-        typer.Option(
-            "--analyst",
-            help="Analyst id (default: config or $SENTINEL_ANALYST).",
-            show_default=False,
-        ),
-    ] = None,
+    analyst: AnalystOpt = None,
     idempotency_key: Annotated[
         str | None, typer.Option("--idempotency-key", help="Repeat-safe key.", show_default=False)
     ] = None,
@@ -310,9 +311,7 @@ def interventions_cancel(
     ctx: typer.Context,
     intervention_id: Annotated[str, typer.Argument(help="The intervention id (INT-...).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (10-500 characters).")],
-    analyst: Annotated[
-        str | None, typer.Option("--analyst", help="Analyst id.", show_default=False)
-    ] = None,
+    analyst: AnalystOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Cancel an active intervention (recorded as an audit event; nothing is deleted)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dk_sentinel.cli.context import state
-from dk_sentinel.cli.output import Format, FormatOpt, emit
+from dk_sentinel.cli.output import AnalystOpt, Format, FormatOpt, emit
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -34,11 +34,6 @@ class ContactResultOpt(StrEnum):
     reached = "reached"
     no_answer = "no_answer"
     refused = "refused"
-
-
-AnalystOpt = Annotated[
-    str | None, typer.Option("--analyst", help="Analyst id.", show_default=False)
-]
 
 
 def render_cases(items: Any) -> RenderableType:

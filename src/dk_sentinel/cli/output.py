@@ -48,6 +48,13 @@ class Format(StrEnum):
     json = "json"
 
 
+#: Who acts (interventions, cancellations, cases); the use case falls back to the config.
+AnalystOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--analyst", help="Analyst id (default: config or $SENTINEL_ANALYST).", show_default=False
+    ),
+]
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="Output format: a table, or JSON on stdout.")
 ]

@@ -24,6 +24,7 @@ from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
 from dk_sentinel.interventions.outbox import enqueue_suspension
 from dk_sentinel.models import ANALYST_ID_MAX, ANALYST_ID_MIN, Document
 from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse.jobs import guarded
 
 CaseState = Literal["open", "in_contact", "actioned", "suspended", "closed", "contested"]
 ContactResult = Literal["reached", "no_answer", "refused"]
@@ -111,12 +112,15 @@ def open_or_update(
                                                   "codes": set(), "hours": []})  # fmt: skip
         s["codes"].add(row["code"])
         s["hours"].append(float(row["deadline_hours"]))
+    # only the players a case is about (HIGH+, or a fired trigger), not the whole run
     scores = {
         r["player_id"]: r
         for r in wh.query_dicts(
             "select player_id, composite_risk_score, risk_category from "
-            "{analytics}.rg_risk_scores where run_id = ?",
-            [run_id],
+            "{analytics}.rg_risk_scores where run_id = ? and (risk_category in "
+            "('CRITICAL', 'HIGH') or player_id in (select player_id from "
+            "{analytics}.rg_fired_triggers where run_id = ?))",
+            [run_id, run_id],
         )
     }
     for player, score in scores.items():
@@ -128,15 +132,18 @@ def open_or_update(
             s["hours"].append(float(sla_hours[category]))
     if not signals:
         return 0
-    open_cases = {
-        r["player_id"]: r
-        for r in wh.query_dicts(
-            "select case_id, player_id, triggers from {ops}.cases where state in "
-            f"({', '.join(repr(s) for s in OPEN_STATES)})"
-        )
-    }
-    changed = 0
-    with wh.transaction():
+
+    def write() -> int:
+        # read inside the guarded transaction: two writers never both open a case for one
+        # player (Snowflake enforces no unique key on case_id or player_id)
+        open_cases = {
+            r["player_id"]: r
+            for r in wh.query_dicts(
+                "select case_id, player_id, triggers from {ops}.cases where state in "
+                f"({', '.join(repr(s) for s in OPEN_STATES)})"
+            )
+        }
+        changed = 0
         for player, s in sorted(signals.items()):
             codes = sorted(s["codes"])
             existing = open_cases.get(player)
@@ -164,7 +171,9 @@ def open_or_update(
             if new:
                 _event(wh, existing["case_id"], player, "signal", now, detail=",".join(new))
                 changed += 1
-    return changed
+        return changed
+
+    return guarded(wh, "cases", now, write)
 
 
 def _case(row: dict[str, Any], now: datetime, events: list[CaseEvent] | None = None) -> Case:
@@ -242,14 +251,15 @@ def log_contact(
         ConflictError: The case is closed.
     """
     analyst = _analyst(analyst_id)
-    case = get_case(wh, case_id, now)
-    if case.state == "closed":
-        raise ConflictError(f"case {case_id} is closed")
-    failed = case.failed_contacts + (1 if result == "no_answer" else 0)
-    limit = policy.suspend_after_failed_contacts
-    suspend = limit is not None and failed >= limit and case.state != "suspended"
-    state = "suspended" if suspend or case.state == "suspended" else "in_contact"
-    with wh.transaction():
+
+    def write() -> None:  # read inside the guard: two attempts at once both count
+        case = get_case(wh, case_id, now)
+        if case.state == "closed":
+            raise ConflictError(f"case {case_id} is closed")
+        failed = case.failed_contacts + (1 if result == "no_answer" else 0)
+        limit = policy.suspend_after_failed_contacts
+        suspend = limit is not None and failed >= limit and case.state != "suspended"
+        state = "suspended" if suspend or case.state == "suspended" else "in_contact"
         wh.execute(
             "update {ops}.cases set state = ?, failed_contacts = ? where case_id = ?",
             [state, failed, case_id],
@@ -261,6 +271,8 @@ def log_contact(
                                now)  # fmt: skip
             _event(wh, case_id, case.player_id, "suspension_requested", now, analyst,
                    f"{failed} failed contact attempts")  # fmt: skip
+
+    guarded(wh, "cases", now, write)
     return get_case(wh, case_id, now)
 
 
@@ -282,23 +294,26 @@ def close_case(
     analyst = _analyst(analyst_id)
     if len(reason.strip()) < 10:
         raise UsageError("a reason of at least 10 characters is required")
-    case = get_case(wh, case_id, now)
-    if case.state == "closed":
-        raise ConflictError(f"case {case_id} is already closed")
-    clear_from = case.last_signal_at + timedelta(days=policy.clear_days)
-    if now < clear_from:
-        raise ConflictError(
-            f"case {case_id} cannot close before {clear_from:%Y-%m-%d %H:%M} UTC: the player "
-            f"must be clear for {policy.clear_days} days "
-            f"(last signal {case.last_signal_at:%Y-%m-%d})",
-            "Keep working the case; it can close once no trigger or HIGH+ score has "
-            f"appeared for {policy.clear_days} days.",
-        )
-    with wh.transaction():
+
+    def write() -> None:  # read inside the guard: a run adding a signal meanwhile wins
+        case = get_case(wh, case_id, now)
+        if case.state == "closed":
+            raise ConflictError(f"case {case_id} is already closed")
+        clear_from = case.last_signal_at + timedelta(days=policy.clear_days)
+        if now < clear_from:
+            raise ConflictError(
+                f"case {case_id} cannot close before {clear_from:%Y-%m-%d %H:%M} UTC: the "
+                f"player must be clear for {policy.clear_days} days "
+                f"(last signal {case.last_signal_at:%Y-%m-%d})",
+                "Keep working the case; it can close once no trigger or HIGH+ score has "
+                f"appeared for {policy.clear_days} days.",
+            )
         wh.execute(
             "update {ops}.cases set state = 'closed', closed_at = ?, close_reason = ? "
             "where case_id = ?",
             [now, reason, case_id],
         )
         _event(wh, case_id, case.player_id, "closed", now, analyst, reason)
+
+    guarded(wh, "cases", now, write)
     return get_case(wh, case_id, now)

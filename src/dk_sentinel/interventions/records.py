@@ -8,8 +8,6 @@ A timeout expires by time (``expires_at``); nothing has to run for that.
 from __future__ import annotations
 
 import logging
-import random
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -17,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from dk_sentinel.errors import ConflictError, NotFoundError, UsageError, WriteConflict
+from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
 from dk_sentinel.interventions.cases import is_flagged
 from dk_sentinel.interventions.outbox import DELIVERY_STATE, enqueue
 from dk_sentinel.models import (
@@ -35,6 +33,7 @@ from dk_sentinel.models import (
     utcnow,
 )
 from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse.jobs import guarded
 
 log = logging.getLogger(__name__)
 
@@ -233,29 +232,13 @@ def list_interventions(
     return [_to_model(r) for r in rows]
 
 
-#: Taken first in every transaction that writes interventions (schema v4 ``write_guards``):
-#: such writers take turns, so the rules they check -- one record per idempotency key, one
-#: active timeout per player, cancel only what is active -- hold under concurrency too.
-_GUARD = "update {ops}.write_guards set touched_at = ? where name = 'interventions'"
-#: DuckDB rolls back the later of two concurrent writers (WriteConflict): run it again.
-_CONFLICT_RETRIES = 50
-
-
 def _guarded(wh: Warehouse, now: datetime, work: Callable[[], T]) -> T:
-    """Run ``work`` in a transaction that first takes the interventions guard.
+    """``work`` with the interventions guard taken (schema v4 ``write_guards``).
 
-    When a concurrent writer won (DuckDB), it runs again: ``work`` re-checks its rules.
+    Writers take turns, so one record per idempotency key, one active timeout per player and
+    cancelling only what is active hold under concurrency too.
     """
-    for attempt in range(_CONFLICT_RETRIES):
-        try:
-            with wh.transaction():
-                wh.execute(_GUARD, [now])
-                return work()
-        except WriteConflict:
-            if attempt == _CONFLICT_RETRIES - 1:
-                raise
-            time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))  # noqa: S311 - jitter
-    raise AssertionError("unreachable")
+    return guarded(wh, "interventions", now, work)
 
 
 def replayed(wh: Warehouse, request: InterventionRequest) -> Intervention | None:

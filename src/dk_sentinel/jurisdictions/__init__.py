@@ -112,13 +112,12 @@ def publish_rules(wh: Warehouse, settings: Settings) -> int:
         for state, pack in selected_packs(settings).items()
         for t in pack.triggers
     ]  # fmt: skip
-    with wh.transaction():
+    marks = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in rows)
+    with wh.transaction():  # one round trip each, however many rules
         wh.execute("delete from {ops}.trigger_rules")
-        for row in rows:
-            wh.execute(
-                "insert into {ops}.trigger_rules values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+        wh.execute(
+            f"insert into {{ops}}.trigger_rules values {marks}", [v for row in rows for v in row]
+        )
     return len(rows)
 
 

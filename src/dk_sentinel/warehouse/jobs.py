@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
+from typing import TypeVar
 
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import BusyError, SchemaError, WriteConflict
@@ -37,6 +39,7 @@ from dk_sentinel.warehouse import Connections, DirectConnections, Warehouse
 from dk_sentinel.warehouse.schema import require_current
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def cache_dir(settings: Settings) -> Path:
@@ -237,3 +240,27 @@ def _heartbeat(lease: Lease, connections: Connections, stop: threading.Event) ->
                     return
         except Exception as exc:  # a transient error: the next beat tries again
             log.warning("could not renew the %s lease: %s", lease.job, exc)
+
+
+#: DuckDB rolls back the later of two concurrent writers (WriteConflict): run it again.
+_CONFLICT_RETRIES = 50
+
+
+def guarded(wh: Warehouse, name: str, now: datetime, work: Callable[[], T]) -> T:
+    """Run ``work`` in a transaction that first updates the ``name`` row of ``write_guards``.
+
+    Writers of one kind then take turns: Snowflake holds the row's lock until commit (it
+    enforces no unique keys, so the rules ``work`` checks need it), DuckDB rolls the later one
+    back (:class:`WriteConflict`) and it runs again, re-checking its rules.
+    """
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            with wh.transaction():
+                wh.execute("update {ops}.write_guards set touched_at = ? where name = ?",
+                           [now, name])  # fmt: skip
+                return work()
+        except WriteConflict:
+            if attempt == _CONFLICT_RETRIES - 1:
+                raise
+            time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))  # noqa: S311 - jitter
+    raise AssertionError("unreachable")

@@ -159,6 +159,9 @@ _V6 = [
         opened_at timestamp not null, due_at timestamp not null,
         last_signal_at timestamp not null, composite_at_open double, category_at_open varchar,
         failed_contacts bigint not null, closed_at timestamp, close_reason varchar)""",
+    """insert into {ops}.write_guards (name, touched_at)
+        select 'cases', null
+        where not exists (select 1 from {ops}.write_guards where name = 'cases')""",
     """create table if not exists {ops}.case_events (
         event_id varchar not null, case_id varchar not null, player_id varchar not null,
         event_type varchar not null, occurred_at timestamp not null, analyst_id varchar,
