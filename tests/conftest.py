@@ -91,7 +91,8 @@ REPLAY_AS_OF = AS_OF - timedelta(days=15)
 
 @pytest.fixture(scope="session")
 def replayed_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """1,500 players of every family with outcomes: a live run at AS_OF, a replay 15 days back."""
+    """1,500 players of every family with outcomes, payments and account events: a live run at
+    AS_OF, a replay 15 days back."""
     from dk_sentinel.ingest import ingest
     from dk_sentinel.scoring import score_batch
     from dk_sentinel.synthetic.generator import generate
@@ -106,7 +107,7 @@ def replayed_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         settings = load_settings(overrides={"warehouse.duckdb.path": root / "w.duckdb"})
         with connect(settings) as wh:
             bootstrap(wh)
-            for kind in ("bets", "assessments", "outcomes"):
+            for kind in ("bets", "assessments", "outcomes", "payments", "account_events"):
                 ingest(wh, kind, [gen.files[kind]])  # type: ignore[arg-type]
         assert score_batch(settings, as_of=AS_OF).status == "success"
         assert score_batch(settings, as_of=REPLAY_AS_OF, kind="replay").status == "success"

@@ -171,6 +171,7 @@ def test_fit_recovers_signs_and_drops_a_component_that_would_lower_risk() -> Non
     assert coef["market_drift"].dropped and coef["market_drift"].coefficient == 0.0
     assert coef["window_staked"].coefficient > 0
     assert coef["gamalyze"].dropped  # all missing: constant, says nothing
+    assert coef["money_deposits_30d"].dropped  # no payments loaded: not offered
     assert report.cv_auc > report.cv_auc_composite  # stake level adds what the composite lacks
     assert len(report.fold_auc) == 4 and report.forward_auc is None  # one run: no time split
     assert 0 < report.brier < 0.25

@@ -71,3 +71,21 @@ def test_demo_end_to_end(runner, tmp_path: Path) -> None:
     assert "sentinel --db" in result.stderr  # the next commands to try
     again = invoke(runner, "demo", "--players", "150", "--days", "45", "--dir", str(tmp_path / "d"))
     assert again.exit_code == 2 and "--force" in again.stderr
+
+
+def test_a_demo_whose_scoring_fails_says_so(runner, tmp_path: Path, monkeypatch) -> None:
+    """The demo must not print an empty queue and exit 0 when dbt failed."""
+    from datetime import datetime
+
+    from dk_sentinel.models import BatchRun
+    from dk_sentinel.usecases.app import Sentinel
+
+    def failed(self: Sentinel, **_kwargs: object) -> BatchRun:
+        at = datetime(2026, 1, 1)
+        return BatchRun(run_id="r1", status="failed", started_at=at, as_of=at, error="boom")
+
+    monkeypatch.setattr(Sentinel, "run_scoring", failed)
+    result = invoke(runner, "demo", "--players", "60", "--days", "30", "--dir", str(tmp_path))
+    assert result.exit_code == 1, result.stderr  # ExitCode.INTERNAL, as score-batch
+    assert "scoring run r1 failed: boom" in result.stderr
+    assert "queue" not in result.stdout

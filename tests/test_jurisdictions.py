@@ -9,7 +9,7 @@ import pytest
 
 from conftest import AS_OF
 from dk_sentinel.config import Settings, load_settings
-from dk_sentinel.errors import ConfigError
+from dk_sentinel.errors import ConfigError, UsageError
 from dk_sentinel.jurisdictions import PACKS_DIR, load_pack, selected_packs
 from dk_sentinel.synthetic.generator import generate
 from dk_sentinel.usecases import Sentinel
@@ -229,6 +229,13 @@ def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
     assert f'"idempotency_key": "{case.case_id}:suspend"' in outbox[0]["payload"]
     with pytest.raises(ConflictError, match="cannot close before"):
         app.close_case(case.case_id, "Player reached and agreed limits", "ana01")
+    # the same rules as an intervention's reason and analyst (one definition: AnalystAction)
+    with pytest.raises(UsageError, match="reason: String should have at least 10 characters"):
+        app.close_case(case.case_id, "done", "ana01")
+    with pytest.raises(UsageError, match="must not contain control"):
+        app.close_case(case.case_id, "Clear for 180 days\x1b[2J", "ana01")
+    with pytest.raises(UsageError, match="an analyst id is required"):
+        app.contact_case(case.case_id, "reached", "spoke to the player", None)
     later = Sentinel(backend, clock=lambda: AS_OF + timedelta(days=181))
     closed = later.close_case(case.case_id, "Clear for 180 days; limits kept", "ana01")
     assert closed.state == "closed" and closed.closed_at == AS_OF + timedelta(days=181)

@@ -7,11 +7,18 @@ intervention types, "now") is defined here once; the CLI derives its choices fro
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, field_serializer
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
-from dk_sentinel.errors import PartialFailure, ScoringError, SentinelError
+from dk_sentinel.errors import PartialFailure, ScoringError, SentinelError, UsageError
 
 #: The data contract's player id: PLR_<4-6 digits>_<two-letter state>.
 PLAYER_ID_PATTERN = r"^PLR_[0-9]{4,6}_[A-Z]{2}$"  # ASCII digits: Python's \d takes others too
@@ -108,6 +115,89 @@ class Document(BaseModel):
         if isinstance(value, datetime) and value.tzinfo is None:
             return rfc3339(value)
         return handler(value)
+
+
+#: Unicode's bidirectional embedding, override and isolate controls (they reorder the text
+#: around them on screen).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _printable(value: str) -> str:
+    # what an analyst writes is printed to analysts and auditors: control characters (NUL,
+    # escapes) and bidirectional overrides would print raw or reorder what they read
+    hidden = [c for c in value if c in _BIDI_CONTROLS or (ord(c) < 32 and c not in "\t\n")]
+    if hidden or "\x7f" in value:
+        raise ValueError("must not contain control or bidirectional-override characters")
+    return value
+
+
+class ByAnalyst(Document):
+    """Who did it: every analyst action names its analyst (the brief's rules)."""
+
+    analyst_id: AnalystId | None
+
+    @field_validator("analyst_id")
+    @classmethod
+    def _analyst_given(cls, value: str | None) -> str:
+        if value is None or not value.strip():
+            raise ValueError(
+                "an analyst id is required: pass --analyst ID, set SENTINEL_ANALYST, "
+                "or set analyst in sentinel.toml"
+            )
+        return value
+
+
+class AnalystAction(ByAnalyst):
+    """Who did it and why (the reason: 10-500 printable characters, not blank)."""
+
+    reason: Reason
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return _printable(value)
+
+
+class ContactNote(ByAnalyst):
+    """A contact attempt's note (optional, printable, at most 500 characters)."""
+
+    note: str = Field(default="", max_length=500)
+
+    @field_validator("note")
+    @classmethod
+    def _note_printable(cls, value: str) -> str:
+        return _printable(value)
+
+
+Action = TypeVar("Action", bound=BaseModel)
+
+
+def validated(model: type[Action], fields: dict[str, Any]) -> Action:
+    """Validate what an analyst typed, turning pydantic's errors into one UsageError.
+
+    Args:
+        model: The model to build.
+        fields: Its fields.
+
+    Returns:
+        The validated model.
+
+    Raises:
+        UsageError: One part per invalid field.
+    """
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "string_pattern_mismatch":
+                message = PLAYER_ID_HINT
+            parts.append(message if message.startswith(field) else f"{field}: {message}")
+        raise UsageError("; ".join(parts)) from None
 
 
 class BatchRun(Document):

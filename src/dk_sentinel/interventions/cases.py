@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
+from dk_sentinel.errors import ConflictError, NotFoundError
 from dk_sentinel.interventions.outbox import enqueue_suspension
-from dk_sentinel.models import ANALYST_ID_MAX, ANALYST_ID_MIN, Document
+from dk_sentinel.models import AnalystAction, ContactNote, Document, validated
 from dk_sentinel.warehouse import Warehouse
 from dk_sentinel.warehouse.jobs import guarded
 
@@ -226,15 +226,6 @@ def get_case(wh: Warehouse, case_id: str, now: datetime) -> Case:
     return _case(rows[0], now, events)
 
 
-def _analyst(analyst_id: str | None) -> str:
-    if not analyst_id or not ANALYST_ID_MIN <= len(analyst_id.strip()) <= ANALYST_ID_MAX:
-        raise UsageError(
-            f"an analyst id of {ANALYST_ID_MIN}-{ANALYST_ID_MAX} characters is required",
-            "Pass --analyst ID or set SENTINEL_ANALYST.",
-        )
-    return analyst_id
-
-
 def log_contact(
     wh: Warehouse,
     case_id: str,
@@ -249,8 +240,10 @@ def log_contact(
     Raises:
         NotFoundError: No such case.
         ConflictError: The case is closed.
+        UsageError: The analyst id is missing or the note is too long or unprintable.
     """
-    analyst = _analyst(analyst_id)
+    signed = validated(ContactNote, {"analyst_id": analyst_id, "note": note})
+    analyst, note = str(signed.analyst_id), signed.note
 
     def write() -> None:  # read inside the guard: two attempts at once both count
         case = get_case(wh, case_id, now)
@@ -289,11 +282,10 @@ def close_case(
     Raises:
         NotFoundError: No such case.
         ConflictError: Already closed, or not yet clear long enough (says until when).
-        UsageError: The reason is shorter than 10 characters.
+        UsageError: The reason or the analyst id breaks the rules (as for interventions).
     """
-    analyst = _analyst(analyst_id)
-    if len(reason.strip()) < 10:
-        raise UsageError("a reason of at least 10 characters is required")
+    action = validated(AnalystAction, {"analyst_id": analyst_id, "reason": reason})
+    analyst, reason = str(action.analyst_id), action.reason
 
     def write() -> None:  # read inside the guard: a run adding a signal meanwhile wins
         case = get_case(wh, case_id, now)

@@ -13,24 +13,22 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
 from dk_sentinel.interventions.cases import is_flagged
 from dk_sentinel.interventions.outbox import DELIVERY_STATE, enqueue
 from dk_sentinel.models import (
-    PLAYER_ID_HINT,
-    AnalystId,
-    Document,
+    AnalystAction,
     IdempotencyKey,
     Intervention,
     InterventionEvent,
     InterventionType,
     PlayerId,
-    Reason,
     RiskAssessment,
     TimeoutHours,
     utcnow,
+    validated,
 )
 from dk_sentinel.warehouse import Warehouse
 from dk_sentinel.warehouse.jobs import guarded
@@ -58,41 +56,6 @@ _DELIVERY_COLUMNS = (
 )
 
 
-#: Unicode's bidirectional embedding, override and isolate controls (they reorder the text
-#: around them on screen).
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-class AnalystAction(Document):
-    """What every analyst action carries: who did it and why (the brief's rules)."""
-
-    reason: Reason
-    analyst_id: AnalystId | None
-
-    @field_validator("reason")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        # a reason is printed to analysts and auditors: control characters (NUL, escapes) and
-        # bidirectional overrides would print raw or reorder what they read
-        hidden = [c for c in value if c in _BIDI_CONTROLS or (ord(c) < 32 and c not in "\t\n")]
-        if hidden or "\x7f" in value:
-            raise ValueError("must not contain control or bidirectional-override characters")
-        return value
-
-    @field_validator("analyst_id")
-    @classmethod
-    def _analyst_given(cls, value: str | None) -> str:
-        if value is None or not value.strip():
-            raise ValueError(
-                "an analyst id is required: pass --analyst ID, set SENTINEL_ANALYST, "
-                "or set analyst in sentinel.toml"
-            )
-        return value
-
-
-Action = TypeVar("Action", bound=AnalystAction)
 T = TypeVar("T")
 
 
@@ -128,21 +91,7 @@ def parse_request(**fields: Any) -> InterventionRequest:
     Raises:
         UsageError: One line per invalid field.
     """
-    return _validated(InterventionRequest, fields)
-
-
-def _validated(model: type[Action], fields: dict[str, Any]) -> Action:
-    try:
-        return model(**fields)
-    except ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"])
-            message = str(err["msg"]).removeprefix("Value error, ")
-            if err["type"] == "string_pattern_mismatch":
-                message = PLAYER_ID_HINT
-            parts.append(message if message.startswith(field) else f"{field}: {message}")
-        raise UsageError("; ".join(parts)) from None
+    return validated(InterventionRequest, fields)
 
 
 def _to_model(row: dict[str, Any]) -> Intervention:
@@ -358,7 +307,7 @@ def cancel_intervention(
         NotFoundError: No such intervention.
         UsageError: It is not active, or the reason or analyst id breaks the rules.
     """
-    action = _validated(AnalystAction, {"reason": reason, "analyst_id": analyst_id})
+    action = validated(AnalystAction, {"reason": reason, "analyst_id": analyst_id})
     reason, analyst_id = action.reason, action.analyst_id
     now = now or utcnow()
 

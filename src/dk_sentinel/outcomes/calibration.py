@@ -3,8 +3,10 @@
 The model is one an auditor can read: an L2-regularised logistic regression (scikit-learn,
 imported only here) over the five components and level markers of play over the whole scoring
 window -- active days, bets per active day, total and mean stake, the spread of log stakes,
-net loss -- and over the whole history held (account age, lifetime bets and stakes),
-log-transformed where skewed (the RG literature's intensity,
+net loss -- over the whole history held (account age, lifetime bets and stakes) and, where
+the operator loads payments and account events, over the money picture (deposits, cancelled
+withdrawals, payment methods, limit changes, RG page visits, time on site), log-transformed
+where skewed (the RG literature's intensity,
 frequency and variability markers). Every feature is standardised, so a coefficient is the
 change in log-odds per standard deviation. The components are sign-constrained (more chasing
 never lowers risk): a component whose fitted coefficient is negative is dropped and the model
@@ -83,6 +85,17 @@ FEATURES: tuple[Feature, ...] = (
     Feature("stake_trend_rise", "identity"),
     Feature("chase_rise", "identity"),
     Feature("session_chase_rise", "identity"),
+    # the money picture (contract v1.1; null without payments or account events, read as 0,
+    # and a column that is 0 for everyone is dropped): offered where the operator loads them
+    Feature("money_deposits_30d", "log1p"),
+    Feature("money_deposit_count_30d", "log1p"),
+    Feature("money_withdrawals_30d", "log1p"),
+    Feature("money_cancelled_withdrawals_30d", "log1p"),
+    Feature("money_declined_deposits_30d", "log1p"),
+    Feature("money_payment_methods_90d", "log1p"),
+    Feature("money_limit_changes_30d", "log1p"),
+    Feature("money_rg_page_visits_30d", "log1p"),
+    Feature("money_session_hours_30d", "log1p"),
 )
 #: Gradient boosting must beat the logistic profile's grouped-CV AUC by this much before the
 #: report calls it a clear win; the applied profile stays the auditable logistic one either way

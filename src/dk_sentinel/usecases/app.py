@@ -586,6 +586,7 @@ class Sentinel:
 
         Raises:
             UsageError: A warehouse already exists there and ``force`` was not given.
+            SentinelError: The scoring run failed or its checks did (as ``score-batch``).
         """
         say = progress or (lambda _msg: None)
         db = directory / "sentinel.duckdb"
@@ -614,6 +615,8 @@ class Sentinel:
             demo.load_files(kind, [generated.files[kind]])
         say("scoring with dbt")
         run = demo.run_scoring(as_of=as_of)
+        if (failure := run.failure()) is not None:  # a demo that scored nothing says so
+            raise failure
         say("reading the queue")
         queue = demo.review_queue(min_category="HIGH", limit=10)
         top = None

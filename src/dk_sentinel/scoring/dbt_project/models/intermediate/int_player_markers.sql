@@ -93,33 +93,9 @@ exclusions_started as (
 
 ),
 
-session_edges as (
-
-    select
-        player_id,
-        event_type,
-        occurred_at,
-        lead(event_type) over (partition by player_id order by occurred_at, event_id) as next_type,
-        lead(occurred_at) over (partition by player_id order by occurred_at, event_id) as next_at
-    from events
-    where event_type in ('session_started', 'session_ended')
-
-),
-
 sessions as (
 
-    -- a session ends at its session_ended, at most 4 hours after its start (the contract: a
-    -- session without an end ends 4 hours after it started)
-    select
-        player_id,
-        occurred_at as started_at,
-        least(
-            case when next_type = 'session_ended' then next_at
-                 else {{ dbt.dateadd('hour', 4, 'occurred_at') }} end,
-            {{ dbt.dateadd('hour', 4, 'occurred_at') }}
-        ) as ended_at
-    from session_edges
-    where event_type = 'session_started'
+    select * from {{ ref('int_account_sessions') }}
 
 ),
 

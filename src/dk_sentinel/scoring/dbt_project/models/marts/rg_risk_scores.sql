@@ -43,6 +43,12 @@ population as (
 
 ),
 
+money as (
+
+    select * from {{ ref('int_player_money') }}
+
+),
+
 features as (
 
     select
@@ -55,6 +61,15 @@ features as (
         coalesce(chases.wins_followed_bigger, 0) as wins_followed_bigger,
         chases.median_minutes_to_chase,
         chases.chase_stake_ratio,
+        money.money_deposits_30d,
+        money.money_deposit_count_30d,
+        money.money_withdrawals_30d,
+        money.money_cancelled_withdrawals_30d,
+        money.money_declined_deposits_30d,
+        money.money_payment_methods_90d,
+        money.money_limit_changes_30d,
+        money.money_rg_page_visits_30d,
+        money.money_session_hours_30d,
         assessed.assessment_id as gamalyze_assessment_id,
         assessed.assessed_at as gamalyze_assessed_at,
         assessed.risk_score as gamalyze_risk_score,
@@ -86,6 +101,7 @@ features as (
     cross join population
     left join chases on chases.player_id = players.player_id
     left join assessed on assessed.player_id = players.player_id
+    left join money on money.player_id = players.player_id
 
 ),
 
@@ -345,6 +361,17 @@ final as (
         round(chase_rise, 4) as chase_rise,
         round(recent_median_day_minutes, 1) as recent_median_day_minutes,
         round(baseline_median_day_minutes, 1) as baseline_median_day_minutes,
+        -- added with the money picture (contract v1.1): payments and RG-tool use as of T, null
+        -- for a player with neither (int_player_money); candidate features for calibrate
+        round(cast(money_deposits_30d as double), 2) as money_deposits_30d,
+        cast(money_deposit_count_30d as bigint) as money_deposit_count_30d,
+        round(cast(money_withdrawals_30d as double), 2) as money_withdrawals_30d,
+        cast(money_cancelled_withdrawals_30d as bigint) as money_cancelled_withdrawals_30d,
+        cast(money_declined_deposits_30d as bigint) as money_declined_deposits_30d,
+        cast(money_payment_methods_90d as bigint) as money_payment_methods_90d,
+        cast(money_limit_changes_30d as bigint) as money_limit_changes_30d,
+        cast(money_rg_page_visits_30d as bigint) as money_rg_page_visits_30d,
+        round(cast(money_session_hours_30d as double), 2) as money_session_hours_30d,
         {% if profile is not none -%}
         '{{ profile["version"] }}' as profile_version,
         cast({{ profile["horizon_days"] }} as bigint) as probability_horizon_days
