@@ -260,12 +260,39 @@ class ComponentEvidence(Document):
 
 
 class HistoryPoint(Document):
-    """The composite and category at one successful scoring run."""
+    """The composite, category and components at one successful scoring run."""
 
     as_of: datetime
     run_id: str
     composite_risk_score: float
     risk_category: Category
+    loss_chase: float | None = None
+    bet_escalation: float | None = None
+    market_drift: float | None = None
+    temporal_risk: float | None = None
+    gamalyze: float | None = None
+
+
+class RecentBet(Document):
+    """One of a player's latest bets as held (raw, as loaded)."""
+
+    bet_id: str
+    placed_at: datetime
+    settled_at: datetime | None
+    sport: str
+    market: str | None
+    is_live: bool
+    odds_decimal: float
+    stake: float
+    payout: float | None
+    status: str
+
+
+class PlayerOutcome(Document):
+    """A harmful outcome recorded for the player (data contract 3: self-exclusion and the like)."""
+
+    event_at: datetime
+    event_type: str
 
 
 class Freshness(Document):

@@ -9,6 +9,7 @@ from typing import Any
 
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import NotFoundError, RelationMissing, UsageError
+from dk_sentinel.interventions.cases import PLAYERS_WITH_OPEN_TRIGGER
 from dk_sentinel.interventions.records import INTERVENTIONS_WITH_STATUS
 from dk_sentinel.models import (
     COMPONENTS,
@@ -20,9 +21,11 @@ from dk_sentinel.models import (
     HistoryPoint,
     MoneyPicture,
     MoneyWindow,
+    PlayerOutcome,
     Queue,
     QueueCategory,
     QueueItem,
+    RecentBet,
     RiskAssessment,
     categories_at_or_above,
     rfc3339,
@@ -274,7 +277,7 @@ def _change(
 
 
 def history(wh: Warehouse, player_id: str, as_of: datetime, days: int = 90) -> list[HistoryPoint]:
-    """Composite and category at each successful run over the last ``days`` days.
+    """Composite, category and components at each successful run over the last ``days`` days.
 
     Args:
         wh: An open warehouse.
@@ -285,12 +288,43 @@ def history(wh: Warehouse, player_id: str, as_of: datetime, days: int = 90) -> l
     Returns:
         Points, oldest first.
     """
+    components = ", ".join(f"s.{c}" for c in COMPONENTS)
     rows = wh.query_dicts(
-        f"select s.as_of, s.run_id, s.composite_risk_score, s.risk_category from {_SCORES} "
-        "where s.player_id = ? and s.as_of > ? and s.as_of <= ? order by s.as_of",
+        f"select s.as_of, s.run_id, s.composite_risk_score, s.risk_category, {components} "
+        f"from {_SCORES} where s.player_id = ? and s.as_of > ? and s.as_of <= ? order by s.as_of",
         [player_id, as_of - timedelta(days=days), as_of],
     )
     return [HistoryPoint.model_validate(r) for r in rows]
+
+
+def recent_bets(wh: Warehouse, player_id: str, limit: int = 20) -> list[RecentBet]:
+    """The player's latest bets as held, newest first.
+
+    Args:
+        wh: An open warehouse.
+        player_id: The player.
+        limit: At most this many.
+
+    Returns:
+        The bets.
+    """
+    rows = wh.query_dicts(
+        "select bet_id, placed_at, settled_at, sport, market, is_live, odds_decimal, stake, "
+        "payout, status from {raw}.bets where player_id = ? order by placed_at desc, bet_id "
+        f"limit {int(limit)}",  # a literal: some Snowflake versions refuse a bound LIMIT
+        [player_id],
+    )
+    return [RecentBet.model_validate(r) for r in rows]
+
+
+def player_outcomes(wh: Warehouse, player_id: str) -> list[PlayerOutcome]:
+    """The harmful outcomes recorded for the player, oldest first."""
+    rows = wh.query_dicts(
+        "select event_at, event_type from {raw}.outcomes where player_id = ? "
+        "order by event_at, event_type",
+        [player_id],
+    )
+    return [PlayerOutcome.model_validate(r) for r in rows]
 
 
 def freshness(wh: Warehouse, run_id: str, last_bet_at: datetime | None) -> Freshness:
@@ -430,6 +464,8 @@ def build_queue(
     state: str | None = None,
     limit: int = 50,
     include_actioned: bool = False,
+    overdue: bool = False,
+    trigger: str | None = None,
     now: datetime | None = None,
 ) -> Queue:
     """Players at or above ``min_category`` in the latest run, highest composite first.
@@ -444,6 +480,8 @@ def build_queue(
         state: Only players of this state (two letters).
         limit: At most this many players.
         include_actioned: Keep players with an active intervention.
+        overdue: Only players past their SLA due time.
+        trigger: Only players with an open case carrying this trigger code.
         now: The time SLAs are measured against (default now, UTC).
 
     Returns:
@@ -468,9 +506,11 @@ def build_queue(
             where q.risk_category in ({", ".join("?" for _ in allowed)})
               and (cast(? as varchar) is null or q.state = ?)
               and (? or a.player_id is null)
+              and (not ? or {_OVERDUE})
+              and (cast(? as varchar) is null or q.player_id in {PLAYERS_WITH_OPEN_TRIGGER})
             order by q.composite_risk_score desc, q.evidence_strength desc, q.player_id
             limit {int(limit)}""",  # a literal: some Snowflake versions refuse a bound LIMIT
-            [now, now, *allowed, state, state, include_actioned],
+            [now, now, *allowed, state, state, include_actioned, overdue, now, trigger, trigger],
         )
     except RelationMissing:
         return Queue(run_id=None, as_of=None, min_category=min_category, items=[])

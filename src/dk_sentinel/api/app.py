@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from dk_sentinel import __version__
-from dk_sentinel.api import problems
+from dk_sentinel.api import console, problems
 from dk_sentinel.api.deps import ApiState
 from dk_sentinel.api.routes import (
     analytics,
@@ -79,6 +79,7 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
     problems.install(app)
     for module in (health, analytics, players, queue, interventions, cases, runs):
         app.include_router(module.router)
+    console.install(app)
     return app
 
 

@@ -78,19 +78,30 @@ def _caller(needed: Role) -> Callable[..., ApiKey]:
     """A dependency: the request's API key, rate-limited, with at least the ``needed`` role."""
 
     def check(request: Request, x_api_key: Annotated[str | None, Security(_API_KEY)]) -> ApiKey:
-        state = _state(request)
-        key = state.authenticate(x_api_key) if x_api_key else None
-        if key is None:
-            raise Unauthorised()
-        request.state.key_id = key.key_id
-        if not state.limiter.hit(state.rate, key.key_id):
-            reset = state.limiter.get_window_stats(state.rate, key.key_id).reset_time
-            raise RateLimited(max(int(reset - time.time()) + 1, 1), state.limit)
-        if not key.allows(needed):
-            raise PermissionDenied(f"the {key.role} role may not do this; it needs {needed}")
-        return key
+        return admit(request, x_api_key, needed)
 
     return check
+
+
+def admit(request: Request, presented: str | None, needed: Role) -> ApiKey:
+    """The key behind ``presented`` (a header or the console's cookie), rate-limited per key.
+
+    Raises:
+        Unauthorised: No key, or not a valid one.
+        RateLimited: The key used up its ``[api] rate_limit``.
+        PermissionDenied: Its role does not include ``needed``.
+    """
+    state = _state(request)
+    key = state.authenticate(presented) if presented else None
+    if key is None:
+        raise Unauthorised()
+    request.state.key_id = key.key_id
+    if not state.limiter.hit(state.rate, key.key_id):
+        reset = state.limiter.get_window_stats(state.rate, key.key_id).reset_time
+        raise RateLimited(max(int(reset - time.time()) + 1, 1), state.limit)
+    if not key.allows(needed):
+        raise PermissionDenied(f"the {key.role} role may not do this; it needs {needed}")
+    return key
 
 
 Viewer = Annotated[ApiKey, Depends(_caller("viewer"))]

@@ -30,6 +30,11 @@ CaseState = Literal["open", "in_contact", "actioned", "suspended", "closed", "co
 ContactResult = Literal["reached", "no_answer", "refused"]
 #: Every case a player can still be on the list by.
 OPEN_STATES = ("open", "in_contact", "actioned", "suspended", "contested")
+#: The players with a case still open that carries a trigger code (one ``?``: the code).
+PLAYERS_WITH_OPEN_TRIGGER = (
+    "(select player_id from {ops}.cases where state <> 'closed' "
+    "and position(',' || ? || ',' in ',' || triggers || ',') > 0)"
+)
 #: The players on the list (a case not closed): no marketing may reach them. One relation,
 #: joined by the scores export and read by the platform payload.
 FLAGGED_PLAYERS = "(select distinct player_id from {ops}.cases where state <> 'closed')"
@@ -193,9 +198,14 @@ def list_cases(
     overdue: bool = False,
     jurisdiction: str | None = None,
     trigger: str | None = None,
+    player_id: str | None = None,
 ) -> list[Case]:
-    """Cases, most urgent first (overdue, then by due time)."""
-    rows = wh.query_dicts("select * from {ops}.cases order by due_at, case_id")
+    """Cases, most urgent first (by due time), optionally of one player."""
+    rows = wh.query_dicts(
+        "select * from {ops}.cases where (cast(? as varchar) is null or player_id = ?) "
+        "order by due_at, case_id",
+        [player_id, player_id],
+    )
     cases = [_case(r, now) for r in rows]
     return [
         c for c in cases

@@ -109,9 +109,9 @@ def _event(
 
 
 def get_intervention(
-    wh: Warehouse, intervention_id: str, *, with_events: bool = False
+    wh: Warehouse, intervention_id: str, *, with_events: bool = False, now: datetime | None = None
 ) -> Intervention:
-    """One intervention by id.
+    """One intervention by id (its status as of ``now``, default the present).
 
     Raises:
         NotFoundError: No such intervention.
@@ -120,7 +120,7 @@ def get_intervention(
         f"select i.*, {_DELIVERY_COLUMNS} from {INTERVENTIONS_WITH_STATUS} i "
         f"left join {DELIVERY_STATE} d on d.intervention_id = i.intervention_id "
         "where i.intervention_id = ?",
-        [utcnow(), intervention_id],
+        [now or utcnow(), intervention_id],
     )
     if not rows:
         raise NotFoundError(
@@ -285,7 +285,7 @@ def create_intervention(
                 )
                 _event(wh, old.intervention_id, request.player_id, "superseded", now,
                        request.analyst_id, f"superseded by {new_id}")  # fmt: skip
-        created = get_intervention(wh, new_id)
+        created = get_intervention(wh, new_id, now=now)
         enqueue(wh, created, "created", now, no_marketing=is_flagged(wh, created.player_id))
         log.info("recorded %s %s for %s", request.intervention_type, new_id, request.player_id)
         return created
@@ -312,7 +312,7 @@ def cancel_intervention(
     now = now or utcnow()
 
     def record() -> None:
-        item = get_intervention(wh, intervention_id)
+        item = get_intervention(wh, intervention_id, now=now)
         if item.status != "active":
             raise UsageError(f"intervention {intervention_id} is {item.status}, not active")
         wh.execute(
@@ -325,4 +325,4 @@ def cancel_intervention(
 
     _guarded(wh, now, record)
     log.info("cancelled %s", intervention_id)
-    return get_intervention(wh, intervention_id, with_events=True)
+    return get_intervention(wh, intervention_id, with_events=True, now=now)

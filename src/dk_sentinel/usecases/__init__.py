@@ -14,7 +14,7 @@ from dk_sentinel.interventions.delivery import DeliveryReport
 from dk_sentinel.outcomes.backtest import BacktestReport
 from dk_sentinel.outcomes.calibration import CalibrationReport
 from dk_sentinel.scoring.scheduler import ScheduleStatus
-from dk_sentinel.usecases.app import DemoResult, Sentinel
+from dk_sentinel.usecases.app import DemoResult, PlayerFile, Sentinel
 from dk_sentinel.usecases.server import RunStarted, ServerRuntime, check_serving
 from dk_sentinel.warehouse import require_existing
 
@@ -34,6 +34,7 @@ __all__ = [
     "InterventionReport",
     "Kind",
     "NewApiKey",
+    "PlayerFile",
     "Report",
     "RunStarted",
     "ScheduleStatus",

@@ -20,7 +20,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from dk_sentinel.analysis.assessment import assess, build_queue, validate_player_id
+from pydantic import Field
+
+from dk_sentinel.analysis.assessment import (
+    assess,
+    build_queue,
+    player_outcomes,
+    recent_bets,
+    validate_player_id,
+)
 from dk_sentinel.analysis.explainer import (
     apply,
     cached_explanation,
@@ -74,8 +82,10 @@ from dk_sentinel.models import (
     Document,
     Intervention,
     InterventionType,
+    PlayerOutcome,
     Queue,
     QueueCategory,
+    RecentBet,
     RiskAssessment,
     Role,
     utcnow,
@@ -118,6 +128,16 @@ class DemoResult(Document):
     run: BatchRun
     queue: Queue
     top_player: RiskAssessment | None
+
+
+class PlayerFile(Document):
+    """Everything the console's player page shows: one read of the warehouse."""
+
+    assessment: RiskAssessment
+    interventions: list[Intervention] = Field(description="All of them, newest first")
+    recent_bets: list[RecentBet]
+    outcomes: list[PlayerOutcome]
+    cases: list[Case]
 
 
 class Sentinel:
@@ -262,7 +282,9 @@ class Sentinel:
         explainer = make_explainer(self.settings, use_ai=use_ai) if explain or nudge else None
         with self.connect() as wh:
             assessment = assess(wh, self.settings, player_id, with_history=with_history)
-            assessment.open_interventions = list_interventions(wh, player_id=player_id, active=True)
+            assessment.open_interventions = list_interventions(
+                wh, player_id=player_id, active=True, now=self.clock()
+            )
             cached = explainer and cached_explanation(wh, explainer, assessment, want_nudge=nudge)
         if explainer is None:
             return assessment
@@ -282,13 +304,45 @@ class Sentinel:
         state: str | None = None,
         limit: int = 50,
         include_actioned: bool = False,
+        overdue: bool = False,
+        trigger: str | None = None,
     ) -> Queue:
         """``sentinel queue``: players to review, highest risk first, with SLA due times."""
         with self.connect() as wh:
             return build_queue(
                 wh, min_category=min_category, state=state, limit=limit,
-                include_actioned=include_actioned, now=self.clock(),
+                include_actioned=include_actioned, overdue=overdue, trigger=trigger,
+                now=self.clock(),
             )  # fmt: skip
+
+    def player_file(self, player_id: str, *, bets: int = 20) -> PlayerFile:
+        """The console's player page: the assessment and everything around it.
+
+        The assessment with its history, every intervention with its audit events, the latest
+        bets, the recorded outcomes and the player's cases.
+
+        Raises:
+            UsageError: Not a player id.
+            NotFoundError: The player was never scored.
+        """
+        validate_player_id(player_id)
+        with self.connect() as wh:
+            assessment = assess(wh, self.settings, player_id, with_history=True)
+            every = list_interventions(wh, player_id=player_id, now=self.clock())
+            assessment.open_interventions = [i for i in every if i.status == "active"]
+            return PlayerFile(
+                assessment=assessment,
+                interventions=[
+                    get_intervention(wh, i.intervention_id, with_events=True, now=self.clock())
+                    for i in every
+                ],
+                recent_bets=recent_bets(wh, player_id, bets),
+                outcomes=player_outcomes(wh, player_id),
+                cases=[
+                    get_case(wh, c.case_id, self.clock())  # with its audit events
+                    for c in list_cases(wh, self.clock(), player_id=player_id)
+                ],
+            )
 
     def record_intervention(
         self,
@@ -340,13 +394,13 @@ class Sentinel:
         with self.connect() as wh:
             return list_interventions(
                 wh, player_id=player_id, active=active, intervention_type=intervention_type,
-                since=since,
+                since=since, now=self.clock(),
             )  # fmt: skip
 
     def intervention(self, intervention_id: str) -> Intervention:
         """One intervention with its audit events (``GET /api/interventions/{id}``)."""
         with self.connect() as wh:
-            return get_intervention(wh, intervention_id, with_events=True)
+            return get_intervention(wh, intervention_id, with_events=True, now=self.clock())
 
     def cancel(self, intervention_id: str, reason: str, analyst_id: str | None) -> Intervention:
         """``sentinel interventions cancel``: end an active intervention (an audit event)."""

@@ -1,0 +1,26 @@
+"""The analysts' console: server-rendered pages on ``sentinel serve`` (the third front end).
+
+Jinja2 templates and static files shipped in the package (no build step, no CDN: it works
+offline), over the same use cases as the CLI and the API, signed in with the same API keys.
+Pages: sign-in, the review queue, a player (assessment, evidence, history chart, bets, money,
+explanation, interventions, audit trail, cases) and the cases list; forms record and cancel
+interventions and log contact attempts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console's pages and static files on ``app``."""
+    from dk_sentinel.api.console import pages, worklists
+
+    app.include_router(pages.router)
+    app.include_router(worklists.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

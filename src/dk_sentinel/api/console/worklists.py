@@ -1,0 +1,97 @@
+"""The console's work lists: the review queue and the cases, and logging a contact attempt."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from dk_sentinel.api.console.rendering import ConsoleRoute, local_path, render, see_other
+from dk_sentinel.api.console.session import Signed, check_csrf
+from dk_sentinel.api.deps import App, Offset, page
+from dk_sentinel.errors import UsageError
+from dk_sentinel.models import QUEUE_CATEGORIES, QueueCategory
+from dk_sentinel.usecases import CaseState, ContactResult
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+PAGE_SIZE = 50
+CASE_STATES = ("open", "in_contact", "actioned", "suspended", "closed", "contested")
+
+
+def _blank_is_none(value: str | None) -> str | None:
+    return value.strip() or None if value else None
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue(
+    request: Request,
+    session: Signed,
+    app: App,
+    start: Offset,
+    category: QueueCategory = "HIGH",
+    state: Annotated[str | None, Query(max_length=2)] = None,
+    overdue: bool = False,
+    trigger: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    """The review queue, highest risk first, with filters and cursor paging."""
+    state, trigger = _blank_is_none(state), _blank_is_none(trigger)
+    full = app.review_queue(
+        min_category=category, state=state.upper() if state else None, overdue=overdue,
+        trigger=trigger, limit=start + PAGE_SIZE + 1,
+    )  # fmt: skip
+    items, next_cursor = page(full.items, start, PAGE_SIZE)
+    filters = {"category": category, "state": state or "", "trigger": trigger or ""}
+    if overdue:
+        filters["overdue"] = "true"
+    return render(
+        request, "queue.html", session=session, queue=full, items=items, filters=filters,
+        categories=QUEUE_CATEGORIES, now=app.clock(),
+        next_page=f"/queue?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor
+        else None,
+        first_page=f"/queue?{urlencode(filters)}" if start else None,
+    )  # fmt: skip
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def cases(
+    request: Request,
+    session: Signed,
+    app: App,
+    state: CaseState | None = None,
+    overdue: bool = False,
+    jurisdiction: Annotated[str | None, Query(max_length=2)] = None,
+    trigger: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    """Cases, most urgent first, with the regulatory clock."""
+    jurisdiction, trigger = _blank_is_none(jurisdiction), _blank_is_none(trigger)
+    listed = app.cases(state=state, overdue=overdue, trigger=trigger,
+                       jurisdiction=jurisdiction.upper() if jurisdiction else None)  # fmt: skip
+    filters = {"state": state or "", "jurisdiction": jurisdiction or "", "trigger": trigger or "",
+               "overdue": overdue}  # fmt: skip
+    return render(request, "cases.html", session=session, cases=listed, filters=filters,
+                  states=CASE_STATES)  # fmt: skip
+
+
+@router.post("/cases/{case_id}/contact", response_class=HTMLResponse)
+def contact(
+    request: Request,
+    session: Signed,
+    app: App,
+    case_id: str,
+    csrf_token: Annotated[str, Form()],
+    result: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+    back: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Log a contact attempt on a case (three failed ones may suspend the account)."""
+    check_csrf(session.csrf, csrf_token)
+    session.require("analyst")
+    if result not in ("reached", "no_answer", "refused"):
+        raise UsageError(f"unknown contact result {result!r}", "Use reached, no_answer, refused.")
+    outcome: ContactResult = result  # type: ignore[assignment]
+    case = app.contact_case(case_id, outcome, note, session.key.analyst_id)
+    target = local_path(back, f"/players/{case.player_id}")
+    joiner = "&" if "?" in target else "?"
+    return see_other(f"{target}{joiner}done=contact:{case.state}")
