@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test dbt-unit-tests lint format typecheck bench quality clean
+.PHONY: help install demo console test dbt-unit-tests lint format typecheck bench quality clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,6 +20,10 @@ install: $(BIN)/sentinel ## Create .venv and install dk-sentinel with its dev to
 demo: install ## Install everything, then build and score a demo warehouse in ./sentinel-demo
 	$(BIN)/sentinel demo --force
 
+console: demo ## Build the demo, print an analyst key and serve the console on http://127.0.0.1:8000/
+	$(BIN)/sentinel --db sentinel-demo/sentinel.duckdb api-keys create --analyst ana01 --role analyst
+	$(BIN)/sentinel --db sentinel-demo/sentinel.duckdb serve --port 8000
+
 test: install ## The test suite with coverage (fails under 85 %); lint and types are tests too
 	$(BIN)/python -m pytest --cov=dk_sentinel --cov-fail-under=85
 
@@ -27,8 +31,8 @@ dbt-unit-tests: install ## Run only the dbt unit tests of the scoring models (th
 	$(BIN)/python -m pytest -q --no-cov tests/test_scoring.py -k unit_tests
 
 format: install ## Format and auto-fix the code
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench docs
+	$(BIN)/ruff check --fix src tests bench docs
 
 typecheck: install ## Type-check the library
 	$(BIN)/mypy

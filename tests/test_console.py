@@ -147,6 +147,7 @@ def test_player_page_shows_assessment_evidence_history_and_bets(console: Console
         assert html.escape(evidence.summary).replace("&#x27;", "&#39;") in text
     # one polyline per series drawn, one point per run; the table repeats the figures
     assert (assessment.history or []) and text.count('<polyline class="series') >= 2
+    assert text.count("<circle") >= len(assessment.history or [])
     composite = re.search(r'<polyline class="series composite-risk-score" points="([^"]+)"', text)
     assert composite and len(composite.group(1).split()) == len(assessment.history or [])
     assert '<svg viewBox="0 0 720 260" role="img"' in text
@@ -342,3 +343,35 @@ def test_static_files_are_served_from_the_package(console: Console) -> None:
     templates = STATIC.parent / "templates"
     for template in templates.glob("*.html"):
         assert "http://" not in template.read_text() and "https://" not in template.read_text()
+
+
+def test_history_chart_scales_points_and_marks_interventions_and_outcomes() -> None:
+    from datetime import timedelta
+
+    from dk_sentinel.api.console.charts import HEIGHT, WIDTH, history_chart
+    from dk_sentinel.models import HistoryPoint, Intervention, PlayerOutcome
+
+    day = timedelta(days=1)
+    points = [
+        HistoryPoint(as_of=AS_OF + i * day, run_id=f"r{i}", composite_risk_score=v,
+                     risk_category="LOW", loss_chase=v / 2, gamalyze=None)
+        for i, v in enumerate([0.0, 0.5, 1.0])
+    ]  # fmt: skip
+    made = Intervention(intervention_id="INT-1", player_id="PLR_1234_NJ",
+                        intervention_type="timeout", status="active", reason="r" * 10,
+                        analyst_id="ana01", created_at=AS_OF + day)  # fmt: skip
+    outside = made.model_copy(update={"created_at": AS_OF - day})
+    outcome = PlayerOutcome(event_at=AS_OF + 2 * day, event_type="self_exclusion")
+    chart = history_chart(points, [made, outside], [outcome], {"HIGH": 0.6})
+    composite = next(s for s in chart.series if s.name == "composite")
+    xs = [x for x, _ in composite.dots]
+    ys = [y for _, y in composite.dots]
+    assert xs[0] < xs[1] < xs[2] <= WIDTH and ys[0] > ys[1] > ys[2] >= 0 and ys[0] < HEIGHT
+    assert xs[1] == pytest.approx((xs[0] + xs[2]) / 2, abs=0.1)  # time is linear
+    assert {s.name for s in chart.series} == {"composite", "loss_chase"}  # gamalyze absent
+    assert [(m.kind, m.label, m.x) for m in chart.markers] == [
+        ("intervention", "timeout", xs[1]),
+        ("outcome", "self_exclusion", xs[2]),
+    ]  # the intervention before the period is not drawn
+    assert [g.label for g in chart.guides] == ["HIGH 0.60"]
+    assert history_chart([], [], [], {}).empty

@@ -16,8 +16,8 @@ ROOT = Path(__file__).parents[1]
 @pytest.mark.parametrize(
     "tool",
     [
-        ["ruff", "check", "src", "tests", "bench"],
-        ["ruff", "format", "--check", "src", "tests", "bench"],
+        ["ruff", "check", "src", "tests", "bench", "docs"],
+        ["ruff", "format", "--check", "src", "tests", "bench", "docs"],
         ["mypy"],  # files and strictness come from pyproject.toml
     ],
     ids=["ruff-check", "ruff-format", "mypy"],

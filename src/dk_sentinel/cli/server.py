@@ -39,7 +39,10 @@ def serve(
     settings = state(ctx).settings
     check_serving(settings, workers=workers, schedule=schedule)
     app = create_app(settings, schedule)  # validates the schedule before anything starts
-    info(f"Serving DK Sentinel on http://{host}:{port} (OpenAPI docs at /docs); Ctrl-C stops.")
+    info(
+        f"Serving DK Sentinel on http://{host}:{port}: the console at /, the API under /api "
+        "(OpenAPI docs at /docs); Ctrl-C stops."
+    )
     if schedule:
         info(f"Scoring in-process on {schedule!r} (UTC), under the score-batch lock.")
     if workers == 1:

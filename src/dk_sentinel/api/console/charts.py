@@ -18,11 +18,12 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 44, 12, 12, 28
 
 @dataclass(frozen=True)
 class Series:
-    """One line: its name, its CSS class and its points ("x,y x,y ...")."""
+    """One line: its name, its CSS class, its points ("x,y x,y ...") and a dot per run."""
 
     name: str
     css: str
     points: str
+    dots: list[tuple[float, float]]
     last: float | None
 
 
@@ -98,6 +99,7 @@ def history_chart(
                 name="composite" if name == "composite_risk_score" else name,
                 css=name.replace("_", "-"),
                 points=" ".join(f"{x(at)},{y(float(v))}" for at, v in drawn),
+                dots=[(x(at), y(float(v))) for at, v in drawn],
                 last=round(float(drawn[-1][1]), 3),
             )
         )
