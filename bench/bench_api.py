@@ -80,8 +80,11 @@ def _build(players: int, folder: Path) -> Path:
     data = folder / "data"
     steps = [
         ["generate", "-o", str(data), "--players", str(players), "--format", "parquet"],
+        ["--db", str(db), "init"],
         ["--db", str(db), "ingest", "bets", str(data / "bets.parquet")],
         ["--db", str(db), "ingest", "assessments", str(data / "assessments.parquet")],
+        ["--db", str(db), "ingest", "payments", str(data / "payments.parquet")],
+        ["--db", str(db), "ingest", "account-events", str(data / "account_events.parquet")],
         ["--db", str(db), "score-batch"],
     ]
     for step in steps:

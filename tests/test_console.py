@@ -249,7 +249,12 @@ def test_cases_page_and_a_contact_attempt(console: Console) -> None:
     listing = console.get("/cases?state=open")
     assert listing.status_code == 200
     case_ids = re.findall(r'<th scope="row">(CASE-[^<]+)</th>', listing.text)
-    assert case_ids
+    every = [c.case_id for c in console.app.cases(state="open")]
+    assert len(every) > 50 and case_ids == every[:50]  # most urgent first, 50 a page
+    following = re.search(r'<a href="([^"]+)" rel="next">', listing.text)
+    assert following
+    second = console.get(following.group(1).replace("&amp;", "&")).text
+    assert re.findall(r'<th scope="row">(CASE-[^<]+)</th>', second) == every[50:100]
     case = console.app.case(case_ids[0])
     page = console.get(f"/players/{case.player_id}").text
     logged = console.post(f"/cases/{case.case_id}/contact", page, result="no_answer",

@@ -125,8 +125,12 @@ def _offset(cursor: str | None = None) -> int:
 Offset = Annotated[int, Depends(_offset)]
 
 
+def cursor_at(offset: int) -> str:
+    """The opaque cursor of the page that starts at ``offset``."""
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
 def page(items: list[Any], start: int, limit: int) -> tuple[list[Any], str | None]:
     """One page of ``items`` from ``start`` and the cursor of the next page (None: the last)."""
     more = len(items) > start + limit
-    following = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
-    return items[start : start + limit], following if more else None
+    return items[start : start + limit], cursor_at(start + limit) if more else None

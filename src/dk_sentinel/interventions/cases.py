@@ -30,10 +30,11 @@ CaseState = Literal["open", "in_contact", "actioned", "suspended", "closed", "co
 ContactResult = Literal["reached", "no_answer", "refused"]
 #: Every case a player can still be on the list by.
 OPEN_STATES = ("open", "in_contact", "actioned", "suspended", "contested")
+#: A case's triggers include a code (one ``?``: the code; triggers are stored comma-joined).
+_HAS_TRIGGER = "position(',' || ? || ',' in ',' || triggers || ',') > 0"
 #: The players with a case still open that carries a trigger code (one ``?``: the code).
 PLAYERS_WITH_OPEN_TRIGGER = (
-    "(select player_id from {ops}.cases where state <> 'closed' "
-    "and position(',' || ? || ',' in ',' || triggers || ',') > 0)"
+    f"(select player_id from {{ops}}.cases where state <> 'closed' and {_HAS_TRIGGER})"
 )
 #: The players on the list (a case not closed): no marketing may reach them. One relation,
 #: joined by the scores export and read by the platform payload.
@@ -185,7 +186,7 @@ def _case(row: dict[str, Any], now: datetime, events: list[CaseEvent] | None = N
     return Case.model_validate({
         **row,
         "triggers": [t for t in (row["triggers"] or "").split(",") if t],
-        "is_overdue": row["state"] in ("open",) and row["due_at"] < now,
+        "is_overdue": row["state"] == "open" and row["due_at"] < now,  # as list_cases' filter
         "events": events or [],
     })  # fmt: skip
 
@@ -199,21 +200,37 @@ def list_cases(
     jurisdiction: str | None = None,
     trigger: str | None = None,
     player_id: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Case]:
-    """Cases, most urgent first (by due time), optionally of one player."""
+    """Cases, most urgent first (by due time), filtered in the warehouse.
+
+    Args:
+        wh: An open warehouse.
+        now: The time "overdue" is measured against.
+        state: Only cases in this state.
+        overdue: Only open cases past their due time.
+        jurisdiction: Only cases of this state (two letters).
+        trigger: Only cases carrying this trigger code.
+        player_id: Only this player's cases.
+        limit: At most this many (None: all).
+        offset: Skip this many first (a page's start).
+
+    Returns:
+        The cases (without their events).
+    """
+    page = f" limit {int(limit)} offset {int(offset)}" if limit is not None else ""
     rows = wh.query_dicts(
         "select * from {ops}.cases where (cast(? as varchar) is null or player_id = ?) "
-        "order by due_at, case_id",
-        [player_id, player_id],
-    )
-    cases = [_case(r, now) for r in rows]
-    return [
-        c for c in cases
-        if (state is None or c.state == state)
-        and (not overdue or c.is_overdue)
-        and (jurisdiction is None or c.jurisdiction == jurisdiction)
-        and (trigger is None or trigger in c.triggers)
-    ]  # fmt: skip
+        "and (cast(? as varchar) is null or state = ?) "
+        "and (not ? or (state = 'open' and due_at < ?)) "
+        "and (cast(? as varchar) is null or jurisdiction = ?) "
+        f"and (cast(? as varchar) is null or {_HAS_TRIGGER}) "
+        f"order by due_at, case_id{page}",  # literals: some Snowflake versions refuse binds
+        [player_id, player_id, state, state, overdue, now, jurisdiction, jurisdiction,
+         trigger, trigger],
+    )  # fmt: skip
+    return [_case(r, now) for r in rows]
 
 
 def get_case(wh: Warehouse, case_id: str, now: datetime) -> Case:

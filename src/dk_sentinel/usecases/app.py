@@ -553,12 +553,14 @@ class Sentinel:
         overdue: bool = False,
         jurisdiction: str | None = None,
         trigger: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Case]:
-        """``sentinel cases list``: cases, most urgent first."""
+        """``sentinel cases list``: cases, most urgent first (a page with ``limit``)."""
         with self.connect() as wh:
             return list_cases(
                 wh, self.clock(), state=state, overdue=overdue, jurisdiction=jurisdiction,
-                trigger=trigger,
+                trigger=trigger, limit=limit, offset=offset,
             )  # fmt: skip
 
     def case(self, case_id: str) -> Case:

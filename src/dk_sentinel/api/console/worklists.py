@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from dk_sentinel.api.console.rendering import ConsoleRoute, local_path, render, see_other
 from dk_sentinel.api.console.session import Signed, check_csrf
-from dk_sentinel.api.deps import App, Offset, page
+from dk_sentinel.api.deps import App, Offset, cursor_at, page
 from dk_sentinel.errors import UsageError
 from dk_sentinel.models import QUEUE_CATEGORIES, QueueCategory
 from dk_sentinel.usecases import CaseState, ContactResult
@@ -59,19 +59,30 @@ def cases(
     request: Request,
     session: Signed,
     app: App,
+    start: Offset,
     state: CaseState | None = None,
     overdue: bool = False,
     jurisdiction: Annotated[str | None, Query(max_length=2)] = None,
     trigger: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
-    """Cases, most urgent first, with the regulatory clock."""
+    """Cases, most urgent first, with the regulatory clock; 50 a page, paged by cursor."""
     jurisdiction, trigger = _blank_is_none(jurisdiction), _blank_is_none(trigger)
-    listed = app.cases(state=state, overdue=overdue, trigger=trigger,
-                       jurisdiction=jurisdiction.upper() if jurisdiction else None)  # fmt: skip
-    filters = {"state": state or "", "jurisdiction": jurisdiction or "", "trigger": trigger or "",
-               "overdue": overdue}  # fmt: skip
-    return render(request, "cases.html", session=session, cases=listed, filters=filters,
-                  states=CASE_STATES)  # fmt: skip
+    listed = app.cases(
+        state=state, overdue=overdue, trigger=trigger, limit=PAGE_SIZE + 1, offset=start,
+        jurisdiction=jurisdiction.upper() if jurisdiction else None,
+    )  # fmt: skip
+    shown = listed[:PAGE_SIZE]  # the warehouse returned this page and one more, if any
+    next_cursor = cursor_at(start + PAGE_SIZE) if len(listed) > PAGE_SIZE else None
+    filters = {"state": state or "", "jurisdiction": jurisdiction or "", "trigger": trigger or ""}
+    if overdue:
+        filters["overdue"] = "true"
+    return render(
+        request, "cases.html", session=session, cases=shown, filters=filters,
+        states=CASE_STATES,
+        next_page=f"/cases?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor
+        else None,
+        first_page=f"/cases?{urlencode(filters)}" if start else None,
+    )  # fmt: skip
 
 
 @router.post("/cases/{case_id}/contact", response_class=HTMLResponse)
