@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,9 @@ async def _load(
             started = time.perf_counter()
             if path == "/health":
                 answer = await http.get(path)
+            elif path == "/risk":
+                answer = await http.get(f"/api/players/{random.choice(players)}/risk",
+                                        headers={"X-API-Key": key})  # fmt: skip
             else:
                 body = {"player_id": random.choice(players)}
                 answer = await http.post(path, json=body, headers={"X-API-Key": key})
@@ -99,6 +103,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=500, help="Per client")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--skip-batch", action="store_true",
+                        help="Skip the phase during a score-batch --full-refresh")  # fmt: skip
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="sentinel-bench-api-"))
@@ -120,8 +126,14 @@ def main() -> None:
         players = [r[0] for r in con.execute(
             "select player_id from analytics.rg_latest_risk_scores").fetchall()]  # fmt: skip
 
+    # the server on the last core, this load generator on the others (the harness must not
+    # take the server's CPU); without taskset (or with one core) both share the machine
+    cores = sorted(os.sched_getaffinity(0))
+    pin = ["taskset", "-c", str(cores[-1])] if len(cores) > 1 and shutil.which("taskset") else []
+    if pin:
+        os.sched_setaffinity(0, set(cores[:-1]))
     server = subprocess.Popen(
-        sentinel("-q", "--db", str(db), "serve", "--port", str(args.port)),
+        [*pin, *sentinel("-q", "--db", str(db), "serve", "--port", str(args.port))],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{args.port}"
@@ -134,11 +146,18 @@ def main() -> None:
                 time.sleep(0.1)
         run = asyncio.run
         results: dict[str, Any] = {"players": len(players), "clients": args.clients,
-                                   "requests_per_client": args.requests}  # fmt: skip
+                                   "requests_per_client": args.requests,
+                                   "server_pinned_to_core": cores[-1] if pin else None}  # fmt: skip
+        run(_load(base, key, players, args.clients, 20, "/health"))  # warm-up
         results["health"] = run(_load(base, key, players, args.clients, args.requests, "/health"))
+        run(_load(base, key, players, args.clients, 20, "/risk"))  # warm-up
+        results["risk"] = run(_load(base, key, players, args.clients, args.requests, "/risk"))
         path = "/api/analytics/analyze-player"
         run(_load(base, key, players, args.clients, 20, path))  # warm-up
         results["analyze_idle"] = run(_load(base, key, players, args.clients, args.requests, path))
+        _table(results)
+        if args.skip_batch:
+            return
         batch = subprocess.Popen(
             sentinel("--db", str(db), "score-batch", "--full-refresh"),
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -154,7 +173,20 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
-    save("api", results)
+        save("api", results)
+
+
+def _table(results: dict[str, Any]) -> None:
+    """The figures against /health on the same harness, and the targets."""
+    health = results["health"]
+    print(f"{'request':34} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'p50 vs /health':>15} "
+          f"{'req/s vs /health':>17}")  # fmt: skip
+    for name, label in (("health", "GET /health"), ("risk", "GET /api/players/{id}/risk"),
+                        ("analyze_idle", "POST /api/analytics/analyze-player")):  # fmt: skip
+        r = results[name]
+        print(f"{label:34} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['requests_per_second']:8.1f} "
+              f"{r['p50_ms'] / health['p50_ms']:14.2f}x {r['requests_per_second'] / health['requests_per_second']:16.2f}x")  # fmt: skip
+    print("targets: the risk lookup's p50 <= 2x /health's; its throughput >= 0.5x /health's")
 
 
 if __name__ == "__main__":

@@ -277,8 +277,11 @@ def test_analyze_shows_the_money_picture_with_counts(
     (tmp_path / "events.csv").write_text("\n".join([EVENTS, *events]) + "\n")
     app.load_files("payments", [tmp_path / "payments.csv"])
     app.load_files("account_events", [tmp_path / "events.csv"])
+    # the money picture is the latest live run's, as the score is: loaded, but not yet scored
+    assert app.analyze_player(player).money is None
+    assert app.run_scoring(as_of=AS_OF).status == "success"
     money = app.analyze_player(player).money
-    assert money is not None
+    assert money is not None and money.as_of == AS_OF
     day, week = money.windows[0], money.windows[1]
     assert (day.days, day.deposits, day.deposit_count) == (1, 100.0, 1)
     assert (week.deposits, week.deposit_count, week.withdrawal_count) == (350.0, 2, 0)

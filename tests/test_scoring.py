@@ -376,3 +376,27 @@ def test_the_python_and_dbt_twins_of_published_runs_and_the_active_profile_agree
     assert f"{PUBLISHED_RUNS} as is_published" in staging
     macros = (PROJECT_DIR / "macros" / "scoring.sql").read_text()
     assert f"where {ACTIVE_PROFILE} " in macros
+
+
+def test_the_read_path_serves_the_latest_runs_snapshot_and_never_a_stale_one(
+    scored: Settings,
+) -> None:
+    """analyze reads one indexed row of the run's snapshot; the same answer as the history."""
+    from dk_sentinel.analysis import assessment
+    from dk_sentinel.scoring import SERVED_SCORES, last_successful_run
+
+    with connect(scored) as wh:
+        latest = last_successful_run(wh)
+        assert latest is not None
+        served = wh.query(f"select count(*), count(distinct player_id), min(run_id), "
+                          f"max(run_id) from {SERVED_SCORES}")[0]  # fmt: skip
+        assert served == (latest.players_scored, latest.players_scored, latest.run_id,
+                          latest.run_id)  # fmt: skip
+        players = [r[0] for r in wh.query(
+            f"select player_id from {SERVED_SCORES} order by player_id limit 5")]  # fmt: skip
+        fast = [assessment.assess(wh, scored, p) for p in players]
+        # a snapshot left behind by a crash between publishing and replacing it: not served
+        wh.execute(f"update {SERVED_SCORES} set run_id = 'stale', composite_risk_score = 0")
+        slow = [assessment.assess(wh, scored, p) for p in players]
+    assert [a.model_dump() for a in fast] == [a.model_dump() for a in slow]
+    assert all(a.is_current and a.run_id == latest.run_id for a in fast)

@@ -94,6 +94,19 @@ def test_transaction_commits(wh: Warehouse) -> None:
     )
 
 
+def test_replace_table_swaps_a_lookup_table_whole(wh: Warehouse) -> None:
+    """The read path's snapshot: replaced whole each run, looked up by key, on both backends."""
+    for batch in (["PLR_2222_NJ", "PLR_1111_NJ"], ["PLR_3333_PA"]):
+        values = " union all ".join(f"select '{p}' as player_id, {i} as n" for i, p in
+                                    enumerate(batch))  # fmt: skip
+        wh.replace_table("{ops}.lookup_test", f"select * from ({values}) v", key="player_id")
+        assert wh.query("select count(*) from {ops}.lookup_test") == [(len(batch),)]
+    assert wh.query("select n from {ops}.lookup_test where player_id = ?", ["PLR_3333_PA"]) == [
+        (0,)
+    ]
+    assert wh.query("select n from {ops}.lookup_test where player_id = ?", ["PLR_1111_NJ"]) == []
+
+
 def test_stage_bulk_loads_arrow(wh: Warehouse) -> None:
     data = pa.table({"k": ["a", "b", "c"], "v": [1.5, 2.5, None], "n": [1, 2, 3]})
     wh.stage("stage_test", data)

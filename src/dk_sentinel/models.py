@@ -367,8 +367,9 @@ class MoneyWindow(Document):
 
 
 class MoneyPicture(Document):
-    """Payments and the use of RG tools as of the score's as-of (data contract v1.1)."""
+    """Payments and the use of RG tools as of the latest live run (data contract v1.1)."""
 
+    as_of: datetime | None = Field(default=None, description="The run's as-of")
     windows: list[MoneyWindow] = Field(description="1, 7, 30 and 90 days")
     cancelled_withdrawals_30d: int
     declined_deposits_30d: int

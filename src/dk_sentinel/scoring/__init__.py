@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -94,12 +95,17 @@ def list_runs(wh: Warehouse, limit: int = 20) -> list[BatchRun]:
     return [_row_to_run(r) for r in rows]
 
 
+#: Which run is the latest published one (the one rule, for the run and for its id).
+_LATEST_PUBLISHED = (
+    f"from {{ops}}.scoring_runs where {PUBLISHED_RUNS} order by finished_at desc limit 1"
+)
+#: The latest published run's id, as a scalar subquery.
+LATEST_RUN_ID = f"(select run_id {_LATEST_PUBLISHED})"
+
+
 def last_successful_run(wh: Warehouse) -> BatchRun | None:
     """The latest successful live run (the published scores), if any."""
-    rows = wh.query_dicts(
-        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs where {PUBLISHED_RUNS} "
-        "order by finished_at desc limit 1"
-    )
+    rows = wh.query_dicts(f"select {_RUN_COLUMNS} {_LATEST_PUBLISHED}")
     return _row_to_run(rows[0]) if rows else None
 
 
@@ -265,6 +271,34 @@ def prune_history(wh: Warehouse, now: datetime, policy: HistorySettings) -> int:
     return len(doomed)
 
 
+#: The read path's snapshot of the latest published live run, one row per player, laid out for
+#: point lookups: its score rows, and the money picture as of its as-of. Replaced after each
+#: successful live run (a reader checks the run id, so a stale snapshot is never served).
+SERVED_SCORES = "{analytics}.rg_served_scores"
+SERVED_MONEY = "{analytics}.rg_served_money"
+_RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def publish_snapshot(wh: Warehouse, run_id: str) -> None:
+    """Publish the run's rows and money picture for the read path (``analyze``, the API).
+
+    Args:
+        wh: An open warehouse.
+        run_id: The successful live run just recorded.
+
+    Raises:
+        ValueError: ``run_id`` is not a run id (it is written into the statement).
+    """
+    if not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"not a run id: {run_id!r}")
+    wh.replace_table(
+        SERVED_SCORES,
+        f"select * from {{analytics}}.rg_published_risk_scores where run_id = '{run_id}'",
+        key="player_id",
+    )
+    wh.replace_table(SERVED_MONEY, "select * from {analytics}.int_player_money", key="player_id")
+
+
 def _finish_run(wh: Warehouse, run: BatchRun) -> None:
     wh.execute(
         "update {ops}.scoring_runs set status = ?, finished_at = ?, watermark = ?, "
@@ -391,6 +425,7 @@ def score_batch(
                 run.watermark = None
             _finish_run(wh, run)
             if run.status == "success" and run.kind == "live":
+                publish_snapshot(wh, run.run_id)
                 prune_history(wh, run.as_of, settings.scoring.history)
     log.info(
         "score-batch %s: %d players scored as of %s, %d new bets, %d tests passed (%.1f s)",
@@ -402,12 +437,15 @@ def score_batch(
 __all__ = [
     "ACTIVE_PROFILE",
     "PUBLISHED_RUNS",
+    "SERVED_MONEY",
+    "SERVED_SCORES",
     "DbtCommand",
     "active_profile_version",
     "last_successful_run",
     "list_runs",
     "new_run_id",
     "prune_history",
+    "publish_snapshot",
     "score_batch",
     "scoring_lock",
     "seeds_current",

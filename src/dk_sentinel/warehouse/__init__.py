@@ -69,6 +69,16 @@ class Warehouse(Protocol):
         """Context manager: commit on success, roll back on any exception."""
         ...
 
+    def replace_table(
+        self, name: str, select_sql: str, params: Sequence[Any] = (), *, key: str
+    ) -> None:
+        """Replace table ``name`` with the rows of ``select_sql``, laid out for lookups by ``key``.
+
+        Both: ordered by ``key`` (the zone maps of DuckDB and the micro-partitions of
+        Snowflake then prune a point lookup to one block). DuckDB adds a unique index on it.
+        """
+        ...
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         ...
@@ -135,6 +145,12 @@ class BaseWarehouse:
             with suppress(Exception):  # a failed commit may leave the transaction open
                 self._run("rollback", (), fetch=False)
             raise
+
+    def replace_table(
+        self, name: str, select_sql: str, params: Sequence[Any] = (), *, key: str
+    ) -> None:
+        """Replace ``name`` with a query's rows, ordered by ``key`` (see :class:`Warehouse`)."""
+        self.execute(f"create or replace table {name} as {select_sql} order by {key}", params)
 
 
 def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:

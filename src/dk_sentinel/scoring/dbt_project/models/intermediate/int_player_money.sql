@@ -15,12 +15,38 @@ payments as (
 
     select
         player_id,
-        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ since_30 }}
+        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -1, as_of_ts) }}
+                 then amount else 0 end) as money_deposits_1d,
+        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -1, as_of_ts) }}
+                 then 1 else 0 end) as money_deposit_count_1d,
+        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -1, as_of_ts) }}
+                 then amount else 0 end) as money_withdrawals_1d,
+        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -1, as_of_ts) }}
+                 then 1 else 0 end) as money_withdrawal_count_1d,
+        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -7, as_of_ts) }}
+                 then amount else 0 end) as money_deposits_7d,
+        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -7, as_of_ts) }}
+                 then 1 else 0 end) as money_deposit_count_7d,
+        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -7, as_of_ts) }}
+                 then amount else 0 end) as money_withdrawals_7d,
+        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -7, as_of_ts) }}
+                 then 1 else 0 end) as money_withdrawal_count_7d,
+        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -30, as_of_ts) }}
                  then amount else 0 end) as money_deposits_30d,
-        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ since_30 }}
+        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -30, as_of_ts) }}
                  then 1 else 0 end) as money_deposit_count_30d,
-        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ since_30 }}
+        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -30, as_of_ts) }}
                  then amount else 0 end) as money_withdrawals_30d,
+        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -30, as_of_ts) }}
+                 then 1 else 0 end) as money_withdrawal_count_30d,
+        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -90, as_of_ts) }}
+                 then amount else 0 end) as money_deposits_90d,
+        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -90, as_of_ts) }}
+                 then 1 else 0 end) as money_deposit_count_90d,
+        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -90, as_of_ts) }}
+                 then amount else 0 end) as money_withdrawals_90d,
+        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -90, as_of_ts) }}
+                 then 1 else 0 end) as money_withdrawal_count_90d,
         sum(case when kind = 'withdrawal' and status = 'cancelled' and completed_at > {{ since_30 }}
                  then 1 else 0 end) as money_cancelled_withdrawals_30d,
         sum(case when kind = 'deposit' and status = 'declined' and requested_at > {{ since_30 }}
@@ -71,9 +97,23 @@ players as (
 
 select
     players.player_id,
+    {{ as_of_ts }} as as_of,
+    coalesce(p.money_deposits_1d, 0) as money_deposits_1d,
+    coalesce(p.money_deposit_count_1d, 0) as money_deposit_count_1d,
+    coalesce(p.money_withdrawals_1d, 0) as money_withdrawals_1d,
+    coalesce(p.money_withdrawal_count_1d, 0) as money_withdrawal_count_1d,
+    coalesce(p.money_deposits_7d, 0) as money_deposits_7d,
+    coalesce(p.money_deposit_count_7d, 0) as money_deposit_count_7d,
+    coalesce(p.money_withdrawals_7d, 0) as money_withdrawals_7d,
+    coalesce(p.money_withdrawal_count_7d, 0) as money_withdrawal_count_7d,
     coalesce(p.money_deposits_30d, 0) as money_deposits_30d,
     coalesce(p.money_deposit_count_30d, 0) as money_deposit_count_30d,
     coalesce(p.money_withdrawals_30d, 0) as money_withdrawals_30d,
+    coalesce(p.money_withdrawal_count_30d, 0) as money_withdrawal_count_30d,
+    coalesce(p.money_deposits_90d, 0) as money_deposits_90d,
+    coalesce(p.money_deposit_count_90d, 0) as money_deposit_count_90d,
+    coalesce(p.money_withdrawals_90d, 0) as money_withdrawals_90d,
+    coalesce(p.money_withdrawal_count_90d, 0) as money_withdrawal_count_90d,
     coalesce(p.money_cancelled_withdrawals_30d, 0) as money_cancelled_withdrawals_30d,
     coalesce(p.money_declined_deposits_30d, 0) as money_declined_deposits_30d,
     coalesce(p.money_payment_methods_90d, 0) as money_payment_methods_90d,
