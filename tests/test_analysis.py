@@ -147,6 +147,29 @@ def test_queue_order_filters_and_sla(runner, scored: Settings) -> None:
     header = next(line for line in table.stdout.splitlines() if "SLA due" in line)
     labels = [cell.strip() for cell in header.strip("┃ \n").split("┃")]
     assert "" not in labels and labels[-1] == "status"
+    # the case filters: overdue only, and players whose open case carries a trigger
+    shown = cli(runner, scored, "queue", "--overdue", "-f", "json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["items"] == []  # SLAs still ahead
+    from datetime import timedelta
+
+    from dk_sentinel.models import utcnow
+    from dk_sentinel.usecases import Sentinel
+
+    later = Sentinel(scored, clock=lambda: utcnow() + timedelta(days=2))  # every SLA has passed
+    overdue = later.review_queue(overdue=True, limit=1000).items
+    assert [i.player_id for i in overdue] == [i["player_id"] for i in items]
+    assert all(i.is_overdue for i in overdue)
+    assert json.loads(cli(runner, scored, "queue", "--trigger", "RISK-CRITICAL", "-f", "json")
+                      .stdout)["items"] == []  # fmt: skip
+    from dk_sentinel.interventions.cases import open_or_update
+    from dk_sentinel.warehouse import connect
+
+    with connect(scored) as wh:
+        run_id, as_of = wh.query("select run_id, as_of from {ops}.scoring_runs")[0]
+        open_or_update(wh, run_id, as_of, {"CRITICAL": 2, "HIGH": 24}, as_of)
+    flagged = json.loads(cli(runner, scored, "queue", "--trigger", "RISK-CRITICAL", "-f", "json",
+                             "--limit", "1000").stdout)["items"]  # fmt: skip
+    assert [i["player_id"] for i in flagged] == [i["player_id"] for i in critical]
 
 
 def test_timeout_without_duration_exits_2_and_writes_nothing(

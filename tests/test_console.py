@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from conftest import AS_OF
 from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings
+from dk_sentinel.models import utcnow
 from dk_sentinel.usecases import Sentinel
 
 STATIC = Path(__file__).parents[1] / "src" / "dk_sentinel" / "api" / "console" / "static"
@@ -126,8 +128,11 @@ def test_queue_page_filters_and_pages_by_cursor(console: Console) -> None:
     state = expected[0][-2:]
     by_state = _top_players(console.get(f"/queue?category=MEDIUM&state={state.lower()}").text)
     assert by_state and all(p.endswith(state) for p in by_state)
+    assert _top_players(console.get("/queue?category=MEDIUM&overdue=true").text) == []
+    console.app.clock = lambda: utcnow() + timedelta(days=2)  # every SLA has passed
     overdue = console.get("/queue?category=MEDIUM&overdue=true").text
-    assert "waiting</span>" not in overdue
+    assert _top_players(overdue) == expected[:50] and "waiting</span>" not in overdue
+    console.app.clock = lambda: AS_OF
     none = console.get("/queue?trigger=NJ-DEP-24H")
     assert none.status_code == 200 and "No player matches" in none.text
     assert "7-day change" in page.text and "SLA due" in page.text

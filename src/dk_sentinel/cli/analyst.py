@@ -203,12 +203,23 @@ def queue(
     include_actioned: Annotated[
         bool, typer.Option("--include-actioned", help="Keep players with an active intervention.")
     ] = False,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only players past their SLA due time.")
+    ] = False,
+    trigger: Annotated[
+        str | None,
+        typer.Option(
+            "--trigger",
+            help="Only players whose open case carries this trigger code.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The review queue: highest-risk players first, with SLA due times."""
     result = state(ctx).app.review_queue(
         min_category=category, state=state_code, limit=limit,
-        include_actioned=include_actioned,
+        include_actioned=include_actioned, overdue=overdue, trigger=trigger,
     )  # fmt: skip
     emit(result, fmt, render_queue)
 

@@ -22,9 +22,14 @@ def queue(
     category: QueueCategory = "HIGH",
     state: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    overdue: bool = False,
+    trigger: Annotated[str | None, Query(max_length=40)] = None,
 ) -> QueuePage:
     """The CLI's review queue, paginated by cursor."""
-    full = app.review_queue(min_category=category, state=state, limit=start + limit + 1)
+    full = app.review_queue(
+        min_category=category, state=state, limit=start + limit + 1, overdue=overdue,
+        trigger=trigger,
+    )  # fmt: skip
     items, next_cursor = page(full.items, start, limit)
     return QueuePage(run_id=full.run_id, as_of=full.as_of, min_category=full.min_category,
                      items=items, next_cursor=next_cursor)  # fmt: skip
