@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -22,6 +22,14 @@ CASE_STATES = ("open", "in_contact", "actioned", "suspended", "closed", "contest
 
 def _blank_is_none(value: str | None) -> str | None:
     return value.strip() or None if value else None
+
+
+def _pages(path: str, filters: dict[str, str], start: int, following: str | None) -> dict[str, Any]:
+    """The pager's links: the next page (by its cursor) and, past the first, the first."""
+    return {
+        "next_page": f"{path}?{urlencode({**filters, 'cursor': following})}" if following else None,
+        "first_page": f"{path}?{urlencode(filters)}" if start else None,
+    }
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -48,9 +56,7 @@ def queue(
     return render(
         request, "queue.html", session=session, queue=full, items=items, filters=filters,
         categories=QUEUE_CATEGORIES, now=app.clock(),
-        next_page=f"/queue?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor
-        else None,
-        first_page=f"/queue?{urlencode(filters)}" if start else None,
+        **_pages("/queue", filters, start, next_cursor),
     )  # fmt: skip
 
 
@@ -78,10 +84,7 @@ def cases(
         filters["overdue"] = "true"
     return render(
         request, "cases.html", session=session, cases=shown, filters=filters,
-        states=CASE_STATES,
-        next_page=f"/cases?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor
-        else None,
-        first_page=f"/cases?{urlencode(filters)}" if start else None,
+        states=CASE_STATES, **_pages("/cases", filters, start, next_cursor),
     )  # fmt: skip
 
 

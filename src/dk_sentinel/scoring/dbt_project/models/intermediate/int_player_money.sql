@@ -1,11 +1,13 @@
 {#- The money picture as of T, per player with a payment or an account event held (data
-    contract 4 and 5): the same markers `sentinel analyze` shows
-    (dk_sentinel.analysis.assessment.money_picture), over fixed windows. rg_risk_scores keeps
-    them with each score, so `calibrate` can offer them as features at every past as-of. -#}
+    contract 4 and 5): the one definition of these markers. A live run's copy is what
+    `sentinel analyze`, the API and the console show (scoring.SERVED_MONEY); rg_risk_scores
+    keeps nine of them with each score, so `calibrate` can offer them as features at every
+    past as-of. -#}
 
 {%- set as_of_ts = as_of() %}
 {%- set since_30 = dbt.dateadd('day', -30, as_of_ts) %}
 {%- set since_90 = dbt.dateadd('day', -90, as_of_ts) %}
+{%- set windows = [1, 7, 30, 90] %}  {#- the windows analyze shows #}
 
 {{ config(materialized='table') }}
 
@@ -15,38 +17,14 @@ payments as (
 
     select
         player_id,
-        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -1, as_of_ts) }}
-                 then amount else 0 end) as money_deposits_1d,
-        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -1, as_of_ts) }}
-                 then 1 else 0 end) as money_deposit_count_1d,
-        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -1, as_of_ts) }}
-                 then amount else 0 end) as money_withdrawals_1d,
-        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -1, as_of_ts) }}
-                 then 1 else 0 end) as money_withdrawal_count_1d,
-        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -7, as_of_ts) }}
-                 then amount else 0 end) as money_deposits_7d,
-        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -7, as_of_ts) }}
-                 then 1 else 0 end) as money_deposit_count_7d,
-        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -7, as_of_ts) }}
-                 then amount else 0 end) as money_withdrawals_7d,
-        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -7, as_of_ts) }}
-                 then 1 else 0 end) as money_withdrawal_count_7d,
-        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -30, as_of_ts) }}
-                 then amount else 0 end) as money_deposits_30d,
-        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -30, as_of_ts) }}
-                 then 1 else 0 end) as money_deposit_count_30d,
-        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -30, as_of_ts) }}
-                 then amount else 0 end) as money_withdrawals_30d,
-        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -30, as_of_ts) }}
-                 then 1 else 0 end) as money_withdrawal_count_30d,
-        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -90, as_of_ts) }}
-                 then amount else 0 end) as money_deposits_90d,
-        sum(case when kind = 'deposit' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -90, as_of_ts) }}
-                 then 1 else 0 end) as money_deposit_count_90d,
-        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -90, as_of_ts) }}
-                 then amount else 0 end) as money_withdrawals_90d,
-        sum(case when kind = 'withdrawal' and status = 'completed' and completed_at > {{ dbt.dateadd('day', -90, as_of_ts) }}
-                 then 1 else 0 end) as money_withdrawal_count_90d,
+        {%- for days in windows %}
+        {%- for kind, name in [('deposit', 'deposits'), ('withdrawal', 'withdrawals')] %}
+        {%- set within = "kind = '" ~ kind ~ "' and status = 'completed' and completed_at > "
+                         ~ dbt.dateadd('day', -days, as_of_ts) %}
+        sum(case when {{ within }} then amount else 0 end) as money_{{ name }}_{{ days }}d,
+        sum(case when {{ within }} then 1 else 0 end) as money_{{ kind }}_count_{{ days }}d,
+        {%- endfor %}
+        {%- endfor %}
         sum(case when kind = 'withdrawal' and status = 'cancelled' and completed_at > {{ since_30 }}
                  then 1 else 0 end) as money_cancelled_withdrawals_30d,
         sum(case when kind = 'deposit' and status = 'declined' and requested_at > {{ since_30 }}
@@ -98,22 +76,11 @@ players as (
 select
     players.player_id,
     {{ as_of_ts }} as as_of,
-    coalesce(p.money_deposits_1d, 0) as money_deposits_1d,
-    coalesce(p.money_deposit_count_1d, 0) as money_deposit_count_1d,
-    coalesce(p.money_withdrawals_1d, 0) as money_withdrawals_1d,
-    coalesce(p.money_withdrawal_count_1d, 0) as money_withdrawal_count_1d,
-    coalesce(p.money_deposits_7d, 0) as money_deposits_7d,
-    coalesce(p.money_deposit_count_7d, 0) as money_deposit_count_7d,
-    coalesce(p.money_withdrawals_7d, 0) as money_withdrawals_7d,
-    coalesce(p.money_withdrawal_count_7d, 0) as money_withdrawal_count_7d,
-    coalesce(p.money_deposits_30d, 0) as money_deposits_30d,
-    coalesce(p.money_deposit_count_30d, 0) as money_deposit_count_30d,
-    coalesce(p.money_withdrawals_30d, 0) as money_withdrawals_30d,
-    coalesce(p.money_withdrawal_count_30d, 0) as money_withdrawal_count_30d,
-    coalesce(p.money_deposits_90d, 0) as money_deposits_90d,
-    coalesce(p.money_deposit_count_90d, 0) as money_deposit_count_90d,
-    coalesce(p.money_withdrawals_90d, 0) as money_withdrawals_90d,
-    coalesce(p.money_withdrawal_count_90d, 0) as money_withdrawal_count_90d,
+    {%- for days in windows %}
+    {%- for column in ['deposits', 'deposit_count', 'withdrawals', 'withdrawal_count'] %}
+    coalesce(p.money_{{ column }}_{{ days }}d, 0) as money_{{ column }}_{{ days }}d,
+    {%- endfor %}
+    {%- endfor %}
     coalesce(p.money_cancelled_withdrawals_30d, 0) as money_cancelled_withdrawals_30d,
     coalesce(p.money_declined_deposits_30d, 0) as money_declined_deposits_30d,
     coalesce(p.money_payment_methods_90d, 0) as money_payment_methods_90d,
