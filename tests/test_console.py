@@ -385,3 +385,46 @@ def test_history_chart_scales_points_and_marks_interventions_and_outcomes() -> N
     ]  # the intervention before the period is not drawn
     assert [g.label for g in chart.guides] == ["HIGH 0.60"]
     assert history_chart([], [], [], {}).empty
+
+
+def test_bad_filters_and_forms_are_pages_and_links_stay_clean(console: Console) -> None:
+    console.sign_in("analyst")
+    bad_category = console.get("/queue?category=low")
+    assert bad_category.status_code == 422 and bad_category.headers["content-type"].startswith(
+        "text/html"
+    )
+    assert "category" in bad_category.text
+    forged = console.get("/queue?cursor=" + "OTk5OTk5OTk5OTk5OTk5OTk5OTk=")  # 10^21
+    assert forged.status_code == 422 and "invalid cursor" in forged.text
+    assert console.get("/cases?state=&jurisdiction=&trigger=").status_code == 200  # "any"
+    unknown = console.get("/cases?state=pending")
+    assert unknown.status_code == 422 and "unknown case state" in unknown.text
+    # a message in ?done= is shown only for what a form's redirect can say
+    player = _top_players(console.get("/queue").text)[0]
+    assert "Done:" not in console.get(f"/players/{player}?done=you%20won%20a%20prize").text
+    # a form posted after the session ended: sign in, then back to the lists, not to a POST URL
+    console.client.cookies.clear()
+    late = console.client.post(f"/players/{player}/interventions", follow_redirects=False,
+                               data={"csrf_token": "x", "intervention_type": "watchlist",
+                                     "reason": "Watch the next week", "idempotency_key": "k"})  # fmt: skip
+    assert late.status_code == 303 and late.headers["location"] == "/signin?next=%2Fqueue"
+
+
+def test_an_unfiltered_case_list_pages_with_clean_links(console: Console) -> None:
+    from dk_sentinel.interventions.cases import open_or_update
+
+    with console.app.connect() as wh:
+        run_id, as_of = wh.query("select run_id, as_of from {ops}.scoring_runs")[0]
+        open_or_update(wh, run_id, as_of, {"CRITICAL": 2, "HIGH": 24}, AS_OF)
+    console.sign_in("analyst")
+    first = console.get("/cases")
+    following = re.search(r'<a href="([^"]+)" rel="next">', first.text)
+    assert following and "state=" not in following.group(1)
+    second = console.get(following.group(1).replace("&amp;", "&"))
+    every = [c.case_id for c in console.app.cases()]
+    assert re.findall(r'<th scope="row">(CASE-[^<]+)</th>', second.text) == every[50:100]
+    case = console.app.cases()[0]
+    page = console.get(f"/players/{case.player_id}").text
+    too_long = console.post(f"/cases/{case.case_id}/contact", page, result="reached",
+                            note="x" * 501)  # fmt: skip
+    assert too_long.status_code == 422 and _alert(too_long.text).startswith("Contact: note:")

@@ -109,16 +109,21 @@ Analyst = Annotated[ApiKey, Depends(_caller("analyst"))]
 Admin = Annotated[ApiKey, Depends(_caller("admin"))]
 
 
+#: The furthest a cursor may point (a forged one must not reach the warehouse's LIMIT/OFFSET).
+MAX_OFFSET = 1_000_000
+
+
 def _offset(cursor: str | None = None) -> int:
     """The ``cursor`` query parameter as the offset it encodes (none: the first page)."""
     if not cursor:
         return 0
     try:
-        return max(int(base64.urlsafe_b64decode(cursor.encode()).decode()), 0)
+        offset = max(int(base64.urlsafe_b64decode(cursor.encode()).decode()), 0)
     except ValueError:
-        raise UsageError(
-            "invalid cursor", "Pass back the next_cursor of a previous page."
-        ) from None
+        offset = -1
+    if not 0 <= offset <= MAX_OFFSET:  # no cursor of ours points further
+        raise UsageError("invalid cursor", "Pass back the next_cursor of a previous page.")
+    return offset
 
 
 #: Where a page starts (the query's ``cursor``, an opaque token from the previous page).

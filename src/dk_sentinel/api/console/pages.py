@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -75,6 +76,14 @@ def signout(session: Signed, csrf_token: FormText) -> RedirectResponse:
     return response
 
 
+#: What a form's redirect may announce (anything else in ``?done=`` is ignored: no spoofing).
+_DONE = re.compile(r"(nudge|timeout|watchlist|referral|cancelled|contact):[A-Za-z0-9_-]{1,64}")
+
+
+def _done(value: str | None) -> str | None:
+    return value if value and _DONE.fullmatch(value) else None
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """One line of a player's audit trail (an intervention's or a case's event)."""
@@ -99,7 +108,7 @@ def audit_trail(file: PlayerFile) -> list[AuditEntry]:
     return sorted(entries, key=lambda e: e.at, reverse=True)
 
 
-def _player_page(
+def player_page(
     request: Request,
     app: Sentinel,
     session: Signed,
@@ -110,6 +119,7 @@ def _player_page(
     error: str | None = None,
     form: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    """The player page, with a form's error and what was typed when there is one."""
     file = app.player_file(player_id)
     if explain:  # the explanation and nudge, from the model or the rules (cached when AI)
         explained = app.analyze_player(player_id, explain=True, nudge=True)
@@ -125,7 +135,7 @@ def _player_page(
     return render(
         request, "player.html", status_code, session=session, file=file, a=file.assessment,
         chart=chart, audit=audit_trail(file), error=error, form=form or {},
-        types=INTERVENTION_TYPES, done=request.query_params.get("done"),
+        types=INTERVENTION_TYPES, done=_done(request.query_params.get("done")),
         idempotency_key=uuid.uuid4().hex,
     )  # fmt: skip
 
@@ -135,7 +145,7 @@ def player(
     request: Request, session: Signed, app: App, player_id: str, explain: bool = False
 ) -> HTMLResponse:
     """A player: the assessment, its evidence and history, and what was done."""
-    return _player_page(request, app, session, player_id, explain=explain)
+    return player_page(request, app, session, player_id, explain=explain)
 
 
 @router.post("/players/{player_id}/interventions", response_class=HTMLResponse)
@@ -159,7 +169,7 @@ def record(
     try:
         hours = int(duration_hours) if duration_hours and duration_hours.strip() else None
     except ValueError:
-        return _player_page(request, app, session, player_id, status_code=422, form=form,
+        return player_page(request, app, session, player_id, status_code=422, form=form,
                             error="duration_hours: must be a whole number of hours")  # fmt: skip
     try:
         made = app.record_intervention(
@@ -171,7 +181,7 @@ def record(
     except (UsageError, ConflictError) as exc:
         status = 409 if isinstance(exc, ConflictError) else 422
         message = exc.message + (f" ({exc.hint})" if exc.hint else "")
-        return _player_page(request, app, session, player_id, status_code=status, form=form,
+        return player_page(request, app, session, player_id, status_code=status, form=form,
                             error=message)  # fmt: skip
     return see_other(f"/players/{player_id}?done={made.intervention_type}:{made.intervention_id}")
 
@@ -192,6 +202,6 @@ def cancel(
     try:
         app.cancel(intervention_id, reason, session.key.analyst_id)
     except UsageError as exc:
-        return _player_page(request, app, session, item.player_id, status_code=422,
+        return player_page(request, app, session, item.player_id, status_code=422,
                             error=f"Cancel: {exc.message}")  # fmt: skip
     return see_other(f"/players/{item.player_id}?done=cancelled:{intervention_id}")

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -66,7 +67,15 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except SignInRequired:
                 wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                if request.method != "GET":  # a form posted after the session ended: back to
+                    wanted = "/queue"  # the lists (its target answers only POST)
                 return see_other(f"/signin?next={quote(wanted, safe='')}")
+            except RequestValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
+                )
+                return render(request, "error.html", 422, title="That did not work",
+                              message=problems, hint="Check the filters or the form.")  # fmt: skip
             except RateLimited as exc:
                 response = render(request, "error.html", 429, title="Too many requests",
                                   message=f"The limit is {exc.limit} per key.",

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from dk_sentinel.api.console.pages import player_page
 from dk_sentinel.api.console.rendering import ConsoleRoute, local_path, render, see_other
 from dk_sentinel.api.console.session import Signed, check_csrf
 from dk_sentinel.api.deps import App, Offset, cursor_at, page
-from dk_sentinel.errors import UsageError
+from dk_sentinel.errors import ConflictError, UsageError
 from dk_sentinel.models import QUEUE_CATEGORIES, QueueCategory
 from dk_sentinel.usecases import CaseState, ContactResult
 
@@ -26,9 +27,10 @@ def _blank_is_none(value: str | None) -> str | None:
 
 def _pages(path: str, filters: dict[str, str], start: int, following: str | None) -> dict[str, Any]:
     """The pager's links: the next page (by its cursor) and, past the first, the first."""
+    given = {k: v for k, v in filters.items() if v}  # blank filters stay out of the links
     return {
-        "next_page": f"{path}?{urlencode({**filters, 'cursor': following})}" if following else None,
-        "first_page": f"{path}?{urlencode(filters)}" if start else None,
+        "next_page": f"{path}?{urlencode({**given, 'cursor': following})}" if following else None,
+        "first_page": f"{path}?{urlencode(given)}" if start else None,
     }
 
 
@@ -66,15 +68,19 @@ def cases(
     session: Signed,
     app: App,
     start: Offset,
-    state: CaseState | None = None,
+    state: Annotated[str | None, Query(max_length=20)] = None,
     overdue: bool = False,
     jurisdiction: Annotated[str | None, Query(max_length=2)] = None,
     trigger: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     """Cases, most urgent first, with the regulatory clock; 50 a page, paged by cursor."""
-    jurisdiction, trigger = _blank_is_none(jurisdiction), _blank_is_none(trigger)
+    state, jurisdiction = _blank_is_none(state), _blank_is_none(jurisdiction)
+    trigger = _blank_is_none(trigger)
+    if state is not None and state not in CASE_STATES:  # "any" in the form sends state=
+        raise UsageError(f"unknown case state {state!r}", f"Use {', '.join(CASE_STATES)}.")
     listed = app.cases(
-        state=state, overdue=overdue, trigger=trigger, limit=PAGE_SIZE + 1, offset=start,
+        state=cast(CaseState | None, state), overdue=overdue, trigger=trigger,
+        limit=PAGE_SIZE + 1, offset=start,
         jurisdiction=jurisdiction.upper() if jurisdiction else None,
     )  # fmt: skip
     shown = listed[:PAGE_SIZE]  # the warehouse returned this page and one more, if any
@@ -105,7 +111,13 @@ def contact(
     if result not in ("reached", "no_answer", "refused"):
         raise UsageError(f"unknown contact result {result!r}", "Use reached, no_answer, refused.")
     outcome: ContactResult = result  # type: ignore[assignment]
-    case = app.contact_case(case_id, outcome, note, session.key.analyst_id)
+    try:
+        case = app.contact_case(case_id, outcome, note, session.key.analyst_id)
+    except (UsageError, ConflictError) as exc:
+        player_id = app.case(case_id).player_id
+        status = 409 if isinstance(exc, ConflictError) else 422
+        return player_page(request, app, session, player_id, status_code=status,
+                           error=f"Contact: {exc.message}")  # fmt: skip
     target = local_path(back, f"/players/{case.player_id}")
     joiner = "&" if "?" in target else "?"
     return see_other(f"{target}{joiner}done=contact:{case.state}")
