@@ -109,24 +109,27 @@ def test_sign_in_open_the_top_player_record_a_timeout_and_see_it_audited(
     served: tuple[str, str], browser: Any
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     base, key = served
+    wait = WebDriverWait(browser, 20)  # a click navigates; the next page may not be there yet
     browser.get(f"{base}/queue")
     assert browser.current_url.startswith(f"{base}/signin")  # no key: the sign-in page
     assert _axe_violations(browser) == []
     browser.find_element(By.ID, "api_key").send_keys(key)
     browser.find_element(By.CSS_SELECTOR, "form[action='/signin'] button").click()
-    assert browser.current_url == f"{base}/queue"
+    wait.until(ec.url_to_be(f"{base}/queue"))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Review queue"
     assert _axe_violations(browser) == []
     top = browser.find_elements(By.CSS_SELECTOR, "a[data-row-link]")[0]
     player = top.text
     # the keyboard: j selects the first row, Enter opens it
     browser.find_element(By.TAG_NAME, "body").send_keys("j")
-    assert browser.switch_to.active_element.text == player
+    wait.until(lambda d: d.switch_to.active_element.text == player)
     browser.switch_to.active_element.send_keys("\n")
-    assert browser.current_url == f"{base}/players/{player}"
+    wait.until(ec.url_to_be(f"{base}/players/{player}"))
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith(player)
     assert browser.find_elements(By.CSS_SELECTOR, "svg polyline.series")
 
@@ -134,7 +137,7 @@ def test_sign_in_open_the_top_player_record_a_timeout_and_see_it_audited(
     browser.find_element(By.ID, "duration_hours").send_keys("24")
     browser.find_element(By.ID, "reason").send_keys("Chasing losses after midnight")
     browser.find_element(By.CSS_SELECTOR, "#intervene button").click()
-    status = browser.find_element(By.CSS_SELECTOR, "[role=status]").text
+    status = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[role=status]"))).text
     assert status.startswith("Done: timeout INT-")
     audit = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=audit-h] tbody").text
     assert "created" in audit and "ana01" in audit and "Chasing losses after midnight" in audit
