@@ -230,3 +230,19 @@ def test_every_feature_is_a_documented_score_column() -> None:
     yml = (Path(PROJECT_DIR) / "models" / "marts" / "_marts__models.yml").read_text()
     for feature in FEATURES:
         assert f"name: {feature.column}" in yml, feature.column
+
+
+def test_a_money_feature_missing_on_some_rows_is_not_offered() -> None:
+    """Rows scored before the money picture existed hold null: "not computed" must not be
+    learnt as "no deposits", so the feature is left out rather than read as 0."""
+    data = _synthetic(4000)
+    label = np.array(data.label, dtype=bool)
+    deposits = np.where(label, 5000.0, 10.0)  # it would predict perfectly
+    half = [None if i % 2 else float(v) for i, v in enumerate(deposits)]
+    data.values["money_deposits_30d"] = half
+    report, _ = fit_profile(data, folds=4, regularisation=[0.1], min_positives=30)
+    coef = {c.feature: c for c in report.coefficients}
+    assert coef["money_deposits_30d"].dropped and coef["money_deposits_30d"].coefficient == 0.0
+    data.values["money_deposits_30d"] = [float(v) for v in deposits]  # on every row: offered
+    report, _ = fit_profile(data, folds=4, regularisation=[0.1], min_positives=30)
+    assert {c.feature: c for c in report.coefficients}["money_deposits_30d"].coefficient > 0

@@ -294,3 +294,18 @@ def test_analyze_shows_the_money_picture_with_counts(
     table = invoke(runner, "--db", str(db_settings.warehouse.duckdb.path), "analyze", player,
                    "--no-ai")  # fmt: skip
     assert "cancelled withdrawals 1" in table.stdout
+    # a money snapshot that is not the latest run's is never served
+    with connect(db_settings) as wh:
+        wh.execute("update {analytics}.rg_served_money set run_id = 'stale'")
+    assert app.analyze_player(player).money is None
+
+
+def test_spaces_do_not_make_an_analyst_id_or_a_reason_long_enough() -> None:
+    from dk_sentinel.models import AnalystAction, validated
+
+    with pytest.raises(UsageError, match="at least 3 characters besides spaces"):
+        validated(AnalystAction, {"analyst_id": " a ", "reason": "Clear for 180 days"})
+    with pytest.raises(UsageError, match="at least 10 characters besides spaces"):
+        validated(AnalystAction, {"analyst_id": "ana01", "reason": "x         "})
+    ok = validated(AnalystAction, {"analyst_id": "ana01", "reason": "Clear for 180 days"})
+    assert ok.analyst_id == "ana01"

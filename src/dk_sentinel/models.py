@@ -30,7 +30,8 @@ ANALYST_ID_MIN, ANALYST_ID_MAX = 3, 50
 PlayerId = Annotated[str, Field(pattern=PLAYER_ID_PATTERN)]
 AnalystId = Annotated[str, Field(min_length=ANALYST_ID_MIN, max_length=ANALYST_ID_MAX)]
 #: Why an analyst acted (the brief: 10 to 500 characters).
-Reason = Annotated[str, Field(min_length=10, max_length=500)]
+REASON_MIN = 10
+Reason = Annotated[str, Field(min_length=REASON_MIN, max_length=500)]
 #: A timeout's length (the brief: 1 hour to 7 days).
 TimeoutHours = Annotated[int, Field(ge=1, le=168)]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128)]
@@ -144,6 +145,8 @@ class ByAnalyst(Document):
                 "an analyst id is required: pass --analyst ID, set SENTINEL_ANALYST, "
                 "or set analyst in sentinel.toml"
             )
+        if len(value.strip()) < ANALYST_ID_MIN:  # spaces do not make an id long enough
+            raise ValueError(f"must have at least {ANALYST_ID_MIN} characters besides spaces")
         return value
 
 
@@ -157,6 +160,8 @@ class AnalystAction(ByAnalyst):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        if len(value.strip()) < REASON_MIN:  # spaces do not make a reason long enough
+            raise ValueError(f"must have at least {REASON_MIN} characters besides spaces")
         return _printable(value)
 
 

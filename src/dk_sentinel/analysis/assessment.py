@@ -244,7 +244,8 @@ def _jsonable(value: Any) -> float | int | str | None:
     return float(value)
 
 
-def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], bool]:
+def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], str | None]:
+    """The player's latest published score row, and the latest live run's id."""
     try:
         latest = last_successful_run(wh)
         if latest is not None:
@@ -257,10 +258,11 @@ def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], bool]:
                     [player_id, latest.run_id],
                 )
                 if rows:
-                    return rows[0], True
+                    return rows[0], latest.run_id
         # not in the latest run (or no snapshot yet): the player's latest published row
         rows = wh.query_dicts(
-            f"select s.* from {_SCORES} where s.player_id = ? order by s.as_of desc limit 1",
+            f"select s.* from {_SCORES} where s.player_id = ? "
+            "order by s.as_of desc, s.run_finished_at desc, s.run_id desc limit 1",
             [player_id],
         )
     except RelationMissing:
@@ -270,8 +272,7 @@ def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], bool]:
         ) from None
     if not rows:
         raise NotFoundError(f"player {player_id} not found in the risk database", _NOT_SCORED_HINT)
-    is_current = latest is not None and rows[0]["run_id"] == latest.run_id
-    return rows[0], is_current
+    return rows[0], latest.run_id if latest else None
 
 
 def _change(
@@ -388,7 +389,8 @@ def assess(
         NotFoundError: The player has never been scored.
     """
     validate_player_id(player_id)
-    row, is_current = _latest_row(wh, player_id)
+    row, latest_run_id = _latest_row(wh, player_id)
+    is_current = row["run_id"] == latest_run_id
     weights = settings.scoring.weights.model_dump()
     summaries = evidence_summaries(row, settings)
     evidence = {
@@ -421,7 +423,7 @@ def assess(
         is_current=is_current,
         freshness=freshness(wh, row["run_id"], row["last_bet_at"]),
     )
-    assessment.money = money_picture(wh, player_id)
+    assessment.money = money_picture(wh, player_id, latest_run_id)
     if with_history:
         assessment.history = history(wh, player_id, row["as_of"])
         assessment.change_7d = _change(wh, player_id, row["as_of"], composite, 7)
@@ -547,15 +549,23 @@ def build_queue(
     )
 
 
-def money_picture(wh: Warehouse, player_id: str) -> MoneyPicture | None:
+def money_picture(wh: Warehouse, player_id: str, run_id: str | None) -> MoneyPicture | None:
     """The player's payments and RG-tool use as of the latest live run (None: nothing loaded).
 
     One lookup in the run's snapshot (``scoring.SERVED_MONEY``, a copy of the dbt model
     ``int_player_money``: the one definition of these markers, which ``rg_risk_scores`` also
-    keeps as candidate features for calibrate).
+    keeps as candidate features for calibrate), served only when it is ``run_id``'s.
+
+    Args:
+        wh: An open warehouse.
+        player_id: The player.
+        run_id: The latest live run (None: nothing published, nothing shown).
     """
     try:
-        rows = wh.query_dicts(f"select * from {SERVED_MONEY} where player_id = ?", [player_id])
+        rows = wh.query_dicts(
+            f"select * from {SERVED_MONEY} where player_id = ? and run_id = ?",
+            [player_id, run_id or ""],
+        )
     except RelationMissing:  # no live run since payments became part of the contract
         return None
     if not rows:

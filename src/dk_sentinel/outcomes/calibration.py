@@ -58,6 +58,7 @@ class Feature:
     column: str
     transform: Transform
     non_negative: bool = False
+    every_row: bool = False  # offered only when no row lacks it (see _design)
 
 
 #: The model's inputs, each a column of rg_risk_scores (a missing value counts as 0).
@@ -85,17 +86,18 @@ FEATURES: tuple[Feature, ...] = (
     Feature("stake_trend_rise", "identity"),
     Feature("chase_rise", "identity"),
     Feature("session_chase_rise", "identity"),
-    # the money picture (contract v1.1; null without payments or account events, read as 0,
-    # and a column that is 0 for everyone is dropped): offered where the operator loads them
-    Feature("money_deposits_30d", "log1p"),
-    Feature("money_deposit_count_30d", "log1p"),
-    Feature("money_withdrawals_30d", "log1p"),
-    Feature("money_cancelled_withdrawals_30d", "log1p"),
-    Feature("money_declined_deposits_30d", "log1p"),
-    Feature("money_payment_methods_90d", "log1p"),
-    Feature("money_limit_changes_30d", "log1p"),
-    Feature("money_rg_page_visits_30d", "log1p"),
-    Feature("money_session_hours_30d", "log1p"),
+    # the money picture (contract v1.1): 0 without payments or account events (a column that
+    # is 0 for everyone is dropped), null on rows scored before it existed: a feature missing
+    # on any row is not offered, so "not computed" is never learnt as "none" (--since helps)
+    Feature("money_deposits_30d", "log1p", every_row=True),
+    Feature("money_deposit_count_30d", "log1p", every_row=True),
+    Feature("money_withdrawals_30d", "log1p", every_row=True),
+    Feature("money_cancelled_withdrawals_30d", "log1p", every_row=True),
+    Feature("money_declined_deposits_30d", "log1p", every_row=True),
+    Feature("money_payment_methods_90d", "log1p", every_row=True),
+    Feature("money_limit_changes_30d", "log1p", every_row=True),
+    Feature("money_rg_page_visits_30d", "log1p", every_row=True),
+    Feature("money_session_hours_30d", "log1p", every_row=True),
 )
 #: Gradient boosting must beat the logistic profile's grouped-CV AUC by this much before the
 #: report calls it a clear win; the applied profile stays the auditable logistic one either way
@@ -211,6 +213,8 @@ def _design(data: LabelledScores) -> np.ndarray:
         raw = np.array(
             [np.nan if v is None else v for v in data.values[feature.column]], dtype=float
         )
+        if feature.every_row and np.isnan(raw).any():
+            raw = np.zeros_like(raw)  # constant: the fit drops it
         columns.append(transform_value(feature.transform, raw))
     return np.column_stack(columns) if columns else np.zeros((data.rows, 0))
 

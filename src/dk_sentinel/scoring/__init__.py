@@ -95,17 +95,15 @@ def list_runs(wh: Warehouse, limit: int = 20) -> list[BatchRun]:
     return [_row_to_run(r) for r in rows]
 
 
-#: Which run is the latest published one (the one rule, for the run and for its id).
-_LATEST_PUBLISHED = (
-    f"from {{ops}}.scoring_runs where {PUBLISHED_RUNS} order by finished_at desc limit 1"
-)
-#: The latest published run's id, as a scalar subquery.
-LATEST_RUN_ID = f"(select run_id {_LATEST_PUBLISHED})"
-
-
 def last_successful_run(wh: Warehouse) -> BatchRun | None:
-    """The latest successful live run (the published scores), if any."""
-    rows = wh.query_dicts(f"select {_RUN_COLUMNS} {_LATEST_PUBLISHED}")
+    """The latest successful live run (the published scores), if any.
+
+    The same order as the dbt view ``rg_latest_risk_scores`` (finished last, then run id).
+    """
+    rows = wh.query_dicts(
+        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs where {PUBLISHED_RUNS} "
+        "order by finished_at desc, run_id desc limit 1"
+    )
     return _row_to_run(rows[0]) if rows else None
 
 
@@ -282,6 +280,10 @@ _RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 def publish_snapshot(wh: Warehouse, run_id: str) -> None:
     """Publish the run's rows and money picture for the read path (``analyze``, the API).
 
+    Both tables carry the run id, and readers serve a row only when it is the latest run's:
+    a snapshot that failed to be replaced is never served (DuckDB replaces both in one
+    transaction; on Snowflake each replacement commits by itself).
+
     Args:
         wh: An open warehouse.
         run_id: The successful live run just recorded.
@@ -291,12 +293,17 @@ def publish_snapshot(wh: Warehouse, run_id: str) -> None:
     """
     if not _RUN_ID.fullmatch(run_id):
         raise ValueError(f"not a run id: {run_id!r}")
-    wh.replace_table(
-        SERVED_SCORES,
-        f"select * from {{analytics}}.rg_published_risk_scores where run_id = '{run_id}'",
-        key="player_id",
-    )
-    wh.replace_table(SERVED_MONEY, "select * from {analytics}.int_player_money", key="player_id")
+    with wh.transaction():
+        wh.replace_table(
+            SERVED_SCORES,
+            f"select * from {{analytics}}.rg_published_risk_scores where run_id = '{run_id}'",
+            key="player_id",
+        )
+        wh.replace_table(
+            SERVED_MONEY,
+            f"select '{run_id}' as run_id, m.* from {{analytics}}.int_player_money m",
+            key="player_id",
+        )
 
 
 def _finish_run(wh: Warehouse, run: BatchRun) -> None:
@@ -425,7 +432,12 @@ def score_batch(
                 run.watermark = None
             _finish_run(wh, run)
             if run.status == "success" and run.kind == "live":
-                publish_snapshot(wh, run.run_id)
+                try:
+                    publish_snapshot(wh, run.run_id)
+                except Exception as exc:  # the scores are published; readers use the history
+                    log.warning("the read path's snapshot of %s was not replaced (%s); "
+                                "analyze reads the score history until the next run",
+                                run.run_id, exc)  # fmt: skip
                 prune_history(wh, run.as_of, settings.scoring.history)
     log.info(
         "score-batch %s: %d players scored as of %s, %d new bets, %d tests passed (%.1f s)",

@@ -361,17 +361,18 @@ final as (
         round(chase_rise, 4) as chase_rise,
         round(recent_median_day_minutes, 1) as recent_median_day_minutes,
         round(baseline_median_day_minutes, 1) as baseline_median_day_minutes,
-        -- added with the money picture (contract v1.1): payments and RG-tool use as of T, null
-        -- for a player with neither (int_player_money); candidate features for calibrate
-        round(cast(money_deposits_30d as double), 2) as money_deposits_30d,
-        cast(money_deposit_count_30d as bigint) as money_deposit_count_30d,
-        round(cast(money_withdrawals_30d as double), 2) as money_withdrawals_30d,
-        cast(money_cancelled_withdrawals_30d as bigint) as money_cancelled_withdrawals_30d,
-        cast(money_declined_deposits_30d as bigint) as money_declined_deposits_30d,
-        cast(money_payment_methods_90d as bigint) as money_payment_methods_90d,
-        cast(money_limit_changes_30d as bigint) as money_limit_changes_30d,
-        cast(money_rg_page_visits_30d as bigint) as money_rg_page_visits_30d,
-        round(cast(money_session_hours_30d as double), 2) as money_session_hours_30d,
+        -- added with the money picture (contract v1.1): payments and RG-tool use as of T, 0 for
+        -- a player with neither (int_player_money); null only on rows scored before these
+        -- columns existed (calibrate tells the two apart)
+        round(cast(coalesce(money_deposits_30d, 0) as double), 2) as money_deposits_30d,
+        cast(coalesce(money_deposit_count_30d, 0) as bigint) as money_deposit_count_30d,
+        round(cast(coalesce(money_withdrawals_30d, 0) as double), 2) as money_withdrawals_30d,
+        cast(coalesce(money_cancelled_withdrawals_30d, 0) as bigint) as money_cancelled_withdrawals_30d,
+        cast(coalesce(money_declined_deposits_30d, 0) as bigint) as money_declined_deposits_30d,
+        cast(coalesce(money_payment_methods_90d, 0) as bigint) as money_payment_methods_90d,
+        cast(coalesce(money_limit_changes_30d, 0) as bigint) as money_limit_changes_30d,
+        cast(coalesce(money_rg_page_visits_30d, 0) as bigint) as money_rg_page_visits_30d,
+        round(cast(coalesce(money_session_hours_30d, 0) as double), 2) as money_session_hours_30d,
         {% if profile is not none -%}
         '{{ profile["version"] }}' as profile_version,
         cast({{ profile["horizon_days"] }} as bigint) as probability_horizon_days
