@@ -280,9 +280,10 @@ _RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 def publish_snapshot(wh: Warehouse, run_id: str) -> None:
     """Publish the run's rows and money picture for the read path (``analyze``, the API).
 
-    Both tables carry the run id, and readers serve a row only when it is the latest run's:
-    a snapshot that failed to be replaced is never served (DuckDB replaces both in one
-    transaction; on Snowflake each replacement commits by itself).
+    Each table carries the run id, and readers serve a row only when it is the latest run's,
+    so the two need not change together: a snapshot that failed to be replaced is never
+    served. (One transaction around both would add nothing, and on Snowflake each
+    replacement commits by itself anyway.)
 
     Args:
         wh: An open warehouse.
@@ -293,17 +294,16 @@ def publish_snapshot(wh: Warehouse, run_id: str) -> None:
     """
     if not _RUN_ID.fullmatch(run_id):
         raise ValueError(f"not a run id: {run_id!r}")
-    with wh.transaction():
-        wh.replace_table(
-            SERVED_SCORES,
-            f"select * from {{analytics}}.rg_published_risk_scores where run_id = '{run_id}'",
-            key="player_id",
-        )
-        wh.replace_table(
-            SERVED_MONEY,
-            f"select '{run_id}' as run_id, m.* from {{analytics}}.int_player_money m",
-            key="player_id",
-        )
+    wh.replace_table(
+        SERVED_SCORES,
+        f"select * from {{analytics}}.rg_published_risk_scores where run_id = '{run_id}'",
+        key="player_id",
+    )
+    wh.replace_table(
+        SERVED_MONEY,
+        f"select '{run_id}' as run_id, m.* from {{analytics}}.int_player_money m",
+        key="player_id",
+    )
 
 
 def _finish_run(wh: Warehouse, run: BatchRun) -> None:
