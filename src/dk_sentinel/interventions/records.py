@@ -133,12 +133,15 @@ def get_intervention(
     return item
 
 
-def events(wh: Warehouse, intervention_id: str | None = None) -> list[InterventionEvent]:
-    """Audit events, oldest first (of one intervention, or all)."""
+def events(
+    wh: Warehouse, intervention_id: str | None = None, *, player_id: str | None = None
+) -> list[InterventionEvent]:
+    """Audit events, oldest first (of one intervention, of one player's, or all)."""
     rows = wh.query_dicts(
         "select * from {ops}.intervention_events where (cast(? as varchar) is null "
-        "or intervention_id = ?) order by occurred_at, event_id",
-        [intervention_id, intervention_id],
+        "or intervention_id = ?) and (cast(? as varchar) is null or player_id = ?) "
+        "order by occurred_at, event_id",
+        [intervention_id, intervention_id, player_id, player_id],
     )
     return [InterventionEvent.model_validate(r) for r in rows]
 
@@ -151,6 +154,7 @@ def list_interventions(
     intervention_type: str | None = None,
     since: datetime | None = None,
     now: datetime | None = None,
+    with_events: bool = False,
 ) -> list[Intervention]:
     """Interventions, newest first, filtered.
 
@@ -161,6 +165,7 @@ def list_interventions(
         intervention_type: Only this type.
         since: Only those created at or after this time.
         now: Reference time for expiry.
+        with_events: Attach each one's audit events (one more query in all).
 
     Returns:
         Interventions.
@@ -178,7 +183,15 @@ def list_interventions(
         [now, player_id, player_id, intervention_type, intervention_type, since, since, state,
          state],
     )  # fmt: skip
-    return [_to_model(r) for r in rows]
+    items = [_to_model(r) for r in rows]
+    if with_events:
+        trail: dict[str, list[InterventionEvent]] = {i.intervention_id: [] for i in items}
+        for event in events(wh, player_id=player_id):
+            if event.intervention_id in trail:
+                trail[event.intervention_id].append(event)
+        for item in items:
+            item.events = trail[item.intervention_id]
+    return items
 
 
 def _guarded(wh: Warehouse, now: datetime, work: Callable[[], T]) -> T:

@@ -279,18 +279,28 @@ class Sentinel:
         On request also the 90-day history, an explanation and a tone-checked customer nudge.
         """
         validate_player_id(player_id)
-        explainer = make_explainer(self.settings, use_ai=use_ai) if explain or nudge else None
         with self.connect() as wh:
             assessment = assess(wh, self.settings, player_id, with_history=with_history)
             assessment.open_interventions = list_interventions(
                 wh, player_id=player_id, active=True, now=self.clock()
             )
-            cached = explainer and cached_explanation(wh, explainer, assessment, want_nudge=nudge)
-        if explainer is None:
+        if not (explain or nudge):
             return assessment
+        return self.explain(assessment, nudge=nudge, use_ai=use_ai)
+
+    def explain(
+        self, assessment: RiskAssessment, *, nudge: bool = False, use_ai: bool = True
+    ) -> RiskAssessment:
+        """Add the explanation (and a tone-checked nudge) to an assessment already read.
+
+        A model explanation is cached per player, run, model and prompt; the model is called
+        with the warehouse closed, so a slow AI service holds no lock.
+        """
+        explainer = make_explainer(self.settings, use_ai=use_ai)
+        with self.connect() as wh:
+            cached = cached_explanation(wh, explainer, assessment, want_nudge=nudge)
         if cached:
             return apply(assessment, cached)
-        # The model is called with the warehouse closed: a slow AI service holds no lock.
         explanation = explainer.explain(assessment, want_nudge=nudge)
         if explanation.source == "ai":
             with self.connect() as wh:
@@ -328,14 +338,11 @@ class Sentinel:
         validate_player_id(player_id)
         with self.connect() as wh:
             assessment = assess(wh, self.settings, player_id, with_history=True)
-            every = list_interventions(wh, player_id=player_id, now=self.clock())
+            every = list_interventions(wh, player_id=player_id, now=self.clock(), with_events=True)
             assessment.open_interventions = [i for i in every if i.status == "active"]
             return PlayerFile(
                 assessment=assessment,
-                interventions=[
-                    get_intervention(wh, i.intervention_id, with_events=True, now=self.clock())
-                    for i in every
-                ],
+                interventions=every,
                 recent_bets=recent_bets(wh, player_id, bets),
                 outcomes=player_outcomes(wh, player_id),
                 cases=[

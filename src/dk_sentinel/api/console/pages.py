@@ -122,12 +122,7 @@ def player_page(
     """The player page, with a form's error and what was typed when there is one."""
     file = app.player_file(player_id)
     if explain:  # the explanation and nudge, from the model or the rules (cached when AI)
-        explained = app.analyze_player(player_id, explain=True, nudge=True)
-        file.assessment.ai_explanation = explained.ai_explanation
-        file.assessment.key_evidence = explained.key_evidence
-        file.assessment.recommended_action = explained.recommended_action
-        file.assessment.explanation_source = explained.explanation_source
-        file.assessment.customer_nudge = explained.customer_nudge
+        file.assessment = app.explain(file.assessment, nudge=True)
     thresholds = app.settings.scoring.thresholds
     cutoffs = {"CRITICAL": float(thresholds.critical), "HIGH": float(thresholds.high),
                "MEDIUM": float(thresholds.medium)}  # fmt: skip
