@@ -107,6 +107,19 @@ def test_replace_table_swaps_a_lookup_table_whole(wh: Warehouse) -> None:
     assert wh.query("select n from {ops}.lookup_test where player_id = ?", ["PLR_1111_NJ"]) == []
 
 
+def test_query_arrow_returns_typed_columns_with_lower_case_names(wh: Warehouse) -> None:
+    """The served assessments load a run's snapshot as Arrow, on both backends."""
+    wh.execute("create or replace table {ops}.arrow_test (Player_Id varchar, score double)")
+    wh.execute("insert into {ops}.arrow_test values ('PLR_1111_NJ', 0.5), ('PLR_2222_NJ', null)")
+    table = wh.query_arrow("select * from {ops}.arrow_test where score > ? or score is null", [0.1])
+    assert table.column_names == ["player_id", "score"]
+    assert sorted(table.to_pylist(), key=str) == sorted(
+        [{"player_id": "PLR_1111_NJ", "score": 0.5}, {"player_id": "PLR_2222_NJ", "score": None}],
+        key=str,
+    )
+    assert wh.query_arrow("select * from {ops}.arrow_test where score > 1").num_rows == 0
+
+
 def test_stage_bulk_loads_arrow(wh: Warehouse) -> None:
     data = pa.table({"k": ["a", "b", "c"], "v": [1.5, 2.5, None], "n": [1, 2, 3]})
     wh.stage("stage_test", data)

@@ -335,6 +335,20 @@ class ApiSettings(_Section):
     shutdown_timeout_seconds: float = Field(
         default=30.0, ge=0, description="On stop, wait this long for a scheduled batch"
     )
+    served_refresh_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="The risk lookup is answered from the latest run held in memory, polled "
+        "this often (a run published by cron, or an intervention recorded elsewhere, shows "
+        "within it; 0: read the warehouse on every request). Default 2 on DuckDB, 30 on "
+        "Snowflake, where each poll is a query that keeps the warehouse from suspending",
+    )
+
+    def refresh_seconds(self, backend: str) -> float:
+        """The poll interval of the served assessments on ``backend`` (0: not held)."""
+        if self.served_refresh_seconds is not None:
+            return self.served_refresh_seconds
+        return 30.0 if backend == "snowflake" else 2.0
 
 
 class AISettings(_Section):

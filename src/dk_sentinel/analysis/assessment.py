@@ -370,6 +370,53 @@ def freshness(wh: Warehouse, run_id: str, last_bet_at: datetime | None) -> Fresh
     )
 
 
+def assessment_from_row(
+    row: dict[str, Any], settings: Settings, *, latest_run_id: str | None, freshness: Freshness
+) -> RiskAssessment:
+    """The assessment a published score row shows (no money, history or interventions yet).
+
+    The one place a score row becomes an assessment: :func:`assess` reads the row from the
+    warehouse, ``sentinel serve`` from the latest run's snapshot held in memory.
+
+    Args:
+        row: A row of ``rg_published_risk_scores`` (or of the served snapshot).
+        settings: Settings (weights and wording).
+        latest_run_id: The latest live run (the row is current when it is that run's).
+        freshness: The freshness block (its ``last_bet_at`` is the row's).
+    """
+    weights = settings.scoring.weights.model_dump()
+    summaries = evidence_summaries(row, settings)
+    evidence = {
+        name: ComponentEvidence(
+            score=None if row[name] is None else float(row[name]),
+            weight=weights[name],
+            present=bool(row[f"has_{name}"]),
+            summary=summaries[name],
+            features={f: _jsonable(row.get(f)) for f in _FEATURES[name]},
+        )
+        for name in COMPONENTS
+    }
+    return RiskAssessment(
+        player_id=row["player_id"],
+        state=row["state"],
+        composite_risk_score=float(row["composite_risk_score"]),
+        risk_category=row["risk_category"],
+        risk_probability=_optional_float(row.get("risk_probability")),
+        probability_horizon_days=row.get("probability_horizon_days"),
+        profile_version=row.get("profile_version"),
+        primary_driver=row["primary_driver"],
+        component_scores={n: evidence[n].score for n in COMPONENTS},
+        components_present=[n for n in COMPONENTS if evidence[n].present],
+        evidence=evidence,
+        is_low_confidence=bool(row["is_low_confidence"]),
+        scored_at=row["scored_at"],
+        as_of=row["as_of"],
+        run_id=row["run_id"],
+        is_current=row["run_id"] == latest_run_id,
+        freshness=freshness,
+    )
+
+
 def assess(
     wh: Warehouse, settings: Settings, player_id: str, *, with_history: bool = False
 ) -> RiskAssessment:
@@ -390,41 +437,15 @@ def assess(
     """
     validate_player_id(player_id)
     row, latest_run_id = _latest_row(wh, player_id)
-    is_current = row["run_id"] == latest_run_id
-    weights = settings.scoring.weights.model_dump()
-    summaries = evidence_summaries(row, settings)
-    evidence = {
-        name: ComponentEvidence(
-            score=None if row[name] is None else float(row[name]),
-            weight=weights[name],
-            present=bool(row[f"has_{name}"]),
-            summary=summaries[name],
-            features={f: _jsonable(row.get(f)) for f in _FEATURES[name]},
-        )
-        for name in COMPONENTS
-    }
-    composite = float(row["composite_risk_score"])
-    assessment = RiskAssessment(
-        player_id=player_id,
-        state=row["state"],
-        composite_risk_score=composite,
-        risk_category=row["risk_category"],
-        risk_probability=_optional_float(row.get("risk_probability")),
-        probability_horizon_days=row.get("probability_horizon_days"),
-        profile_version=row.get("profile_version"),
-        primary_driver=row["primary_driver"],
-        component_scores={n: evidence[n].score for n in COMPONENTS},
-        components_present=[n for n in COMPONENTS if evidence[n].present],
-        evidence=evidence,
-        is_low_confidence=bool(row["is_low_confidence"]),
-        scored_at=row["scored_at"],
-        as_of=row["as_of"],
-        run_id=row["run_id"],
-        is_current=is_current,
+    assessment = assessment_from_row(
+        row,
+        settings,
+        latest_run_id=latest_run_id,
         freshness=freshness(wh, row["run_id"], row["last_bet_at"]),
     )
     assessment.money = money_picture(wh, player_id, latest_run_id)
     if with_history:
+        composite = assessment.composite_risk_score
         assessment.history = history(wh, player_id, row["as_of"])
         assessment.change_7d = _change(wh, player_id, row["as_of"], composite, 7)
         assessment.change_30d = _change(wh, player_id, row["as_of"], composite, 30)
@@ -568,9 +589,11 @@ def money_picture(wh: Warehouse, player_id: str, run_id: str | None) -> MoneyPic
         )
     except RelationMissing:  # no live run since payments became part of the contract
         return None
-    if not rows:
-        return None
-    row = rows[0]
+    return money_from_row(rows[0]) if rows else None
+
+
+def money_from_row(row: dict[str, Any]) -> MoneyPicture:
+    """The money picture a row of the money snapshot shows (the one place it is built)."""
     return MoneyPicture(
         as_of=row["as_of"],
         windows=[

@@ -107,6 +107,7 @@ from dk_sentinel.outcomes.calibration import (
 )
 from dk_sentinel.scoring import DbtCommand, list_runs, score_batch
 from dk_sentinel.scoring.dbt import run_dbt
+from dk_sentinel.usecases.served import ServedAssessments
 from dk_sentinel.warehouse import Connections, DirectConnections, Warehouse
 from dk_sentinel.warehouse.jobs import exclusive_job
 from dk_sentinel.warehouse.schema import SchemaStatus, bootstrap, require_current
@@ -161,6 +162,21 @@ class Sentinel:
         self.settings = settings
         self.connections = connections or DirectConnections(settings)
         self.clock = clock
+        #: The latest run's assessments in memory (``sentinel serve`` turns it on).
+        self.served: ServedAssessments | None = None
+
+    def serve_from_memory(self) -> ServedAssessments:
+        """Answer :meth:`analyze_player` from the latest run held in memory (see ``served``).
+
+        Returns:
+            The holder; the caller refreshes it (``sentinel serve`` polls it in a thread).
+        """
+        self.served = ServedAssessments(self.settings, self.connect, self.clock)
+        return self.served
+
+    def _interventions_changed(self) -> None:
+        if self.served is not None:
+            self.served.interventions_changed()
 
     def connect(self) -> AbstractContextManager[Warehouse]:
         """A warehouse connection for one ``with`` block, closed or given back after it."""
@@ -279,11 +295,15 @@ class Sentinel:
         On request also the 90-day history, an explanation and a tone-checked customer nudge.
         """
         validate_player_id(player_id)
-        with self.connect() as wh:
-            assessment = assess(wh, self.settings, player_id, with_history=with_history)
-            assessment.open_interventions = list_interventions(
-                wh, player_id=player_id, active=True, now=self.clock()
-            )
+        held = self.served.assessment(player_id) if self.served and not with_history else None
+        if held is not None:
+            assessment = held
+        else:
+            with self.connect() as wh:
+                assessment = assess(wh, self.settings, player_id, with_history=with_history)
+                assessment.open_interventions = list_interventions(
+                    wh, player_id=player_id, active=True, now=self.clock()
+                )
         if not (explain or nudge):
             return assessment
         return self.explain(assessment, nudge=nudge, use_ai=use_ai)
@@ -297,10 +317,11 @@ class Sentinel:
         with the warehouse closed, so a slow AI service holds no lock.
         """
         explainer = make_explainer(self.settings, use_ai=use_ai)
-        with self.connect() as wh:
-            cached = cached_explanation(wh, explainer, assessment, want_nudge=nudge)
-        if cached:
-            return apply(assessment, cached)
+        if explainer.name == "ai":  # the rules are free: nothing to look up
+            with self.connect() as wh:
+                cached = cached_explanation(wh, explainer, assessment, want_nudge=nudge)
+            if cached:
+                return apply(assessment, cached)
         explanation = explainer.explain(assessment, want_nudge=nudge)
         if explanation.source == "ai":
             with self.connect() as wh:
@@ -378,10 +399,13 @@ class Sentinel:
         message = None
         if request.intervention_type == "nudge":
             message = make_explainer(self.settings, use_ai=use_ai).nudge(assessment)
-        with self.connect() as wh:
-            return create_intervention(
-                wh, request, assessment, customer_message=message, now=self.clock()
-            )
+        try:
+            with self.connect() as wh:
+                return create_intervention(
+                    wh, request, assessment, customer_message=message, now=self.clock()
+                )
+        finally:
+            self._interventions_changed()
 
     def interventions(
         self,
@@ -411,10 +435,14 @@ class Sentinel:
 
     def cancel(self, intervention_id: str, reason: str, analyst_id: str | None) -> Intervention:
         """``sentinel interventions cancel``: end an active intervention (an audit event)."""
-        with self.connect() as wh:
-            return cancel_intervention(
-                wh, intervention_id, reason, analyst_id or self.settings.analyst, now=self.clock()
-            )
+        try:
+            with self.connect() as wh:
+                return cancel_intervention(
+                    wh, intervention_id, reason, analyst_id or self.settings.analyst,
+                    now=self.clock(),
+                )  # fmt: skip
+        finally:
+            self._interventions_changed()
 
     def export_data(
         self,
@@ -430,8 +458,11 @@ class Sentinel:
 
     def deliver_interventions(self) -> DeliveryReport:
         """``sentinel deliver``: post pending interventions to the platform webhook (cron)."""
-        with self.connect() as wh:
-            return deliver(wh, self.settings, now=self.clock())
+        try:
+            with self.connect() as wh:
+                return deliver(wh, self.settings, now=self.clock())
+        finally:
+            self._interventions_changed()
 
     def compliance_report(self) -> Report:
         """``sentinel report``: categories, states, interventions and SLA breaches."""

@@ -73,6 +73,11 @@ class ServerRuntime:
         self._dbt: DbtCommand = ResidentDbt() if schedule else run_dbt
         self._scheduler = Scheduler(schedule, self._score) if schedule else None
         self._scoring = threading.Lock()
+        # The risk lookup from memory, polled by a thread (0 s: read the warehouse each time).
+        self._poll_seconds = settings.api.refresh_seconds(settings.warehouse.backend)
+        self._served = self.app.serve_from_memory() if self._poll_seconds > 0 else None
+        self._stopping = threading.Event()
+        self._poller: threading.Thread | None = None
 
     @property
     def schedule(self) -> ScheduleStatus | None:
@@ -83,15 +88,38 @@ class ServerRuntime:
         """Start the scheduler, if any (the pool opens on the first request)."""
         if self._scheduler:
             self._scheduler.start()
+        if self._served is not None:
+            self._stopping.clear()
+            self._poller = threading.Thread(target=self._poll, name="served-poll", daemon=True)
+            self._poller.start()
+
+    def _poll(self) -> None:
+        """Refresh the served assessments until stopped; a failed poll keeps what is held."""
+        assert self._served is not None
+        while True:
+            try:
+                self._served.refresh()
+            except SentinelError as exc:  # busy or unreachable: try again next time
+                log.warning("served assessments not refreshed: %s", exc.message)
+            except Exception:  # never let the thread die; the lookup then reads the warehouse
+                log.exception("served assessments not refreshed")
+            if self._stopping.wait(self._poll_seconds):
+                return
 
     def stop(self) -> None:
         """Stop the scheduler (waiting up to ``[api] shutdown_timeout_seconds``), close the pool."""
         if self._scheduler:
             self._scheduler.stop(self.settings.api.shutdown_timeout_seconds)
+        self._stopping.set()
+        if self._poller is not None:
+            self._poller.join(self.settings.api.shutdown_timeout_seconds)
         self.app.close()
 
     def _score(self, run_id: str | None = None) -> BatchRun:
-        return self.app.run_scoring(run_id=run_id, dbt=self._dbt)
+        run = self.app.run_scoring(run_id=run_id, dbt=self._dbt)
+        if self._served is not None and run.status == "success":
+            self._served.refresh()  # serve the new run now, not at the next poll
+        return run
 
     def start_scoring(self) -> RunStarted:
         """Start one scoring run in a background thread.

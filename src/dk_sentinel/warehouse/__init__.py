@@ -40,6 +40,10 @@ class Warehouse(Protocol):
         """Run a query and return rows as dicts keyed by lower-case column name."""
         ...
 
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a query and return its rows as an Arrow table, lower-case column names."""
+        ...
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run a statement that returns nothing of interest."""
         ...
@@ -116,6 +120,13 @@ class BaseWarehouse:
         """Run a query and return rows as dicts (see :class:`Warehouse`)."""
         names, rows = self._run(self.sql(sql), params, fetch=True)
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a query, rows as an Arrow table (see :class:`Warehouse`; a columnar copy)."""
+        import pyarrow as pa
+
+        names, rows = self._run(self.sql(sql), params, fetch=True)
+        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run a statement (see :class:`Warehouse`)."""

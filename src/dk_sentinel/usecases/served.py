@@ -1,0 +1,174 @@
+"""The risk lookup of ``sentinel serve``, answered from memory.
+
+Each successful live run publishes its score rows and money picture as snapshot tables
+(``scoring.SERVED_SCORES`` / ``SERVED_MONEY``). The server keeps the latest run's snapshot in
+memory as Arrow tables (columnar: ~1 KB a player), with the open interventions and the run's
+freshness block, and answers ``GET /api/players/{id}/risk`` from them without a warehouse
+query. A background thread polls every ``[api] served_refresh_seconds`` (one small query:
+the latest run, its freshness, counters of intervention and delivery events) and reloads what
+changed, so a run published by cron is served within that time; a write through this server
+(an intervention, a cancel, a delivery) makes the lookup read the warehouse until the next
+poll has reloaded the interventions. Anything not held (a player missing from the run, no
+snapshot yet) is read from the warehouse, which stays the one source of truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from dk_sentinel.analysis.assessment import assessment_from_row, freshness, money_from_row
+from dk_sentinel.config import Settings
+from dk_sentinel.errors import RelationMissing
+from dk_sentinel.interventions.records import list_interventions
+from dk_sentinel.models import Freshness, Intervention, RiskAssessment
+from dk_sentinel.scoring import SERVED_MONEY, SERVED_SCORES, last_successful_run
+from dk_sentinel.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger("dk_sentinel.served")
+
+# Every change to what an assessment shows of interventions leaves a row in one of these
+# append-only tables (created / cancelled / superseded events; delivery attempts).
+_MARKS = (
+    "select (select count(*) from {ops}.intervention_events), "
+    "(select count(*) from {ops}.outbox_attempts)"
+)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """One snapshot table held in memory, with its row number per player."""
+
+    table: pa.Table
+    index: dict[str, int]
+
+    @classmethod
+    def load(cls, wh: Warehouse, relation: str, run_id: str) -> _Rows:
+        table = wh.query_arrow(f"select * from {relation} where run_id = ?", [run_id])
+        players = table.column("player_id").to_pylist() if table.num_rows else []
+        return cls(table, {player: i for i, player in enumerate(players)})
+
+    def row(self, player_id: str) -> dict[str, Any] | None:
+        i = self.index.get(player_id)
+        if i is None:
+            return None
+        return {name: column[i].as_py() for name, column in zip(
+            self.table.column_names, self.table.columns, strict=True)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Served:
+    """What the memory answers from; replaced whole, never changed in place."""
+
+    run_id: str
+    scores: _Rows
+    money: _Rows | None
+    freshness: Freshness
+    marks: tuple[int, ...]
+    interventions: dict[str, list[Intervention]] | None  # None: read the warehouse
+
+
+class ServedAssessments:
+    """The latest run's assessments held in memory (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        connect: Callable[[], AbstractContextManager[Warehouse]],
+        clock: Callable[[], datetime],
+    ) -> None:
+        """Hold nothing yet; :meth:`refresh` loads.
+
+        Args:
+            settings: Settings (weights and wording of the evidence).
+            connect: Where warehouse connections come from (the server's pool).
+            clock: The application's clock (an open intervention ends on it).
+        """
+        self.settings = settings
+        self._connect = connect
+        self._clock = clock
+        self._state: _Served | None = None
+        self._refreshing = threading.Lock()
+        self._writes = 0  # writes through this server, so a poll begun before one is not used
+
+    @property
+    def run_id(self) -> str | None:
+        """The run held (None: nothing held)."""
+        return self._state.run_id if self._state else None
+
+    def assessment(self, player_id: str) -> RiskAssessment | None:
+        """The player's assessment with money and open interventions, or None: read the warehouse.
+
+        Args:
+            player_id: A validated player id.
+        """
+        state = self._state
+        if state is None or state.interventions is None:
+            return None
+        row = state.scores.row(player_id)
+        if row is None:
+            return None
+        block = state.freshness.model_copy(update={"last_bet_at": row["last_bet_at"]})
+        assessment = assessment_from_row(
+            row, self.settings, latest_run_id=state.run_id, freshness=block
+        )
+        money = state.money.row(player_id) if state.money else None
+        assessment.money = money_from_row(money) if money else None
+        now = self._clock()
+        assessment.open_interventions = [
+            item
+            for item in state.interventions.get(player_id, [])
+            if item.expires_at is None or item.expires_at > now
+        ]
+        return assessment
+
+    def interventions_changed(self) -> None:
+        """A write through this server: read interventions from the warehouse until reloaded."""
+        self._writes += 1
+        state = self._state
+        if state is not None:
+            self._state = replace(state, interventions=None)
+
+    def refresh(self) -> None:
+        """Reload what changed since the last poll: the latest run's snapshot, interventions."""
+        with self._refreshing, self._connect() as wh:
+            writes = self._writes
+            state = self._reloaded(wh, self._state)
+            if state is not None and writes != self._writes:  # a write during the poll
+                state = replace(state, interventions=None)
+            self._state = state
+
+    def _reloaded(self, wh: Warehouse, state: _Served | None) -> _Served | None:
+        latest = last_successful_run(wh)
+        if latest is None:
+            return None
+        marks = tuple(int(n) for n in wh.query(_MARKS)[0])
+        block = freshness(wh, latest.run_id, None)
+        if state is None or state.run_id != latest.run_id:
+            try:
+                scores = _Rows.load(wh, SERVED_SCORES, latest.run_id)
+            except RelationMissing:
+                return None
+            try:
+                money: _Rows | None = _Rows.load(wh, SERVED_MONEY, latest.run_id)
+            except RelationMissing:
+                money = None
+            if not scores.index:  # the run's snapshot is not (yet) published
+                return None
+            log.info("serving run %s from memory: %d players", latest.run_id, len(scores.index))
+            state = _Served(latest.run_id, scores, money, block, (), None)
+        state = replace(state, freshness=block)
+        if state.interventions is None or state.marks != marks:
+            held: dict[str, list[Intervention]] = {}
+            for item in list_interventions(wh, active=True, now=self._clock()):
+                held.setdefault(item.player_id, []).append(item)
+            state = replace(state, interventions=held, marks=marks)
+        return state

@@ -1,0 +1,157 @@
+"""The risk lookup of ``sentinel serve`` from memory: the warehouse's answer, kept current."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dk_sentinel.config import Settings
+from dk_sentinel.models import RiskAssessment
+from dk_sentinel.scoring import SERVED_SCORES
+from dk_sentinel.usecases.app import Sentinel
+from dk_sentinel.warehouse import connect
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 12, 0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _players(settings: Settings, n: int) -> list[str]:
+    with connect(settings) as wh:
+        return [r[0] for r in wh.query(
+            f"select player_id from {SERVED_SCORES} order by composite_risk_score desc, "
+            f"player_id limit {n}")]  # fmt: skip
+
+
+def _from_warehouse(app: Sentinel, player_id: str) -> RiskAssessment:
+    served, app.served = app.served, None
+    try:
+        return app.analyze_player(player_id)
+    finally:
+        app.served = served
+
+
+def test_memory_answers_exactly_what_the_warehouse_answers(scored: Settings) -> None:
+    app = Sentinel(scored, clock=Clock())
+    served = app.serve_from_memory()
+    players = _players(scored, 5)
+    assert served.assessment(players[0]) is None  # nothing held before the first poll
+    served.refresh()
+    assert served.run_id is not None
+    for player in players:
+        held = served.assessment(player)
+        assert held is not None and held.run_id == served.run_id
+        assert held.model_dump() == _from_warehouse(app, player).model_dump()
+    # a player the run did not score is read from the warehouse (here: not found)
+    assert served.assessment("PLR_9999_NJ") is None
+    explained = app.analyze_player(players[0], explain=True, use_ai=False)
+    assert explained.ai_explanation and explained.explanation_source == "rules"
+
+
+def test_a_write_through_the_server_shows_at_once_and_expiry_follows_the_clock(
+    scored: Settings,
+) -> None:
+    clock = Clock()
+    app = Sentinel(scored, clock=clock)
+    served = app.serve_from_memory()
+    served.refresh()
+    player = _players(scored, 1)[0]
+    assert app.analyze_player(player).open_interventions == []
+    timeout = app.record_intervention(
+        player_id=player, intervention_type="timeout", duration_hours=24,
+        reason="Chasing losses after midnight", analyst_id="ana01", use_ai=False,
+    )  # fmt: skip
+    assert served.assessment(player) is None  # the warehouse answers until the next poll
+    assert [i.intervention_id for i in app.analyze_player(player).open_interventions] == [
+        timeout.intervention_id
+    ]
+    served.refresh()
+    held = served.assessment(player)
+    assert held is not None
+    assert [i.intervention_id for i in held.open_interventions] == [timeout.intervention_id]
+    clock.now += timedelta(hours=25)  # the timeout has ended: not open, without a poll
+    held = served.assessment(player)
+    assert held is not None and held.open_interventions == []
+    assert _from_warehouse(app, player).open_interventions == []
+
+
+def test_a_change_made_elsewhere_is_picked_up_by_the_next_poll(scored: Settings) -> None:
+    clock = Clock()
+    server, other = Sentinel(scored, clock=clock), Sentinel(scored, clock=clock)
+    served = server.serve_from_memory()
+    served.refresh()
+    player = _players(scored, 1)[0]
+    other.record_intervention(
+        player_id=player, intervention_type="watchlist", reason="Reviewed by the night shift",
+        analyst_id="ana02", use_ai=False,
+    )  # fmt: skip
+    held = served.assessment(player)
+    assert held is not None and held.open_interventions == []  # until the poll (documented)
+    served.refresh()
+    held = served.assessment(player)
+    assert held is not None and [i.intervention_type for i in held.open_interventions] == [
+        "watchlist"
+    ]
+    # a new live run replaces what is held; a run whose snapshot is missing is not served
+    with connect(scored) as wh:
+        wh.execute(
+            "insert into {ops}.scoring_runs (run_id, started_at, finished_at, as_of, status) "
+            "values ('later', ?, ?, ?, 'success')",
+            [datetime(2030, 1, 1), datetime(2030, 1, 1, 0, 1), clock.now],
+        )
+    served.refresh()
+    assert served.run_id is None and served.assessment(player) is None
+
+
+def test_the_server_polls_and_serves_from_memory(scored: Settings) -> None:
+    from dk_sentinel.api.app import create_app
+    from dk_sentinel.apikeys import create_key
+
+    settings = scored.model_copy(deep=True)
+    settings.api.served_refresh_seconds = 0.05
+    with connect(settings) as wh:
+        key = create_key(wh, "ana01", "analyst").api_key
+    player = _players(settings, 1)[0]
+    app = create_app(settings)
+    with TestClient(app) as client:
+        runtime = app.state.sentinel.runtime
+        for _ in range(200):  # the first poll runs in the server's thread
+            if runtime.app.served.run_id:
+                break
+            time.sleep(0.02)
+        assert runtime.app.served.assessment(player) is not None
+        headers = {"X-API-Key": key}
+        before = client.get(f"/api/players/{player}/risk", headers=headers)
+        assert before.status_code == 200 and before.json()["open_interventions"] == []
+        made = client.post("/api/interventions", headers=headers, json={
+            "player_id": player, "intervention_type": "watchlist",
+            "reason": "Watch the late-night deposits"})  # fmt: skip
+        assert made.status_code == 201, made.text
+        after = client.get(f"/api/players/{player}/risk", headers=headers)
+        assert [i["intervention_id"] for i in after.json()["open_interventions"]] == [
+            made.json()["intervention_id"]
+        ]
+    assert not runtime._poller.is_alive()
+
+
+@pytest.mark.parametrize("seconds, held", [(0, False), (None, True)])
+def test_served_refresh_seconds_zero_reads_the_warehouse_every_time(
+    scored: Settings, seconds: float | None, held: bool
+) -> None:
+    from dk_sentinel.usecases.server import ServerRuntime
+
+    settings = scored.model_copy(deep=True)
+    settings.api.served_refresh_seconds = seconds
+    runtime = ServerRuntime(settings)
+    assert (runtime.app.served is not None) is held
+    runtime.stop()
+    assert settings.api.refresh_seconds("snowflake") == (30.0 if seconds is None else 0)
