@@ -37,14 +37,28 @@ bets as (
 
 first_bets as (
 
-    -- the whole history held up to T (one light scan): tenure and lifetime volume
+    -- the whole history held up to T: tenure and lifetime volume, summed from the
+    -- per-player-day summary kept between runs (int_player_days, a third of the bets' rows);
+    -- only a day with bets on both sides of T is read bet by bet (its bets placed at most 25
+    -- hours before T: rare at the present, one day a player in a replay)
     select
         player_id,
-        min(placed_at) as first_bet_at,
-        count(*) as lifetime_bets,
-        sum(stake) as lifetime_staked
-    from {{ ref('int_bets_localised') }}
-    where placed_at <= {{ as_of() }}
+        min(first_at) as first_bet_at,
+        sum(bets) as lifetime_bets,
+        sum(staked) as lifetime_staked
+    from (
+        select player_id, first_placed_at as first_at, bets, staked
+        from {{ ref('int_player_days') }}
+        where last_placed_at <= {{ as_of_ts }}
+        union all
+        select held.player_id, held.placed_at, 1, held.stake
+        from {{ ref('int_bets_localised') }} as held
+        inner join {{ ref('int_player_days') }} as days
+            on days.player_id = held.player_id and days.local_day = held.local_day
+        where held.placed_at <= {{ as_of_ts }}
+          and held.placed_at > {{ dbt.dateadd('day', -2, as_of_ts) }}
+          and days.first_placed_at <= {{ as_of_ts }} and days.last_placed_at > {{ as_of_ts }}
+    ) as history
     group by player_id
 
 ),
