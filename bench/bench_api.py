@@ -1,13 +1,14 @@
 """Load test of `sentinel serve` on 127.0.0.1: `python bench/bench_api.py --db W.duckdb`.
 
-Starts `sentinel serve` (one uvicorn worker, the rules explainer) on a scored warehouse and
-runs N concurrent keep-alive clients, each sending R `POST /api/analytics/analyze-player`
-requests for random scored players. Three phases, each from the same run:
+Starts `sentinel serve` (one uvicorn worker, the rules explainer) pinned to one core, on a
+scored warehouse, and runs N concurrent keep-alive clients on the other core, each sending R
+requests for random scored players. Four phases, each from the same run:
 
 1. `GET /health` (no warehouse): the floor of the server, the client and the HTTP stack;
-2. analyze-player on an idle warehouse;
-3. analyze-player while a cron `sentinel score-batch --full-refresh` runs (what the clients
-   see: the status counts and the latencies of each).
+2. `GET /api/players/{id}/risk` (the latest run held in memory);
+3. `POST /api/analytics/analyze-player` on an idle warehouse (with the rules explanation);
+4. analyze-player while a cron `sentinel score-batch --full-refresh` runs (what the clients
+   see: the status counts and the latencies of each); `--skip-batch` leaves it out.
 
 Without --db it builds a warehouse first (`generate`, `ingest`, `score-batch`; 100k players
 take ~3 minutes). The clients run in this process (asyncio + httpx), the server in its own.
@@ -96,24 +97,19 @@ def _build(players: int, folder: Path) -> Path:
     return db
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", type=Path, help="A scored warehouse (default: build one)")
-    parser.add_argument("--players", type=int, default=100_000)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=500, help="Per client")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--skip-batch", action="store_true",
-                        help="Skip the phase during a score-batch --full-refresh")  # fmt: skip
-    args = parser.parse_args()
-
-    folder = Path(tempfile.mkdtemp(prefix="sentinel-bench-api-"))
-    db = args.db or _build(args.players, folder)
-    env = {
-        **os.environ,
-        "SENTINEL_API__RATE_LIMIT": "1000000/minute",
-        "SENTINEL_AI__ENABLED": "false",
-    }
+def measure(
+    db: Path,
+    *,
+    clients: int = 20,
+    requests: int = 500,
+    port: int = 8765,
+    env: dict[str, str] | None = None,
+    during_full_refresh: bool = False,
+) -> dict[str, Any]:
+    """Serve ``db`` and measure /health, the risk lookup and analyze-player (and, on request,
+    analyze-player during a cron full refresh), each phase from this one server."""
+    env = {**(env or os.environ), "SENTINEL_API__RATE_LIMIT": "1000000/minute",
+           "SENTINEL_AI__ENABLED": "false"}  # fmt: skip
     created = subprocess.run(
         sentinel("--db", str(db), "api-keys", "create", "--analyst", "bench01", "--role",
                  "viewer"),
@@ -133,10 +129,10 @@ def main() -> None:
     if pin:
         os.sched_setaffinity(0, set(cores[:-1]))
     server = subprocess.Popen(
-        [*pin, *sentinel("-q", "--db", str(db), "serve", "--port", str(args.port))],
+        [*pin, *sentinel("-q", "--db", str(db), "serve", "--port", str(port))],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{args.port}"
+    base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
             try:
@@ -144,36 +140,55 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        time.sleep(3)  # the server's first poll loads the latest run into memory
         run = asyncio.run
-        results: dict[str, Any] = {"players": len(players), "clients": args.clients,
-                                   "requests_per_client": args.requests,
+        results: dict[str, Any] = {"players": len(players), "clients": clients,
+                                   "requests_per_client": requests,
                                    "server_pinned_to_core": cores[-1] if pin else None}  # fmt: skip
-        run(_load(base, key, players, args.clients, 20, "/health"))  # warm-up
-        results["health"] = run(_load(base, key, players, args.clients, args.requests, "/health"))
-        run(_load(base, key, players, args.clients, 20, "/risk"))  # warm-up
-        results["risk"] = run(_load(base, key, players, args.clients, args.requests, "/risk"))
+        run(_load(base, key, players, clients, 20, "/health"))  # warm-up
+        results["health"] = run(_load(base, key, players, clients, requests, "/health"))
+        run(_load(base, key, players, clients, 20, "/risk"))  # warm-up
+        results["risk"] = run(_load(base, key, players, clients, requests, "/risk"))
         path = "/api/analytics/analyze-player"
-        run(_load(base, key, players, args.clients, 20, path))  # warm-up
-        results["analyze_idle"] = run(_load(base, key, players, args.clients, args.requests, path))
-        _table(results)
-        if args.skip_batch:
-            return
-        batch = subprocess.Popen(
-            sentinel("--db", str(db), "score-batch", "--full-refresh"),
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        time.sleep(1.0)  # let it take the scoring lock and the file
-        during = run(_load(base, key, players, args.clients, args.requests, path))
-        during["score_batch_still_running_at_end"] = batch.poll() is None
-        started = time.perf_counter()
-        batch.wait()
-        during["score_batch_exit_code"] = batch.returncode
-        during["score_batch_seconds_after_clients"] = round(time.perf_counter() - started, 1)
-        results["analyze_during_score_batch"] = during
+        run(_load(base, key, players, clients, 20, path))  # warm-up
+        results["analyze_idle"] = run(_load(base, key, players, clients, requests, path))
+        if during_full_refresh:
+            batch = subprocess.Popen(
+                sentinel("--db", str(db), "score-batch", "--full-refresh"),
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            time.sleep(1.0)  # let it take the scoring lock and the file
+            during = run(_load(base, key, players, clients, requests, path))
+            during["score_batch_still_running_at_end"] = batch.poll() is None
+            started = time.perf_counter()
+            batch.wait()
+            during["score_batch_exit_code"] = batch.returncode
+            during["score_batch_seconds_after_clients"] = round(time.perf_counter() - started, 1)
+            results["analyze_during_score_batch"] = during
     finally:
         server.terminate()
         server.wait(30)
-        save("api", results)
+        if pin:
+            os.sched_setaffinity(0, set(cores))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", type=Path, help="A scored warehouse (default: build one)")
+    parser.add_argument("--players", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=500, help="Per client")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--skip-batch", action="store_true",
+                        help="Skip the phase during a score-batch --full-refresh")  # fmt: skip
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="sentinel-bench-api-"))
+    db = args.db or _build(args.players, folder)
+    results = measure(db, clients=args.clients, requests=args.requests, port=args.port,
+                      during_full_refresh=not args.skip_batch)  # fmt: skip
+    _table(results)
+    save("api", results)
 
 
 def _table(results: dict[str, Any]) -> None:

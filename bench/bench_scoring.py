@@ -11,7 +11,14 @@ cost table, each ratio from this one run, in both operating modes:
 - the fixed cost of a run in both modes (a 2,000-player warehouse), against dbt's import;
 - one hand-written DuckDB query of the features (the floor the SQL is compared with);
 - a full refresh and an hourly run with 360 days of history instead of 90 (same windows);
-- `sentinel ingest` of the 10M-row CSV against DuckDB's own typed load of the same file.
+- `sentinel ingest` of the 10M-row CSV against DuckDB's own typed load of the same file;
+- a full refresh of this checkout against an earlier commit's (``--ref``, alternating fresh
+  processes on copies of one warehouse);
+- `GET /api/players/{id}/risk` and analyze-player against `GET /health` on the scored
+  warehouse (bench_api.measure: the server pinned to one core, the clients on the other).
+
+At the end it prints the table of the scoring-cost issue: each measure, cron and resident,
+its target and whether it is met.
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+import bench_api
 from _util import run_timed, save, sentinel
+from compare_versions import source_at
 
 AS_OF = "2026-11-01T00:00:00"
 
@@ -197,6 +206,9 @@ def main() -> None:
                         help="players of the 90- vs 360-day comparison (4x the bets at 360)")  # fmt: skip
     parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "data")
     parser.add_argument("--memory-limit", default="2GB")
+    parser.add_argument("--ref", default="c43f586",
+                        help="the earlier commit whose full refresh is compared")  # fmt: skip
+    parser.add_argument("--api-requests", type=int, default=200, help="per client, 20 clients")
     args = parser.parse_args()
     data = generated(args.dir / f"players_{args.players}", args.players)
     env = {
@@ -266,8 +278,27 @@ def main() -> None:
             "hourly_no_new_bets": score(h_db, h_env, "--as-of", "2026-11-01T01:00:00")["seconds"],
         }
 
+    # an earlier version's full refresh of the same bets, in a warehouse it loaded itself (an
+    # older sentinel refuses a newer schema), alternating runs
+    earlier_env = {**env, "PYTHONPATH": str(source_at(args.ref, data / f"src_{args.ref}")),
+                   "XDG_CACHE_HOME": str(data / ".cache_earlier")}  # fmt: skip
+    earlier_db, _ = fresh_warehouse(data, "earlier.duckdb", earlier_env)
+    subprocess.run(sentinel("--db", str(earlier_db), "-q", "ingest", "bets", str(new_file)),
+                   check=True, env=earlier_env)  # fmt: skip
+    pair: dict[str, list[float]] = {"current": [], "earlier": []}
+    for _ in range(2):
+        pair["current"].append(score(db, env, "--as-of", AS_OF, "--full-refresh")["seconds"])
+        pair["earlier"].append(
+            score(earlier_db, earlier_env, "--as-of", AS_OF, "--full-refresh")["seconds"]
+        )
+    earlier_db.unlink()
+    current_full, earlier_full = (statistics.median(v) for v in pair.values())
+
+    # the read path on the scored 10M-bet warehouse
+    api = bench_api.measure(db, requests=args.api_requests, env=env)
+
     secs = kept["seconds"]
-    save(
+    results = save(
         f"scoring_{args.players}",
         {
             "command": f"python bench/bench_scoring.py --players {args.players}",
@@ -319,10 +350,77 @@ def main() -> None:
                 "ratio_speed_ingest_to_typed_load": round(typed / loaded["seconds"], 2),
                 "peak_rss_mib": round(loaded["peak_rss_mib"]),
             },
+            "earlier_version": {
+                "ref": args.ref,
+                "full_refresh_seconds": pair,
+                "ratio_full_refresh_to_earlier": round(current_full / earlier_full, 2),
+            },
+            "api": api,
             "analyze_latency_seconds_median": round(latency, 3),
             "library_import_seconds_median": round(libraries, 3),
         },
+        echo=False,
     )
+    print_table(json.loads(results.read_text()))
+
+
+def _row(measure: str, cron: str, resident: str, target: str, met: bool | None) -> None:
+    verdict = "" if met is None else ("met" if met else "NOT MET")
+    print(f"| {measure} | {cron} | {resident} | {target} | {verdict} |")
+
+
+def print_table(r: dict[str, Any]) -> None:
+    """The scoring-cost table: every measure of one run, cron and resident, with its target."""
+    cron, res, hist, ing, old = (
+        r["cron"],
+        r["resident"],
+        r["history"],
+        r["ingest"],
+        r["earlier_version"],
+    )
+    api = r["api"]
+    health, risk, analyze = api["health"], api["risk"], api["analyze_idle"]
+    print(f"\n{r['bets']:,} bets, {r['players']:,} players; {r['machine']}\n")
+    print("| measure | cron | resident | target | |")
+    print("|---|---|---|---|---|")
+    _row("full refresh vs one hand-written DuckDB query "
+         f"({cron['bare_duckdb_query_seconds']} s)",
+         f"{cron['full_refresh_seconds']} s = {cron['ratio_full_refresh_to_bare']}x",
+         f"{res['full_refresh_seconds']} s = {res['ratio_full_refresh_to_bare']}x",
+         "<= 1.5x", cron["ratio_full_refresh_to_bare"] <= 1.5)  # fmt: skip
+    _row(f"full refresh vs the earlier version {old['ref']} (same data, alternating)",
+         f"{old['ratio_full_refresh_to_earlier']}x", "", "<= 1.0x",
+         old["ratio_full_refresh_to_earlier"] <= 1.0)  # fmt: skip
+    _row("hourly run after 100k new bets vs the cron full refresh",
+         f"{cron['hourly_run_100k_new_bets_seconds']} s = "
+         f"{cron['ratio_hourly_to_cron_full_refresh']}x",
+         f"{res['hourly_run_100k_new_bets_seconds']} s = "
+         f"{res['ratio_hourly_to_cron_full_refresh']}x",
+         "<= 0.25x cron, <= 0.1x resident",
+         cron["ratio_hourly_to_cron_full_refresh"] <= 0.25
+         and res["ratio_hourly_to_cron_full_refresh"] <= 0.1)  # fmt: skip
+    _row(f"fixed cost (2,000 players) vs `import dbt.cli.main` ({cron['dbt_import_seconds']} s)",
+         f"{cron['fixed_cost_seconds_2000_players']} s = {cron['ratio_fixed_to_dbt_import']}x",
+         f"{res['fixed_cost_seconds_2000_players']} s", "<= 1.8x",
+         cron["ratio_fixed_to_dbt_import"] <= 1.8)  # fmt: skip
+    _row(f"full refresh, 360 days of history vs 90 ({hist['players']:,} players)",
+         f"{hist['ratio_full_refresh_360_to_90_days']}x (hourly "
+         f"{hist['ratio_hourly_360_to_90_days']}x)", "", "<= 1.2x",
+         hist["ratio_full_refresh_360_to_90_days"] <= 1.2)  # fmt: skip
+    _row(f"`sentinel ingest bets` vs DuckDB's typed load ({ing['duckdb_typed_load_seconds']} s)",
+         f"{ing['ingest_seconds']} s = {ing['ratio_speed_ingest_to_typed_load']}x its speed",
+         "", ">= 0.5x", ing["ratio_speed_ingest_to_typed_load"] >= 0.5)  # fmt: skip
+    p50, rps = risk["p50_ms"] / health["p50_ms"], risk["requests_per_second"] / health[
+        "requests_per_second"]  # fmt: skip
+    _row(f"`GET /api/players/{{id}}/risk`, 20 clients, vs `GET /health` "
+         f"(p50 {health['p50_ms']} ms, {health['requests_per_second']} req/s)",
+         f"p50 {risk['p50_ms']} ms = {p50:.2f}x, {risk['requests_per_second']} req/s = "
+         f"{rps:.2f}x", "", "p50 <= 2x, throughput >= 0.5x", p50 <= 2 and rps >= 0.5)  # fmt: skip
+    _row("`POST /api/analytics/analyze-player` (rules explanation), same harness",
+         f"p50 {analyze['p50_ms']} ms = {analyze['p50_ms'] / health['p50_ms']:.2f}x, "
+         f"{analyze['requests_per_second']} req/s", "", "", None)  # fmt: skip
+    _row("peak RSS at 10M bets", f"{cron['peak_rss_mib']} MiB", f"{res['peak_rss_mib']} MiB",
+         "<= 2 GB", max(cron["peak_rss_mib"], res["peak_rss_mib"]) <= 2048)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,6 +27,17 @@ AS_OF = "2026-11-01T00:00:00"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def source_at(ref: str, folder: Path) -> Path:
+    """The package source (``src/``) of commit ``ref``, extracted into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / "src.tar"
+    with archive.open("wb") as out:
+        subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], stdout=out, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="data")
+    return folder / "src"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ref", default="c43f586", help="the earlier commit")
@@ -34,11 +45,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sentinel-versions-"))
-    archive = work / "old.tar"
-    with archive.open("wb") as out:
-        subprocess.run(["git", "-C", str(ROOT), "archive", args.ref, "src"], stdout=out, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(work / "old", filter="data")
+    old_src = source_at(args.ref, work / "old")
     env = {**os.environ, "XDG_CACHE_HOME": str(work / ".cache")}
     new_db, old_db = work / "new.duckdb", work / "old.duckdb"
     data = work / "data"
@@ -51,7 +58,7 @@ def main() -> None:
     for step in steps:
         subprocess.run(sentinel(*step), env=env, check=True, capture_output=True)
     shutil.copy(new_db, old_db)
-    old_env = {**env, "PYTHONPATH": str(work / "old" / "src")}
+    old_env = {**env, "PYTHONPATH": str(old_src)}
     times: dict[str, list[float]] = {"current": [], args.ref: []}
     for _ in range(args.repeats):
         for name, db, run_env in (("current", new_db, env), (args.ref, old_db, old_env)):

@@ -117,3 +117,15 @@ def test_a_tick_finding_the_scoring_lock_held_is_skipped(
     ticker = module.Scheduler("5 * * * *", held)
     assert ticker.tick() is None
     assert ticker.status.skipped_busy == 1 and ticker.status.runs == 0
+
+
+@pytest.mark.slow
+def test_resident_dbt_runs_the_project_again_and_again_on_one_parse(scored: Settings) -> None:
+    """Every resident run compiles the whole project (ephemeral models too) from one parse."""
+    from dk_sentinel.scoring import score_batch
+    from dk_sentinel.scoring.dbt import ResidentDbt
+
+    dbt = ResidentDbt()
+    runs = [score_batch(scored, dbt=dbt, as_of=AS_OF, full_refresh=True) for _ in range(2)]
+    assert [r.status for r in runs] == ["success", "success"], [r.error for r in runs]
+    assert dbt.parses == 1 and runs[1].players_scored == runs[0].players_scored > 0

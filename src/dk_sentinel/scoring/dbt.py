@@ -412,6 +412,7 @@ class ResidentDbt:
                 self.parses += 1
             log_file = str(cache_dir(settings) / "logs" / "dbt.log")
             try:
+                _uncompiled(self._manifest)
                 result = summarise(dbtRunner(manifest=self._manifest).invoke(args))
             except ScoringError as exc:
                 raise ScoringError(
@@ -419,6 +420,23 @@ class ResidentDbt:
                     f"See {log_file}; the previous scores are intact.",
                 ) from None
             return replace(result, log_file=log_file, seconds=time.perf_counter() - started)
+
+
+def _uncompiled(manifest: Any) -> None:
+    """Forget what the last run compiled into the kept manifest's nodes.
+
+    dbt marks a node's ephemeral CTEs as injected when it compiles it, and a later compile
+    that finds the mark does not inject them again, so a reused manifest failed every run
+    after the first ("__dbt__cte__int_account_sessions does not exist"). Copying the
+    manifest instead (deepcopy, pickle) breaks its lookups.
+    """
+    for node in manifest.nodes.values():
+        if node.resource_type != "seed":  # a seed compiles nothing (read-only properties)
+            node.extra_ctes_injected = False
+            node.extra_ctes = []
+            node.compiled = False
+            node.compiled_code = None
+            node._pre_injected_sql = None
 
 
 def _fingerprint(args: list[str], folder: Path) -> str:

@@ -12,7 +12,7 @@ import logging
 import threading
 
 from dk_sentinel.config import Settings
-from dk_sentinel.errors import ConflictError, SentinelError, UsageError
+from dk_sentinel.errors import BusyError, ConflictError, SentinelError, UsageError
 from dk_sentinel.models import BatchRun, Document
 from dk_sentinel.scoring import DbtCommand, new_run_id
 from dk_sentinel.scoring.dbt import ResidentDbt, run_dbt
@@ -99,7 +99,9 @@ class ServerRuntime:
         while True:
             try:
                 self._served.refresh()
-            except SentinelError as exc:  # busy or unreachable: try again next time
+            except BusyError:  # a scoring run or a command holds the file: try again next time
+                log.debug("served assessments not refreshed: the warehouse is busy")
+            except SentinelError as exc:  # unreachable, or the schema changed: say so
                 log.warning("served assessments not refreshed: %s", exc.message)
             except Exception:  # never let the thread die; the lookup then reads the warehouse
                 log.exception("served assessments not refreshed")
