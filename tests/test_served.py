@@ -50,7 +50,7 @@ def test_memory_answers_exactly_what_the_warehouse_answers(scored: Settings) -> 
     for player in players:
         held = served.assessment(player)
         assert held is not None and held.run_id == served.run_id
-        assert held.model_dump() == _from_warehouse(app, player).model_dump()
+        assert held.model_dump_json() == _from_warehouse(app, player).model_dump_json()
     # a player the run did not score is read from the warehouse (here: not found)
     assert served.assessment("PLR_9999_NJ") is None
     explained = app.analyze_player(players[0], explain=True, use_ai=False)
@@ -155,3 +155,57 @@ def test_served_refresh_seconds_zero_reads_the_warehouse_every_time(
     assert (runtime.app.served is not None) is held
     runtime.stop()
     assert settings.api.refresh_seconds("snowflake") == (30.0 if seconds is None else 0)
+
+
+def test_a_poll_between_the_two_snapshot_tables_finds_the_money_later(replayed: Settings) -> None:
+    """The money snapshot is replaced after the scores': a poll in between finds it later."""
+    from dk_sentinel.scoring import SERVED_MONEY
+
+    app = Sentinel(replayed, clock=Clock())
+    served = app.serve_from_memory()
+    with connect(replayed) as wh:
+        player, run_id = wh.query(
+            f"select player_id, run_id from {SERVED_MONEY} where money_deposits_90d > 0 "
+            "order by player_id limit 1"
+        )[0]
+        wh.execute(f"update {SERVED_MONEY} set run_id = 'previous'")
+    served.refresh()
+    held = served.assessment(player)
+    assert held is not None and held.money is None
+    with connect(replayed) as wh:
+        wh.execute(f"update {SERVED_MONEY} set run_id = ?", [run_id])
+    served.refresh()
+    held = served.assessment(player)
+    assert held is not None and held.money is not None and held.money.windows[-1].deposits > 0
+    assert held.model_dump_json() == _from_warehouse(app, player).model_dump_json()
+
+
+def test_an_unwritten_file_is_not_opened_and_failing_polls_end_memory_serving(
+    scored: Settings,
+) -> None:
+    from contextlib import contextmanager
+
+    from dk_sentinel.usecases.served import ServedAssessments
+    from dk_sentinel.warehouse.duckdb import file_stamp
+
+    opened = []
+
+    @contextmanager
+    def counting():  # type: ignore[no-untyped-def]
+        opened.append(1)
+        with connect(scored) as wh:
+            yield wh
+
+    path = scored.warehouse.duckdb.path
+    served = ServedAssessments(scored, counting, Clock(), lambda: file_stamp(path))
+    player = _players(scored, 1)[0]
+    served.refresh()
+    served.refresh()  # nothing written since: the file is not opened
+    assert len(opened) == 1 and served.assessment(player) is not None
+    with connect(scored) as wh:  # a write elsewhere: the next poll looks
+        wh.execute("insert into {ops}.intervention_events values "
+                   "('E1', 'I1', ?, 'created', ?, 'ana01', 'test')", [player, Clock()()])  # fmt: skip
+    served.refresh()
+    assert len(opened) == 2
+    served.max_stale_seconds = 0.0  # polls failing for longer than this: read the warehouse
+    assert served.assessment(player) is None

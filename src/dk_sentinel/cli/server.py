@@ -51,6 +51,10 @@ def serve(
                     timeout_graceful_shutdown=grace)  # fmt: skip
         return
     # Several processes: each builds its app from the same settings, passed on as a JSON file.
+    # Each would hold its own copy of the latest run, and a write through one worker would
+    # show in the others only at their next poll: unless set, lookups read the warehouse.
+    if settings.api.served_refresh_seconds is None:
+        settings.api.served_refresh_seconds = 0
     import os
     import tempfile
 

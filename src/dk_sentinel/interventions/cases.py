@@ -88,12 +88,15 @@ class PackPolicy(Document):
 
 def _event(wh: Warehouse, case_id: str, player_id: str, kind: str, at: datetime,
            analyst: str | None = None, detail: str | None = None) -> None:  # fmt: skip
-    # ids sort in the order events were written (two events of one moment keep their order)
-    event_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
     wh.execute(
         "insert into {ops}.case_events values (?, ?, ?, ?, ?, ?, ?)",
-        [event_id, case_id, player_id, kind, at, analyst, detail],
+        [_event_id(), case_id, player_id, kind, at, analyst, detail],
     )
+
+
+def _event_id() -> str:
+    # ids sort in the order events were written (two events of one moment keep their order)
+    return f"{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
 
 
 def open_or_update(
@@ -138,6 +141,34 @@ def open_or_update(
             s["hours"].append(float(sla_hours[category]))
     if not signals:
         return 0
+    # The signals go to the warehouse in one bulk load, before the guarded transaction (a
+    # temporary table is DDL, which commits on Snowflake); each carries the ids of the case
+    # and event it would open. Then a few set-based statements, not a statement per player:
+    # a run flags thousands of players, and most of them every hour.
+    import pyarrow as pa
+
+    players = sorted(signals)
+    scored = [scores.get(p, {}) for p in players]
+    wh.stage(
+        "stage_case_signals",
+        pa.table({
+            "player_id": players,
+            "jurisdiction": [signals[p]["state"] for p in players],
+            "pack": [signals[p]["pack"] for p in players],
+            "triggers": [",".join(sorted(signals[p]["codes"])) for p in players],
+            "due_at": pa.array([now + timedelta(hours=min(signals[p]["hours"])) for p in players],
+                               pa.timestamp("us")),
+            "composite_at_open": pa.array([s.get("composite_risk_score") for s in scored],
+                                          pa.float64()),
+            "category_at_open": pa.array([s.get("risk_category") for s in scored], pa.string()),
+            "case_id": [f"CASE-{uuid.uuid4().hex[:10].upper()}" for _ in players],
+            "event_id": [_event_id() for _ in players],
+        }),
+    )  # fmt: skip
+    not_open = (
+        "not exists (select 1 from {ops}.cases c where c.player_id = s.player_id "
+        f"and c.state in ({', '.join(repr(state) for state in OPEN_STATES)}))"
+    )
 
     def write() -> int:
         # read inside the guarded transaction: two writers never both open a case for one
@@ -149,35 +180,43 @@ def open_or_update(
                 f"({', '.join(repr(s) for s in OPEN_STATES)})"
             )
         }
-        changed = 0
-        for player, s in sorted(signals.items()):
-            codes = sorted(s["codes"])
-            existing = open_cases.get(player)
-            if existing is None:
-                case_id = f"CASE-{uuid.uuid4().hex[:10].upper()}"
-                score = scores.get(player, {})
-                wh.execute(
-                    "insert into {ops}.cases (case_id, player_id, jurisdiction, pack, state, "
-                    "triggers, opened_at, due_at, last_signal_at, composite_at_open, "
-                    "category_at_open, failed_contacts, closed_at, close_reason) "
-                    "values (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, 0, null, null)",
-                    [case_id, player, s["state"], s["pack"], ",".join(codes), now,
-                     now + timedelta(hours=min(s["hours"])), as_of,
-                     score.get("composite_risk_score"), score.get("risk_category")],
-                )  # fmt: skip
-                _event(wh, case_id, player, "opened", now, detail=",".join(codes))
-                changed += 1
+        opened = sum(1 for p in players if p not in open_cases)
+        # the opening events first: the same condition still holds before the cases exist
+        wh.execute(
+            "insert into {ops}.case_events select event_id, case_id, player_id, 'opened', ?, "
+            f"null, triggers from stage_case_signals s where {not_open}",
+            [now],
+        )
+        wh.execute(
+            "insert into {ops}.cases (case_id, player_id, jurisdiction, pack, state, triggers, "
+            "opened_at, due_at, last_signal_at, composite_at_open, category_at_open, "
+            "failed_contacts, closed_at, close_reason) "
+            "select case_id, player_id, jurisdiction, pack, 'open', triggers, ?, due_at, ?, "
+            f"composite_at_open, category_at_open, 0, null, null from stage_case_signals s "
+            f"where {not_open}",
+            [now, as_of],
+        )
+        wh.execute(
+            "update {ops}.cases set last_signal_at = ? where state in "
+            f"({', '.join(repr(s) for s in OPEN_STATES)}) "
+            "and player_id in (select player_id from stage_case_signals)",
+            [as_of],
+        )
+        signalled = 0
+        for player, case in sorted(open_cases.items()):  # new codes on an open case: few
+            if player not in signals:
                 continue
-            known = set(filter(None, existing["triggers"].split(",")))
-            new = sorted(set(codes) - known)
+            known = set(filter(None, case["triggers"].split(",")))
+            new = sorted(signals[player]["codes"] - known)
+            if not new:
+                continue
             wh.execute(
-                "update {ops}.cases set last_signal_at = ?, triggers = ? where case_id = ?",
-                [as_of, ",".join(sorted(known | set(codes))), existing["case_id"]],
+                "update {ops}.cases set triggers = ? where case_id = ?",
+                [",".join(sorted(known | set(new))), case["case_id"]],
             )
-            if new:
-                _event(wh, existing["case_id"], player, "signal", now, detail=",".join(new))
-                changed += 1
-        return changed
+            _event(wh, case["case_id"], player, "signal", now, detail=",".join(new))
+            signalled += 1
+        return opened + signalled
 
     return guarded(wh, "cases", now, write)
 

@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -171,7 +172,12 @@ class Sentinel:
         Returns:
             The holder; the caller refreshes it (``sentinel serve`` polls it in a thread).
         """
-        self.served = ServedAssessments(self.settings, self.connect, self.clock)
+        stamp = None
+        if self.settings.warehouse.backend == "duckdb":
+            from dk_sentinel.warehouse.duckdb import file_stamp
+
+            stamp = partial(file_stamp, self.settings.warehouse.duckdb.path)
+        self.served = ServedAssessments(self.settings, self.connect, self.clock, stamp)
         return self.served
 
     def _interventions_changed(self) -> None:

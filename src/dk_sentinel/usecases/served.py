@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,7 @@ class ServedAssessments:
         settings: Settings,
         connect: Callable[[], AbstractContextManager[Warehouse]],
         clock: Callable[[], datetime],
+        stamp: Callable[[], object] | None = None,
     ) -> None:
         """Hold nothing yet; :meth:`refresh` loads.
 
@@ -91,13 +93,21 @@ class ServedAssessments:
             settings: Settings (weights and wording of the evidence).
             connect: Where warehouse connections come from (the server's pool).
             clock: The application's clock (an open intervention ends on it).
+            stamp: Something that changes whenever the warehouse is written (the embedded
+                file's size and time): a poll that finds it unchanged opens nothing.
         """
         self.settings = settings
         self._connect = connect
         self._clock = clock
+        self._stamp = stamp
+        self._stamped: object = None
         self._state: _Served | None = None
-        self._refreshing = threading.Lock()
+        self._refreshing = threading.Lock()  # one poll at a time
+        self._assigning = threading.Lock()  # a write's mark and a poll's result, in turn
         self._writes = 0  # writes through this server, so a poll begun before one is not used
+        self._polled_at = 0.0  # monotonic time of the last successful poll
+        #: Beyond this long without a successful poll the lookup reads the warehouse again.
+        self.max_stale_seconds = 300.0
 
     @property
     def run_id(self) -> str | None:
@@ -113,6 +123,8 @@ class ServedAssessments:
         state = self._state
         if state is None or state.interventions is None:
             return None
+        if time.monotonic() - self._polled_at > self.max_stale_seconds:
+            return None  # polls keep failing: do not serve an ever older state
         row = state.scores.row(player_id)
         if row is None:
             return None
@@ -132,19 +144,27 @@ class ServedAssessments:
 
     def interventions_changed(self) -> None:
         """A write through this server: read interventions from the warehouse until reloaded."""
-        self._writes += 1
-        state = self._state
-        if state is not None:
-            self._state = replace(state, interventions=None)
+        with self._assigning:
+            self._writes += 1
+            state = self._state
+            if state is not None:
+                self._state = replace(state, interventions=None)
 
     def refresh(self) -> None:
         """Reload what changed since the last poll: the latest run's snapshot, interventions."""
+        stamp = self._stamp() if self._stamp else None
+        if stamp is not None and stamp == self._stamped and self._state is not None:
+            self._polled_at = time.monotonic()  # nothing was written: what is held is current
+            return
         with self._refreshing, self._connect() as wh:
             writes = self._writes
             state = self._reloaded(wh, self._state)
-            if state is not None and writes != self._writes:  # a write during the poll
-                state = replace(state, interventions=None)
-            self._state = state
+            with self._assigning:
+                if state is not None and writes != self._writes:  # a write during the poll
+                    state = replace(state, interventions=None)
+                self._state = state
+                self._polled_at = time.monotonic()
+                self._stamped = stamp
 
     def _reloaded(self, wh: Warehouse, state: _Served | None) -> _Served | None:
         latest = last_successful_run(wh)
@@ -165,6 +185,11 @@ class ServedAssessments:
                 return None
             log.info("serving run %s from memory: %d players", latest.run_id, len(scores.index))
             state = _Served(latest.run_id, scores, money, block, (), None)
+        elif state.money is None or not state.money.index:
+            # the money snapshot is replaced after the scores': a poll between the two found
+            # none for this run, so look again
+            with suppress(RelationMissing):
+                state = replace(state, money=_Rows.load(wh, SERVED_MONEY, latest.run_id))
         state = replace(state, freshness=block)
         if state.interventions is None or state.marks != marks:
             held: dict[str, list[Intervention]] = {}

@@ -120,7 +120,11 @@ class ServerRuntime:
     def _score(self, run_id: str | None = None) -> BatchRun:
         run = self.app.run_scoring(run_id=run_id, dbt=self._dbt)
         if self._served is not None and run.status == "success":
-            self._served.refresh()  # serve the new run now, not at the next poll
+            try:
+                self._served.refresh()  # serve the new run now, not at the next poll
+            except Exception:  # the run stands; the next poll catches up
+                log.warning("served assessments not refreshed after run %s", run.run_id,
+                            exc_info=True)  # fmt: skip
         return run
 
     def start_scoring(self) -> RunStarted:

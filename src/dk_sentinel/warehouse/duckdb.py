@@ -139,6 +139,22 @@ def someone_waits(path: Path) -> bool:
     return age < 4 * WANTED_EVERY_SECONDS
 
 
+def file_stamp(path: Path) -> tuple[tuple[int, int], ...]:
+    """The size and modification time of a DuckDB file and its write-ahead log.
+
+    Every commit appends to the log and a checkpoint rewrites the file, so a stamp that did
+    not change means nothing was written (``sentinel serve`` polls with it).
+    """
+    stamps = []
+    for name in (Path(path), Path(f"{path}.wal")):
+        try:
+            stat = name.stat()
+            stamps.append((stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            stamps.append((-1, -1))
+    return tuple(stamps)
+
+
 class DuckDBWarehouse(BaseWarehouse):
     """A warehouse in one embedded DuckDB file."""
 
