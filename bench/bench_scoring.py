@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--history-players", type=int, default=20_000,
                         help="players of the 90- vs 360-day comparison (4x the bets at 360)")  # fmt: skip
     parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "data")
-    parser.add_argument("--memory-limit", default="2GB")
+    parser.add_argument("--memory-limit", default="1.8GB")
     parser.add_argument("--ref", default="c43f586",
                         help="the earlier commit whose full refresh is compared")  # fmt: skip
     parser.add_argument("--api-requests", type=int, default=200, help="per client, 20 clients")

@@ -68,7 +68,7 @@ class DuckDBSettings(_Section):
     """The embedded DuckDB warehouse (the default)."""
 
     path: Path = Path("sentinel.duckdb")
-    memory_limit: str = "2GB"
+    memory_limit: str = "1.8GB"  # + ~130 MB of Python and dbt: a run stays under 2 GB
     threads: int = Field(default=2, ge=1, le=256)
 
 
