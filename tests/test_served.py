@@ -209,3 +209,21 @@ def test_an_unwritten_file_is_not_opened_and_failing_polls_end_memory_serving(
     assert len(opened) == 2
     served.max_stale_seconds = 0.0  # polls failing for longer than this: read the warehouse
     assert served.assessment(player) is None
+
+
+def test_an_idle_server_does_not_poll(scored: Settings) -> None:
+    """No lookup since the last poll: no query (a Snowflake warehouse can suspend)."""
+    app = Sentinel(scored, clock=Clock())
+    served = app.serve_from_memory()
+    player = _players(scored, 1)[0]
+    served.poll()  # nothing held yet: loads
+    assert served.run_id is not None
+    with connect(scored) as wh:  # a write, so a refresh would look
+        wh.execute("insert into {ops}.intervention_events values "
+                   "('E2', 'I2', ?, 'created', ?, 'ana01', 'test')", [player, Clock()()])  # fmt: skip
+    marks = served._state.marks if served._state else None
+    served.poll()  # idle: nothing read
+    assert served._state is not None and served._state.marks == marks
+    assert served.assessment(player) is not None  # a lookup: the next poll looks
+    served.poll()
+    assert served._state is not None and served._state.marks != marks

@@ -339,9 +339,9 @@ class ApiSettings(_Section):
         default=None,
         ge=0,
         description="The risk lookup is answered from the latest run held in memory, polled "
-        "this often (a run published by cron, or an intervention recorded elsewhere, shows "
-        "within it; 0: read the warehouse on every request). Default 2 on DuckDB, 30 on "
-        "Snowflake, where each poll is a query that keeps the warehouse from suspending",
+        "this often while lookups come (a run published by cron, or an intervention recorded "
+        "elsewhere, shows within it; 0: read the warehouse on every request). Default 2 on "
+        "DuckDB, 30 on Snowflake, where each poll is a query",
     )
 
     def refresh_seconds(self, backend: str) -> float:

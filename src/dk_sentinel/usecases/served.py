@@ -4,9 +4,10 @@ Each successful live run publishes its score rows and money picture as snapshot 
 (``scoring.SERVED_SCORES`` / ``SERVED_MONEY``). The server keeps the latest run's snapshot in
 memory as Arrow tables (columnar: ~1 KB a player), with the open interventions and the run's
 freshness block, and answers ``GET /api/players/{id}/risk`` from them without a warehouse
-query. A background thread polls every ``[api] served_refresh_seconds`` (one small query:
-the latest run, its freshness, counters of intervention and delivery events) and reloads what
-changed, so a run published by cron is served within that time; a write through this server
+query. A background thread polls every ``[api] served_refresh_seconds`` while lookups come
+(one small query: the latest run, its freshness, counters of intervention and delivery
+events; on DuckDB none at all while the file is unchanged) and reloads what changed, so a run
+published by cron is served within that time; a write through this server
 (an intervention, a cancel, a delivery) makes the lookup read the warehouse until the next
 poll has reloaded the interventions. Anything not held (a player missing from the run, no
 snapshot yet) is read from the warehouse, which stays the one source of truth.
@@ -106,8 +107,9 @@ class ServedAssessments:
         self._assigning = threading.Lock()  # a write's mark and a poll's result, in turn
         self._writes = 0  # writes through this server, so a poll begun before one is not used
         self._polled_at = 0.0  # monotonic time of the last successful poll
+        self._asked = False  # a lookup since the last poll (an idle server does not poll)
         #: Beyond this long without a successful poll the lookup reads the warehouse again.
-        self.max_stale_seconds = 300.0
+        self.max_stale_seconds = 60.0
 
     @property
     def run_id(self) -> str | None:
@@ -120,6 +122,7 @@ class ServedAssessments:
         Args:
             player_id: A validated player id.
         """
+        self._asked = True
         state = self._state
         if state is None or state.interventions is None:
             return None
@@ -149,6 +152,17 @@ class ServedAssessments:
             state = self._state
             if state is not None:
                 self._state = replace(state, interventions=None)
+
+    def poll(self) -> None:
+        """:meth:`refresh`, unless nothing was asked since the last poll.
+
+        So an idle server sends no query, and a Snowflake warehouse can suspend; the first
+        lookups after a quiet spell longer than ``max_stale_seconds`` read the warehouse.
+        """
+        if self._state is not None and not self._asked:
+            return
+        self._asked = False
+        self.refresh()
 
     def refresh(self) -> None:
         """Reload what changed since the last poll: the latest run's snapshot, interventions."""

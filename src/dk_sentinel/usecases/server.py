@@ -76,6 +76,8 @@ class ServerRuntime:
         # The risk lookup from memory, polled by a thread (0 s: read the warehouse each time).
         self._poll_seconds = settings.api.refresh_seconds(settings.warehouse.backend)
         self._served = self.app.serve_from_memory() if self._poll_seconds > 0 else None
+        if self._served is not None:
+            self._served.max_stale_seconds = max(60.0, 3 * self._poll_seconds)
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -98,7 +100,7 @@ class ServerRuntime:
         assert self._served is not None
         while True:
             try:
-                self._served.refresh()
+                self._served.poll()
             except BusyError:  # a scoring run or a command holds the file: try again next time
                 log.debug("served assessments not refreshed: the warehouse is busy")
             except SentinelError as exc:  # unreachable, or the schema changed: say so
