@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -213,6 +214,38 @@ def test_a_valid_key_is_looked_up_once_per_cache_period(
     assert client.get("/api/runs", headers=_h("sk_00_wrong")).status_code == 401
     assert client.get("/api/runs", headers=_h("sk_00_wrong")).status_code == 401
     assert lookups.count("sk_00_wrong") == 2  # a wrong key is never remembered
+
+
+def test_a_key_checked_lately_is_taken_while_a_run_holds_the_warehouse(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An expired cache entry and a busy warehouse: the key checked within two cache periods
+    is taken (served from memory during a scoring run); one found revoked never is."""
+    from dk_sentinel.errors import BusyError
+
+    client, keys = api
+    state = client.app.state.sentinel
+    assert client.get("/api/runs", headers=_h(keys["viewer"])).status_code == 200
+    ttl = state.runtime.settings.api.key_cache_seconds
+    clock = [time.monotonic() + ttl + 1]  # the entry has expired, not by two periods
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+
+    def busy(self: Sentinel, presented: str) -> Any:
+        raise BusyError("the warehouse is busy", "Retry later.")
+
+    real = Sentinel.authenticate_api_key
+    monkeypatch.setattr(Sentinel, "authenticate_api_key", busy)
+    assert state.authenticate(keys["viewer"]) is not None
+    clock[0] += 2 * ttl  # beyond two periods: the busy error stands
+    with pytest.raises(BusyError):
+        state.authenticate(keys["viewer"])
+    monkeypatch.setattr(Sentinel, "authenticate_api_key", lambda self, k: None)  # revoked
+    clock[0] -= 2 * ttl
+    assert state.authenticate(keys["viewer"]) is None
+    monkeypatch.setattr(Sentinel, "authenticate_api_key", busy)
+    with pytest.raises(BusyError):  # the refused key was forgotten, not kept for a busy spell
+        state.authenticate(keys["viewer"])
+    monkeypatch.setattr(Sentinel, "authenticate_api_key", real)
 
 
 def test_a_too_short_analyst_id_is_a_usage_error_not_an_internal_one(

@@ -108,8 +108,11 @@ def test_a_change_made_elsewhere_is_picked_up_by_the_next_poll(scored: Settings)
             "values ('later', ?, ?, ?, 'success')",
             [datetime(2030, 1, 1), datetime(2030, 1, 1, 0, 1), clock.now],
         )
-    served.refresh()
-    assert served.run_id is None and served.assessment(player) is None
+    held_run = served.run_id
+    served.refresh()  # its snapshot is not in place: the run held is still served ...
+    assert served.run_id == held_run and served.assessment(player) is not None
+    served.max_stale_seconds = 0.0  # ... until the polls have failed for too long
+    assert served.assessment(player) is None
 
 
 def test_the_server_polls_and_serves_from_memory(scored: Settings) -> None:

@@ -329,8 +329,9 @@ class ApiSettings(_Section):
         default=30.0,
         ge=0,
         description="A valid API key is remembered this long (a revoked key keeps working up "
-        "to this long; 0: look every key up): requests need no warehouse query to "
-        "authenticate, and an idle Snowflake warehouse can suspend",
+        "to this long, twice that while a scoring run holds the warehouse; 0: look every key "
+        "up): requests need no warehouse query to authenticate, and an idle Snowflake "
+        "warehouse can suspend",
     )
     shutdown_timeout_seconds: float = Field(
         default=30.0, ge=0, description="On stop, wait this long for a scheduled batch"

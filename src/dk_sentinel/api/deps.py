@@ -13,7 +13,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from dk_sentinel.api.problems import RateLimited, Unauthorised
-from dk_sentinel.errors import PermissionDenied, UsageError
+from dk_sentinel.errors import BusyError, PermissionDenied, UsageError
 from dk_sentinel.models import Role
 from dk_sentinel.usecases import ApiKey, Sentinel, ServerRuntime
 
@@ -47,10 +47,17 @@ class ApiState:
             cached = self._keys.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        key = self.runtime.app.authenticate_api_key(presented)
-        if key is not None and ttl > 0:
-            with self._keys_guard:
-                self._keys = {d: v for d, v in self._keys.items() if v[1] > now}
+        try:
+            key = self.runtime.app.authenticate_api_key(presented)
+        except BusyError:
+            # a scoring run holds the warehouse: a key checked within the last two cache
+            # periods is still taken (the lookups are answered from memory meanwhile)
+            if cached is not None and cached[1] + ttl > now:
+                return cached[0]
+            raise
+        with self._keys_guard:
+            self._keys = {d: v for d, v in self._keys.items() if v[1] + ttl > now and d != digest}
+            if key is not None and ttl > 0:
                 self._keys[digest] = (key, now + ttl)
         return key
 

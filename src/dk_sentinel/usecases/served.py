@@ -45,6 +45,10 @@ _MARKS = (
 )
 
 
+class _NotPublished(Exception):
+    """The latest run's snapshot is not in place (yet)."""
+
+
 @dataclass(frozen=True)
 class _Rows:
     """One snapshot table held in memory, with its row number per player."""
@@ -172,7 +176,13 @@ class ServedAssessments:
             return
         with self._refreshing, self._connect() as wh:
             writes = self._writes
-            state = self._reloaded(wh, self._state)
+            try:
+                state = self._reloaded(wh, self._state)
+            except _NotPublished:
+                # a run has finished but its snapshot is not (yet) in place: keep serving the
+                # run held, as if this poll had not happened (after max_stale_seconds the
+                # lookups read the warehouse, which serves the new run's rows from history)
+                return
             with self._assigning:
                 if state is not None and writes != self._writes:  # a write during the poll
                     state = replace(state, interventions=None)
@@ -190,13 +200,13 @@ class ServedAssessments:
             try:
                 scores = _Rows.load(wh, SERVED_SCORES, latest.run_id)
             except RelationMissing:
-                return None
+                raise _NotPublished from None
             try:
                 money: _Rows | None = _Rows.load(wh, SERVED_MONEY, latest.run_id)
             except RelationMissing:
                 money = None
             if not scores.index:  # the run's snapshot is not (yet) published
-                return None
+                raise _NotPublished
             log.info("serving run %s from memory: %d players", latest.run_id, len(scores.index))
             state = _Served(latest.run_id, scores, money, block, (), None)
         elif state.money is None or not state.money.index:
