@@ -112,11 +112,6 @@ def with_planted_cases(bets_csv: str, out: Path, cuts: list[datetime]) -> Path:
     return path
 
 
-def scores_of(settings: Settings, run_id: str) -> dict[str, dict[str, object]]:
-    with connect(settings) as wh:
-        return scores(wh, run_id)
-
-
 def scores(wh: Warehouse, run_id: str) -> dict[str, dict[str, object]]:
     rows = wh.query_dicts(
         "select * from {analytics}.rg_risk_scores where run_id = ? order by player_id", [run_id]
@@ -193,13 +188,14 @@ def test_incremental_runs_give_the_scores_of_a_full_refresh(
             [LATE_BET],
         )
         first_scores = scores(wh, incremental_first)
+        second_scores = scores(wh, incremental.run_id)
     # the three cases the incremental path must get right, present in the data:
     # the population shifted (everyone's reference moved, not only the bettors' of the load) ...
     assert after["live_shift"] > before["live_shift"] + 0.02, (before, after)
     # ... a bet placed 20 days before the first run, pending at it, settled before the second
     assert [(status, settled_at is not None) for status, settled_at in late] == [("lost", True)]
     # ... and a player scored by the first run whose bets have all left the second's window
-    assert LEAVER in first_scores and LEAVER not in scores_of(backend, incremental.run_id)
+    assert LEAVER in first_scores and LEAVER not in second_scores
 
     full = score_batch(backend, as_of=cuts[1], full_refresh=True)
     assert full.status == "success", full.error

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -252,13 +251,9 @@ def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], str | No
             # the read path: one lookup in the latest live run's snapshot, checked against the
             # run (a snapshot not yet replaced is never served). Two queries: a scalar
             # subquery for the run id keeps DuckDB from pruning the lookup (8.7 ms against 4.6)
-            with suppress(RelationMissing):
-                rows = wh.query_dicts(
-                    f"select * from {SERVED_SCORES} where player_id = ? and run_id = ?",
-                    [player_id, latest.run_id],
-                )
-                if rows:
-                    return rows[0], latest.run_id
+            row = _served_row(wh, SERVED_SCORES, player_id, latest.run_id)
+            if row:
+                return row, latest.run_id
         # not in the latest run (or no snapshot yet): the player's latest published row
         rows = wh.query_dicts(
             f"select s.* from {_SCORES} where s.player_id = ? "
@@ -582,14 +577,19 @@ def money_picture(wh: Warehouse, player_id: str, run_id: str | None) -> MoneyPic
         player_id: The player.
         run_id: The latest live run (None: nothing published, nothing shown).
     """
+    row = _served_row(wh, SERVED_MONEY, player_id, run_id or "")
+    return money_from_row(row) if row else None
+
+
+def _served_row(wh: Warehouse, relation: str, player_id: str, run_id: str) -> dict[str, Any] | None:
+    """The player's row of a snapshot table if it is ``run_id``'s (None: none, or no table)."""
     try:
         rows = wh.query_dicts(
-            f"select * from {SERVED_MONEY} where player_id = ? and run_id = ?",
-            [player_id, run_id or ""],
+            f"select * from {relation} where player_id = ? and run_id = ?", [player_id, run_id]
         )
-    except RelationMissing:  # no live run since payments became part of the contract
+    except RelationMissing:  # no live run published since the table became part of a run
         return None
-    return money_from_row(rows[0]) if rows else None
+    return rows[0] if rows else None
 
 
 def money_from_row(row: dict[str, Any]) -> MoneyPicture:

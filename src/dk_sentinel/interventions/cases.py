@@ -30,6 +30,8 @@ CaseState = Literal["open", "in_contact", "actioned", "suspended", "closed", "co
 ContactResult = Literal["reached", "no_answer", "refused"]
 #: Every case a player can still be on the list by.
 OPEN_STATES = ("open", "in_contact", "actioned", "suspended", "contested")
+#: The same, as a SQL list.
+_OPEN_IN = "(" + ", ".join(map(repr, OPEN_STATES)) + ")"
 #: A case's triggers include a code (one ``?``: the code; triggers are stored comma-joined).
 _HAS_TRIGGER = "position(',' || ? || ',' in ',' || triggers || ',') > 0"
 #: The players with a case still open that carries a trigger code (one ``?``: the code).
@@ -167,7 +169,7 @@ def open_or_update(
     )  # fmt: skip
     not_open = (
         "not exists (select 1 from {ops}.cases c where c.player_id = s.player_id "
-        f"and c.state in ({', '.join(repr(state) for state in OPEN_STATES)}))"
+        f"and c.state in {_OPEN_IN})"
     )
 
     def write() -> int:
@@ -176,8 +178,7 @@ def open_or_update(
         open_cases = {
             r["player_id"]: r
             for r in wh.query_dicts(
-                "select case_id, player_id, triggers from {ops}.cases where state in "
-                f"({', '.join(repr(s) for s in OPEN_STATES)})"
+                f"select case_id, player_id, triggers from {{ops}}.cases where state in {_OPEN_IN}"
             )
         }
         opened = sum(1 for p in players if p not in open_cases)
@@ -197,8 +198,7 @@ def open_or_update(
             [now, as_of],
         )
         wh.execute(
-            "update {ops}.cases set last_signal_at = ? where state in "
-            f"({', '.join(repr(s) for s in OPEN_STATES)}) "
+            f"update {{ops}}.cases set last_signal_at = ? where state in {_OPEN_IN} "
             "and player_id in (select player_id from stage_case_signals)",
             [as_of],
         )

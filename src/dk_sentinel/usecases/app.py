@@ -14,8 +14,8 @@ calibrates. The layering is an import contract checked by the test suite
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -166,8 +166,11 @@ class Sentinel:
         #: The latest run's assessments in memory (``sentinel serve`` turns it on).
         self.served: ServedAssessments | None = None
 
-    def serve_from_memory(self) -> ServedAssessments:
+    def serve_from_memory(self, max_stale_seconds: float = 60.0) -> ServedAssessments:
         """Answer :meth:`analyze_player` from the latest run held in memory (see ``served``).
+
+        Args:
+            max_stale_seconds: Beyond this long without a successful poll, read the warehouse.
 
         Returns:
             The holder; the caller refreshes it (``sentinel serve`` polls it in a thread).
@@ -177,12 +180,23 @@ class Sentinel:
             from dk_sentinel.warehouse.duckdb import file_stamp
 
             stamp = partial(file_stamp, self.settings.warehouse.duckdb.path)
-        self.served = ServedAssessments(self.settings, self.connect, self.clock, stamp)
+        self.served = ServedAssessments(
+            self.settings, self.connect, self.clock, stamp, max_stale_seconds=max_stale_seconds
+        )
         return self.served
 
-    def _interventions_changed(self) -> None:
-        if self.served is not None:
-            self.served.interventions_changed()
+    @contextmanager
+    def _writing_interventions(self) -> Iterator[Warehouse]:
+        """A connection for a write to interventions; the memory then rereads them.
+
+        So a lookup served from memory shows this server's write at once.
+        """
+        try:
+            with self.connect() as wh:
+                yield wh
+        finally:
+            if self.served is not None:
+                self.served.interventions_changed()
 
     def connect(self) -> AbstractContextManager[Warehouse]:
         """A warehouse connection for one ``with`` block, closed or given back after it."""
@@ -405,13 +419,10 @@ class Sentinel:
         message = None
         if request.intervention_type == "nudge":
             message = make_explainer(self.settings, use_ai=use_ai).nudge(assessment)
-        try:
-            with self.connect() as wh:
-                return create_intervention(
-                    wh, request, assessment, customer_message=message, now=self.clock()
-                )
-        finally:
-            self._interventions_changed()
+        with self._writing_interventions() as wh:
+            return create_intervention(
+                wh, request, assessment, customer_message=message, now=self.clock()
+            )
 
     def interventions(
         self,
@@ -441,14 +452,10 @@ class Sentinel:
 
     def cancel(self, intervention_id: str, reason: str, analyst_id: str | None) -> Intervention:
         """``sentinel interventions cancel``: end an active intervention (an audit event)."""
-        try:
-            with self.connect() as wh:
-                return cancel_intervention(
-                    wh, intervention_id, reason, analyst_id or self.settings.analyst,
-                    now=self.clock(),
-                )  # fmt: skip
-        finally:
-            self._interventions_changed()
+        with self._writing_interventions() as wh:
+            return cancel_intervention(
+                wh, intervention_id, reason, analyst_id or self.settings.analyst, now=self.clock()
+            )
 
     def export_data(
         self,
@@ -464,11 +471,8 @@ class Sentinel:
 
     def deliver_interventions(self) -> DeliveryReport:
         """``sentinel deliver``: post pending interventions to the platform webhook (cron)."""
-        try:
-            with self.connect() as wh:
-                return deliver(wh, self.settings, now=self.clock())
-        finally:
-            self._interventions_changed()
+        with self._writing_interventions() as wh:
+            return deliver(wh, self.settings, now=self.clock())
 
     def compliance_report(self) -> Report:
         """``sentinel report``: categories, states, interventions and SLA breaches."""

@@ -5,7 +5,7 @@ Each successful live run publishes its score rows and money picture as snapshot 
 memory as Arrow tables (columnar: ~1 KB a player), with the open interventions and the run's
 freshness block, and answers ``GET /api/players/{id}/risk`` from them without a warehouse
 query. A background thread polls every ``[api] served_refresh_seconds`` while lookups come
-(one small query: the latest run, its freshness, counters of intervention and delivery
+(three small queries: the latest run, its freshness, counters of intervention and delivery
 events; on DuckDB none at all while the file is unchanged) and reloads what changed, so a run
 published by cron is served within that time; a write through this server
 (an intervention, a cancel, a delivery) makes the lookup read the warehouse until the next
@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -64,10 +64,7 @@ class _Rows:
 
     def row(self, player_id: str) -> dict[str, Any] | None:
         i = self.index.get(player_id)
-        if i is None:
-            return None
-        return {name: column[i].as_py() for name, column in zip(
-            self.table.column_names, self.table.columns, strict=True)}  # fmt: skip
+        return None if i is None else self.table.slice(i, 1).to_pylist()[0]
 
 
 @dataclass(frozen=True)
@@ -91,6 +88,8 @@ class ServedAssessments:
         connect: Callable[[], AbstractContextManager[Warehouse]],
         clock: Callable[[], datetime],
         stamp: Callable[[], object] | None = None,
+        *,
+        max_stale_seconds: float = 60.0,
     ) -> None:
         """Hold nothing yet; :meth:`refresh` loads.
 
@@ -100,6 +99,8 @@ class ServedAssessments:
             clock: The application's clock (an open intervention ends on it).
             stamp: Something that changes whenever the warehouse is written (the embedded
                 file's size and time): a poll that finds it unchanged opens nothing.
+            max_stale_seconds: Beyond this long without a successful poll (a quiet spell,
+                polls failing) the lookup reads the warehouse again.
         """
         self.settings = settings
         self._connect = connect
@@ -112,8 +113,7 @@ class ServedAssessments:
         self._writes = 0  # writes through this server, so a poll begun before one is not used
         self._polled_at = 0.0  # monotonic time of the last successful poll
         self._asked = False  # a lookup since the last poll (an idle server does not poll)
-        #: Beyond this long without a successful poll the lookup reads the warehouse again.
-        self.max_stale_seconds = 60.0
+        self.max_stale_seconds = max_stale_seconds
 
     @property
     def run_id(self) -> str | None:
@@ -201,19 +201,14 @@ class ServedAssessments:
                 scores = _Rows.load(wh, SERVED_SCORES, latest.run_id)
             except RelationMissing:
                 raise _NotPublished from None
-            try:
-                money: _Rows | None = _Rows.load(wh, SERVED_MONEY, latest.run_id)
-            except RelationMissing:
-                money = None
             if not scores.index:  # the run's snapshot is not (yet) published
                 raise _NotPublished
             log.info("serving run %s from memory: %d players", latest.run_id, len(scores.index))
-            state = _Served(latest.run_id, scores, money, block, (), None)
+            state = _Served(latest.run_id, scores, _money(wh, latest.run_id), block, (), None)
         elif state.money is None or not state.money.index:
             # the money snapshot is replaced after the scores': a poll between the two found
             # none for this run, so look again
-            with suppress(RelationMissing):
-                state = replace(state, money=_Rows.load(wh, SERVED_MONEY, latest.run_id))
+            state = replace(state, money=_money(wh, latest.run_id))
         state = replace(state, freshness=block)
         if state.interventions is None or state.marks != marks:
             held: dict[str, list[Intervention]] = {}
@@ -221,3 +216,11 @@ class ServedAssessments:
                 held.setdefault(item.player_id, []).append(item)
             state = replace(state, interventions=held, marks=marks)
         return state
+
+
+def _money(wh: Warehouse, run_id: str) -> _Rows | None:
+    """The run's money snapshot (None: no such table yet)."""
+    try:
+        return _Rows.load(wh, SERVED_MONEY, run_id)
+    except RelationMissing:
+        return None

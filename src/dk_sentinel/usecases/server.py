@@ -75,9 +75,11 @@ class ServerRuntime:
         self._scoring = threading.Lock()
         # The risk lookup from memory, polled by a thread (0 s: read the warehouse each time).
         self._poll_seconds = settings.api.refresh_seconds(settings.warehouse.backend)
-        self._served = self.app.serve_from_memory() if self._poll_seconds > 0 else None
-        if self._served is not None:
-            self._served.max_stale_seconds = max(60.0, 3 * self._poll_seconds)
+        self._served = (
+            self.app.serve_from_memory(max_stale_seconds=max(60.0, 3 * self._poll_seconds))
+            if self._poll_seconds > 0
+            else None
+        )
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None
 

@@ -77,7 +77,9 @@ def signout(session: Signed, csrf_token: FormText) -> RedirectResponse:
 
 
 #: What a form's redirect may announce (anything else in ``?done=`` is ignored: no spoofing).
-_DONE = re.compile(r"(nudge|timeout|watchlist|referral|cancelled|contact):[A-Za-z0-9_-]{1,64}")
+_DONE = re.compile(
+    f"({'|'.join((*INTERVENTION_TYPES, 'cancelled', 'contact'))}):[A-Za-z0-9_-]{{1,64}}"
+)
 
 
 def _done(value: str | None) -> str | None:

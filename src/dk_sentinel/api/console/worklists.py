@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, cast, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -18,7 +18,7 @@ from dk_sentinel.usecases import CaseState, ContactResult
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 50
-CASE_STATES = ("open", "in_contact", "actioned", "suspended", "closed", "contested")
+CASE_STATES: tuple[CaseState, ...] = get_args(CaseState)
 
 
 def _blank_is_none(value: str | None) -> str | None:
