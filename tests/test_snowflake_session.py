@@ -206,3 +206,47 @@ def test_a_dead_pooled_connection_is_replaced_before_use(
     with pool.connect() as third:
         assert third is second  # a live one is reused
     pool.close()
+
+
+class _ArrowCursor:
+    """A connector cursor as the real one behaves for Arrow results (fakesnow has no Arrow
+    fetch): upper-case names, and ``NotSupportedError`` for a result sent as JSON."""
+
+    def __init__(self, cursor: Any, json_result: bool, calls: list[dict[str, Any]]) -> None:
+        self._cursor, self._json, self._calls = cursor, json_result, calls
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+    def fetch_arrow_all(self, **kwargs: Any) -> Any:
+        import pyarrow as pa
+        from snowflake.connector.errors import NotSupportedError
+
+        self._calls.append(kwargs)
+        if self._json:
+            raise NotSupportedError("not an Arrow result")
+        names = [d[0].upper() for d in self._cursor.description]
+        rows = self._cursor.fetchall()
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+
+@pytest.mark.parametrize("json_result", [False, True])
+def test_query_arrow_takes_the_connectors_arrow_batches_or_else_its_rows(
+    fakesnow_settings: Settings, json_result: bool
+) -> None:
+    """On Snowflake a run's snapshot is fetched as Arrow (one empty table when no row
+    matches, timestamps in microseconds); a JSON result falls back to the rows."""
+    calls: list[dict[str, Any]] = []
+    with connect(fakesnow_settings) as wh:
+        bootstrap(wh)
+        wh.execute("create or replace table {ops}.arrow_sf (player_id varchar, score double)")
+        wh.execute("insert into {ops}.arrow_sf values ('PLR_1111_NJ', 0.5), ('PLR_2222_NJ', 0.1)")
+        con = wh.con  # type: ignore[attr-defined]
+        wrapped = mock.Mock(wraps=con)
+        wrapped.cursor = lambda: _ArrowCursor(con.cursor(), json_result, calls)
+        wh.con = wrapped  # type: ignore[attr-defined]
+        table = wh.query_arrow("select * from {ops}.arrow_sf where score > ?", [0.2])
+        wh.con = con  # type: ignore[attr-defined]
+    assert table.column_names == ["player_id", "score"]
+    assert table.to_pylist() == [{"player_id": "PLR_1111_NJ", "score": 0.5}]
+    assert calls == [{"force_return_table": True, "force_microsecond_precision": True}]

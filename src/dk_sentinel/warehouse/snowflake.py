@@ -8,7 +8,8 @@ tests. Bulk loads use the connector's ``write_pandas`` path, never row-by-row IN
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from dk_sentinel.config import WarehouseSettings, secret
@@ -221,7 +222,9 @@ class SnowflakeWarehouse(BaseWarehouse):
         # fakesnow's server takes no PUT upload: bulk loads there go through INSERT instead
         self._emulator = settings.snowflake.emulator
 
-    def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
+    @contextmanager
+    def _executed(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        """A cursor that has run ``sql``, Snowflake's errors mapped to sentinel's; closed after."""
         import snowflake.connector
 
         cursor = self.con.cursor()
@@ -244,12 +247,38 @@ class SnowflakeWarehouse(BaseWarehouse):
                 if type(exc).__name__ == "TransactionException" and "onflict" in str(exc):
                     raise WriteConflict(f"a concurrent transaction won: {exc}") from exc
                 raise
+            yield cursor
+        finally:
+            cursor.close()
+
+    def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
+        with self._executed(sql, params) as cursor:
             if not fetch:
                 return [], []
             names = [d[0].lower() for d in (cursor.description or [])]
             return names, [tuple(r) for r in cursor.fetchall()]
-        finally:
-            cursor.close()
+
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a query, rows as an Arrow table: the connector's Arrow result batches, as sent.
+
+        A result Snowflake sends as JSON (some metadata queries), or a connector without Arrow
+        fetches (the emulator's), is read row by row instead.
+        """
+        import pyarrow as pa
+        from snowflake.connector.errors import NotSupportedError
+
+        with self._executed(self.sql(sql), params) as cursor:
+            names = [d[0].lower() for d in (cursor.description or [])]
+            if hasattr(cursor, "fetch_arrow_all"):
+                try:
+                    table = cursor.fetch_arrow_all(
+                        force_return_table=True, force_microsecond_precision=True
+                    )
+                    return table.rename_columns(names)
+                except NotSupportedError:
+                    pass  # not an Arrow result: nothing was fetched yet
+            rows = cursor.fetchall()
+        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
 
     def stage(self, name: str, data: pa.Table) -> None:
         """Bulk-load an Arrow table into the temporary table ``name`` with ``write_pandas``.
