@@ -110,6 +110,25 @@ day_results as (
 
 ),
 
+-- a day's planned stake and result together (few days per player), so the days are joined to
+-- them once: a second join of every day held kept both hash tables in memory at once (at
+-- 10M bets it spilled to disk, ~1 s)
+day_extras as (
+
+    select
+        coalesce(planned_days.player_id, day_results.player_id) as player_id,
+        coalesce(planned_days.local_day, day_results.local_day) as local_day,
+        planned_days.planned_log_stake,
+        day_results.day_net_loss,
+        day_results.follows_losing_day
+
+    from planned_days
+    full outer join day_results
+        on day_results.player_id = planned_days.player_id
+       and day_results.local_day = planned_days.local_day
+
+),
+
 whole_days as (
 
     select
@@ -260,25 +279,23 @@ final as (
         -- the level of staking, with the book's move taken out (the trend reads it): on a
         -- recent day from its planned bets only (null when every bet that day followed a
         -- settlement), before it from every bet
-        case when days.is_recent_day = 1 then planned_days.planned_log_stake
+        case when days.is_recent_day = 1 then day_extras.planned_log_stake
              else days.log_mean_stake end
             - coalesce(population_days.day_log_stake_factor, 0.0) as adjusted_log_stake,
-        case when days.is_recent_day = 1 then planned_days.planned_log_stake
+        case when days.is_recent_day = 1 then day_extras.planned_log_stake
              else days.log_mean_stake end
             - coalesce(population_days.day_log_stake_factor, 0.0)
             - baselines.baseline_log_mean_stake as planned_log_stake_deviation,
-        day_results.day_net_loss,
-        coalesce(day_results.follows_losing_day, 0) as follows_losing_day,
+        day_extras.day_net_loss,
+        coalesce(day_extras.follows_losing_day, 0) as follows_losing_day,
         recent_shocks.recent_shock_days
 
     from days
     cross join recent_shocks
     left join baselines on baselines.player_id = days.player_id
     left join population_days on population_days.local_day = days.local_day
-    left join planned_days
-        on planned_days.player_id = days.player_id and planned_days.local_day = days.local_day
-    left join day_results
-        on day_results.player_id = days.player_id and day_results.local_day = days.local_day
+    left join day_extras
+        on day_extras.player_id = days.player_id and day_extras.local_day = days.local_day
 
 )
 
