@@ -2,7 +2,7 @@
 
     python bench/compare_versions.py --ref c43f586 --players 100000
 
-Generates one data set, loads it into one warehouse, copies the file, and then alternates
+Generates one data set, loads it into a warehouse per version, and then alternates
 full-refresh `score-batch` runs (each a fresh process) of the current code and of the code at
 REF (its `src/` from `git archive`, run with the same interpreter and libraries), so both
 versions see the same data, machine and moment. Prints the median of each and the ratio.
@@ -49,16 +49,15 @@ def main() -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(work / ".cache")}
     new_db, old_db = work / "new.duckdb", work / "old.duckdb"
     data = work / "data"
-    steps = [
-        ["generate", "--out", str(data), "--players", str(args.players), "--days", "90",
-         "--seed", "7", "--as-of", AS_OF],
-        ["--db", str(new_db), "init"],
-        ["--db", str(new_db), "ingest", "bets", str(data / "bets.csv")],
-    ]  # fmt: skip
-    for step in steps:
-        subprocess.run(sentinel(*step), env=env, check=True, capture_output=True)
-    shutil.copy(new_db, old_db)
     old_env = {**env, "PYTHONPATH": str(old_src)}
+    generate = ["generate", "--out", str(data), "--players", str(args.players), "--days", "90",
+                "--seed", "7", "--as-of", AS_OF]  # fmt: skip
+    subprocess.run(sentinel(*generate), env=env, check=True, capture_output=True)
+    # each version loads its own warehouse: an older sentinel refuses a newer schema
+    for db, run_env in ((new_db, env), (old_db, old_env)):
+        for step in (["init"], ["ingest", "bets", str(data / "bets.csv")]):
+            subprocess.run(sentinel("--db", str(db), *step), env=run_env, check=True,
+                           capture_output=True)  # fmt: skip
     times: dict[str, list[float]] = {"current": [], args.ref: []}
     for _ in range(args.repeats):
         for name, db, run_env in (("current", new_db, env), (args.ref, old_db, old_env)):
