@@ -320,6 +320,7 @@ def main() -> None:
             },
             "resident": {
                 "fixed_cost_seconds_2000_players": round(resident_fixed, 2),
+                "ratio_fixed_to_dbt_import": round(resident_fixed / dbt_import, 2),
                 "full_refresh_seconds": round(secs["full_refresh"][0], 2),
                 "ratio_full_refresh_to_bare": round(secs["full_refresh"][0] / bare, 2),
                 "hourly_run_100k_new_bets_seconds": round(secs["hourly"][0], 2),
@@ -401,8 +402,8 @@ def print_table(r: dict[str, Any]) -> None:
          and res["ratio_hourly_to_cron_full_refresh"] <= 0.1)  # fmt: skip
     _row(f"fixed cost (2,000 players) vs `import dbt.cli.main` ({cron['dbt_import_seconds']} s)",
          f"{cron['fixed_cost_seconds_2000_players']} s = {cron['ratio_fixed_to_dbt_import']}x",
-         f"{res['fixed_cost_seconds_2000_players']} s", "<= 1.8x",
-         cron["ratio_fixed_to_dbt_import"] <= 1.8)  # fmt: skip
+         f"{res['fixed_cost_seconds_2000_players']} s = {res['ratio_fixed_to_dbt_import']}x",
+         "<= 1.8x", cron["ratio_fixed_to_dbt_import"] <= 1.8)  # fmt: skip
     _row(f"full refresh, 360 days of history vs 90 ({hist['players']:,} players)",
          f"{hist['ratio_full_refresh_360_to_90_days']}x (hourly "
          f"{hist['ratio_hourly_360_to_90_days']}x)", "", "<= 1.2x",

@@ -234,8 +234,9 @@ class _ArrowCursor:
 def test_query_arrow_takes_the_connectors_arrow_batches_or_else_its_rows(
     fakesnow_settings: Settings, json_result: bool
 ) -> None:
-    """On Snowflake a run's snapshot is fetched as Arrow (one empty table when no row
-    matches, timestamps in microseconds); a JSON result falls back to the rows."""
+    """On Snowflake a run's snapshot is fetched as Arrow, asking the connector for a table even
+    when no row matches and for timestamps in microseconds; a JSON result falls back to the
+    rows."""
     calls: list[dict[str, Any]] = []
     with connect(fakesnow_settings) as wh:
         bootstrap(wh)
