@@ -240,12 +240,39 @@ def test_a_key_checked_lately_is_taken_while_a_run_holds_the_warehouse(
     with pytest.raises(BusyError):
         state.authenticate(keys["viewer"])
     monkeypatch.setattr(Sentinel, "authenticate_api_key", lambda self, k: None)  # revoked
-    clock[0] -= 2 * ttl
+    clock[0] -= 2 * ttl - 1.5  # within two periods, past the second between asks
     assert state.authenticate(keys["viewer"]) is None
     monkeypatch.setattr(Sentinel, "authenticate_api_key", busy)
     with pytest.raises(BusyError):  # the refused key was forgotten, not kept for a busy spell
         state.authenticate(keys["viewer"])
     monkeypatch.setattr(Sentinel, "authenticate_api_key", real)
+
+
+def test_while_the_warehouse_is_busy_a_key_is_rechecked_once_a_second(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests taken on a recent check do not each wait for the busy warehouse."""
+    from dk_sentinel.errors import BusyError
+
+    client, keys = api
+    state = client.app.state.sentinel
+    assert client.get("/api/runs", headers=_h(keys["viewer"])).status_code == 200
+    ttl = state.runtime.settings.api.key_cache_seconds
+    clock = [time.monotonic() + ttl + 1]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    asked: list[str] = []
+
+    def busy(self: Sentinel, presented: str) -> Any:
+        asked.append(presented)
+        raise BusyError("the warehouse is busy", "Retry later.")
+
+    monkeypatch.setattr(Sentinel, "authenticate_api_key", busy)
+    for _ in range(5):
+        assert state.authenticate(keys["viewer"]) is not None
+    assert len(asked) == 1
+    clock[0] += 1.1
+    assert state.authenticate(keys["viewer"]) is not None
+    assert len(asked) == 2
 
 
 def test_a_too_short_analyst_id_is_a_usage_error_not_an_internal_one(

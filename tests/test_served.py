@@ -84,6 +84,36 @@ def test_a_write_through_the_server_shows_at_once_and_expiry_follows_the_clock(
     assert _from_warehouse(app, player).open_interventions == []
 
 
+def test_a_new_intervention_sends_only_its_player_to_the_warehouse(scored: Settings) -> None:
+    """The other players stay answered from memory, and a poll that finds the file unchanged
+    still rereads what a write through this server left pending."""
+    app = Sentinel(scored, clock=Clock())
+    served = app.serve_from_memory()
+    served.refresh()
+    player, other = _players(scored, 2)
+    app.record_intervention(
+        player_id=player, intervention_type="watchlist", reason="Reviewed by the day shift",
+        analyst_id="ana01", use_ai=False,
+    )  # fmt: skip
+    assert served.assessment(player) is None
+    assert served.assessment(other) is not None
+    served.refresh()
+    held = served.assessment(player)
+    assert held is not None and [i.intervention_type for i in held.open_interventions] == [
+        "watchlist"
+    ]
+    # a write whose mark lands after a poll already read the file it changed: the next poll
+    # finds the file as it was, and rereads anyway
+    served.interventions_changed(player)
+    assert served.assessment(player) is None
+    served.refresh()
+    assert served.assessment(player) is not None
+    served.interventions_changed()  # a cancel or a delivery: every player
+    assert served.assessment(other) is None
+    served.refresh()
+    assert served.assessment(other) is not None
+
+
 def test_a_change_made_elsewhere_is_picked_up_by_the_next_poll(scored: Settings) -> None:
     clock = Clock()
     server, other = Sentinel(scored, clock=clock), Sentinel(scored, clock=clock)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -210,44 +211,67 @@ def test_a_dead_pooled_connection_is_replaced_before_use(
 
 class _ArrowCursor:
     """A connector cursor as the real one behaves for Arrow results (fakesnow has no Arrow
-    fetch): upper-case names, and ``NotSupportedError`` for a result sent as JSON."""
+    fetch): upper-case names, one batch per result chunk with each chunk's integers in the
+    narrowest type that holds them and timestamps in nanoseconds, and ``NotSupportedError``
+    for a result sent as JSON."""
 
-    def __init__(self, cursor: Any, json_result: bool, calls: list[dict[str, Any]]) -> None:
-        self._cursor, self._json, self._calls = cursor, json_result, calls
+    def __init__(self, cursor: Any, json_result: bool) -> None:
+        self._cursor, self._json = cursor, json_result
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
 
-    def fetch_arrow_all(self, **kwargs: Any) -> Any:
+    def fetch_arrow_batches(self) -> Any:
         import pyarrow as pa
         from snowflake.connector.errors import NotSupportedError
 
-        self._calls.append(kwargs)
         if self._json:
             raise NotSupportedError("not an Arrow result")
         names = [d[0].upper() for d in self._cursor.description]
-        rows = self._cursor.fetchall()
-        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+        batches = []
+        for row in self._cursor.fetchall():  # a chunk per row
+            columns = {}
+            for name, value in zip(names, row, strict=True):
+                if isinstance(value, int):
+                    columns[name] = pa.array([value], pa.int8() if value < 128 else pa.int16())
+                elif isinstance(value, datetime):
+                    columns[name] = pa.array([value], pa.timestamp("ns"))
+                else:
+                    columns[name] = pa.array([value])
+            batches.append(pa.table(columns))
+        return iter(batches)
 
 
 @pytest.mark.parametrize("json_result", [False, True])
-def test_query_arrow_takes_the_connectors_arrow_batches_or_else_its_rows(
+def test_query_arrow_joins_the_connectors_arrow_batches_or_else_reads_its_rows(
     fakesnow_settings: Settings, json_result: bool
 ) -> None:
-    """On Snowflake a run's snapshot is fetched as Arrow, asking the connector for a table even
-    when no row matches and for timestamps in microseconds; a JSON result falls back to the
-    rows."""
-    calls: list[dict[str, Any]] = []
+    """On Snowflake a run's snapshot is fetched as Arrow batches, joined whatever integer
+    width each chunk came in, timestamps in microseconds; a JSON result falls back to rows."""
     with connect(fakesnow_settings) as wh:
         bootstrap(wh)
-        wh.execute("create or replace table {ops}.arrow_sf (player_id varchar, score double)")
-        wh.execute("insert into {ops}.arrow_sf values ('PLR_1111_NJ', 0.5), ('PLR_2222_NJ', 0.1)")
+        wh.execute("create or replace table {ops}.arrow_sf (player_id varchar, score double, "
+                   "bets bigint, last_bet_at timestamp)")  # fmt: skip
+        wh.execute("insert into {ops}.arrow_sf values "
+                   "('PLR_1111_NJ', 0.5, 7, '2026-11-01 10:00:00'), "
+                   "('PLR_2222_NJ', 0.4, 300, '2026-11-01 11:30:00'), "
+                   "('PLR_3333_NJ', 0.1, 1, '2026-11-01 12:00:00')")  # fmt: skip
         con = wh.con  # type: ignore[attr-defined]
         wrapped = mock.Mock(wraps=con)
-        wrapped.cursor = lambda: _ArrowCursor(con.cursor(), json_result, calls)
+        wrapped.cursor = lambda: _ArrowCursor(con.cursor(), json_result)
         wh.con = wrapped  # type: ignore[attr-defined]
-        table = wh.query_arrow("select * from {ops}.arrow_sf where score > ?", [0.2])
+        table = wh.query_arrow(
+            "select * from {ops}.arrow_sf where score > ? order by player_id", [0.2]
+        )
+        empty = wh.query_arrow("select * from {ops}.arrow_sf where score > 1")
         wh.con = con  # type: ignore[attr-defined]
-    assert table.column_names == ["player_id", "score"]
-    assert table.to_pylist() == [{"player_id": "PLR_1111_NJ", "score": 0.5}]
-    assert calls == [{"force_return_table": True, "force_microsecond_precision": True}]
+    assert table.column_names == ["player_id", "score", "bets", "last_bet_at"]
+    assert table.to_pylist() == [
+        {"player_id": "PLR_1111_NJ", "score": 0.5, "bets": 7,
+         "last_bet_at": datetime(2026, 11, 1, 10, 0)},
+        {"player_id": "PLR_2222_NJ", "score": 0.4, "bets": 300,
+         "last_bet_at": datetime(2026, 11, 1, 11, 30)},
+    ]  # fmt: skip
+    if not json_result:
+        assert str(table.schema.field("last_bet_at").type) == "timestamp[us]"
+    assert empty.num_rows == 0 and empty.column_names == table.column_names

@@ -577,7 +577,9 @@ def money_picture(wh: Warehouse, player_id: str, run_id: str | None) -> MoneyPic
         player_id: The player.
         run_id: The latest live run (None: nothing published, nothing shown).
     """
-    row = _served_row(wh, SERVED_MONEY, player_id, run_id or "")
+    if run_id is None:
+        return None
+    row = _served_row(wh, SERVED_MONEY, player_id, run_id)
     return money_from_row(row) if row else None
 
 

@@ -35,7 +35,8 @@ class ApiState:
         self.limit = runtime.settings.api.rate_limit
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self.rate = parse(self.limit)
-        self._keys: dict[str, tuple[ApiKey, float]] = {}  # sha256 of the key -> (key, until)
+        # sha256 of the key -> (key, good until, when the warehouse last confirmed it)
+        self._keys: dict[str, tuple[ApiKey, float, float]] = {}
         self._keys_guard = threading.Lock()
 
     def authenticate(self, presented: str) -> ApiKey | None:
@@ -50,15 +51,21 @@ class ApiState:
         try:
             key = self.runtime.app.authenticate_api_key(presented)
         except BusyError:
-            # a scoring run holds the warehouse: a key checked within the last two cache
-            # periods is still taken (the lookups are answered from memory meanwhile)
-            if cached is not None and cached[1] + ttl > now:
+            # a scoring run holds the warehouse: a key confirmed within the last two cache
+            # periods is still taken (the lookups are answered from memory meanwhile), and the
+            # warehouse is asked again only after a second, not by every request
+            if cached is not None and cached[2] + 2 * ttl > now:
+                with self._keys_guard:
+                    self._keys[digest] = (cached[0], now + min(ttl, 1.0), cached[2])
                 return cached[0]
             raise
         with self._keys_guard:
-            self._keys = {d: v for d, v in self._keys.items() if v[1] + ttl > now and d != digest}
-            if key is not None and ttl > 0:
-                self._keys[digest] = (key, now + ttl)
+            if key is None:
+                self._keys.pop(digest, None)  # refused: a busy spell must not revive it
+            else:
+                self._keys = {d: v for d, v in self._keys.items() if v[2] + 2 * ttl > now}
+                if ttl > 0:
+                    self._keys[digest] = (key, now + ttl, now)
         return key
 
 

@@ -186,17 +186,20 @@ class Sentinel:
         return self.served
 
     @contextmanager
-    def _writing_interventions(self) -> Iterator[Warehouse]:
+    def _writing_interventions(self, player_id: str | None = None) -> Iterator[Warehouse]:
         """A connection for a write to interventions; the memory then rereads them.
 
         So a lookup served from memory shows this server's write at once.
+
+        Args:
+            player_id: The one player the write concerns (None: it may concern several).
         """
         try:
             with self.connect() as wh:
                 yield wh
         finally:
             if self.served is not None:
-                self.served.interventions_changed()
+                self.served.interventions_changed(player_id)
 
     def connect(self) -> AbstractContextManager[Warehouse]:
         """A warehouse connection for one ``with`` block, closed or given back after it."""
@@ -419,7 +422,7 @@ class Sentinel:
         message = None
         if request.intervention_type == "nudge":
             message = make_explainer(self.settings, use_ai=use_ai).nudge(assessment)
-        with self._writing_interventions() as wh:
+        with self._writing_interventions(request.player_id) as wh:
             return create_intervention(
                 wh, request, assessment, customer_message=message, now=self.clock()
             )

@@ -7,10 +7,11 @@ freshness block, and answers ``GET /api/players/{id}/risk`` from them without a 
 query. A background thread polls every ``[api] served_refresh_seconds`` while lookups come
 (three small queries: the latest run, its freshness, counters of intervention and delivery
 events; on DuckDB none at all while the file is unchanged) and reloads what changed, so a run
-published by cron is served within that time; a write through this server
-(an intervention, a cancel, a delivery) makes the lookup read the warehouse until the next
-poll has reloaded the interventions. Anything not held (a player missing from the run, no
-snapshot yet) is read from the warehouse, which stays the one source of truth.
+published by cron is served within that time; a write through this server makes the
+lookup read the warehouse until the next poll has reloaded the interventions (for the player
+of a new intervention; for every player after a cancel or a delivery). Anything not held (a
+player missing from the run, no snapshot yet) is read from the warehouse, which stays the one
+source of truth.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class _Served:
     freshness: Freshness
     marks: tuple[int, ...]
     interventions: dict[str, list[Intervention]] | None  # None: read the warehouse
+    rereading: frozenset[str] = frozenset()  # players written through this server since
 
 
 class ServedAssessments:
@@ -128,7 +130,7 @@ class ServedAssessments:
         """
         self._asked = True
         state = self._state
-        if state is None or state.interventions is None:
+        if state is None or state.interventions is None or player_id in state.rereading:
             return None
         if time.monotonic() - self._polled_at > self.max_stale_seconds:
             return None  # polls keep failing: do not serve an ever older state
@@ -149,13 +151,21 @@ class ServedAssessments:
         ]
         return assessment
 
-    def interventions_changed(self) -> None:
-        """A write through this server: read interventions from the warehouse until reloaded."""
+    def interventions_changed(self, player_id: str | None = None) -> None:
+        """A write through this server: its interventions are read from the warehouse a while.
+
+        Until the next poll reloads them: the player's, or every player's when the write may
+        touch several (``player_id`` None).
+        """
         with self._assigning:
             self._writes += 1
             state = self._state
-            if state is not None:
+            if state is None or state.interventions is None:
+                return
+            if player_id is None:
                 self._state = replace(state, interventions=None)
+            else:
+                self._state = replace(state, rereading=state.rereading | {player_id})
 
     def poll(self) -> None:
         """:meth:`refresh`, unless nothing was asked since the last poll.
@@ -171,8 +181,15 @@ class ServedAssessments:
     def refresh(self) -> None:
         """Reload what changed since the last poll: the latest run's snapshot, interventions."""
         stamp = self._stamp() if self._stamp else None
-        if stamp is not None and stamp == self._stamped and self._state is not None:
-            self._polled_at = time.monotonic()  # nothing was written: what is held is current
+        held = self._state
+        if (
+            stamp is not None
+            and stamp == self._stamped
+            and held is not None
+            and held.interventions is not None
+            and not held.rereading
+        ):  # nothing was written since, and no write through this server waits for a reload
+            self._polled_at = time.monotonic()
             return
         with self._refreshing, self._connect() as wh:
             writes = self._writes
@@ -210,11 +227,11 @@ class ServedAssessments:
             # none for this run, so look again
             state = replace(state, money=_money(wh, latest.run_id))
         state = replace(state, freshness=block)
-        if state.interventions is None or state.marks != marks:
+        if state.interventions is None or state.rereading or state.marks != marks:
             held: dict[str, list[Intervention]] = {}
             for item in list_interventions(wh, active=True, now=self._clock()):
                 held.setdefault(item.player_id, []).append(item)
-            state = replace(state, interventions=held, marks=marks)
+            state = replace(state, interventions=held, marks=marks, rereading=frozenset())
         return state
 
 

@@ -121,13 +121,6 @@ class BaseWarehouse:
         names, rows = self._run(self.sql(sql), params, fetch=True)
         return [dict(zip(names, row, strict=True)) for row in rows]
 
-    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        """Run a query, rows as an Arrow table (see :class:`Warehouse`; a columnar copy)."""
-        import pyarrow as pa
-
-        names, rows = self._run(self.sql(sql), params, fetch=True)
-        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
-
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run a statement (see :class:`Warehouse`)."""
         self._run(self.sql(sql), params, fetch=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from dk_sentinel.config import WarehouseSettings, secret
@@ -196,6 +196,17 @@ def _snowflake_type(arrow_type: Any) -> str:
     return "varchar"
 
 
+def _microseconds(batch: pa.Table) -> pa.Table:
+    """``batch`` with its timestamps in microseconds (a TIMESTAMP_NTZ(9) comes in nanoseconds)."""
+    import pyarrow as pa
+
+    for i, field in enumerate(batch.schema):
+        if pa.types.is_timestamp(field.type) and field.type.unit != "us":
+            column = batch.column(i).cast(pa.timestamp("us", field.type.tz), safe=False)
+            batch = batch.set_column(i, field.name, column)
+    return batch
+
+
 _OBJECT_MISSING = 2003
 #: 000625: "... aborted because the number of waiters for this lock exceeds the 20 statements
 #: limit" -- a statement Snowflake refused to queue; running it again is safe.
@@ -259,25 +270,28 @@ class SnowflakeWarehouse(BaseWarehouse):
             return names, [tuple(r) for r in cursor.fetchall()]
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        """Run a query, rows as an Arrow table: the connector's Arrow result batches, as sent.
+        """Run a query, rows as an Arrow table: the connector's Arrow result batches.
 
-        A result Snowflake sends as JSON (some metadata queries), or a connector without Arrow
-        fetches (the emulator's), is read row by row instead.
+        Snowflake sends each result chunk with the narrowest integer type its values fit
+        (int8 in one chunk, int16 in the next), and the connector's ``fetch_arrow_all`` joins
+        them without reconciling the types, so the batches are joined here with the types
+        promoted, timestamps in microseconds as on DuckDB. A result sent as JSON (some
+        metadata queries), or a connector without Arrow fetches (the emulator's), is read row
+        by row instead.
         """
         import pyarrow as pa
         from snowflake.connector.errors import NotSupportedError
 
         with self._executed(self.sql(sql), params) as cursor:
             names = [d[0].lower() for d in (cursor.description or [])]
-            if hasattr(cursor, "fetch_arrow_all"):
-                try:
-                    table = cursor.fetch_arrow_all(
-                        force_return_table=True, force_microsecond_precision=True
-                    )
-                    return table.rename_columns(names)
-                except NotSupportedError:
-                    pass  # not an Arrow result: nothing was fetched yet
-            rows = cursor.fetchall()
+            batches: list[pa.Table] | None = None
+            if hasattr(cursor, "fetch_arrow_batches"):
+                with suppress(NotSupportedError):  # not an Arrow result: nothing fetched yet
+                    batches = [_microseconds(batch) for batch in cursor.fetch_arrow_batches()]
+            if batches:
+                table = pa.concat_tables(batches, promote_options="permissive")
+                return table.rename_columns(names)
+            rows = cursor.fetchall() if batches is None else []
         return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
 
     def stage(self, name: str, data: pa.Table) -> None:
