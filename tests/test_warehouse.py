@@ -315,3 +315,43 @@ def test_thirty_days_of_hourly_runs_thin_to_a_week_of_runs_and_one_a_day(
     assert all(n == 2 for _, n in kept)  # one row per player per kept run
     assert old_days == 23 and len(kept) == len(recent) + 23 + 1  # 169 + 23 daily + the replay
     assert oldest >= newest + timedelta(days=10) - timedelta(days=31)
+
+
+def test_new_codes_on_open_cases_are_written_set_based(wh: Warehouse) -> None:
+    """A run that brings new codes to hundreds of open cases: each case's triggers become the
+    union, with one 'signal' event naming the new codes (more cases than one statement takes)."""
+    from datetime import datetime
+
+    from dk_sentinel.interventions.cases import list_cases, open_or_update
+
+    wh.execute("create schema if not exists {analytics}")
+    wh.execute(
+        "create or replace table {analytics}.rg_fired_triggers (run_id varchar, "
+        "player_id varchar, state varchar, pack varchar, code varchar, deadline_hours double)"
+    )
+    wh.execute(
+        "create or replace table {analytics}.rg_risk_scores (run_id varchar, player_id varchar, "
+        "composite_risk_score double, risk_category varchar)"
+    )
+    players = [f"PLR_{1000 + i}_NJ" for i in range(620)]
+    wh.insert_rows("{analytics}.rg_risk_scores", [["r1", p, 0.7, "HIGH"] for p in players])
+    as_of, now = datetime(2026, 11, 1, 0, 0), datetime(2026, 11, 1, 0, 30)
+    sla = {"CRITICAL": 2, "HIGH": 24}
+    assert open_or_update(wh, "r1", as_of, sla, now) == 620
+    wh.insert_rows("{analytics}.rg_risk_scores", [["r2", p, 0.9, "CRITICAL"] for p in players])
+    wh.insert_rows("{analytics}.rg_fired_triggers",
+                   [["r2", players[0], "NJ", "nj", "NJ-DEP-24H", 72.0]])  # fmt: skip
+    later = datetime(2026, 11, 1, 1, 30)
+    assert open_or_update(wh, "r2", datetime(2026, 11, 1, 1, 0), sla, later) == 620
+    cases = {c.player_id: c for c in list_cases(wh, later)}
+    assert len(cases) == 620
+    assert cases[players[0]].triggers == ["NJ-DEP-24H", "RISK-CRITICAL", "RISK-HIGH"]
+    assert cases[players[-1]].triggers == ["RISK-CRITICAL", "RISK-HIGH"]
+    signals = wh.query(
+        "select player_id, detail from {ops}.case_events where event_type = 'signal' "
+        "order by player_id"
+    )
+    assert len(signals) == 620
+    assert signals[0] == (players[0], "NJ-DEP-24H,RISK-CRITICAL")
+    assert signals[-1] == (players[-1], "RISK-CRITICAL")
+    assert open_or_update(wh, "r2", datetime(2026, 11, 1, 1, 0), sla, later) == 0  # nothing new

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Row = tuple[Any, ...]
+_ROWS_PER_INSERT = 500  # a statement's binds stay well under the drivers' limits
 
 
 class Warehouse(Protocol):
@@ -46,6 +47,14 @@ class Warehouse(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run a statement that returns nothing of interest."""
+        ...
+
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert a few hundred rows with multi-row ``VALUES`` statements (in a transaction).
+
+        For rows made in Python inside a transaction, where :meth:`stage` cannot be used (its
+        temporary table is DDL, which commits the transaction on Snowflake).
+        """
         ...
 
     def stage(self, name: str, data: pa.Table) -> None:
@@ -124,6 +133,13 @@ class BaseWarehouse:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run a statement (see :class:`Warehouse`)."""
         self._run(self.sql(sql), params, fetch=False)
+
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows, 500 a statement (see :class:`Warehouse`)."""
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            marks = ", ".join("(" + ", ".join("?" for _ in row) + ")" for row in chunk)
+            self.execute(f"insert into {table} values {marks}", [v for row in chunk for v in row])
 
     def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
         raise NotImplementedError

@@ -314,13 +314,8 @@ class SnowflakeWarehouse(BaseWarehouse):
                 for f in data.schema
             )
         )
-        if self._emulator:  # the emulator only: plain inserts, 500 rows a statement
-            rows = [list(r.values()) for r in data.to_pylist()]
-            marks = "(" + ", ".join("?" for _ in data.schema) + ")"
-            for start in range(0, len(rows), 500):
-                chunk = rows[start : start + 500]
-                self.execute(f"insert into {name} values {', '.join(marks for _ in chunk)}",
-                             [v for row in chunk for v in row])  # fmt: skip
+        if self._emulator:  # the emulator only: plain inserts
+            self.insert_rows(name, [list(r.values()) for r in data.to_pylist()])
             return
         frame = data.to_pandas()
         frame.columns = [c.upper() for c in frame.columns]
