@@ -48,7 +48,7 @@ UNTUNED_FAMILIES = (
     "longshot_chaser",
 )
 TUNED_SCENARIOS = ("ordinary", "holiday")
-SCENARIOS = ("ordinary", "season", "holiday")
+SCENARIOS = ("ordinary", "season", "holiday", "tournament")
 
 
 def run_one(
@@ -71,11 +71,12 @@ def run_one(
     gen = generate(
         folder / "data", players, 90, seed, as_of, families=families,  # type: ignore[arg-type]
         season_shift=scenario == "season", holiday=scenario == "holiday", prevalence=prevalence,
+        tournament=scenario == "tournament",
     )  # fmt: skip
     settings = load_settings(overrides={"warehouse.duckdb.path": folder / "w.duckdb"})
     with connect(settings) as wh:
         bootstrap(wh)
-        for kind in ("bets", "assessments"):
+        for kind in ("bets", "assessments", "payments", "account_events"):
             ingest(wh, kind, [gen.files[kind]])  # type: ignore[arg-type]
     score_batch(settings, as_of=as_of)
     with connect(settings) as wh:

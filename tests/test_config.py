@@ -19,8 +19,8 @@ def test_defaults() -> None:
     assert s.warehouse.snowflake.warehouse == "COMPUTE_WH"
     assert s.warehouse.snowflake.database == "RG_ANALYTICS"
     assert s.scoring.weights.model_dump() == {
-        "loss_chase": 0.30, "bet_escalation": 0.25, "market_drift": 0.15,
-        "temporal_risk": 0.10, "gamalyze": 0.20,
+        "loss_chase": 0.24, "bet_escalation": 0.20, "market_drift": 0.12,
+        "temporal_risk": 0.08, "money_behaviour": 0.20, "gamalyze": 0.16,
     }  # fmt: skip
     assert str(s.scoring.thresholds.critical) == "0.80"
 

@@ -8,6 +8,7 @@ from unittest import mock
 import duckdb
 import jinja2
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -15,13 +16,14 @@ from hypothesis import strategies as st
 from conftest import AS_OF, invoke
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import BusyError
+from dk_sentinel.models import COMPONENTS
 from dk_sentinel.scoring import list_runs, score_batch, scoring_lock
 from dk_sentinel.scoring.dbt import PROJECT_DIR
 from dk_sentinel.synthetic.evaluation import evaluate, roc_auc
 from dk_sentinel.warehouse import connect
 
 MACROS = (PROJECT_DIR / "macros" / "scoring.sql").read_text(encoding="utf-8")
-WEIGHTS = (0.30, 0.25, 0.15, 0.10, 0.20)
+PROJECT_VARS = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
 CON = duckdb.connect()
 
 
@@ -29,22 +31,46 @@ def sql_value(value: float | None) -> str:
     return "cast(null as double)" if value is None else f"cast({value!r} as double)"
 
 
-def composite(lc, be, md, tr, gz, weights=WEIGHTS) -> float:
-    """Evaluate the real composite macro (rendered by Jinja) in DuckDB."""
-    call = (
-        "{{ composite("
-        + ", ".join(repr(sql_value(v)) for v in (lc, be, md, tr, gz))
-        + ", "
-        + ", ".join(map(str, weights))
-        + ") }}"
-    )
-    sql = jinja2.Environment().from_string(MACROS + call).render()
-    return float(CON.execute(f"select {sql}").fetchone()[0])
+def render(call: str, **overrides: object) -> str:
+    """Render a scoring macro as dbt would, with the project's vars (plus overrides)."""
+    values = {**PROJECT_VARS, **overrides}
+    env = jinja2.Environment()
+    env.globals["var"] = lambda name, default=None: values.get(name, default)
+    return env.from_string(MACROS + call).render()
+
+
+def composite(lc, be, md, tr, gz, mb=None, **weights: float) -> float:
+    """Evaluate the real composite macro (rendered by Jinja) in DuckDB; money_behaviour
+    (``mb``) is absent unless given, as in a book without payments or account events."""
+    values = dict(zip(COMPONENTS, (lc, be, md, tr, mb, gz), strict=True))
+    columns = ", ".join(f"{sql_value(v)} as {name}" for name, v in values.items())
+    sql = render("{{ composite() }}", **{f"weight_{k}": v for k, v in weights.items()})
+    return float(CON.execute(f"select {sql} from (select {columns})").fetchone()[0])
+
+
+def test_component_list_is_the_models_one() -> None:
+    """dbt's risk_components and the Python COMPONENTS name the same components in order."""
+    assert tuple(c["name"] for c in PROJECT_VARS["risk_components"]) == COMPONENTS
+    weights = Settings().scoring.weights.model_dump()
+    assert {c["name"] for c in PROJECT_VARS["risk_components"]} == set(weights)
+    for name, weight in weights.items():
+        assert PROJECT_VARS[f"weight_{name}"] == pytest.approx(weight)
+
+
+def test_without_money_data_v4_weights_give_v3_composite() -> None:
+    """The v4 weights are v3's x 0.8 plus 0.20 for money_behaviour: with it absent, the
+    renormalised composite is v3's (weights 0.30, 0.25, 0.15, 0.10, 0.20)."""
+    v3 = {"loss_chase": 0.30, "bet_escalation": 0.25, "market_drift": 0.15,
+          "temporal_risk": 0.10, "gamalyze": 0.20, "money_behaviour": 0.0}  # fmt: skip
+    for values in [(0.2, 0.5, 0.1, 0.0, 0.7), (0.9, 0.0, 0.3, 0.2, None), (0, 0, 0, 0.4, 0.1)]:
+        assert composite(*values) == pytest.approx(composite(*values, **v3), abs=1e-12)
+    # present money evidence counts: a money signal alone lifts the score, 0 lowers the mean
+    assert composite(0, 0, 0, 0, None, mb=0.9) >= 0.9
+    assert composite(0.5, 0, 0, 0, None, mb=0.0) < composite(0.5, 0, 0, 0, None)
 
 
 def category(score: float) -> str:
-    call = "{{ risk_category('" + repr(score) + "', '0.80', '0.60', '0.40') }}"
-    sql = jinja2.Environment().from_string(MACROS + call).render()
+    sql = render("{{ risk_category('" + repr(score) + "', '0.80', '0.60', '0.40') }}")
     return str(CON.execute(f"select {sql}").fetchone()[0])
 
 
@@ -303,7 +329,7 @@ def test_data_tests_check_this_run_and_unit_tests_run_apart(runner, scored: Sett
     assert run["status"] == "success" and (run["tests_passed"], run["tests_failed"]) == (1, 0)
     # The YAML unit tests are left out of production runs and run on their own here.
     unit = run_dbt(scored, ["test", "--select", "test_type:unit"], dbt_vars(scored))
-    assert (unit.tests_passed, unit.tests_failed) == (21, 0), unit.failures
+    assert (unit.tests_passed, unit.tests_failed) == (26, 0), unit.failures
 
 
 def test_older_history_stays_readable_after_a_new_version(runner, scored: Settings) -> None:

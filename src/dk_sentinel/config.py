@@ -147,11 +147,14 @@ class WarehouseSettings(_Section):
 class Weights(_Section):
     """Relative importance of each component (>= 0, sum to 1)."""
 
-    loss_chase: float = Field(default=0.30, ge=0)
-    bet_escalation: float = Field(default=0.25, ge=0)
-    market_drift: float = Field(default=0.15, ge=0)
-    temporal_risk: float = Field(default=0.10, ge=0)
-    gamalyze: float = Field(default=0.20, ge=0)
+    # v4: the v3 weights x 0.8 and 0.20 for money_behaviour, so a book without payments or
+    # account events (money_behaviour absent, its weight renormalised away) scores as in v3
+    loss_chase: float = Field(default=0.24, ge=0)
+    bet_escalation: float = Field(default=0.20, ge=0)
+    market_drift: float = Field(default=0.12, ge=0)
+    temporal_risk: float = Field(default=0.08, ge=0)
+    money_behaviour: float = Field(default=0.20, ge=0)
+    gamalyze: float = Field(default=0.16, ge=0)
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> Weights:
@@ -229,6 +232,19 @@ class ScoringSettings(_Section):
     late_night_end_hour: int = Field(default=6, ge=1, le=24)
     longshot_odds: float = Field(default=5.0, gt=1)
     gamalyze_staleness_days: int = Field(default=180, ge=1)
+    money_past_weight: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="money_behaviour: a marker in the baseline window weighs this much of a "
+        "recent one",
+    )
+    money_points_per_deposit_after_loss: float = Field(
+        default=0.33,
+        gt=0,
+        description="money_behaviour: evidence points per deposit after a loss beyond the "
+        "expected (and one tolerated); 1 point reads 0.63",
+    )
     dbt_threads: int = Field(default=2, ge=1, le=16)
 
     @model_validator(mode="after")

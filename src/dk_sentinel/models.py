@@ -44,8 +44,11 @@ CATEGORIES: tuple[Category, ...] = get_args(Category)
 #: The categories a review queue can start from.
 QueueCategory = Literal["CRITICAL", "HIGH", "MEDIUM"]
 QUEUE_CATEGORIES: tuple[QueueCategory, ...] = get_args(QueueCategory)
-COMPONENTS = ("loss_chase", "bet_escalation", "market_drift", "temporal_risk", "gamalyze")
-Component = Literal["loss_chase", "bet_escalation", "market_drift", "temporal_risk", "gamalyze"]
+Component = Literal[
+    "loss_chase", "bet_escalation", "market_drift", "temporal_risk", "money_behaviour", "gamalyze"
+]
+#: The risk components in order (scoring v4 added money_behaviour: money and RG-tool use).
+COMPONENTS: tuple[Component, ...] = get_args(Component)
 InterventionType = Literal["nudge", "timeout", "watchlist", "referral"]
 #: The data contract's file kinds (payments and account_events: contract v1.1).
 ContractKind = Literal["bets", "assessments", "outcomes", "payments", "account_events"]
@@ -275,6 +278,7 @@ class HistoryPoint(Document):
     bet_escalation: float | None = None
     market_drift: float | None = None
     temporal_risk: float | None = None
+    money_behaviour: float | None = None
     gamalyze: float | None = None
 
 

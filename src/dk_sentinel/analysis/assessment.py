@@ -193,16 +193,74 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
     else:
         gamalyze = f"no Gamalyze assessment in the {s.gamalyze_staleness_days} days before scoring"
     if not row["has_bet_escalation"]:
-        escalation = drift = temporal = (
-            f"absent: fewer than {s.min_baseline_bets} bets in the baseline window"
-        )
+        escalation = drift = f"absent: fewer than {s.min_baseline_bets} bets in the baseline window"
+        if not row.get("has_temporal_risk"):
+            temporal = escalation
+        else:
+            temporal += " (a new account: against the population's share)"
     return {
         "loss_chase": chase,
         "bet_escalation": escalation,
         "market_drift": drift,
         "temporal_risk": temporal,
+        "money_behaviour": money_sentence(row, settings),
         "gamalyze": gamalyze,
     }
+
+
+#: money_behaviour's markers in the order the evidence names them: (column stem, words).
+_MONEY_MARKERS = (
+    ("deposits_after_loss", "deposits within {minutes} min after a lost bet settled"),
+    ("reloads", "deposits within 2 hours of the previous one"),
+    ("reversed_withdrawals", "withdrawals reversed (cancelled to keep playing)"),
+    ("declined_deposits", "deposits declined"),
+    ("limit_raises", "deposit limit raises"),
+    ("limit_removals", "deposit limit removals"),
+    ("self_exclusion_views", "self-exclusion page views"),
+    ("rg_contacts", "contacts with RG support"),
+)
+
+
+def money_sentence(row: dict[str, Any], settings: Settings) -> str:
+    """The money and RG-tool evidence of a score row in plain words, with its counts.
+
+    Args:
+        row: A row of ``rg_risk_scores`` (scoring v4; older rows have no money statistics).
+        settings: Settings (window lengths).
+
+    Returns:
+        One sentence: the markers seen in the recent window against the baseline window, or
+        why the component is absent.
+    """
+    if row.get("money_behaviour") is None:
+        if row.get("money_recent_deposits") is None:
+            return "absent: scored before money and RG-tool evidence was part of the score"
+        return "absent: no payments or account events are loaded (money evidence missing)"
+    recent = settings.scoring.recent_window_days
+    parts: list[str] = []
+    for stem, words in _MONEY_MARKERS:
+        now = int(row.get(f"money_recent_{stem}") or 0)
+        before = int(row.get(f"money_baseline_{stem}") or 0)
+        if now or before:
+            text = words.format(minutes=settings.scoring.chase_window_minutes)
+            parts.append(f"{now} {text} in the last {recent} days, {before} before")
+    methods = int(row.get("money_recent_deposit_methods") or 0)
+    if methods > 2:
+        parts.append(f"{methods} deposit methods used in the last {recent} days")
+    deposits = int(row.get("money_recent_deposits") or 0)
+    expected = row.get("money_expected_deposits")
+    summary = f"{deposits} deposits in the last {recent} days"
+    if expected is not None and not row.get("is_new_account"):
+        summary += f" (expected {_fmt_num(expected)} from the player's own past and the book)"
+    protective = int(row.get("money_recent_protective_acts") or 0)
+    if protective:
+        summary += (
+            f"; {protective} protective acts (limit set or lowered, timeout), which never "
+            "raise the score"
+        )
+    if not parts:
+        return summary + "; no money or RG-tool risk markers"
+    return summary + "; " + "; ".join(parts)
 
 
 _FEATURES = {
@@ -230,6 +288,15 @@ _FEATURES = {
         "recent_bets", "recent_late_night_bets", "recent_late_night_share",
         "baseline_late_night_share", "expected_late_night_share", "recent_active_days",
         "recent_median_day_minutes", "baseline_median_day_minutes",
+    ),
+    "money_behaviour": (
+        "money_recent_deposits", "money_expected_deposits", "money_recent_deposits_after_loss",
+        "money_baseline_deposits_after_loss", "money_expected_deposits_after_loss",
+        "money_recent_reloads", "money_recent_reversed_withdrawals",
+        "money_baseline_reversed_withdrawals", "money_recent_declined_deposits",
+        "money_recent_deposit_methods", "money_recent_limit_raises",
+        "money_recent_limit_removals", "money_recent_self_exclusion_views",
+        "money_recent_rg_contacts", "money_recent_protective_acts", "is_new_account",
     ),
     "gamalyze": ("gamalyze_assessment_id", "gamalyze_risk_score"),
 }  # fmt: skip

@@ -108,6 +108,7 @@ def template_nudge(assessment: RiskAssessment, settings: Settings) -> str:
         "bet_escalation": "It can help to check in on how much you're wagering lately.",
         "market_drift": "Trying new kinds of bets is part of the game; a pause can help.",
         "temporal_risk": "Late-night sessions can run longer than planned; a check-in can help.",
+        "money_behaviour": "It can help to keep an eye on how often you top up your account.",
     }.get(assessment.primary_driver or "", "A quick check-in on your play can help keep it fun.")
     return (
         f"We care about your experience with us. {topic} If you'd like, you can set deposit or "

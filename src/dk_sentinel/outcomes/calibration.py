@@ -71,6 +71,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("market_drift", "identity", non_negative=True),
     Feature("temporal_risk", "identity", non_negative=True),
     Feature("gamalyze", "identity", non_negative=True),
+    # scoring v4: null on older rows and without money data, so offered only when every row has it
+    Feature("money_behaviour", "identity", non_negative=True, every_row=True),
     Feature("window_active_days", "log1p"),
     Feature("window_bets_per_active_day", "log1p"),
     Feature("window_staked", "log1p"),

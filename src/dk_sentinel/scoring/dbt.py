@@ -31,7 +31,7 @@ from dk_sentinel.warehouse.jobs import cache_dir
 log = logging.getLogger(__name__)
 
 PROJECT_DIR = Path(__file__).parent / "dbt_project"
-SCORING_VERSION = "3.0.0"
+SCORING_VERSION = "4.0.0"
 _SLA = ("critical", "high", "medium")
 
 

@@ -30,6 +30,9 @@ Behaviour modelled:
 * ``holiday``: a shared four-day spike ending four days before ``as_of`` (a Thanksgiving-style
   long weekend): 60 % of players take part, with 4-8 times their usual bets a day at twice
   their usual stake, so the book takes about 3.5 times its usual bets on those days;
+* ``tournament``: a tournament fortnight (March Madness): a quarter of the players are fans
+  who bet one sport (NCAAB) 70 % of the time all season, and twice as often at 1.5 times
+  their stakes through the recent window -- a shared event of a cohort, not of the book;
 * ``prevalence``: the share of risk players (the risk families' weights scaled to it, the
   others sharing the rest in their usual proportions).
 
@@ -122,6 +125,11 @@ FAMILIES: dict[str, float] = {
     "high_stakes_stable": 0.05,
     "consistent_winner": 0.05,
     "sparse_bettor": 0.05,
+    "deposit_chaser": 0.03,
+    "withdrawal_reverser": 0.03,
+    "limit_raiser": 0.03,
+    "protective_user": 0.04,
+    "big_depositor": 0.03,
 }
 RISK_ARCHETYPES = frozenset(
     {
@@ -135,6 +143,9 @@ RISK_ARCHETYPES = frozenset(
         "slow_ramper",
         "late_night_shift",
         "market_drifter",
+        "deposit_chaser",
+        "withdrawal_reverser",
+        "limit_raiser",
     }
 )
 LOOKALIKES = frozenset({"high_stakes_stable", "consistent_winner", "sparse_bettor"})
@@ -150,6 +161,9 @@ EXPECTED_DRIVER = {
     "slow_ramper": "bet_escalation",
     "late_night_shift": "temporal_risk",
     "market_drifter": "market_drift",
+    "deposit_chaser": "money_behaviour",
+    "withdrawal_reverser": "money_behaviour",
+    "limit_raiser": "money_behaviour",
 }
 
 
@@ -277,11 +291,12 @@ def family_weights(
     """
     mix = ARCHETYPES if families == "core" else FAMILIES
     if prevalence is None:
-        return dict(mix)
+        total = sum(mix.values())
+        return {name: w / total for name, w in mix.items()}
     if not 0.0 <= prevalence <= 1.0:
         raise ValueError(f"prevalence must be between 0 and 1, not {prevalence}")
     risk = sum(w for name, w in mix.items() if name in RISK_ARCHETYPES)
-    rest = 1.0 - risk
+    rest = sum(w for name, w in mix.items() if name not in RISK_ARCHETYPES)
     return {
         name: w * prevalence / risk if name in RISK_ARCHETYPES else w * (1.0 - prevalence) / rest
         for name, w in mix.items()
@@ -297,6 +312,7 @@ def generate_frames(
     season_shift: bool = False,
     holiday: bool = False,
     prevalence: float | None = None,
+    tournament: bool = False,
 ) -> dict[str, Any]:
     """Generate the contract tables as Arrow tables (no files).
 
@@ -309,6 +325,8 @@ def generate_frames(
         season_shift: Everyone changes at once in the last 14 days (see the module doc).
         holiday: A shared four-day spike ending four days before ``as_of`` (see the module doc).
         prevalence: Share of risk players; ``None`` keeps the families' usual weights.
+        tournament: A quarter of the players are fans of one sport (see the module doc), who
+            bet twice as often at 1.5x their stakes through the recent window.
 
     Returns:
         ``{"bets": ..., "assessments": ..., "outcomes": ..., "labels": ...}`` Arrow tables.
@@ -371,6 +389,13 @@ def generate_frames(
         p, day = np.concatenate([p, p[extra]]), np.concatenate([day, day[extra]])
         lapsed = np.concatenate([lapsed, lapsed[extra]])
     p, day = p[~lapsed], day[~lapsed]
+    # a tournament fortnight: fans of one sport (a quarter of the players, drawn from their own
+    # generator) bet twice as often through the recent window
+    rng3 = np.random.default_rng(seed + 2000)
+    fan = (rng3.random(players) < 0.25) if tournament else np.zeros(players, bool)
+    if tournament:
+        extra = np.flatnonzero(fan[p] & (day >= shift_day))
+        p, day = np.concatenate([p, p[extra]]), np.concatenate([day, day[extra]])
     p, day, on_holiday = _family_days(
         rng2, p, day, archetype, rate, first_day, lapse_day, onset_day, intensity, days,
         start_dt.weekday(), holiday,
@@ -396,6 +421,8 @@ def generate_frames(
         other = rng.choice(MAJOR_SPORTS[1:], n, p=_MAJOR_P[1:] / _MAJOR_P[1:].sum())
         sport = np.where((sport == "NFL") & ~season, other, sport)
         sport = np.where(season & ~niche & (rng.random(n) < 0.35), "NFL", sport)
+    if tournament:  # fans bet their sport most of the time, all season
+        sport = np.where(fan[p] & ~niche & (rng3.random(n) < 0.7), "NCAAB", sport)
     approx = start + day * 86400 + 12 * 3600  # noon UTC of the bet's day decides DST
     placed = _placed_times(rng, p, day, _local_offsets(state[p], approx), late, start)
     stake = base_stake[p] * np.exp(rng.normal(0, 0.35, n))
@@ -407,7 +434,11 @@ def generate_frames(
     )
     ramp = rng2.uniform(1.6, 2.5, players)  # slow ramper: total growth over the history
     stake = np.where(a == "slow_ramper", stake * ramp[p] ** (day / max(days, 1)), stake)
+    # the money families' bets change only a little: stakes up to 1.3x by the end
+    money_risk = np.isin(a, MONEY_RISK_FAMILIES) & active
+    stake = np.where(money_risk, stake * np.exp(growth * np.log(1.3)), stake)
     stake = np.where(on_holiday, 2.0 * stake, stake)
+    stake = np.where(fan[p] & (day >= shift_day), 1.5 * stake, stake)
     keep = placed < end  # an evening in a western state can fall after as_of in UTC
     bets = _Bets(
         p[keep],
@@ -502,29 +533,59 @@ def generate_frames(
     )
     labels = pa.table({"player_id": player_id, "archetype": archetype, "is_risk": risk})
     payments, account_events = _money(
-        np.random.default_rng([seed, 26]), player_id, risk, start + onset_day * 86400, start, end
+        np.random.default_rng([seed, 26]),
+        player_id,
+        archetype,
+        risk,
+        start + onset_day * 86400,
+        intensity,
+        base_stake,
+        bets,
+        status,
+        settled,
+        start,
+        end,
     )  # its own random stream: the bets of a seed are the same with or without it
     return {"bets": bets_table, "assessments": assessments, "outcomes": outcomes,
             "payments": payments, "account_events": account_events, "labels": labels}  # fmt: skip
 
 
+#: Money and RG-tool families (data contract v1.1). At risk: players whose harm shows first in
+#: how they fund their play (Hopfgartner et al. 2023; Ukhov et al. 2020): re-depositing right
+#: after losses, reversing withdrawals to keep playing, raising and removing deposit limits
+#: while reading the self-exclusion page. Their bets change only a little. Not at risk: players
+#: who use the protective tools (a limit set and lowered, a timeout) and large, steady
+#: depositors with several methods.
+MONEY_RISK_FAMILIES = ("deposit_chaser", "withdrawal_reverser", "limit_raiser")
+MONEY_LOOKALIKES = ("protective_user", "big_depositor")
+
+
 def _money(
     rng: np.random.Generator,
     player_id: np.ndarray,
+    archetype: np.ndarray,
     risk: np.ndarray,
     onset: np.ndarray,
+    intensity: np.ndarray,
+    base_stake: np.ndarray,
+    bets: _Bets,
+    status: np.ndarray,
+    settled: np.ndarray,
     start: int,
     end: int,
 ) -> tuple[Any, Any]:
     """Payments and account events (data contract v1.1) consistent with each player's kind.
 
-    Recreational players deposit rarely, small sums, with one card, and seldom withdraw.
-    Risk players deposit more often and more; once their pattern starts (``onset``) they
-    deposit several times a week with several methods, have deposits declined, request
-    withdrawals and cancel most of them, raise their deposit limits, visit the
-    self-exclusion page, and stay longer on site.
+    Everyone funds their play: a deposit shortly before the first bet of some active days
+    (a quarter on average), one card for most players (two or three for a third), now and
+    then a declined deposit retried minutes later, now and then a reload right after a losing
+    bet (a bust, not a pattern), a withdrawal after a good run, and the RG tools a few use
+    (a limit set or raised once, a page read, a timeout). Bet-pattern risk families fund
+    their harm too, moderately, after their onset (more deposits, more reloads after losses,
+    some reversed withdrawals and limit raises). The money families of
+    ``MONEY_RISK_FAMILIES`` show their marker strongly and their bets only a little; the
+    ``MONEY_LOOKALIKES`` look busy with money or tools and are not at risk.
     """
-    weeks = (end - start) / (7 * 86400)
     rows: dict[str, list[Any]] = {k: [] for k in ("payment_id", "player_id", "requested_at",
                                                   "completed_at", "kind", "status", "amount",
                                                   "method_id")}  # fmt: skip
@@ -532,60 +593,141 @@ def _money(
                                                     "event_type", "value", "period")}  # fmt: skip
     pay_n, event_n = 0, 0
 
-    def moment(lo: int, hi: int, n: int) -> np.ndarray:
-        return np.sort(rng.integers(lo, max(hi, lo + 1), n))
-
-    def payment(pid: str, at: int, kind: str, status: str, amount: float, method: str,
+    def payment(pid: str, at: int, kind: str, status_: str, amount: float, method: str,
                 done_after: int) -> None:  # fmt: skip
         nonlocal pay_n
+        if at >= end:
+            return
         pay_n += 1
-        done = None if status in ("pending", "declined") else min(at + done_after, end)
+        done = None if status_ in ("pending", "declined") else min(at + done_after, end)
         for key, value in (("payment_id", f"PAY{pay_n:09d}"), ("player_id", pid),
                            ("requested_at", at), ("completed_at", done), ("kind", kind),
-                           ("status", status), ("amount", round(amount, 2)),
+                           ("status", status_), ("amount", round(amount, 2)),
                            ("method_id", method)):  # fmt: skip
             rows[key].append(value)
 
     def event(pid: str, at: int, kind: str, value: float | None = None,
               period: str | None = None) -> None:  # fmt: skip
         nonlocal event_n
+        if at >= end:
+            return
         event_n += 1
         for key, v in (("event_id", f"EV{event_n:09d}"), ("player_id", pid), ("occurred_at", at),
                        ("event_type", kind), ("value", value), ("period", period)):  # fmt: skip
             events[key].append(v)
 
+    order = np.argsort(bets.player, kind="stable")
+    bounds = np.searchsorted(bets.player[order], np.arange(player_id.size + 1))
     for i, pid in enumerate(player_id):
-        is_risk, begins = bool(risk[i]), int(min(max(onset[i], start), end))
-        phases = [(start, begins, False), (begins, end, True)] if is_risk else [(start, end, False)]
-        methods = [f"{pid}-M{k}" for k in range(1, 5)]
-        for lo, hi, harmful in phases:
-            span = (hi - lo) / (7 * 86400)
-            per_week = 6.0 if harmful else (1.5 if is_risk else 0.4)
-            median = 400.0 if harmful else (150.0 if is_risk else 40.0)
-            for at in moment(lo, hi, rng.poisson(per_week * span)):
-                method = methods[rng.integers(0, 3 if harmful else 1)]
-                declined = harmful and rng.random() < 0.12
-                payment(pid, int(at), "deposit", "declined" if declined else "completed",
-                        float(rng.lognormal(np.log(median), 0.6)), method, 5)  # fmt: skip
-                length = rng.uniform(1.5, 4.0) if harmful else rng.uniform(0.3, 1.5)
-                event(pid, int(at), "session_started")
-                event(pid, min(int(at + length * 3600), end), "session_ended")
-            withdrawals = rng.poisson((1.5 if harmful else 0.1) * span)
-            for at in moment(lo, hi, withdrawals):
-                amount = float(rng.lognormal(np.log(300.0), 0.5))
-                if harmful and rng.random() < 0.7:  # requested, then cancelled to gamble it
-                    payment(pid, int(at), "withdrawal", "pending", amount, methods[0], 0)
+        mine = order[bounds[i] : bounds[i + 1]]
+        fam, harmful_from = str(archetype[i]), int(onset[i]) if risk[i] else end
+        strength = float(intensity[i])
+        n_methods = 1 + int(rng.random() < 0.35) + int(rng.random() < 0.08)
+        if fam == "big_depositor":
+            n_methods = 2 + int(rng.random() < 0.5)
+        methods = [f"{pid}-M{k}" for k in range(1, 6)]
+        size = max(20.0, float(base_stake[i]) * 4)
+        if fam == "big_depositor":
+            size *= 8
+        placed = np.sort(bets.placed[mine])
+        day_first = placed[np.r_[True, np.diff(placed // 86400) > 0]] if placed.size else placed
+        p_deposit = float(rng.beta(2, 6))  # share of active days with a deposit first
+        for first in day_first:
+            harmful = first >= harmful_from
+            chance = min(0.9, p_deposit * (1.8 if harmful else 1.0))
+            if rng.random() >= chance:
+                continue
+            at = int(first - rng.integers(60, 1800))
+            method = methods[rng.integers(0, n_methods + (1 if harmful else 0))]
+            amount = float(rng.lognormal(np.log(size * (1.5 if harmful else 1.0)), 0.6))
+            if rng.random() < (0.08 if harmful else 0.03):  # declined, retried minutes later
+                payment(pid, at, "deposit", "declined", amount, method, 0)
+                if rng.random() < 0.7:
+                    payment(pid, at + int(rng.integers(60, 600)), "deposit", "completed",
+                            amount, methods[rng.integers(0, n_methods)], 5)  # fmt: skip
+            else:
+                payment(pid, at, "deposit", "completed", amount, method, 5)
+            length = rng.uniform(0.3, 1.5) * (2.0 if harmful else 1.0)
+            event(pid, at, "session_started")
+            event(pid, int(at + length * 3600), "session_ended")
+        # reloads right after a lost bet settled: a rare bust for anyone, a pattern for the
+        # deposit chasers (and, less, for the other risk families) once harm starts
+        lost = settled[mine][(status[mine] == "lost") & (settled[mine] > 0)]
+        last_reload = -(10**12)
+        for at_loss in np.sort(lost):
+            harmful = at_loss >= harmful_from
+            if fam == "deposit_chaser" and harmful:
+                chance = 0.25 + 0.45 * strength
+            elif harmful:
+                chance = 0.06
+            else:
+                chance = 0.012
+            if rng.random() >= chance or at_loss - last_reload < 3600:
+                continue
+            last_reload = int(at_loss)
+            at = int(at_loss + rng.integers(120, 50 * 60))
+            payment(pid, at, "deposit", "completed", float(rng.lognormal(np.log(size), 0.5)),
+                    methods[rng.integers(0, n_methods)], 5)  # fmt: skip
+        # withdrawals after a good run; reversed (cancelled to keep playing) by those at risk
+        span_weeks = (end - start) / (7 * 86400)
+        per_week = 0.08 + (0.15 if fam == "big_depositor" else 0.0)
+        for at in np.sort(rng.integers(start, end, rng.poisson(per_week * span_weeks))):
+            harmful = at >= harmful_from
+            cancel = 0.05 + (0.25 if harmful else 0.0)
+            amount = float(rng.lognormal(np.log(size * 2), 0.5))
+            if rng.random() < cancel:
+                payment(pid, int(at), "withdrawal", "pending", amount, methods[0], 0)
+                payment(pid, int(at), "withdrawal", "cancelled", amount, methods[0],
+                        int(rng.integers(600, 86400)))  # fmt: skip
+            else:
+                payment(pid, int(at), "withdrawal", "completed", amount, methods[0], 86400)
+        if fam == "withdrawal_reverser" and risk[i]:
+            weeks = (end - harmful_from) / (7 * 86400)
+            count = rng.poisson((0.8 + 1.2 * strength) * weeks)
+            for at in np.sort(rng.integers(harmful_from, end, count)):
+                amount = float(rng.lognormal(np.log(size * 2), 0.5))
+                payment(pid, int(at), "withdrawal", "pending", amount, methods[0], 0)
+                if rng.random() < 0.6 + 0.3 * strength:
                     payment(pid, int(at), "withdrawal", "cancelled", amount, methods[0],
-                            int(rng.integers(600, 86400)))  # fmt: skip
+                            int(rng.integers(600, 12 * 3600)))  # fmt: skip
                 else:
                     payment(pid, int(at), "withdrawal", "completed", amount, methods[0], 86400)
-            if harmful:
-                for at in moment(lo, hi, rng.poisson(0.5 * span)):
-                    event(pid, int(at), "deposit_limit_increased", 1000.0, "week")
-                for at in moment(lo, hi, rng.poisson(0.3 * span)):
-                    event(pid, int(at), "self_exclusion_page_viewed")
-        if rng.random() < 0.3 * weeks / 13:
-            event(pid, int(rng.integers(start, end)), "rg_page_viewed")
+
+        # the RG tools: what a few ordinary players do once, what the families do repeatedly
+        def some(chance: float, kind: str, value: float | None = None, lo: int = start,
+                 period: str | None = None, pid: str = str(pid)) -> None:  # fmt: skip
+            if rng.random() < chance:
+                event(pid, int(rng.integers(lo, end)), kind, value, period)
+
+        some(0.10, "deposit_limit_set", round(size * 10, -1), period="week")
+        some(0.04, "deposit_limit_increased", round(size * 20, -1), period="week")
+        some(0.01, "deposit_limit_removed")
+        some(0.02, "deposit_limit_decreased", round(size * 5, -1), period="week")
+        some(0.10, "rg_page_viewed")
+        some(0.03, "self_exclusion_page_viewed")
+        some(0.02, "timeout_started", 24.0)
+        some(0.004, "contact_rg")
+        if risk[i]:
+            some(0.20, "deposit_limit_increased", round(size * 30, -1), harmful_from, "week")
+            some(0.15, "self_exclusion_page_viewed", lo=harmful_from)
+        if fam == "limit_raiser" and risk[i]:
+            raises = 2 + rng.poisson(1.0 + 2.0 * strength)
+            for k, at in enumerate(np.sort(rng.integers(harmful_from, end, raises))):
+                event(pid, int(at), "deposit_limit_increased", round(size * 20 * (k + 2), -1),
+                      "week")  # fmt: skip
+            some(0.5, "deposit_limit_removed", lo=harmful_from)
+            for at in rng.integers(harmful_from, end, 1 + rng.poisson(1.5 * strength)):
+                event(pid, int(at), "self_exclusion_page_viewed")
+            some(0.3, "contact_rg", lo=harmful_from)
+        if fam == "protective_user":
+            event(pid, int(rng.integers(start, end)), "deposit_limit_set", round(size * 10, -1),
+                  "week")  # fmt: skip
+            for at in rng.integers(start, end, 1 + rng.poisson(1.0)):
+                event(pid, int(at), "deposit_limit_decreased", round(size * 5, -1), "week")
+            for at in rng.integers(start, end, 1 + rng.poisson(0.7)):
+                event(pid, int(at), "timeout_started", float(rng.choice([24, 72, 168])))
+            some(0.5, "rg_page_viewed")
+            some(0.3, "self_exclusion_page_viewed")
 
     import pyarrow as pa
 
@@ -926,6 +1068,7 @@ def generate(
     season_shift: bool = False,
     holiday: bool = False,
     prevalence: float | None = None,
+    tournament: bool = False,
 ) -> GenerateResult:
     """Write bets, assessments, outcomes, payments, account events and labels into ``out_dir``.
 
@@ -940,6 +1083,7 @@ def generate(
         season_shift: Everyone changes at once in the last 14 days.
         holiday: A shared four-day spike ending four days before ``as_of``.
         prevalence: Share of risk players; ``None`` keeps the families' usual weights.
+        tournament: A tournament fortnight for a quarter of the players (fans of one sport).
 
     Returns:
         Counts and file paths.
@@ -954,8 +1098,9 @@ def generate(
     elif not isinstance(as_of, datetime):
         as_of = datetime(as_of.year, as_of.month, as_of.day)
     frames = generate_frames(
-        players, days, seed, as_of, families, season_shift, holiday=holiday, prevalence=prevalence
-    )
+        players, days, seed, as_of, families, season_shift, holiday=holiday,
+        prevalence=prevalence, tournament=tournament,
+    )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     con = duckdb.connect(":memory:")

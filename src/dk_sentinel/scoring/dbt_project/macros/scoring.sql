@@ -111,31 +111,77 @@
     (1.0 - exp(-greatest(coalesce({{ x }}, 0.0), 0.0)))
 {%- endmacro %}
 
-{#- The composite (see README "How scoring works"): the strongest present behavioural
+{#- The composite (see README "How scoring works"), over var('risk_components') (each with
+    its weight var weight_<name>): the strongest present behavioural
     component, topped up by the weighted mean of all present components in proportion to the
     remaining headroom:  composite = m + (1 - m) * weighted_mean.
-    Absent components (null) are left out of both terms and their weights renormalised away. -#}
-{% macro composite(loss_chase, bet_escalation, market_drift, temporal_risk, gamalyze,
-                   w_lc, w_be, w_md, w_tr, w_gz) -%}
+    Absent components (null) are left out of both terms and their weights renormalised away,
+    so a book without payments or account events (money_behaviour absent) scores as in v3. -#}
+{% macro composite() -%}
+    {%- set strongest -%}
+    greatest({% for c in var('risk_components') if c.behavioural %}coalesce({{ c.name }}, 0.0){% if not loop.last %}, {% endif %}{% endfor %})
+    {%- endset -%}
     (
-      greatest(coalesce({{ loss_chase }}, 0.0), coalesce({{ bet_escalation }}, 0.0),
-               coalesce({{ market_drift }}, 0.0), coalesce({{ temporal_risk }}, 0.0))
-      + (1.0 - greatest(coalesce({{ loss_chase }}, 0.0), coalesce({{ bet_escalation }}, 0.0),
-                        coalesce({{ market_drift }}, 0.0), coalesce({{ temporal_risk }}, 0.0)))
+      {{ strongest }}
+      + (1.0 - {{ strongest }})
       * coalesce(
-          (  coalesce({{ w_lc }} * {{ loss_chase }}, 0.0)
-           + coalesce({{ w_be }} * {{ bet_escalation }}, 0.0)
-           + coalesce({{ w_md }} * {{ market_drift }}, 0.0)
-           + coalesce({{ w_tr }} * {{ temporal_risk }}, 0.0)
-           + coalesce({{ w_gz }} * {{ gamalyze }}, 0.0))
-          / nullif(
-               case when {{ loss_chase }} is null then 0.0 else {{ w_lc }} end
-             + case when {{ bet_escalation }} is null then 0.0 else {{ w_be }} end
-             + case when {{ market_drift }} is null then 0.0 else {{ w_md }} end
-             + case when {{ temporal_risk }} is null then 0.0 else {{ w_tr }} end
-             + case when {{ gamalyze }} is null then 0.0 else {{ w_gz }} end, 0.0),
+          ({% for c in var('risk_components') %}{% if not loop.first %} + {% endif %}coalesce({{ var('weight_' ~ c.name) }} * {{ c.name }}, 0.0){% endfor %})
+          / nullif({% for c in var('risk_components') %}{% if not loop.first %} + {% endif %}case when {{ c.name }} is null then 0.0 else {{ var('weight_' ~ c.name) }} end{% endfor %}, 0.0),
           0.0)
     )
+{%- endmacro %}
+
+{#- The component that names the driver: the strongest, except that chasing explains the rise
+    in stakes that comes with it: loss_chase is named when it reaches driver_chase_share of the
+    strongest other component (a chaser's stakes rise too, but the chase is the behaviour). -#}
+{% macro primary_driver() -%}
+    {%- set others = [] -%}
+    {%- for c in var('risk_components') if c.name != 'loss_chase' -%}
+        {%- set _ = others.append('coalesce(' ~ c.name ~ ', 0)') -%}
+    {%- endfor -%}
+    case
+        when greatest(coalesce(loss_chase, 0), {{ others | join(', ') }}) = 0 then null
+        when coalesce(loss_chase, 0) >= {{ var('driver_chase_share') }} * greatest({{ others | join(', ') }})
+            then 'loss_chase'
+        {%- for c in var('risk_components') if c.name != 'loss_chase' %}
+        when coalesce({{ c.name }}, 0) = greatest({{ others | join(', ') }}) then '{{ c.name }}'
+        {%- endfor %}
+    end
+{%- endmacro %}
+
+{#- money_behaviour (scoring v4): money and RG-tool behaviour, from the per-player statistics
+    of int_player_money and the book's move (rg_risk_scores). Each marker adds evidence
+    points; the component is saturate(points), so one point reads 0.63 and two 0.86. A marker
+    in the baseline window (before the recent one) weighs money_past_weight of a recent one:
+    the literature's strongest predictors are earlier limit changes and reversed withdrawals
+    (Hopfgartner et al. 2023), so the past counts, less. Protective acts (a limit set or
+    lowered, a timeout or a self-exclusion the player starts) add nothing.
+    - re-deposits after a loss beyond what the player's own past (times the book's move)
+      predicts, less one tolerated: money_points_per_deposit_after_loss each;
+    - reversed withdrawals (one tolerated at half a marker), declined deposits (one tolerated);
+    - deposit methods used in the recent window beyond two;
+    - deposit limits raised (removed counts twice), less half a raise;
+    - self-exclusion page views beyond one; each contact with RG support;
+    - deposit frequency: the log ratio of recent deposits to the expected, beyond ln 2, weighed
+      by its evidence (recent deposits / (recent deposits + prior_strength_days)); none for an
+      account with less than a recent window of baseline. Reloads are shown, not scored. -#}
+{% macro money_behaviour() -%}
+    {%- set past = var('money_past_weight') -%}
+    {{ saturate(
+        'greatest(money_recent_deposits_after_loss - expected_deposits_after_loss - 1.0, 0.0) * '
+            ~ var('money_points_per_deposit_after_loss')
+        ~ ' + greatest(money_recent_reversed_withdrawals + ' ~ past ~ ' * money_baseline_reversed_withdrawals - 0.5, 0.0) * 0.4'
+        ~ ' + greatest(money_recent_declined_deposits + ' ~ past ~ ' * money_baseline_declined_deposits - 1.0, 0.0) * 0.33'
+        ~ ' + greatest(money_recent_deposit_methods - 2.0, 0.0) * 0.33'
+        ~ ' + greatest(money_recent_limit_raises + 2.0 * money_recent_limit_removals + ' ~ past
+            ~ ' * (money_baseline_limit_raises + 2.0 * money_baseline_limit_removals) - 0.5, 0.0) * 0.4'
+        ~ ' + greatest(money_recent_self_exclusion_views + ' ~ past ~ ' * money_baseline_self_exclusion_views - 1.0, 0.0) * 0.5'
+        ~ ' + (money_recent_rg_contacts + ' ~ past ~ ' * money_baseline_rg_contacts) * 0.5'
+        ~ ' + case when money_baseline_span * ' ~ var('baseline_window_days') ~ ' >= ' ~ var('recent_window_days') ~ ' then '
+            ~ evidence_weight_days('money_recent_deposits')
+            ~ ' * greatest(ln((money_recent_deposits + 0.5) / (expected_deposits + 0.5)) - ln(2.0), 0.0) / ln(2.0)'
+            ~ ' else 0.0 end'
+    ) }}
 {%- endmacro %}
 
 {#- Category with inclusive cut-offs compared in decimal, so 0.80 is exactly CRITICAL. -#}

@@ -7,7 +7,7 @@
     (player_id, run_id); the raw tables' own constraints and ingest guard bet_id / player_id. -#}
 
 {%- set in_unit = ['composite_risk_score', 'loss_chase', 'bet_escalation', 'market_drift',
-                   'temporal_risk', 'gamalyze', 'risk_probability'] %}
+                   'temporal_risk', 'money_behaviour', 'gamalyze', 'risk_probability'] %}
 
 with
 
@@ -47,9 +47,8 @@ checks as (
     union all
     -- the weights in use must sum to 1 (the CLI validates this too; this guards direct dbt runs)
     select 'weights_sum_to_one',
-        case when abs({{ var('weight_loss_chase') }} + {{ var('weight_bet_escalation') }}
-                      + {{ var('weight_market_drift') }} + {{ var('weight_temporal_risk') }}
-                      + {{ var('weight_gamalyze') }} - 1.0) > 0.000001 then 1 else 0 end
+        case when abs({% for c in var('risk_components') %}{{ var('weight_' ~ c.name) }} + {% endfor %}0.0
+                      - 1.0) > 0.000001 then 1 else 0 end
 
 )
 

@@ -10,8 +10,12 @@
       (each clipped to ln 4: bets per day are small counts, whose median moves in jumps) --
       a holiday weekend, a big final or a weekend when everyone bets more moves this factor,
       not any one player's change; weighed by how many players it rests on, n / (n + k);
+    - the day's cohort factor (scoring v4): the same move among the players of the player's
+      cohort (the sport of most of their baseline bets) beyond the book's, centred on the
+      cohort's typical difference on baseline days and weighed n / (n + k) by the cohort's
+      players that day -- a tournament that lifts one sport's fans lifts their cohort;
     - the day's personal deviation: ln(bets) and mean ln(stake) less the player's baseline
-      level less the day's population factor.
+      level less the day's population and cohort factors.
     A day wholly inside the window is taken from int_player_days (kept between runs); a day
     cut by one of the window's ends (T - window, or T) from its bets inside the window (their
     bets lie within two days of that end). Read by int_players_windowed (levels, persistence,
@@ -202,23 +206,100 @@ baselines as (
 
 ),
 
+-- the player's cohort (scoring v4): the sport of most of their baseline bets (ties: the
+-- first by name), so a college-basketball fan in March is compared with the other fans
+cohorts as (
+
+    select player_id, sport as cohort
+    from (
+        select
+            player_id,
+            sport,
+            row_number() over (partition by player_id order by count(*) desc, sport) as rank_in_player
+        from {{ ref('int_bets_windowed') }}
+        where bet_window = 'baseline'
+        group by player_id, sport
+    ) as counted
+    where rank_in_player = 1
+
+),
+
+-- each day's deviations of the players with a baseline, with their cohort
+deviations as (
+
+    select
+        days.local_day,
+        coalesce(cohorts.cohort, '') as cohort,
+        -- bets per day are small counts (1, 2, 3 ...), whose median moves in jumps (a book
+        -- betting 30 % more reads as +50 % or as nothing): the mean deviation, each player's
+        -- clipped to ln 4 either way so a few extreme players do not carry it
+        least(greatest(days.log_bets - baselines.baseline_log_bets, -ln(4.0)), ln(4.0))
+            as log_bets_move,
+        days.log_mean_stake - baselines.baseline_log_mean_stake as log_stake_move
+
+    from days
+    inner join baselines on baselines.player_id = days.player_id
+    left join cohorts on cohorts.player_id = days.player_id
+    where baselines.baseline_days >= 3
+
+),
+
 -- what the whole book did each day, beyond each player's own level
 raw_population_days as (
 
     select
-        days.local_day,
+        local_day,
         count(*) as players_on_day,
-        -- bets per day are small counts (1, 2, 3 ...), whose median moves in jumps (a book
-        -- betting 30 % more reads as +50 % or as nothing): the mean deviation, each player's
-        -- clipped to ln 4 either way so a few extreme players do not carry it
-        avg(least(greatest(days.log_bets - baselines.baseline_log_bets, -ln(4.0)), ln(4.0)))
-            as day_log_bets_move,
-        median(days.log_mean_stake - baselines.baseline_log_mean_stake) as day_log_stake_move
+        avg(log_bets_move) as day_log_bets_move,
+        median(log_stake_move) as day_log_stake_move
 
-    from days
-    inner join baselines on baselines.player_id = days.player_id
-    where baselines.baseline_days >= 3
-    group by days.local_day
+    from deviations
+    group by local_day
+
+),
+
+-- the same per cohort and day
+raw_cohort_days as (
+
+    select
+        local_day,
+        cohort,
+        count(*) as players_on_day,
+        avg(log_bets_move) as day_log_bets_move,
+        median(log_stake_move) as day_log_stake_move
+
+    from deviations
+    group by local_day, cohort
+
+),
+
+-- a cohort's own move beyond the book's, centred on the cohort's typical baseline-day
+-- difference and weighed by how many of its players bet that day, n / (n + k): a cohort
+-- of a few players reads as the book
+cohort_days as (
+
+    select
+        raw_cohort_days.local_day,
+        raw_cohort_days.cohort,
+        {{ evidence_weight('raw_cohort_days.players_on_day') }}
+            * ((raw_cohort_days.day_log_bets_move - raw_population_days.day_log_bets_move)
+               - typical.bets_difference) as cohort_log_bets_factor,
+        {{ evidence_weight('raw_cohort_days.players_on_day') }}
+            * ((raw_cohort_days.day_log_stake_move - raw_population_days.day_log_stake_move)
+               - typical.stake_difference) as cohort_log_stake_factor
+
+    from raw_cohort_days
+    inner join raw_population_days on raw_population_days.local_day = raw_cohort_days.local_day
+    inner join (
+        select
+            c.cohort,
+            avg(c.day_log_bets_move - p.day_log_bets_move) as bets_difference,
+            avg(c.day_log_stake_move - p.day_log_stake_move) as stake_difference
+        from raw_cohort_days as c
+        inner join raw_population_days as p on p.local_day = c.local_day
+        where c.local_day <= cast({{ recent_from }} as date)
+        group by c.cohort
+    ) as typical on typical.cohort = raw_cohort_days.cohort
 
 ),
 
@@ -270,21 +351,25 @@ final as (
         case when abs(coalesce(population_days.day_log_bets_factor, 0.0)) > {{ var('shock_day_log_factor') }}
                or abs(coalesce(population_days.day_log_stake_factor, 0.0)) > {{ var('shock_day_log_factor') }}
             then 1 else 0 end as is_shock_day,
-        -- the day against the player's own baseline, beyond the book's move that day (null
-        -- without a baseline day)
+        -- the day against the player's own baseline, beyond the move that day of the book
+        -- and of the player's cohort (null without a baseline day)
         days.log_bets - coalesce(population_days.day_log_bets_factor, 0.0)
+            - coalesce(cohort_days.cohort_log_bets_factor, 0.0)
             - baselines.baseline_log_bets as log_bets_deviation,
         days.log_mean_stake - coalesce(population_days.day_log_stake_factor, 0.0)
+            - coalesce(cohort_days.cohort_log_stake_factor, 0.0)
             - baselines.baseline_log_mean_stake as log_stake_deviation,
-        -- the level of staking, with the book's move taken out (the trend reads it): on a
-        -- recent day from its planned bets only (null when every bet that day followed a
-        -- settlement), before it from every bet
-        case when days.is_recent_day = 1 then day_extras.planned_log_stake
-             else days.log_mean_stake end
-            - coalesce(population_days.day_log_stake_factor, 0.0) as adjusted_log_stake,
+        -- the level of staking, with the book's and the cohort's move taken out (the trend
+        -- reads it): on a recent day from its planned bets only (null when every bet that day
+        -- followed a settlement), before it from every bet
         case when days.is_recent_day = 1 then day_extras.planned_log_stake
              else days.log_mean_stake end
             - coalesce(population_days.day_log_stake_factor, 0.0)
+            - coalesce(cohort_days.cohort_log_stake_factor, 0.0) as adjusted_log_stake,
+        case when days.is_recent_day = 1 then day_extras.planned_log_stake
+             else days.log_mean_stake end
+            - coalesce(population_days.day_log_stake_factor, 0.0)
+            - coalesce(cohort_days.cohort_log_stake_factor, 0.0)
             - baselines.baseline_log_mean_stake as planned_log_stake_deviation,
         day_extras.day_net_loss,
         coalesce(day_extras.follows_losing_day, 0) as follows_losing_day,
@@ -294,6 +379,10 @@ final as (
     cross join recent_shocks
     left join baselines on baselines.player_id = days.player_id
     left join population_days on population_days.local_day = days.local_day
+    left join cohorts on cohorts.player_id = days.player_id
+    left join cohort_days
+        on cohort_days.local_day = days.local_day
+       and cohort_days.cohort = coalesce(cohorts.cohort, '')
     left join day_extras
         on day_extras.player_id = days.player_id and day_extras.local_day = days.local_day
 

@@ -77,9 +77,8 @@ final as (
         latest.composite_risk_score,
         latest.risk_probability,
         latest.primary_driver,
-        coalesce(latest.loss_chase, 0) + coalesce(latest.bet_escalation, 0)
-            + coalesce(latest.market_drift, 0) + coalesce(latest.temporal_risk, 0)
-            + coalesce(latest.gamalyze, 0) as evidence_strength,
+        {% for c in var('risk_components') %}{% if not loop.first %} + {% endif %}coalesce(latest.{{ c.name }}, 0){% endfor %}
+            as evidence_strength,
         latest.composite_risk_score - week_ago.composite_risk_score as change_7d,
         streaks.first_reached_at,
         case latest.risk_category

@@ -49,6 +49,33 @@ money as (
 
 ),
 
+-- the population terms of the money statistics, applied after the per-player ones: how much
+-- more often than in their own baseline the book's players with a full baseline deposit,
+-- deposit after a loss and reload in the recent window (a shared event -- a final, a holiday
+-- -- moves everyone's deposits; a player is measured against their own past times that
+-- move), and whether the book holds any money data at all (none: the component is absent)
+money_population as (
+
+    select
+        count(*) as money_players,
+        {%- for column in ['deposits', 'deposits_after_loss', 'reloads'] %}
+        (sum(case when full_baseline then money_recent_{{ column }} else 0 end) + 1.0)
+            / (sum(case when full_baseline then money_baseline_{{ column }} else 0 end)
+               * {{ var('recent_window_days') }} / {{ var('baseline_window_days') }} + 1.0)
+            as {{ column }}_move,
+        coalesce(sum(case when full_baseline then money_baseline_{{ column }} else 0 end)
+                 / nullif(sum(case when full_baseline then 1 else 0 end), 0), 0.0)
+            / {{ var('baseline_window_days') }} as {{ column }}_daily_rate{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from (
+        select money.*, players.account_age_days
+            >= {{ var('recent_window_days') + var('baseline_window_days') }} as full_baseline
+        from money
+        inner join players on players.player_id = money.player_id
+    ) as held
+
+),
+
 features as (
 
     select
@@ -70,10 +97,30 @@ features as (
         money.money_limit_changes_30d,
         money.money_rg_page_visits_30d,
         money.money_session_hours_30d,
+        {%- for name in ['recent', 'baseline'] %}
+        {%- for column in ['deposits', 'deposits_after_loss', 'reloads', 'declined_deposits',
+                           'reversed_withdrawals', 'limit_raises', 'limit_removals',
+                           'self_exclusion_views', 'rg_contacts', 'protective_acts'] %}
+        coalesce(money.money_{{ name }}_{{ column }}, 0) as money_{{ name }}_{{ column }},
+        {%- endfor %}
+        {%- endfor %}
+        coalesce(money.money_recent_deposit_methods, 0) as money_recent_deposit_methods,
+        money_population.money_players > 0 as has_money_data,
+        -- the share of the baseline window the account existed (0 for an account younger than
+        -- the recent window): a new account's past is not a baseline of zero deposits
+        least(greatest(cast(players.account_age_days as double) - {{ var('recent_window_days') }}, 0.0),
+              {{ var('baseline_window_days') }}) / {{ var('baseline_window_days') }} as money_baseline_span,
+        money_population.deposits_move as money_deposits_move,
+        money_population.deposits_after_loss_move as money_deposits_after_loss_move,
+        money_population.reloads_move as money_reloads_move,
+        money_population.deposits_daily_rate as money_deposits_daily_rate,
+        money_population.deposits_after_loss_daily_rate as money_deposits_after_loss_daily_rate,
+        money_population.reloads_daily_rate as money_reloads_daily_rate,
         assessed.assessment_id as gamalyze_assessment_id,
         assessed.assessed_at as gamalyze_assessed_at,
         assessed.risk_score as gamalyze_risk_score,
         players.baseline_bets >= {{ var('min_baseline_bets') }} as has_baseline,
+        players.account_age_days <= 2 * {{ var('recent_window_days') }} as is_new_account,
         -- the reference rate of the chase behaviour: the player's own after-win rate, shrunk
         -- toward the player's rate after any settlement (itself shrunk toward the
         -- population's after-win rate), so a player who re-bets the same way after wins and
@@ -99,6 +146,7 @@ features as (
 
     from players
     cross join population
+    cross join money_population
     left join chases on chases.player_id = players.player_id
     left join assessed on assessed.player_id = players.player_id
     left join money on money.player_id = players.player_id
@@ -156,6 +204,15 @@ signals as (
             {{ share_rise('recent_personal_new_sport_bets', 'recent_bets',
                           'population_new_sport_share') }}
         else 0.0 end as new_sport_rise,
+        -- money: what the player's own baseline predicts for the recent window, for the
+        -- frequency markers: the baseline's daily rate shrunk toward the population's with a
+        -- prior worth recent_window_days days (a new account's expectation is the
+        -- population's), over the recent window, times the book's move
+        {%- for column in ['deposits', 'deposits_after_loss', 'reloads'] %}
+        (money_baseline_{{ column }} + {{ var('recent_window_days') }} * money_{{ column }}_daily_rate)
+            / (money_baseline_span * {{ var('baseline_window_days') }} + {{ var('recent_window_days') }})
+            * {{ var('recent_window_days') }} * money_{{ column }}_move as expected_{{ column }},
+        {%- endfor %}
     from features
 
 ),
@@ -179,10 +236,13 @@ components as (
                         ~ ' + greatest(longshot_rise, 0.0) + greatest(new_sport_rise, 0.0)) / '
                         ~ var('drift_scale')) }}
         end as market_drift,
-        case when has_baseline then
+        -- the night share is absolute enough to read from the first days: a new account's
+        -- expected share is the population's (its own baseline is empty, not zero)
+        case when has_baseline or is_new_account then
             {{ saturate('late_night_rise / ' ~ var('late_night_scale')) }}
         end as temporal_risk,
-        gamalyze_risk_score / 100.0 as gamalyze
+        gamalyze_risk_score / 100.0 as gamalyze,
+        case when has_money_data then {{ money_behaviour() }} end as money_behaviour
 
     from signals
 
@@ -192,10 +252,7 @@ scored as (
 
     select
         components.*,
-        round({{ composite('loss_chase', 'bet_escalation', 'market_drift', 'temporal_risk', 'gamalyze',
-                           var('weight_loss_chase'), var('weight_bet_escalation'),
-                           var('weight_market_drift'), var('weight_temporal_risk'),
-                           var('weight_gamalyze')) }}, 6) as composite_risk_score
+        round({{ composite() }}, 6) as composite_risk_score
 
     from components
 
@@ -261,30 +318,19 @@ final as (
         -- the strongest component names the driver, except that chasing explains the rise in
         -- stakes that comes with it: loss_chase is named when it reaches driver_chase_share of
         -- the strongest (a chaser's stakes rise too, but the chase is the behaviour)
-        case greatest(coalesce(loss_chase, 0), coalesce(bet_escalation, 0),
-                      coalesce(market_drift, 0), coalesce(temporal_risk, 0), coalesce(gamalyze, 0))
-            when 0 then null
-            when coalesce(loss_chase, 0) then 'loss_chase'
-            when case when coalesce(loss_chase, 0) >= {{ var('driver_chase_share') }}
-                          * greatest(coalesce(bet_escalation, 0), coalesce(market_drift, 0),
-                                     coalesce(temporal_risk, 0), coalesce(gamalyze, 0))
-                      then greatest(coalesce(bet_escalation, 0), coalesce(market_drift, 0),
-                                    coalesce(temporal_risk, 0), coalesce(gamalyze, 0)) end
-                then 'loss_chase'
-            when coalesce(bet_escalation, 0) then 'bet_escalation'
-            when coalesce(market_drift, 0) then 'market_drift'
-            when coalesce(temporal_risk, 0) then 'temporal_risk'
-            else 'gamalyze' end as primary_driver,
+        {{ primary_driver() }} as primary_driver,
         round(loss_chase, 6) as loss_chase,
         round(bet_escalation, 6) as bet_escalation,
         round(market_drift, 6) as market_drift,
         round(temporal_risk, 6) as temporal_risk,
         round(gamalyze, 6) as gamalyze,
+        round(money_behaviour, 6) as money_behaviour,
         loss_chase is not null as has_loss_chase,
         bet_escalation is not null as has_bet_escalation,
         market_drift is not null as has_market_drift,
         temporal_risk is not null as has_temporal_risk,
         gamalyze is not null as has_gamalyze,
+        money_behaviour is not null as has_money_behaviour,
         recent_bets + baseline_bets < {{ var('min_bets') }} as is_low_confidence,
         -- evidence --------------------------------------------------------------------------
         last_bet_at,
@@ -373,6 +419,21 @@ final as (
         cast(coalesce(money_limit_changes_30d, 0) as bigint) as money_limit_changes_30d,
         cast(coalesce(money_rg_page_visits_30d, 0) as bigint) as money_rg_page_visits_30d,
         round(cast(coalesce(money_session_hours_30d, 0) as double), 2) as money_session_hours_30d,
+        -- added in scoring version 4: the money and RG-tool statistics behind money_behaviour
+        -- (recent window vs the baseline window before it) and what the player's own past,
+        -- times the book's move, predicts for the recent window
+        {%- for name in ['recent', 'baseline'] %}
+        {%- for column in ['deposits', 'deposits_after_loss', 'reloads', 'declined_deposits',
+                           'reversed_withdrawals', 'limit_raises', 'limit_removals',
+                           'self_exclusion_views', 'rg_contacts', 'protective_acts'] %}
+        cast(money_{{ name }}_{{ column }} as bigint) as money_{{ name }}_{{ column }},
+        {%- endfor %}
+        {%- endfor %}
+        cast(money_recent_deposit_methods as bigint) as money_recent_deposit_methods,
+        round(expected_deposits, 3) as money_expected_deposits,
+        round(expected_deposits_after_loss, 3) as money_expected_deposits_after_loss,
+        round(expected_reloads, 3) as money_expected_reloads,
+        is_new_account,
         {% if profile is not none -%}
         '{{ profile["version"] }}' as profile_version,
         cast({{ profile["horizon_days"] }} as bigint) as probability_horizon_days
