@@ -37,6 +37,7 @@ def test_analyze_json_validates_against_published_schema(
         "bet_escalation",
         "market_drift",
         "temporal_risk",
+        "money_behaviour",
         "gamalyze",
     }
     assert set(data["components_present"]) <= set(data["component_scores"])

@@ -27,7 +27,8 @@ def _warehouse(settings: Settings) -> None:
         wh.execute(
             "create table {analytics}.rg_risk_scores (run_id varchar, player_id varchar, "
             "composite_risk_score double, risk_category varchar, loss_chase double, "
-            "bet_escalation double, market_drift double, temporal_risk double, gamalyze double)"
+            "bet_escalation double, market_drift double, temporal_risk double, "
+            "money_behaviour double, gamalyze double)"
         )
         runs = [("r1-old", T1, "replay"), ("r1", T1, "replay"), ("r2", T2, "live"),
                 ("r3", T3, "live"), ("r-failed", T2, "live")]  # fmt: skip
@@ -46,7 +47,7 @@ def _warehouse(settings: Settings) -> None:
             for pid, (score, cat) in scores.items():
                 value = 0.0 if run_id == "r1-old" else score
                 wh.execute(
-                    "insert into {analytics}.rg_risk_scores values (?, ?, ?, ?, ?, null, 0, 0, null)",
+                    "insert into {analytics}.rg_risk_scores values (?, ?, ?, ?, ?, null, 0, 0, null, null)",
                     [run_id, pid, value, cat, score],
                 )
         outcomes = [

@@ -47,7 +47,8 @@ def test_backtest_reads_the_replay_and_replays_are_never_latest(runner, replayed
     assert (report["runs"], report["runs_unobserved"]) == (1, 1)
     assert report["positives"] >= 10 and 0.5 < report["auc"] <= 1.0
     assert set(report["components"]) == {
-        "loss_chase", "bet_escalation", "market_drift", "temporal_risk", "gamalyze"
+        "loss_chase", "bet_escalation", "market_drift", "temporal_risk", "money_behaviour",
+        "gamalyze",
     }  # fmt: skip
     runs = json.loads(invoke(runner, "--db", _db(replayed), "runs", "--format", "json").stdout)
     assert sorted(r["kind"] for r in runs) == ["live", "replay"]

@@ -14,13 +14,13 @@ from dk_sentinel.synthetic.generator import generate
 from dk_sentinel.warehouse import connect
 from dk_sentinel.warehouse.schema import bootstrap
 
-COLUMNS = "player_id, composite_risk_score, risk_category, loss_chase, bet_escalation, market_drift, temporal_risk, gamalyze, chased_losses, stake_ratio, expected_chase_rate, expected_late_night_share, recent_personal_new_sport_bets, recent_evidence_weight, recent_log_bets_deviation, recent_log_stake_deviation, recent_level_days, stake_trend_rise, stake_trend_standard_error, intensity_rise, chase_rise, session_chase_rise, losing_days_followed, other_days_followed"
+COLUMNS = "player_id, composite_risk_score, risk_category, loss_chase, bet_escalation, market_drift, temporal_risk, money_behaviour, gamalyze, money_recent_deposits_after_loss, money_expected_deposits, money_recent_reversed_withdrawals, money_recent_limit_raises, money_recent_protective_acts, is_new_account, chased_losses, stake_ratio, expected_chase_rate, expected_late_night_share, recent_personal_new_sport_bets, recent_evidence_weight, recent_log_bets_deviation, recent_log_stake_deviation, recent_level_days, stake_trend_rise, stake_trend_standard_error, intensity_rise, chase_rise, session_chase_rise, losing_days_followed, other_days_followed"
 
 
 def load_and_score(settings: Settings, files: dict[str, str], as_of) -> list[tuple]:
     with connect(settings) as wh:
         bootstrap(wh)
-        for kind in ("bets", "assessments"):
+        for kind in ("bets", "assessments", "payments", "account_events"):
             ingest(wh, kind, [files[kind]])  # type: ignore[arg-type]
     run = score_batch(settings, as_of=as_of)
     assert run.status == "success", run.error
