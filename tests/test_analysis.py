@@ -338,6 +338,17 @@ def test_intervene_snapshot_supersede_idempotency_cancel(
             )
         ]
         assert sorted(events) == ["cancelled", "created", "created", "superseded"]
+        outbox = {
+            r["idempotency_key"]: r
+            for r in (json.loads(row[0]) for row in wh.query("select payload from {ops}.outbox"))
+        }
+    # the platform hears that the replaced timeout ended, and what replaced it (issue #36)
+    old_id, new_id = created["intervention_id"], replacement["intervention_id"]
+    assert set(outbox) == {old_id, f"{old_id}:superseded", new_id, f"{new_id}:cancel"}
+    ended = outbox[f"{old_id}:superseded"]
+    assert ended["event"] == "intervention.superseded" and ended["superseded_by"] == new_id
+    assert ended["cancelled_at"] is not None
+    assert outbox[new_id]["supersedes"] == [old_id] and outbox[old_id]["supersedes"] == []
 
 
 def test_nudge_stores_a_tone_checked_message(runner, scored: Settings, top_player: str) -> None:

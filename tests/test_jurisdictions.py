@@ -45,7 +45,7 @@ def _planted(folder: Path) -> tuple[Path, Path]:
     deposit("PLR_9001_NJ", AS_OF - 20 * hours, "6000.00")  # 10,500.01 in 24 h: fires
     deposit("PLR_9001_NJ", AS_OF - 2 * hours, "4500.01")
     deposit("PLR_9002_NJ", AS_OF - 20 * hours, "9999.99")  # 9,999.99: a near miss
-    deposit("PLR_9002_NJ", AS_OF - 30 * hours, "5000.00")  # outside the 24 h
+    deposit("PLR_9002_NJ", AS_OF - 45 * hours, "5000.00")  # 25 h before: no 24 h holds both
     for day in range(2, 14):  # 12 x 8,500 = 102,000 in 90 days, never 10,000 in a day
         deposit("PLR_9007_NJ", AS_OF - timedelta(days=day), "8500.00")
     for day in (1, 3, 6):  # three limit increases within 7 days
@@ -61,7 +61,9 @@ def _planted(folder: Path) -> tuple[Path, Path]:
     for day in (2, 9):  # ... and twice, then completed: not "repeating"
         event("PLR_9009_NJ", AS_OF - timedelta(days=day), "self_exclusion_page_viewed")
     event("PLR_9009_NJ", AS_OF - timedelta(days=1), "self_exclusion_started")
-    for player, recent_hours in (("PLR_9010_NJ", 3.0), ("PLR_9011_NJ", 2.98)):
+    players = [("PLR_9010_NJ", 3.0), ("PLR_9011_NJ", 2.98)]
+    players += [(f"PLR_95{k:02d}_NJ", 2.0) for k in range(10)]  # the book: time as before
+    for player, recent_hours in players:
         for k in range(5):  # 10 h in the 30 days before, then 15 h (+50 %) or 14.9 h (+49 %)
             before = AS_OF - timedelta(days=35 + 4 * k)
             event(player, before, "session_started")
@@ -193,7 +195,9 @@ def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
     assert (case.player_id, case.jurisdiction, case.pack, case.state) == (
         "PLR_9001_NJ", "NJ", "nj", "open"
     )  # fmt: skip
-    assert case.due_at == moment + timedelta(hours=72)
+    # the regulatory clock runs from when the deposits crossed the threshold (issue #36)
+    assert case.triggered_at == AS_OF - timedelta(hours=3)
+    assert case.due_at == AS_OF - timedelta(hours=3) + timedelta(hours=72)
     # the next hourly run still sees the deposit: the same case, its signal moved on
     assert app.run_scoring(as_of=AS_OF + timedelta(hours=1)).status == "success"
     (again,) = [c for c in app.cases() if c.player_id == "PLR_9001_NJ"]
@@ -214,8 +218,10 @@ def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
         (watch,) = wh.query("select payload from {ops}.outbox where player_id = ?", [risky])
         wh.execute("delete from {ops}.outbox")
     assert '"no_marketing": true' in watch[0]
-    for attempt in range(3):
-        after = app.contact_case(case.case_id, "no_answer", f"call {attempt + 1}", "ana01")
+    for attempt in range(3):  # NJ's phases: attempts a day apart; the last one confirmed
+        day = Sentinel(backend, clock=lambda attempt=attempt: moment + timedelta(days=attempt))
+        after = day.contact_case(case.case_id, "no_answer", f"call {attempt + 1}", "ana01",
+                                 confirm_suspension=attempt == 2)  # fmt: skip
     assert after.state == "suspended" and after.failed_contacts == 3
     # the regulator's view: triggers, cases, contacts, suspensions, time to first action
     (nj,) = [j for j in app.compliance_report().jurisdictions if j.jurisdiction == "NJ"]

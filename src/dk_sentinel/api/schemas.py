@@ -80,6 +80,18 @@ class ContactBody(Document):
 
     result: ContactResult = Field(examples=["no_answer"])
     note: str = Field(default="", max_length=500, examples=["Voicemail left"])
+    confirm_suspension: bool = Field(
+        default=False,
+        description="Confirms an attempt that suspends the account (the pack's last failed "
+        "contact); without it such an attempt is refused with 409 and nothing is recorded",
+    )
+
+
+class CorrectionBody(Document):
+    """A contact attempt withdrawn as a mistake."""
+
+    event_id: str = Field(min_length=1, max_length=64, examples=["00000001733590000000-a1b2c3"])
+    reason: Reason = Field(examples=["Logged on the wrong case"])
 
 
 class CloseBody(Document):

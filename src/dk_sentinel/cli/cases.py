@@ -1,4 +1,4 @@
-"""`sentinel cases`: the regulatory cases (list, show, log a contact, close)."""
+"""`sentinel cases`: the regulatory cases (list, show, log or correct a contact, close)."""
 
 from __future__ import annotations
 
@@ -105,11 +105,37 @@ def cases_contact(
     result: Annotated[ContactResultOpt, typer.Option("--result", help="What the attempt got.")],
     note: Annotated[str, typer.Option("--note", help="What was said or tried.")] = "",
     analyst: AnalystOpt = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            help="Confirm an attempt that suspends the account (the pack's "
+            "last failed contact); without it such an attempt is refused, unrecorded.",
+        ),
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Log a contact attempt (failed ones may suspend the account, per the pack)."""
-    case = state(ctx).app.contact_case(case_id, result.value, note, analyst)
+    case = state(ctx).app.contact_case(case_id, result.value, note, analyst,
+                                       confirm_suspension=yes)  # fmt: skip
     emit(case, fmt, render_case)
+
+
+@cases_app.command("correct")
+def cases_correct(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case id (CASE-...).")],
+    event_id: Annotated[
+        str, typer.Option("--event", help="The contact attempt's event id (`sentinel cases show`).")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it was a mistake (at least 10 characters).")
+    ],
+    analyst: AnalystOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Withdraw a contact attempt logged by mistake (audited; it stops counting)."""
+    emit(state(ctx).app.correct_contact(case_id, event_id, reason, analyst), fmt, render_case)
 
 
 @cases_app.command("close")

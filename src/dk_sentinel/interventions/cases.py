@@ -38,9 +38,13 @@ _HAS_TRIGGER = "position(',' || ? || ',' in ',' || triggers || ',') > 0"
 PLAYERS_WITH_OPEN_TRIGGER = (
     f"(select player_id from {{ops}}.cases where state <> 'closed' and {_HAS_TRIGGER})"
 )
-#: The players on the list (a case not closed): no marketing may reach them. One relation,
-#: joined by the scores export and read by the platform payload.
-FLAGGED_PLAYERS = "(select distinct player_id from {ops}.cases where state <> 'closed')"
+#: The players on the list (a case not closed that locks them: every case but one opened by
+#: information-only triggers): no marketing may reach them. One relation, joined by the scores
+#: export and read by the platform payload.
+FLAGGED_PLAYERS = (
+    "(select distinct player_id from {ops}.cases where state <> 'closed' "
+    "and coalesce(locks_player, true))"
+)
 
 
 def is_flagged(wh: Warehouse, player_id: str) -> bool:
@@ -77,6 +81,16 @@ class Case(Document):
     failed_contacts: int = 0
     closed_at: datetime | None = None
     close_reason: str | None = None
+    triggered_at: datetime | None = Field(
+        default=None,
+        description="When the earliest trigger that opened the case crossed its threshold "
+        "(the regulatory clock runs from here; null for a case opened by risk alone)",
+    )
+    locks_player: bool = Field(
+        default=True,
+        description="The case keeps the player on the list (no marketing; closes only after "
+        "the pack's clear_days); false when only information-only triggers opened it",
+    )
     is_overdue: bool = False
     events: list[CaseEvent] = Field(default_factory=list)
 
@@ -85,6 +99,7 @@ class PackPolicy(Document):
     """What a pack says about contact and leaving the list."""
 
     suspend_after_failed_contacts: int | None = None
+    min_hours_between_failed_contacts: float = 0.0
     clear_days: int = 180
 
 
@@ -113,16 +128,7 @@ def open_or_update(
         sla_hours: The review deadline by category, for players flagged by risk alone.
         now: The time recorded.
     """
-    signals: dict[str, dict[str, Any]] = {}
-    for row in wh.query_dicts(
-        "select player_id, state, pack, code, deadline_hours from {analytics}.rg_fired_triggers "
-        "where run_id = ?",
-        [run_id],
-    ):
-        s = signals.setdefault(row["player_id"], {"state": row["state"], "pack": row["pack"],
-                                                  "codes": set(), "hours": []})  # fmt: skip
-        s["codes"].add(row["code"])
-        s["hours"].append(float(row["deadline_hours"]))
+    signals, firings, current = _trigger_signals(wh, run_id, now)
     # only the players a case is about (HIGH+, or a fired trigger), not the whole run
     scores = {
         r["player_id"]: r
@@ -137,11 +143,12 @@ def open_or_update(
     for player, score in scores.items():
         category = score["risk_category"]
         if category in ("CRITICAL", "HIGH"):
-            s = signals.setdefault(player, {"state": player[-2:], "pack": "", "codes": set(),
-                                            "hours": []})  # fmt: skip
+            s = signals.setdefault(player, _signal(player[-2:], ""))
             s["codes"].add(f"RISK-{category}")
-            s["hours"].append(float(sla_hours[category]))
-    if not signals:
+            s["due"].append(now + timedelta(hours=float(sla_hours[category])))
+            s["locks"] = True
+            current.add(player)
+    if not signals and not current:
         return 0
     # The signals go to the warehouse in one bulk load, before the guarded transaction (a
     # temporary table is DDL, which commits on Snowflake); each carries the ids of the case
@@ -151,6 +158,7 @@ def open_or_update(
 
     players = sorted(signals)
     scored = [scores.get(p, {}) for p in players]
+    case_ids = {p: f"CASE-{uuid.uuid4().hex[:10].upper()}" for p in players}
     wh.stage(
         "stage_case_signals",
         pa.table({
@@ -158,15 +166,21 @@ def open_or_update(
             "jurisdiction": [signals[p]["state"] for p in players],
             "pack": [signals[p]["pack"] for p in players],
             "triggers": [",".join(sorted(signals[p]["codes"])) for p in players],
-            "due_at": pa.array([now + timedelta(hours=min(signals[p]["hours"])) for p in players],
-                               pa.timestamp("us")),
+            "due_at": pa.array([min(signals[p]["due"]) for p in players], pa.timestamp("us")),
             "composite_at_open": pa.array([s.get("composite_risk_score") for s in scored],
                                           pa.float64()),
             "category_at_open": pa.array([s.get("risk_category") for s in scored], pa.string()),
-            "case_id": [f"CASE-{uuid.uuid4().hex[:10].upper()}" for _ in players],
+            "case_id": [case_ids[p] for p in players],
             "event_id": [_event_id() for _ in players],
+            "triggered_at": pa.array([signals[p]["crossed"] for p in players],
+                                     pa.timestamp("us")),
+            "locks_player": pa.array([signals[p]["locks"] for p in players], pa.bool_()),
         }),
     )  # fmt: skip
+    wh.stage(
+        "stage_case_continuing",
+        pa.table({"player_id": pa.array(sorted(current | set(signals)), pa.string())}),
+    )
     not_open = (
         "not exists (select 1 from {ops}.cases c where c.player_id = s.player_id "
         f"and c.state in {_OPEN_IN})"
@@ -178,7 +192,8 @@ def open_or_update(
         open_cases = {
             r["player_id"]: r
             for r in wh.query_dicts(
-                f"select case_id, player_id, triggers from {{ops}}.cases where state in {_OPEN_IN}"
+                "select case_id, player_id, triggers, coalesce(locks_player, true) as "
+                f"locks_player from {{ops}}.cases where state in {_OPEN_IN}"
             )
         }
         opened = sum(1 for p in players if p not in open_cases)
@@ -191,17 +206,26 @@ def open_or_update(
         wh.execute(
             "insert into {ops}.cases (case_id, player_id, jurisdiction, pack, state, triggers, "
             "opened_at, due_at, last_signal_at, composite_at_open, category_at_open, "
-            "failed_contacts, closed_at, close_reason) "
+            "failed_contacts, closed_at, close_reason, triggered_at, locks_player) "
             "select case_id, player_id, jurisdiction, pack, 'open', triggers, ?, due_at, ?, "
-            f"composite_at_open, category_at_open, 0, null, null from stage_case_signals s "
-            f"where {not_open}",
+            "composite_at_open, category_at_open, 0, null, null, triggered_at, locks_player "
+            f"from stage_case_signals s where {not_open}",
             [now, as_of],
         )
+        # a signal still in force (a trigger whose window still holds, HIGH+ now) keeps an
+        # open case from clearing
         wh.execute(
             f"update {{ops}}.cases set last_signal_at = ? where state in {_OPEN_IN} "
-            "and player_id in (select player_id from stage_case_signals)",
+            "and player_id in (select player_id from stage_case_continuing)",
             [as_of],
         )
+        # each crossing recorded once: a rescore or a reloaded file opens nothing twice
+        wh.insert_rows("{ops}.trigger_firings", [[*f, run_id, now] for f in firings])
+        wh.insert_rows("{ops}.case_events", [
+            [_event_id(), open_cases[p]["case_id"] if p in open_cases else case_ids[p], p,
+             "trigger", now, None, detail]
+            for p, detail in _firing_details(firings, signals, now)
+        ])  # fmt: skip
         # new codes on an open case (hundreds a run at 100k players): set-based, a few
         # statements, not two a case (round trips on Snowflake, with the guard held)
         triggers, events = [], []
@@ -209,21 +233,99 @@ def open_or_update(
             known = set(filter(None, case["triggers"].split(",")))
             new = sorted(signals[player]["codes"] - known) if player in signals else []
             if new:
-                triggers.append([case["case_id"], ",".join(sorted(known | set(new)))])
+                locks = bool(case.get("locks_player", True)) or signals[player]["locks"]
+                triggers.append([case["case_id"], ",".join(sorted(known | set(new))), locks])
                 events.append([_event_id(), case["case_id"], player, "signal", now, None,
                                ",".join(new)])  # fmt: skip
         for start in range(0, len(triggers), 500):
             chunk = triggers[start : start + 500]
             wh.execute(
-                "update {ops}.cases c set triggers = v.triggers from (values "
-                + ", ".join("(?, ?)" for _ in chunk)
-                + ") as v (case_id, triggers) where c.case_id = v.case_id",
-                [value for pair in chunk for value in pair],
+                "update {ops}.cases c set triggers = v.triggers, locks_player = v.locks from "
+                "(values "
+                + ", ".join("(?, ?, ?)" for _ in chunk)
+                + ") as v (case_id, triggers, locks) where c.case_id = v.case_id",
+                [value for row in chunk for value in row],
             )
         wh.insert_rows("{ops}.case_events", events)
         return opened + len(events)
 
     return guarded(wh, "cases", now, write)
+
+
+def _signal(state: str, pack: str) -> dict[str, Any]:
+    return {"state": state, "pack": pack, "codes": set(), "due": [], "crossed": None,
+            "locks": False}  # fmt: skip
+
+
+#: One new trigger crossing: player, code, crossed_at, value (a row of ops.trigger_firings).
+_Firing = tuple[str, str, datetime, float]
+
+
+def _trigger_signals(
+    wh: Warehouse, run_id: str, now: datetime
+) -> tuple[dict[str, dict[str, Any]], list[_Firing], set[str]]:
+    """The run's fired triggers, split into new crossings and signals still in force.
+
+    A crossing is new unless the same (player, trigger) was recorded crossing within one
+    window before it: a later crossing is a new episode, an earlier one found late is not.
+    Only new crossings open a case or add a code (so closing an information-only case is not
+    undone by the next run); a trigger whose window still holds keeps an open case from
+    clearing. A new crossing's case is due by its deadline from when it crossed.
+
+    Returns:
+        Player -> the signal that may open or extend a case, the crossings to record, and the
+        players with a signal still in force.
+    """
+    fired = wh.query_dicts(
+        "select f.player_id, f.state, f.pack, f.code, f.deadline_hours, f.crossed_at, "
+        "f.window_days, f.is_current, f.locks_case, f.value, f.evidence_count, "
+        "f.population_rise_pct, (select max(k.crossed_at) from {ops}.trigger_firings k "
+        "where k.player_id = f.player_id and k.code = f.code) as last_recorded_at "
+        "from {analytics}.rg_fired_triggers f where f.run_id = ?",
+        [run_id],
+    )
+    signals: dict[str, dict[str, Any]] = {}
+    firings: list[_Firing] = []
+    current: set[str] = set()
+    for row in fired:
+        player, crossed = row["player_id"], row["crossed_at"]
+        last = row["last_recorded_at"]
+        if row["is_current"]:
+            current.add(player)
+        if last is not None and crossed < last + timedelta(days=int(row["window_days"])):
+            continue
+        firings.append((player, row["code"], crossed, float(row["value"])))
+        s = signals.setdefault(player, _signal(row["state"], row["pack"]))
+        s["codes"].add(row["code"])
+        s["due"].append(crossed + timedelta(hours=float(row["deadline_hours"])))
+        s["crossed"] = crossed if s["crossed"] is None else min(s["crossed"], crossed)
+        s["locks"] = s["locks"] or bool(row["locks_case"])
+        s.setdefault("evidence", {})[row["code"]] = row
+    return signals, firings, current
+
+
+def _firing_details(
+    firings: list[_Firing], signals: dict[str, dict[str, Any]], now: datetime
+) -> list[tuple[str, str]]:
+    """An audit line per new crossing.
+
+    When it crossed, how late it was found, the evidence and, for a rule read against the
+    book, the book's change over the same period.
+    """
+    out = []
+    for player, code, crossed, value in firings:
+        row = signals[player]["evidence"][code]
+        detail = {
+            "code": code,
+            "crossed_at": f"{crossed:%Y-%m-%dT%H:%M:%S}Z",
+            "found_hours_later": round((now - crossed).total_seconds() / 3600.0, 1),
+            "value": round(value, 2),
+            "evidence_count": row["evidence_count"],
+        }
+        if row["population_rise_pct"] is not None:
+            detail["population_rise_pct"] = round(float(row["population_rise_pct"]), 1)
+        out.append((player, json.dumps(detail)))
+    return out
 
 
 def _case(row: dict[str, Any], now: datetime, events: list[CaseEvent] | None = None) -> Case:
@@ -297,6 +399,26 @@ def get_case(wh: Warehouse, case_id: str, now: datetime) -> Case:
     return _case(rows[0], now, events)
 
 
+def _failed_contacts(case: Case) -> list[CaseEvent]:
+    """The failed contact attempts that count toward suspension, oldest first.
+
+    A failed attempt counts when the pack's spacing has passed since the last one that
+    counted (recorded in the event), and no correction has withdrawn it.
+    """
+    corrected = {
+        json.loads(e.detail or "{}").get("event_id")
+        for e in case.events
+        if e.event_type == "contact_corrected"
+    }
+    counted = []
+    for e in case.events:
+        detail = json.loads(e.detail or "{}") if e.event_type == "contact" else {}
+        if (detail.get("result") == "no_answer" and detail.get("counted", True)
+                and e.event_id not in corrected):  # fmt: skip
+            counted.append(e)
+    return counted
+
+
 def log_contact(
     wh: Warehouse,
     case_id: str,
@@ -305,12 +427,21 @@ def log_contact(
     analyst_id: str | None,
     policy: PackPolicy,
     now: datetime,
+    *,
+    confirm_suspension: bool = False,
 ) -> Case:
     """Record a contact attempt; enough failed ones suspend the account (an outbox item).
 
+    A failed attempt counts toward suspension only when the pack's
+    ``min_hours_between_failed_contacts`` have passed since the last one that counted (NJ's
+    phases are days apart, not seconds); it is recorded either way. The attempt that would
+    suspend the account must be confirmed (``confirm_suspension``): nothing is written until
+    it is.
+
     Raises:
         NotFoundError: No such case.
-        ConflictError: The case is closed.
+        ConflictError: The case is closed, or the attempt would suspend the account and is
+            not confirmed.
         UsageError: The analyst id is missing or the note is too long or unprintable.
     """
     signed = validated(ContactNote, {"analyst_id": analyst_id, "note": note})
@@ -320,21 +451,74 @@ def log_contact(
         case = get_case(wh, case_id, now)
         if case.state == "closed":
             raise ConflictError(f"case {case_id} is closed")
-        failed = case.failed_contacts + (1 if result == "no_answer" else 0)
+        earlier = _failed_contacts(case)
+        spacing = timedelta(hours=policy.min_hours_between_failed_contacts)
+        counts = result == "no_answer" and (not earlier or now - earlier[-1].occurred_at >= spacing)
+        failed = len(earlier) + (1 if counts else 0)
         limit = policy.suspend_after_failed_contacts
-        suspend = limit is not None and failed >= limit and case.state != "suspended"
+        suspend = counts and limit is not None and failed >= limit and case.state != "suspended"
+        if suspend and not confirm_suspension:
+            raise ConflictError(
+                f"this attempt would be failed contact {failed} of {limit} and suspend the "
+                f"account of {case.player_id}: confirm it",
+                "Repeat with --yes (API: confirm_suspension true) once you are sure; nothing "
+                "was recorded.",
+            )
         state = "suspended" if suspend or case.state == "suspended" else "in_contact"
         wh.execute(
             "update {ops}.cases set state = ?, failed_contacts = ? where case_id = ?",
             [state, failed, case_id],
         )
-        _event(wh, case_id, case.player_id, "contact", now, analyst,
-               json.dumps({"result": result, "note": note}))  # fmt: skip
+        detail: dict[str, str | bool] = {"result": result, "note": note}
+        if result == "no_answer":
+            detail["counted"] = counts
+        _event(wh, case_id, case.player_id, "contact", now, analyst, json.dumps(detail))
         if suspend:
             enqueue_suspension(wh, case_id, case.player_id, f"{failed} failed contact attempts",
                                now)  # fmt: skip
             _event(wh, case_id, case.player_id, "suspension_requested", now, analyst,
                    f"{failed} failed contact attempts")  # fmt: skip
+
+    guarded(wh, "cases", now, write)
+    return get_case(wh, case_id, now)
+
+
+def correct_contact(
+    wh: Warehouse, case_id: str, event_id: str, reason: str, analyst_id: str | None,
+    now: datetime,
+) -> Case:  # fmt: skip
+    """Withdraw a contact attempt logged by mistake: an audited event with the reason.
+
+    The attempt stays in the audit trail; it no longer counts toward suspension. A suspension
+    already requested is not undone here (the platform may have acted on it).
+
+    Raises:
+        NotFoundError: No such case, or no such contact attempt on it.
+        ConflictError: The attempt was already corrected.
+        UsageError: The reason or the analyst id breaks the rules.
+    """
+    action = validated(AnalystAction, {"analyst_id": analyst_id, "reason": reason})
+
+    def write() -> None:
+        case = get_case(wh, case_id, now)
+        contact = next((e for e in case.events if e.event_id == event_id
+                        and e.event_type == "contact"), None)  # fmt: skip
+        if contact is None:
+            raise NotFoundError(
+                f"case {case_id} has no contact attempt {event_id}",
+                f"Its events are listed by `sentinel cases show {case_id}`.",
+            )
+        if any(e.event_type == "contact_corrected"
+               and json.loads(e.detail or "{}").get("event_id") == event_id
+               for e in case.events):  # fmt: skip
+            raise ConflictError(f"contact attempt {event_id} was already corrected")
+        _event(wh, case_id, case.player_id, "contact_corrected", now, str(action.analyst_id),
+               json.dumps({"event_id": event_id, "reason": action.reason}))  # fmt: skip
+        remaining = _failed_contacts(get_case(wh, case_id, now))
+        wh.execute(
+            "update {ops}.cases set failed_contacts = ? where case_id = ?",
+            [len(remaining), case_id],
+        )
 
     guarded(wh, "cases", now, write)
     return get_case(wh, case_id, now)
@@ -350,6 +534,9 @@ def close_case(
 ) -> Case:
     """Close a case once the player has been clear for the pack's ``clear_days``.
 
+    A case opened only by information-only triggers (``locks_player`` false) closes at once,
+    with the reason.
+
     Raises:
         NotFoundError: No such case.
         ConflictError: Already closed, or not yet clear long enough (says until when).
@@ -363,7 +550,7 @@ def close_case(
         if case.state == "closed":
             raise ConflictError(f"case {case_id} is already closed")
         clear_from = case.last_signal_at + timedelta(days=policy.clear_days)
-        if now < clear_from:
+        if case.locks_player and now < clear_from:
             raise ConflictError(
                 f"case {case_id} cannot close before {clear_from:%Y-%m-%d %H:%M} UTC: the "
                 f"player must be clear for {policy.clear_days} days "

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from dk_sentinel.models import Document, Intervention, rfc3339
 from dk_sentinel.warehouse import Warehouse
 
-OutboxAction = Literal["created", "cancelled", "suspend"]
+OutboxAction = Literal["created", "cancelled", "superseded", "suspend"]
 
 #: Per intervention, its delivery state: ``pending`` while any item waits, else ``delivered``.
 #: Joined by every query that lists interventions.
@@ -53,7 +53,8 @@ class OutboxItem(Document):
 def idempotency_key(intervention_id: str, action: OutboxAction) -> str:
     """The key the platform deduplicates on.
 
-    The intervention id (``:cancel`` for a cancel); a case's id and ``:suspend`` for a suspension.
+    The intervention id (``:cancel`` for a cancel, ``:superseded`` when a newer one replaced
+    it); a case's id and ``:suspend`` for a suspension.
     """
     if action == "created":
         return intervention_id
@@ -61,12 +62,20 @@ def idempotency_key(intervention_id: str, action: OutboxAction) -> str:
 
 
 def payload(
-    item: Intervention, action: OutboxAction, at: datetime, *, no_marketing: bool = False
+    item: Intervention,
+    action: OutboxAction,
+    at: datetime,
+    *,
+    no_marketing: bool = False,
+    supersedes: list[str] | None = None,
 ) -> dict[str, Any]:
     """What the platform receives: what to enforce, never the analyst's free-text reason.
 
     ``no_marketing``: the player is on a case's list; the platform must not market to them.
+    ``supersedes``: the interventions a new one replaces (each also gets its own
+    ``intervention.superseded`` item, which ends it on the platform like a cancellation).
     """
+    ends = action in ("cancelled", "superseded")
     return {
         "event": f"intervention.{action}",
         "idempotency_key": idempotency_key(item.intervention_id, action),
@@ -76,7 +85,9 @@ def payload(
         "duration_hours": item.duration_hours,
         "starts_at": rfc3339(item.created_at),
         "expires_at": rfc3339(item.expires_at) if item.expires_at else None,
-        "cancelled_at": rfc3339(at) if action == "cancelled" else None,
+        "cancelled_at": rfc3339(at) if ends else None,
+        "superseded_by": item.superseded_by if action == "superseded" else None,
+        "supersedes": supersedes or [],
         "customer_message": item.customer_message,
         "analyst_id": item.analyst_id,
         "occurred_at": rfc3339(at),
@@ -91,20 +102,22 @@ def enqueue(
     at: datetime,
     *,
     no_marketing: bool = False,
+    supersedes: list[str] | None = None,
 ) -> str:
     """Add an outbox item; call inside the transaction that records the intervention change.
 
     Args:
         wh: An open warehouse (in a transaction).
         item: The intervention as recorded.
-        action: ``created`` or ``cancelled``.
+        action: ``created``, ``cancelled`` or ``superseded``.
         at: When it happened.
         no_marketing: The player is on a case's list (``cases.is_flagged``).
+        supersedes: For ``created``: the interventions it replaces.
 
     Returns:
         The item id.
     """
-    body = payload(item, action, at, no_marketing=no_marketing)
+    body = payload(item, action, at, no_marketing=no_marketing, supersedes=supersedes)
     return _insert(wh, item.intervention_id, item.player_id, action, body, at)
 
 

@@ -290,16 +290,21 @@ def create_intervention(
             ],
         )  # fmt: skip
         _event(wh, new_id, request.player_id, "created", now, request.analyst_id, request.reason)
-        if request.intervention_type == "timeout":
-            for old in active_timeouts:
-                wh.execute(
-                    "update {ops}.interventions set superseded_by = ? where intervention_id = ?",
-                    [new_id, old.intervention_id],
-                )
-                _event(wh, old.intervention_id, request.player_id, "superseded", now,
-                       request.analyst_id, f"superseded by {new_id}")  # fmt: skip
+        flagged = is_flagged(wh, request.player_id)
+        replaced = active_timeouts if request.intervention_type == "timeout" else []
+        for old in replaced:
+            wh.execute(
+                "update {ops}.interventions set superseded_by = ? where intervention_id = ?",
+                [new_id, old.intervention_id],
+            )
+            _event(wh, old.intervention_id, request.player_id, "superseded", now,
+                   request.analyst_id, f"superseded by {new_id}")  # fmt: skip
+            # the platform ends the old one (signed and idempotent like every item)
+            ended = get_intervention(wh, old.intervention_id, now=now)
+            enqueue(wh, ended, "superseded", now, no_marketing=flagged)
         created = get_intervention(wh, new_id, now=now)
-        enqueue(wh, created, "created", now, no_marketing=is_flagged(wh, created.player_id))
+        enqueue(wh, created, "created", now, no_marketing=flagged,
+                supersedes=[old.intervention_id for old in replaced])  # fmt: skip
         log.info("recorded %s %s for %s", request.intervention_type, new_id, request.player_id)
         return created
 

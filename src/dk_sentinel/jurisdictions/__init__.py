@@ -24,8 +24,10 @@ from dk_sentinel.warehouse import Warehouse
 
 PACKS_DIR = Path(__file__).parent / "packs"
 
-#: What a trigger may read, each over a trailing window of ``window_days`` ending at the run's
-#: as-of (the README's "Jurisdictions and cases" documents each).
+#: What a trigger may read, each over a trailing window of ``window_days``: the counted ones
+#: over every window that ends at one of the player's records, the others (payment methods,
+#: the time-on-site rise) over the window ending at the run's as-of (the README's
+#: "Jurisdictions and cases" documents each).
 Marker = Literal[
     "deposit_amount",  # completed deposits, money
     "deposit_count",  # completed deposits, count
@@ -51,6 +53,22 @@ class Trigger(Document):
     severity: Literal["low", "medium", "high"]
     action: Literal["information", "review", "contact", "suspend"]
     deadline_hours: int = Field(ge=1, le=24 * 90)
+    reading: Literal["literal", "beyond_population"] = Field(
+        default="literal",
+        description="literal: the threshold on the player's own figure; beyond_population "
+        "(time-on-site rise only): on the player's rise beyond the book's over the same period",
+    )
+    min_sessions: int = Field(
+        default=0, ge=0, description="Time-on-site rise: sessions needed in each period"
+    )
+    min_prior_hours: float = Field(
+        default=0.0, ge=0, description="Time-on-site rise: hours needed in the period before"
+    )
+    locks_case: bool | None = Field(
+        default=None,
+        description="Whether its case keeps the player on the list (no marketing, closes only "
+        "after clear_days); default: every action but information",
+    )
 
 
 class Pack(Document):
@@ -64,6 +82,12 @@ class Pack(Document):
     triggers: list[Trigger] = Field(min_length=1)
     suspend_after_failed_contacts: int | None = Field(
         default=None, ge=1, description="Failed contact attempts that suspend the account"
+    )
+    min_hours_between_failed_contacts: float = Field(
+        default=0.0,
+        ge=0,
+        description="A failed attempt counts toward suspension only this long after the last "
+        "one that counted",
     )
     clear_days: int = Field(default=180, ge=1, description="Days clear before a case closes")
 
@@ -108,15 +132,21 @@ def publish_rules(wh: Warehouse, settings: Settings) -> int:
     """
     rows = [
         [state, pack.pack, pack.version, t.code, t.regulation, t.marker, t.window_days,
-         t.comparison, t.threshold, t.severity, t.action, t.deadline_hours, utcnow()]
+         t.comparison, t.threshold, t.severity, t.action, t.deadline_hours, utcnow(),
+         t.reading, t.min_sessions, t.min_prior_hours,
+         t.locks_case if t.locks_case is not None else t.action != "information"]
         for state, pack in selected_packs(settings).items()
         for t in pack.triggers
     ]  # fmt: skip
-    marks = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in rows)
+    marks = ", ".join("(" + ", ".join("?" * len(rows[0])) + ")" for _ in rows)
     with wh.transaction():  # one round trip each, however many rules
         wh.execute("delete from {ops}.trigger_rules")
         wh.execute(
-            f"insert into {{ops}}.trigger_rules values {marks}", [v for row in rows for v in row]
+            "insert into {ops}.trigger_rules (state, pack, pack_version, code, regulation, "
+            "marker, window_days, comparison, threshold, severity, action, deadline_hours, "
+            "published_at, reading, min_sessions, min_prior_hours, locks_case) "
+            f"values {marks}",
+            [v for row in rows for v in row],
         )
     return len(rows)
 

@@ -63,6 +63,7 @@ from dk_sentinel.interventions.cases import (
     ContactResult,
     PackPolicy,
     close_case,
+    correct_contact,
     get_case,
     list_cases,
     log_contact,
@@ -624,19 +625,35 @@ class Sentinel:
         pack = packs.get(case.jurisdiction, packs["*"])
         return PackPolicy(
             suspend_after_failed_contacts=pack.suspend_after_failed_contacts,
+            min_hours_between_failed_contacts=pack.min_hours_between_failed_contacts,
             clear_days=pack.clear_days,
         )
 
     def contact_case(
-        self, case_id: str, result: ContactResult, note: str, analyst_id: str | None
+        self,
+        case_id: str,
+        result: ContactResult,
+        note: str,
+        analyst_id: str | None,
+        *,
+        confirm_suspension: bool = False,
     ) -> Case:
-        """``sentinel cases contact``: a contact attempt (failed ones may suspend)."""
+        """``sentinel cases contact``: a contact attempt (failed ones may suspend, confirmed)."""
         with self.connect() as wh:
             policy = self._policy(get_case(wh, case_id, self.clock()))
             return log_contact(
                 wh, case_id, result, note, analyst_id or self.settings.analyst, policy,
-                self.clock(),
+                self.clock(), confirm_suspension=confirm_suspension,
             )  # fmt: skip
+
+    def correct_contact(
+        self, case_id: str, event_id: str, reason: str, analyst_id: str | None
+    ) -> Case:
+        """``sentinel cases correct``: withdraw a contact attempt logged by mistake."""
+        with self.connect() as wh:
+            return correct_contact(
+                wh, case_id, event_id, reason, analyst_id or self.settings.analyst, self.clock()
+            )
 
     def close_case(self, case_id: str, reason: str, analyst_id: str | None) -> Case:
         """``sentinel cases close``: close once the player has been clear long enough."""

@@ -167,7 +167,23 @@ _V6 = [
         event_type varchar not null, occurred_at timestamp not null, analyst_id varchar,
         detail varchar)""",
 ]
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
+#: v7 (cases a regulator can audit): a rule's minimum evidence, reading and whether its case
+#: locks the player on the list; each trigger crossing recorded once (so a late file opens the
+#: case it should have, dated when the threshold was crossed, and a rescore opens nothing twice)
+_V7 = [
+    "alter table {ops}.trigger_rules add column if not exists reading varchar",
+    "alter table {ops}.trigger_rules add column if not exists min_sessions bigint",
+    "alter table {ops}.trigger_rules add column if not exists min_prior_hours double",
+    "alter table {ops}.trigger_rules add column if not exists locks_case boolean",
+    "alter table {ops}.cases add column if not exists triggered_at timestamp",
+    "alter table {ops}.cases add column if not exists locks_player boolean",
+    """create table if not exists {ops}.trigger_firings (
+        player_id varchar not null, code varchar not null, crossed_at timestamp not null,
+        value double, run_id varchar not null, detected_at timestamp not null)""",
+]
+MIGRATIONS: dict[int, list[str]] = {
+    1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7
+}  # fmt: skip
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -1,8 +1,22 @@
 {#- The markers the jurisdiction triggers read (dk_sentinel.jurisdictions.Marker), per player,
-    for every (marker, window) the run's rules name, each over the trailing window
-    (T - window_days, T]: one row per player with something to count, the value and the count
-    of records behind it (the evidence). Payments are read as they stood at T: a withdrawal
-    cancelled after T was still pending then. -#}
+    for every (marker, window) the run's rules name.
+
+    Counted markers (deposit amount and count, declined deposits, cancelled withdrawals, limit
+    increases, self-exclusion page views, RG contacts) are evaluated over **every trailing
+    window that ends at one of the player's records**, not only the window ending at T: the
+    value at a record is what the window (its time - window_days, its time] holds, so a
+    $10,500 deposit run within 15 hours crosses a 24-hour threshold when its last deposit
+    lands, whenever the file arrives or the run happens (data contract 4: everything on the
+    rows' own timestamps). One row per record: the value and the count of records behind it
+    at that moment (`measured_at`). The rolling sums are a running sum of +x at each record
+    and -x when it leaves the window (window_days later), one sort per marker: no self-join.
+    Payments are read as they stood at T (a withdrawal cancelled after T was still pending).
+
+    Markers that are not sums -- distinct payment methods, time on site against the period
+    before -- are measured at T (`measured_at` = T). The time-on-site rise carries its
+    evidence (sessions and hours in both periods) and the population's rise over the same
+    periods (the median over players with at least min_sessions_for_population sessions in
+    each), so a rule can ask for a minimum baseline and be read beyond the book's change. -#}
 
 {%- set as_of_ts = as_of() %}
 
@@ -32,64 +46,103 @@ events as (
 
 ),
 
-payment_markers as (
+-- one row per record a counted marker reads: what it adds (amount or 1)
+records as (
 
     select
         w.marker,
         w.window_days,
         p.player_id,
-        case w.marker
-            when 'deposit_amount' then sum(p.amount)
-            when 'payment_methods' then count(distinct p.method_id)
-            else count(*)
-        end as value,
-        count(*) as evidence_count
+        p.effective_at as recorded_at,
+        case when w.marker = 'deposit_amount' then cast(p.amount as double) else 1.0 end as amount
     from windows as w
     inner join payment_rows as p
-        on p.effective_at > {{ dbt.dateadd('day', '-w.window_days', as_of_ts) }}
-        and (
-            (w.marker in ('deposit_amount', 'deposit_count')
+        on (w.marker in ('deposit_amount', 'deposit_count')
                 and p.kind = 'deposit' and p.status = 'completed')
-            or (w.marker = 'declined_deposits' and p.kind = 'deposit' and p.status = 'declined')
-            or (w.marker = 'cancelled_withdrawals'
-                and p.kind = 'withdrawal' and p.status = 'cancelled')
-            or (w.marker = 'payment_methods' and p.kind = 'deposit'
-                and p.method_id is not null)
-        )
-    group by w.marker, w.window_days, p.player_id
+        or (w.marker = 'declined_deposits' and p.kind = 'deposit' and p.status = 'declined')
+        or (w.marker = 'cancelled_withdrawals' and p.kind = 'withdrawal' and p.status = 'cancelled')
+
+    union all
+
+    select w.marker, w.window_days, e.player_id, e.occurred_at as recorded_at, 1.0 as amount
+    from windows as w
+    inner join events as e
+        on (w.marker = 'limit_increases'
+                and e.event_type in ('deposit_limit_increased', 'deposit_limit_removed'))
+        or (w.marker = 'rg_contacts' and e.event_type = 'contact_rg')
+        or (w.marker = 'self_exclusion_page_views' and e.event_type = 'self_exclusion_page_viewed')
 
 ),
 
-event_markers as (
+-- each record enters its windows when it happens and leaves them window_days later; at the
+-- same instant a leaving record goes first (a window is (t - window_days, t])
+changes as (
+
+    select marker, window_days, player_id, recorded_at as changed_at, 1 as is_arrival,
+        amount, 1 as records
+    from records
+    union all
+    select marker, window_days, player_id,
+        {{ dbt.dateadd('day', 'window_days', 'recorded_at') }} as changed_at, 0 as is_arrival,
+        -amount, -1 as records
+    from records
+
+),
+
+rolling as (
 
     select
-        w.marker,
-        w.window_days,
-        e.player_id,
-        count(*) as value,
-        count(*) as evidence_count
-    from windows as w
-    inner join events as e
-        on e.occurred_at > {{ dbt.dateadd('day', '-w.window_days', as_of_ts) }}
-        and (
-            (w.marker = 'limit_increases'
-                and e.event_type in ('deposit_limit_increased', 'deposit_limit_removed'))
-            or (w.marker = 'rg_contacts' and e.event_type = 'contact_rg')
-            or (w.marker = 'self_exclusion_page_views'
-                and e.event_type = 'self_exclusion_page_viewed')
-        )
-    group by w.marker, w.window_days, e.player_id
+        marker,
+        window_days,
+        player_id,
+        changed_at as measured_at,
+        is_arrival,
+        sum(amount) over (
+            partition by marker, window_days, player_id
+            order by changed_at, is_arrival
+            rows between unbounded preceding and current row) as value,
+        sum(records) over (
+            partition by marker, window_days, player_id
+            order by changed_at, is_arrival
+            rows between unbounded preceding and current row) as evidence_count
+    from changes
 
 ),
 
+-- a player who completed the self-exclusion is not "repeating" the visit: page views up to
+-- a completed exclusion no longer count
 exclusions_started as (
 
-    select distinct w.window_days, e.player_id
+    select player_id, max(occurred_at) as excluded_at
+    from events
+    where event_type = 'self_exclusion_started'
+    group by player_id
+
+),
+
+counted as (
+
+    select r.marker, r.window_days, r.player_id, r.measured_at, r.value, r.evidence_count
+    from rolling as r
+    left join exclusions_started as x
+        on r.marker = 'self_exclusion_page_views' and x.player_id = r.player_id
+        and x.excluded_at > {{ dbt.dateadd('day', '-r.window_days', 'r.measured_at') }}
+    where r.is_arrival = 1
+      and r.measured_at <= {{ as_of_ts }}
+      and x.player_id is null
+
+),
+
+payment_methods as (
+
+    select w.marker, w.window_days, p.player_id,
+        cast({{ as_of_ts }} as timestamp) as measured_at,
+        cast(count(distinct p.method_id) as double) as value, count(*) as evidence_count
     from windows as w
-    inner join events as e
-        on w.marker = 'self_exclusion_page_views'
-        and e.event_type = 'self_exclusion_started'
-        and e.occurred_at > {{ dbt.dateadd('day', '-w.window_days', as_of_ts) }}
+    inner join payment_rows as p
+        on w.marker = 'payment_methods' and p.kind = 'deposit' and p.method_id is not null
+        and p.effective_at > {{ dbt.dateadd('day', '-w.window_days', as_of_ts) }}
+    group by w.marker, w.window_days, p.player_id
 
 ),
 
@@ -99,7 +152,7 @@ sessions as (
 
 ),
 
-session_markers as (
+session_periods as (
 
     select
         w.marker,
@@ -112,7 +165,9 @@ session_markers as (
                  then {{ dbt.datediff('s.started_at', 's.ended_at', 'second') }} else 0 end)
             / 3600.0 as prior_hours,
         sum(case when s.started_at > {{ dbt.dateadd('day', '-w.window_days', as_of_ts) }}
-                 then 1 else 0 end) as evidence_count
+                 then 1 else 0 end) as recent_sessions,
+        sum(case when s.started_at <= {{ dbt.dateadd('day', '-w.window_days', as_of_ts) }}
+                 then 1 else 0 end) as prior_sessions
     from windows as w
     inner join sessions as s
         on w.marker = 'session_hours_rise_pct'
@@ -121,27 +176,51 @@ session_markers as (
 
 ),
 
+-- the book's change of time on site over the same periods: the median rise of the players
+-- with enough sessions in both to measure one
+population_time as (
+
+    select
+        marker,
+        window_days,
+        median((recent_hours - prior_hours) * 100.0 / prior_hours) as population_rise_pct,
+        count(*) as population_players
+    from session_periods
+    where prior_hours > 0
+      and prior_sessions >= {{ var('min_sessions_for_population') }}
+      and recent_sessions >= {{ var('min_sessions_for_population') }}
+    group by marker, window_days
+
+),
+
 final as (
 
-    select marker, window_days, player_id, cast(value as double) as value, evidence_count
-    from payment_markers
+    select marker, window_days, player_id, measured_at, cast(value as double) as value,
+        cast(evidence_count as bigint) as evidence_count,
+        cast(null as double) as prior_hours, cast(null as bigint) as prior_sessions,
+        cast(null as bigint) as recent_sessions, cast(null as double) as population_rise_pct,
+        cast(null as bigint) as population_players
+    from counted
 
     union all
 
-    select m.marker, m.window_days, m.player_id, cast(m.value as double), m.evidence_count
-    from event_markers as m
-    left join exclusions_started as x
-        on m.marker = 'self_exclusion_page_views'
-        and x.window_days = m.window_days and x.player_id = m.player_id
-    where x.player_id is null  -- a player who completed the self-exclusion is not "repeating"
+    select marker, window_days, player_id, measured_at, value,
+        cast(evidence_count as bigint), null, null, null, null, null
+    from payment_methods
 
     union all
 
     -- only against time that was there before: a new player has no rise to measure
-    select marker, window_days, player_id,
-        cast((recent_hours - prior_hours) * 100.0 / prior_hours as double), evidence_count
-    from session_markers
-    where prior_hours > 0
+    select
+        s.marker, s.window_days, s.player_id, cast({{ as_of_ts }} as timestamp),
+        cast((s.recent_hours - s.prior_hours) * 100.0 / s.prior_hours as double),
+        cast(s.recent_sessions as bigint),
+        s.prior_hours, cast(s.prior_sessions as bigint), cast(s.recent_sessions as bigint),
+        p.population_rise_pct, cast(p.population_players as bigint)
+    from session_periods as s
+    left join population_time as p
+        on p.marker = s.marker and p.window_days = s.window_days
+    where s.prior_hours > 0
 
 )
 
