@@ -138,8 +138,9 @@ def test_calibrate_apply_adds_the_probability_everywhere(runner, replayed: Setti
     assert report["profile_version"].startswith("cal-")
     # the money picture is offered where payments and account events are loaded: kept by the
     # fit (not constant), and the dbt formula below applies its terms like any other
+    # (the nine money_*_30d/90d columns and scoring v4's money_behaviour component)
     money = [c for c in report["coefficients"] if c["feature"].startswith("money_")]
-    assert len(money) == 9 and any(not c["dropped"] for c in money)
+    assert len(money) == 10 and any(not c["dropped"] for c in money)
     run = invoke(runner, "--db", _db(replayed), "score-batch", "--as-of",
                  AS_OF.isoformat(sep=" "), "--format", "json", env=env)  # fmt: skip
     assert run.exit_code == 0, run.stderr

@@ -333,11 +333,14 @@ def test_data_tests_check_this_run_and_unit_tests_run_apart(runner, scored: Sett
 
 
 def test_older_history_stays_readable_after_a_new_version(runner, scored: Settings) -> None:
-    """A warehouse scored by version 1 gains the columns of versions 2 and 3; its old rows keep
+    """A warehouse scored by version 1 gains the columns of versions 2 to 4; its old rows keep
     their values."""
+    from dk_sentinel.scoring.dbt import SCORING_VERSION
+
     added = ("recent_chased_losses", "chase_settled_losses", "expected_chase_rate",
              "expected_late_night_share", "recent_evidence_weight", "session_chase_rise",
-             "stake_trend_rise", "recent_level_days")  # fmt: skip
+             "stake_trend_rise", "recent_level_days", "money_behaviour", "has_money_behaviour",
+             "money_recent_deposits_after_loss", "is_new_account")  # fmt: skip
     with connect(scored) as wh:
         for column in added:  # what a version 1 table lacked
             wh.execute(f"alter table {{analytics}}.rg_risk_scores drop column {column}")
@@ -353,7 +356,8 @@ def test_older_history_stays_readable_after_a_new_version(runner, scored: Settin
         versions = dict(
             wh.query(
                 "select scoring_version, count(expected_chase_rate) + count(session_chase_rise) "
-                "from {analytics}.rg_risk_scores group by 1"
+                "+ count(money_recent_deposits_after_loss) from {analytics}.rg_risk_scores "
+                "group by 1"
             )
         )
         kept = dict(
@@ -362,7 +366,7 @@ def test_older_history_stays_readable_after_a_new_version(runner, scored: Settin
                 "where scoring_version = '1.0.0'"
             )
         )
-    assert versions["1.0.0"] == 0 and versions["3.0.0"] > 0  # new columns null on old rows
+    assert versions["1.0.0"] == 0 and versions[SCORING_VERSION] > 0  # null on old rows
     assert kept == old
     player = next(iter(old))
     history = invoke(runner, "--db", db, "analyze", player, "--history", "--format", "json")
