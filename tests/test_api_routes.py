@@ -116,7 +116,7 @@ def test_interventions_alone(scored: Settings, keys: dict[str, str], top_player:
 def test_cases_alone(scored: Settings, keys: dict[str, str]) -> None:
     for client in alone("cases", scored):
         listed = client.get("/api/cases?overdue=true", headers={"X-API-Key": keys["viewer"]})
-        assert listed.status_code == 200 and isinstance(listed.json(), list)
+        assert listed.status_code == 200 and isinstance(listed.json()["items"], list)
         missing = client.get("/api/cases/CASE-NOPE", headers={"X-API-Key": keys["viewer"]})
         assert missing.status_code == 404 and missing.json()["error"] == "NotFoundError"
         refused = client.post("/api/cases/CASE-NOPE/close", json={"reason": "Clear for 180 days"},

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,7 +136,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 @pytest.mark.slow
 def test_a_late_payments_file_opens_the_trigger_it_should_have_dated_when_crossed(
-    backend: Settings, tmp_path: Path
+    backend: Settings, tmp_path: Path, runner: Any
 ) -> None:
     """$4,000 + $3,500 + $3,000 within 15 hours, loaded four days later: NJ-DEP-24H opens,
     due 72 h after it was crossed, with the delay in its audit trail; a rescore and a reload
@@ -177,6 +178,46 @@ def test_a_late_payments_file_opens_the_trigger_it_should_have_dated_when_crosse
     events = app.case(same.case_id).events
     assert same.case_id == case.case_id
     assert [e.event_type for e in events].count("trigger") == 1
+    # the regulator's report of the period, as a file: the crossing dated when it crossed
+    since, until = AS_OF - timedelta(days=10), AS_OF + timedelta(days=1)
+    report = app.regulator_report("NJ", since, until, tmp_path / "nj.csv")
+    assert report.triggers_crossed.get("NJ-DEP-24H") == 1
+    assert report.cases_opened >= 1 and report.cases_overdue_at_end >= 1
+    import duckdb
+
+    assert (
+        report.players_in_book
+        == duckdb.sql(
+            f"select count(distinct player_id) from read_csv_auto('{gen.files['bets']}') "
+            f"where right(player_id, 2) = 'NJ' and placed_at >= '{since}' and placed_at < '{until}'"
+        ).fetchall()[0][0]
+    )
+    import csv
+
+    with open(tmp_path / "nj.csv", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["section", "item", "value"]
+    assert ["triggers_crossed", "NJ-DEP-24H", "1"] in rows
+    assert ["period", "jurisdiction", "NJ"] in rows
+    if backend.warehouse.backend == "duckdb":  # the CLI writes the other formats
+        from conftest import invoke
+
+        db = str(backend.warehouse.duckdb.path)
+        for suffix in ("json", "html"):
+            out = tmp_path / f"nj.{suffix}"
+            result = invoke(runner, "--db", db, "report", "regulator",
+                            "--jurisdiction", "NJ", "--since", since.isoformat(), "--until",
+                            until.isoformat(), "--out", str(out))  # fmt: skip
+            assert result.exit_code == 0, result.stderr
+            assert f"wrote {out}" in result.stderr
+        assert json.loads((tmp_path / "nj.json").read_text())["triggers_crossed"] == {
+            "NJ-DEP-24H": 1
+        }
+        assert "<td>NJ-DEP-24H</td>" in (tmp_path / "nj.html").read_text()
+        bad = invoke(runner, "--db", db, "report", "regulator", "--jurisdiction",
+                     "NJ", "--since", since.isoformat(), "--until", until.isoformat(),
+                     "--out", str(tmp_path / "nj.pdf"))  # fmt: skip
+        assert bad.exit_code == 2 and "Use .csv, .json or .html" in bad.stderr
 
 
 @pytest.mark.slow
@@ -229,3 +270,69 @@ def test_time_on_site_needs_a_baseline_and_is_read_beyond_the_book(
     (case,) = app.cases(trigger="NJ-TIME-UP-50")
     assert case.player_id == "PLR_9602_NJ" and not case.locks_player
     assert "PLR_9602_NJ" not in flagged
+
+
+# ---- case commands, paging and claims ---------------------------------------------------------
+
+
+def test_contest_reopen_assign_note_are_audited_state_changes(wh: Warehouse) -> None:
+    from dk_sentinel.interventions.cases import (
+        assign_case,
+        close_case,
+        contest_case,
+        note_case,
+        reopen_case,
+    )
+
+    _open_case(wh, "CASE-C1", locks=False)
+    at = AS_OF + timedelta(hours=1)
+    case = assign_case(wh, "CASE-C1", "ana02", "lead01", at)
+    assert case.assigned_to == "ana02"
+    case = note_case(wh, "CASE-C1", "Player emailed; call tomorrow", "ana02", at)
+    case = contest_case(wh, "CASE-C1", "Deposits were a salary transfer, not gambling", "ana02", at)
+    assert case.state == "contested"
+    with pytest.raises(ConflictError, match="is contested: it cannot be contested"):
+        contest_case(wh, "CASE-C1", "Deposits were a salary transfer again", "ana02", at)
+    with pytest.raises(ConflictError, match="it cannot be reopened"):
+        reopen_case(wh, "CASE-C1", "New deposits seen this week", "ana02", at)
+    close_case(wh, "CASE-C1", "Contest upheld: salary transfer", "lead01", NJ, at)
+    _open_case(wh, "CASE-C2")  # the same player's new case
+    with pytest.raises(ConflictError, match="already has an open case"):
+        reopen_case(wh, "CASE-C1", "New deposits seen this week", "ana02", at)
+    wh.execute("update {ops}.cases set state = 'closed' where case_id = 'CASE-C2'")
+    case = reopen_case(wh, "CASE-C1", "New deposits seen this week", "ana02", at)
+    assert (case.state, case.closed_at, case.close_reason) == ("open", None, None)
+    assert [(e.event_type, e.analyst_id) for e in case.events] == [
+        ("assigned", "lead01"), ("note", "ana02"), ("contested", "ana02"), ("closed", "lead01"),
+        ("reopened", "ana02"),
+    ]  # fmt: skip
+    assert case.events[0].detail == "ana02"
+    from dk_sentinel.errors import UsageError
+
+    with pytest.raises(UsageError, match="a note needs some text"):
+        note_case(wh, "CASE-C1", "   ", "ana02", at)
+
+
+def test_a_claim_keeps_a_player_for_one_analyst_until_it_expires(wh: Warehouse) -> None:
+    from dk_sentinel.analysis.assessment import claim_next
+    from dk_sentinel.models import Queue, QueueItem
+
+    def item(player: str) -> QueueItem:
+        return QueueItem(player_id=player, state="NJ", risk_category="HIGH",
+                         composite_risk_score=0.7, primary_driver=None, change_7d=None,
+                         first_reached_at=None, sla_due_at=None, is_overdue=False,
+                         has_active_intervention=False)  # fmt: skip
+
+    queue = Queue(run_id="r", as_of=AS_OF, min_category="HIGH",
+                  items=[item("PLR_1001_NJ"), item("PLR_1002_NJ")])  # fmt: skip
+    first = claim_next(wh, queue, "ana01", 30, AS_OF)
+    assert (first.player_id, first.claimed_by) == ("PLR_1001_NJ", "ana01")
+    assert first.claim_expires_at == AS_OF + timedelta(minutes=30)
+    second = claim_next(wh, queue, "ana02", 30, AS_OF + timedelta(minutes=1))
+    assert second.player_id == "PLR_1002_NJ"  # ana01's player is skipped
+    again = claim_next(wh, queue, "ana01", 30, AS_OF + timedelta(minutes=2))
+    assert again.player_id == "PLR_1001_NJ"  # one's own claim is renewed
+    with pytest.raises(NotFoundError, match="no player left to claim"):
+        claim_next(wh, queue, "ana03", 30, AS_OF + timedelta(minutes=3))
+    expired = claim_next(wh, queue, "ana03", 30, AS_OF + timedelta(minutes=31, seconds=30))
+    assert expired.player_id == "PLR_1002_NJ"  # ana02's claim ran out (ana01 renewed at +2)

@@ -261,6 +261,12 @@ class QueueSettings(_Section):
     sla_hours_high: float = Field(default=24, gt=0)
     sla_hours_medium: float = Field(default=72, gt=0)
     daily_capacity: int = Field(default=50, ge=1, description="Players analysts review a day")
+    claim_minutes: float = Field(
+        default=30,
+        gt=0,
+        le=24 * 60,
+        description="How long `queue --claim` keeps a player for one analyst",
+    )
     high_plus_max_share: float = Field(
         default=1.0,
         gt=0,

@@ -442,6 +442,10 @@ class QueueItem(Document):
     sla_due_at: datetime | None
     is_overdue: bool
     has_active_intervention: bool
+    claimed_by: str | None = Field(
+        default=None, description="The analyst working this player now (a claim not expired)"
+    )
+    claim_expires_at: datetime | None = None
 
 
 class Queue(Document):

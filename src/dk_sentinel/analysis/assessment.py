@@ -38,6 +38,7 @@ from dk_sentinel.scoring import (
     last_successful_run,
 )
 from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse.jobs import guarded
 
 _PLAYER_ID = re.compile(PLAYER_ID_PATTERN)
 _NOT_SCORED_HINT = (
@@ -521,6 +522,42 @@ _QUEUE_FROM = f"""from {{analytics}}.rg_review_queue q
     left join (select distinct player_id from {INTERVENTIONS_WITH_STATUS} i
                where status = 'active') a on a.player_id = q.player_id"""
 _OVERDUE = "coalesce(q.sla_due_at < ?, false) and a.player_id is null"
+#: The claims not yet expired (one ``?``: now), a player's latest.
+ACTIVE_CLAIMS = """(select player_id, max(analyst_id) as claimed_by,
+    max(expires_at) as claim_expires_at from {ops}.queue_claims where expires_at > ?
+    group by player_id)"""
+
+
+def claim_next(wh: Warehouse, queue: Queue, analyst_id: str, minutes: float,
+               now: datetime) -> QueueItem:  # fmt: skip
+    """Claim the first player of ``queue`` nobody else is working, for ``minutes``.
+
+    The analyst's own claim is renewed; a claim by someone else is skipped until it expires.
+    Read and written inside a write guard: two analysts asking at once get two players.
+
+    Raises:
+        NotFoundError: Every player of the queue is claimed by someone else (or it is empty).
+    """
+
+    def write() -> QueueItem:
+        claims: dict[str, str] = dict(wh.query(
+            f"select c.player_id, c.claimed_by from {ACTIVE_CLAIMS} c", [now]
+        ))  # fmt: skip
+        for item in queue.items:
+            if claims.get(item.player_id, analyst_id) == analyst_id:
+                expires = now + timedelta(minutes=minutes)
+                wh.execute("delete from {ops}.queue_claims where player_id = ?", [item.player_id])
+                wh.execute("insert into {ops}.queue_claims values (?, ?, ?, ?)",
+                           [item.player_id, analyst_id, now, expires])  # fmt: skip
+                return item.model_copy(update={"claimed_by": analyst_id,
+                                               "claim_expires_at": expires})  # fmt: skip
+        raise NotFoundError(
+            "no player left to claim in this queue",
+            "Every player in it is claimed by another analyst; widen it (--category MEDIUM) or "
+            "wait for a claim to expire.",
+        )
+
+    return guarded(wh, "claims", now, write)
 
 
 def queue_counts(wh: Warehouse, *, now: datetime | None = None) -> tuple[int, int]:
@@ -595,8 +632,9 @@ def build_queue(
     try:
         rows = wh.query_dicts(
             f"""select q.*, a.player_id is not null as has_active_intervention,
-                {_OVERDUE} as is_overdue
+                {_OVERDUE} as is_overdue, c.claimed_by, c.claim_expires_at
             {_QUEUE_FROM}
+            left join {ACTIVE_CLAIMS} c on c.player_id = q.player_id
             where q.risk_category in ({", ".join("?" for _ in allowed)})
               and (cast(? as varchar) is null or q.state = ?)
               and (? or a.player_id is null)
@@ -604,8 +642,9 @@ def build_queue(
               and (cast(? as varchar) is null or q.player_id in {PLAYERS_WITH_OPEN_TRIGGER})
             order by q.composite_risk_score desc, q.evidence_strength desc, q.player_id
             limit {int(limit)}""",  # a literal: some Snowflake versions refuse a bound LIMIT
-            [now, now, *allowed, state, state, include_actioned, overdue, now, trigger, trigger],
-        )
+            [now, now, now, *allowed, state, state, include_actioned, overdue, now, trigger,
+             trigger],
+        )  # fmt: skip
     except RelationMissing:
         return Queue(run_id=None, as_of=None, min_category=min_category, items=[])
     items = [
@@ -621,6 +660,8 @@ def build_queue(
             sla_due_at=r["sla_due_at"],
             is_overdue=bool(r["is_overdue"]),
             has_active_intervention=bool(r["has_active_intervention"]),
+            claimed_by=r.get("claimed_by"),
+            claim_expires_at=r.get("claim_expires_at"),
         )
         for r in rows
     ]

@@ -12,11 +12,12 @@ from dk_sentinel.models import (
     Intervention,
     InterventionType,
     PlayerId,
+    QueueCategory,
     QueueItem,
     Reason,
     TimeoutHours,
 )
-from dk_sentinel.usecases import ContactResult, ScheduleStatus
+from dk_sentinel.usecases import Case, ContactResult, ScheduleStatus
 
 
 class Health(Document):
@@ -98,3 +99,37 @@ class CloseBody(Document):
     """Why a case is closed."""
 
     reason: Reason = Field(examples=["Clear for 180 days; limits kept"])
+
+
+class CasesPage(Document):
+    """One page of cases, most urgent first, with the cursor of the next page."""
+
+    items: list[Case]
+    next_cursor: str | None
+
+
+class ReasonBody(Document):
+    """Why a case changes state (contest, reopen)."""
+
+    reason: Reason = Field(examples=["The player showed the deposits were a salary transfer"])
+
+
+class AssignBody(Document):
+    """Who works a case from now on."""
+
+    analyst_id: AnalystId = Field(examples=["ana02"])
+
+
+class NoteBody(Document):
+    """A note in a case's audit trail."""
+
+    note: str = Field(min_length=1, max_length=500, examples=["Player emailed; call tomorrow"])
+
+
+class ClaimBody(Document):
+    """Which queue to claim the next player from."""
+
+    category: QueueCategory = "HIGH"
+    state: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    overdue: bool = False
+    trigger: str | None = Field(default=None, max_length=40)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -178,6 +179,8 @@ def render_queue(q: Any) -> Any:
         overdue = (
             "[red]OVERDUE[/]" if i.is_overdue else ("actioned" if i.has_active_intervention else "")
         )
+        if i.claimed_by:
+            overdue = f"{overdue} claimed by {i.claimed_by}".strip()
         cells = [
             i.player_id, i.state, category_text(i.risk_category), f"{i.composite_risk_score:.2f}",
             i.primary_driver or "-", _delta(i.change_7d), _ts(i.sla_due_at, short=True), overdue,
@@ -214,14 +217,42 @@ def queue(
             show_default=False,
         ),
     ] = None,
+    claim: Annotated[
+        bool,
+        typer.Option(
+            "--claim",
+            help="Claim the first player nobody else is working (for "
+            "[queue] claim_minutes) and show only that one.",
+        ),
+    ] = False,
+    analyst: Annotated[
+        str | None,
+        typer.Option("--analyst", help="Who claims (default: [analyst]).", show_default=False),
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The review queue: highest-risk players first, with SLA due times."""
+    if claim:
+        item = state(ctx).app.claim_from_queue(
+            analyst, min_category=category, state=state_code, overdue=overdue, trigger=trigger
+        )
+        emit(item, fmt, render_claim)
+        return
     result = state(ctx).app.review_queue(
         min_category=category, state=state_code, limit=limit,
         include_actioned=include_actioned, overdue=overdue, trigger=trigger,
     )  # fmt: skip
     emit(result, fmt, render_queue)
+
+
+def render_claim(item: Any) -> Any:
+    """The Rich view of a claimed queue item."""
+    from rich.text import Text
+
+    return Text(
+        f"{item.player_id} ({item.risk_category}, {item.composite_risk_score:.3f}) is yours "
+        f"until {item.claim_expires_at:%Y-%m-%d %H:%M} UTC: sentinel analyze {item.player_id}"
+    )
 
 
 def render_intervention(i: Any) -> Any:
@@ -473,6 +504,51 @@ def render_intervention_report(r: Any) -> list[Any]:
     return parts
 
 
+report_app = typer.Typer(
+    invoke_without_command=True,
+    help="Compliance report: categories, states, change since last run, interventions, SLA "
+    "breaches; `report regulator` writes one jurisdiction's report for a period as a file.",
+)
+
+
+@report_app.command("regulator")
+def report_regulator(
+    ctx: typer.Context,
+    jurisdiction: Annotated[str, typer.Option("--jurisdiction", help="Two letters, e.g. NJ.")],
+    since: Annotated[datetime, typer.Option("--since", help="Start of the period (UTC).")],
+    until: Annotated[
+        datetime, typer.Option("--until", help="End of the period (UTC; that day included).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the report here (.csv, .json or .html).", show_default=False
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """The regulator's report: triggers, cases, contacts, suspensions, time to first action."""
+    midnight = until == until.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = until + timedelta(days=1) if midnight else until  # a date: that whole day
+    result = state(ctx).app.regulator_report(jurisdiction, since, end, out)
+    if out is not None:
+        info(f"wrote {out}")
+    emit(result, fmt, render_regulator)
+
+
+def render_regulator(r: Any) -> Any:
+    """The Rich view of the regulator's report."""
+    from rich.table import Table
+
+    from dk_sentinel.analysis.regulator import _rows
+
+    table = Table("section", "item", "value", title=f"regulator's report {r.jurisdiction}")
+    for row in _rows(r):
+        table.add_row(*row)
+    return table
+
+
+@report_app.callback()
 def report(
     ctx: typer.Context,
     interventions: Annotated[
@@ -485,6 +561,8 @@ def report(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Compliance report: categories, states, change since last run, interventions, SLA breaches."""
+    if ctx.invoked_subcommand is not None:
+        return
     if interventions:
         emit(state(ctx).app.interventions_effect(), fmt, render_intervention_report)
         return
@@ -527,5 +605,5 @@ def register(app: typer.Typer) -> None:
     app.command()(intervene)
     app.add_typer(interventions_app, name="interventions")
     app.add_typer(export_app, name="export")
-    app.command()(report)
+    app.add_typer(report_app, name="report")
     app.command()(schema)

@@ -1,4 +1,7 @@
-"""`sentinel cases`: the regulatory cases (list, show, log or correct a contact, close)."""
+"""`sentinel cases`: the regulatory cases.
+
+List, show, contact, correct, contest, reopen, assign, note, close.
+"""
 
 from __future__ import annotations
 
@@ -148,6 +151,52 @@ def cases_close(
 ) -> None:
     """Close a case (only once the player has been clear for the pack's clear days)."""
     emit(state(ctx).app.close_case(case_id, reason, analyst), fmt, render_case)
+
+
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (at least 10 characters).")]
+CaseIdArg = Annotated[str, typer.Argument(help="The case id (CASE-...).")]
+
+
+@cases_app.command("contest")
+def cases_contest(
+    ctx: typer.Context, case_id: CaseIdArg, reason: ReasonOpt, analyst: AnalystOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:  # fmt: skip
+    """Mark a case contested: the player or the operator disputes the trigger."""
+    emit(state(ctx).app.contest_case(case_id, reason, analyst), fmt, render_case)
+
+
+@cases_app.command("reopen")
+def cases_reopen(
+    ctx: typer.Context, case_id: CaseIdArg, reason: ReasonOpt, analyst: AnalystOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:  # fmt: skip
+    """Reopen a closed case (its triggers and clock as they were)."""
+    emit(state(ctx).app.reopen_case(case_id, reason, analyst), fmt, render_case)
+
+
+@cases_app.command("assign")
+def cases_assign(
+    ctx: typer.Context,
+    case_id: CaseIdArg,
+    to: Annotated[str, typer.Option("--to", help="The analyst who works the case from now on.")],
+    analyst: AnalystOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Assign a case to an analyst."""
+    emit(state(ctx).app.assign_case(case_id, to, analyst), fmt, render_case)
+
+
+@cases_app.command("note")
+def cases_note(
+    ctx: typer.Context,
+    case_id: CaseIdArg,
+    note: Annotated[str, typer.Option("--note", help="What happened (at most 500 characters).")],
+    analyst: AnalystOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Add a note to a case's audit trail (no contact attempt)."""
+    emit(state(ctx).app.note_case(case_id, note, analyst), fmt, render_case)
 
 
 def register(app: typer.Typer) -> None:

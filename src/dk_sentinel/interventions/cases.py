@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from dk_sentinel.errors import ConflictError, NotFoundError
+from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
 from dk_sentinel.interventions.outbox import enqueue_suspension
 from dk_sentinel.models import AnalystAction, ContactNote, Document, validated
 from dk_sentinel.warehouse import Warehouse
@@ -86,6 +86,7 @@ class Case(Document):
         description="When the earliest trigger that opened the case crossed its threshold "
         "(the regulatory clock runs from here; null for a case opened by risk alone)",
     )
+    assigned_to: str | None = Field(default=None, description="The analyst working the case")
     locks_player: bool = Field(
         default=True,
         description="The case keeps the player on the list (no marketing; closes only after "
@@ -567,3 +568,104 @@ def close_case(
 
     guarded(wh, "cases", now, write)
     return get_case(wh, case_id, now)
+
+
+def _change(
+    wh: Warehouse,
+    case_id: str,
+    now: datetime,
+    kind: str,
+    analyst: str,
+    detail: str,
+    allowed: tuple[str, ...],
+    updates: str = "",
+    values: list[Any] | None = None,
+) -> Case:
+    """One audited change of a case in an allowed state (inside the cases guard)."""
+
+    def write() -> None:
+        case = get_case(wh, case_id, now)
+        if case.state not in allowed:
+            raise ConflictError(
+                f"case {case_id} is {case.state}: it cannot be {kind}",
+                f"Only a case that is {' or '.join(allowed)} can be.",
+            )
+        if kind == "reopened" and any(
+            c.case_id != case_id for c in list_cases(wh, now, player_id=case.player_id)
+            if c.state in OPEN_STATES
+        ):  # fmt: skip
+            raise ConflictError(
+                f"player {case.player_id} already has an open case",
+                "Work that case; a player has one open case at a time.",
+            )
+        if updates:
+            wh.execute(f"update {{ops}}.cases set {updates} where case_id = ?",
+                       [*(values or []), case_id])  # fmt: skip
+        _event(wh, case_id, case.player_id, kind, now, analyst, detail)
+
+    guarded(wh, "cases", now, write)
+    return get_case(wh, case_id, now)
+
+
+def contest_case(
+    wh: Warehouse, case_id: str, reason: str, analyst_id: str | None, now: datetime
+) -> Case:
+    """Mark a case contested (the player or the operator disputes the trigger), with why.
+
+    Raises:
+        NotFoundError: No such case.
+        ConflictError: The case is closed or already contested.
+        UsageError: The reason or the analyst id breaks the rules.
+    """
+    action = validated(AnalystAction, {"analyst_id": analyst_id, "reason": reason})
+    allowed = tuple(s for s in OPEN_STATES if s != "contested")
+    return _change(wh, case_id, now, "contested", str(action.analyst_id), action.reason,
+                   allowed, "state = 'contested'")  # fmt: skip
+
+
+def reopen_case(
+    wh: Warehouse, case_id: str, reason: str, analyst_id: str | None, now: datetime
+) -> Case:
+    """Reopen a closed case (its clock and triggers as they were), with why.
+
+    Raises:
+        NotFoundError: No such case.
+        ConflictError: The case is not closed, or the player has another open case.
+        UsageError: The reason or the analyst id breaks the rules.
+    """
+    action = validated(AnalystAction, {"analyst_id": analyst_id, "reason": reason})
+    reset = "state = 'open', closed_at = null, close_reason = null"
+    return _change(wh, case_id, now, "reopened", str(action.analyst_id), action.reason,
+                   ("closed",), reset)  # fmt: skip
+
+
+def assign_case(
+    wh: Warehouse, case_id: str, assignee: str, analyst_id: str | None, now: datetime
+) -> Case:
+    """Assign a case to an analyst (who works it from now on).
+
+    Raises:
+        NotFoundError: No such case.
+        ConflictError: The case is closed.
+        UsageError: An analyst id breaks the rules.
+    """
+    by = validated(ContactNote, {"analyst_id": analyst_id, "note": ""})
+    to = validated(ContactNote, {"analyst_id": assignee, "note": ""})
+    return _change(wh, case_id, now, "assigned", str(by.analyst_id), str(to.analyst_id),
+                   OPEN_STATES, "assigned_to = ?", [str(to.analyst_id)])  # fmt: skip
+
+
+def note_case(
+    wh: Warehouse, case_id: str, note: str, analyst_id: str | None, now: datetime
+) -> Case:
+    """Add a note to a case's audit trail (no contact attempt), in any state.
+
+    Raises:
+        NotFoundError: No such case.
+        UsageError: The note is empty, too long or unprintable, or the analyst id is missing.
+    """
+    signed = validated(ContactNote, {"analyst_id": analyst_id, "note": note})
+    if not signed.note.strip():
+        raise UsageError("a note needs some text", "Say what happened in --note.")
+    states = (*OPEN_STATES, "closed")
+    return _change(wh, case_id, now, "note", str(signed.analyst_id), signed.note, states)

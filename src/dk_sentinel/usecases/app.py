@@ -26,6 +26,7 @@ from pydantic import Field
 from dk_sentinel.analysis.assessment import (
     assess,
     build_queue,
+    claim_next,
     player_outcomes,
     recent_bets,
     validate_player_id,
@@ -36,6 +37,7 @@ from dk_sentinel.analysis.explainer import (
     make_explainer,
     store_explanation,
 )
+from dk_sentinel.analysis.regulator import RegulatorReport, regulator_report, write_report
 from dk_sentinel.analysis.reporting import (
     ExportKind,
     ExportResult,
@@ -62,12 +64,16 @@ from dk_sentinel.interventions.cases import (
     CaseState,
     ContactResult,
     PackPolicy,
+    assign_case,
     close_case,
+    contest_case,
     correct_contact,
     get_case,
     list_cases,
     log_contact,
+    note_case,
     open_or_update,
+    reopen_case,
 )
 from dk_sentinel.interventions.delivery import DeliveryReport, deliver
 from dk_sentinel.interventions.records import (
@@ -81,16 +87,19 @@ from dk_sentinel.interventions.records import (
 from dk_sentinel.jurisdictions import selected_packs
 from dk_sentinel.models import (
     BatchRun,
+    ContactNote,
     Document,
     Intervention,
     InterventionType,
     PlayerOutcome,
     Queue,
     QueueCategory,
+    QueueItem,
     RecentBet,
     RiskAssessment,
     Role,
     utcnow,
+    validated,
 )
 from dk_sentinel.outcomes.backtest import (
     BacktestReport,
@@ -483,6 +492,20 @@ class Sentinel:
         with self.connect() as wh:
             return report(wh, now=self.clock())
 
+    def regulator_report(
+        self, jurisdiction: str, since: datetime, until: datetime, out: Path | None = None
+    ) -> RegulatorReport:
+        """``sentinel report regulator``: one jurisdiction over a period, written to ``out``.
+
+        Raises:
+            UsageError: A bad jurisdiction, an empty period or an unknown file suffix.
+        """
+        with self.connect() as wh:
+            result = regulator_report(wh, jurisdiction, since, until, self.clock())
+        if out is not None:
+            write_report(result, out)
+        return result
+
     def interventions_effect(self) -> InterventionReport:
         """``sentinel report --interventions``: what followed each intervention, breaches."""
         with self.connect() as wh:
@@ -645,6 +668,54 @@ class Sentinel:
                 wh, case_id, result, note, analyst_id or self.settings.analyst, policy,
                 self.clock(), confirm_suspension=confirm_suspension,
             )  # fmt: skip
+
+    def contest_case(self, case_id: str, reason: str, analyst_id: str | None) -> Case:
+        """``sentinel cases contest``: the trigger is disputed (with why)."""
+        with self.connect() as wh:
+            return contest_case(wh, case_id, reason, analyst_id or self.settings.analyst,
+                                self.clock())  # fmt: skip
+
+    def reopen_case(self, case_id: str, reason: str, analyst_id: str | None) -> Case:
+        """``sentinel cases reopen``: a closed case is worked again (with why)."""
+        with self.connect() as wh:
+            return reopen_case(wh, case_id, reason, analyst_id or self.settings.analyst,
+                               self.clock())  # fmt: skip
+
+    def assign_case(self, case_id: str, assignee: str, analyst_id: str | None) -> Case:
+        """``sentinel cases assign``: who works the case from now on."""
+        with self.connect() as wh:
+            return assign_case(wh, case_id, assignee, analyst_id or self.settings.analyst,
+                               self.clock())  # fmt: skip
+
+    def note_case(self, case_id: str, note: str, analyst_id: str | None) -> Case:
+        """``sentinel cases note``: a note in the case's audit trail, no contact attempt."""
+        with self.connect() as wh:
+            return note_case(wh, case_id, note, analyst_id or self.settings.analyst, self.clock())
+
+    def claim_from_queue(
+        self,
+        analyst_id: str | None,
+        *,
+        min_category: QueueCategory = "HIGH",
+        state: str | None = None,
+        overdue: bool = False,
+        trigger: str | None = None,
+    ) -> QueueItem:
+        """``sentinel queue --claim``: the next player nobody else is working, now yours.
+
+        Raises:
+            UsageError: No analyst id.
+            NotFoundError: Nobody left to claim.
+        """
+        analyst = validated(ContactNote, {"analyst_id": analyst_id or self.settings.analyst,
+                                          "note": ""}).analyst_id  # fmt: skip
+        now = self.clock()
+        with self.connect() as wh:
+            queue = build_queue(
+                wh, min_category=min_category, state=state, limit=500, overdue=overdue,
+                trigger=trigger, now=now,
+            )  # fmt: skip
+            return claim_next(wh, queue, str(analyst), self.settings.queue.claim_minutes, now)
 
     def correct_contact(
         self, case_id: str, event_id: str, reason: str, analyst_id: str | None

@@ -177,6 +177,14 @@ _V7 = [
     "alter table {ops}.trigger_rules add column if not exists locks_case boolean",
     "alter table {ops}.cases add column if not exists triggered_at timestamp",
     "alter table {ops}.cases add column if not exists locks_player boolean",
+    "alter table {ops}.cases add column if not exists assigned_to varchar",
+    # one player worked by one analyst at a time: a claim on a queue item, until it expires
+    """create table if not exists {ops}.queue_claims (
+        player_id varchar not null, analyst_id varchar not null, claimed_at timestamp not null,
+        expires_at timestamp not null)""",
+    """insert into {ops}.write_guards (name, touched_at)
+        select 'claims', null
+        where not exists (select 1 from {ops}.write_guards where name = 'claims')""",
     """create table if not exists {ops}.trigger_firings (
         player_id varchar not null, code varchar not null, crossed_at timestamp not null,
         value double, run_id varchar not null, detected_at timestamp not null)""",

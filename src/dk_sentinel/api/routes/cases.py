@@ -1,12 +1,25 @@
-"""``/api/cases``: the regulatory cases (list, read, log a contact, close)."""
+"""``/api/cases``: the regulatory cases.
+
+List (paged), read, contact, correct, contest, reopen, assign, note, close.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from dk_sentinel.api.deps import Analyst, App, Viewer
+from fastapi import APIRouter, Query
+
+from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, cursor_at
 from dk_sentinel.api.problems import KEYED, responses
-from dk_sentinel.api.schemas import CloseBody, ContactBody, CorrectionBody
+from dk_sentinel.api.schemas import (
+    AssignBody,
+    CasesPage,
+    CloseBody,
+    ContactBody,
+    CorrectionBody,
+    NoteBody,
+    ReasonBody,
+)
 from dk_sentinel.usecases import Case, CaseState
 
 router = APIRouter(tags=["cases"])
@@ -16,13 +29,18 @@ router = APIRouter(tags=["cases"])
 def list_cases(
     key: Viewer,
     app: App,
+    start: Offset,
     state: CaseState | None = None,
     overdue: bool = False,
-    jurisdiction: str | None = None,
-    trigger: str | None = None,
-) -> list[Case]:
-    """Cases, most urgent first, filtered."""
-    return app.cases(state=state, overdue=overdue, jurisdiction=jurisdiction, trigger=trigger)
+    jurisdiction: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    trigger: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CasesPage:
+    """Cases, most urgent first, filtered, paginated by cursor (as the queue)."""
+    rows = app.cases(state=state, overdue=overdue, jurisdiction=jurisdiction, trigger=trigger,
+                     limit=limit + 1, offset=start)  # fmt: skip
+    more = len(rows) > limit
+    return CasesPage(items=rows[:limit], next_cursor=cursor_at(start + limit) if more else None)
 
 
 @router.get("/api/cases/{case_id}", responses=responses(*KEYED, 404))
@@ -48,3 +66,27 @@ def correct(case_id: str, body: CorrectionBody, key: Analyst, app: App) -> Case:
 def close(case_id: str, body: CloseBody, key: Analyst, app: App) -> Case:
     """Close a case once the player has been clear for the pack's clear days (else 409)."""
     return app.close_case(case_id, body.reason, key.analyst_id)
+
+
+@router.post("/api/cases/{case_id}/contest", responses=responses(*KEYED, 400, 404, 409))
+def contest(case_id: str, body: ReasonBody, key: Analyst, app: App) -> Case:
+    """Mark a case contested (the trigger is disputed), with why."""
+    return app.contest_case(case_id, body.reason, key.analyst_id)
+
+
+@router.post("/api/cases/{case_id}/reopen", responses=responses(*KEYED, 400, 404, 409))
+def reopen(case_id: str, body: ReasonBody, key: Analyst, app: App) -> Case:
+    """Reopen a closed case, with why (409 when the player has another open case)."""
+    return app.reopen_case(case_id, body.reason, key.analyst_id)
+
+
+@router.post("/api/cases/{case_id}/assign", responses=responses(*KEYED, 400, 404, 409))
+def assign(case_id: str, body: AssignBody, key: Analyst, app: App) -> Case:
+    """Assign a case to an analyst."""
+    return app.assign_case(case_id, body.analyst_id, key.analyst_id)
+
+
+@router.post("/api/cases/{case_id}/note", responses=responses(*KEYED, 400, 404, 409))
+def note(case_id: str, body: NoteBody, key: Analyst, app: App) -> Case:
+    """Add a note to a case's audit trail (no contact attempt)."""
+    return app.note_case(case_id, body.note, key.analyst_id)

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from dk_sentinel.api.deps import App, Offset, Viewer, page
+from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, page
 from dk_sentinel.api.problems import KEYED, responses
-from dk_sentinel.api.schemas import QueuePage
-from dk_sentinel.models import QueueCategory
+from dk_sentinel.api.schemas import ClaimBody, QueuePage
+from dk_sentinel.models import QueueCategory, QueueItem
 
 router = APIRouter(tags=["analytics"])
 
@@ -33,3 +33,10 @@ def queue(
     items, next_cursor = page(full.items, start, limit)
     return QueuePage(run_id=full.run_id, as_of=full.as_of, min_category=full.min_category,
                      items=items, next_cursor=next_cursor)  # fmt: skip
+
+
+@router.post("/api/queue/claim", responses=responses(*KEYED, 400, 404))
+def claim(body: ClaimBody, key: Analyst, app: App) -> QueueItem:
+    """Claim the first player of the queue nobody else is working (404: none left)."""
+    return app.claim_from_queue(key.analyst_id, min_category=body.category, state=body.state,
+                                overdue=body.overdue, trigger=body.trigger)  # fmt: skip
