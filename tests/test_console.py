@@ -271,6 +271,21 @@ def test_cases_page_and_a_contact_attempt(console: Console) -> None:
     assert console.get("/cases?jurisdiction=zz").text.count('<th scope="row">CASE-') == 0
     wrong = console.post(f"/cases/{case.case_id}/contact", page, result="maybe")
     assert wrong.status_code == 422 and "unknown contact result" in wrong.text
+    # the case actions of issue #36: a note, a contest, a suspension confirmed (a pack of one
+    # failed contact stands in for the third of NJ's, days apart)
+    noted = console.post(f"/cases/{case.case_id}/change", page, action="note",
+                         text="Player emailed; call tomorrow")  # fmt: skip
+    assert noted.status_code == 303 and noted.headers["location"].endswith("done=case:in_contact")
+    contested = console.post(f"/cases/{case.case_id}/change", page, action="contest",
+                             text="Deposits were a salary transfer")  # fmt: skip
+    assert contested.status_code == 303 and console.app.case(case.case_id).state == "contested"
+    again = console.post(f"/cases/{case.case_id}/change", page, action="contest",
+                         text="Deposits were a salary transfer")  # fmt: skip
+    assert again.status_code == 409 and "cannot be contested" in again.text
+    unknown = console.post(f"/cases/{case.case_id}/change", page, action="delete", text="x")
+    assert unknown.status_code == 422
+    kinds = [e.event_type for e in console.app.case(case.case_id).events]
+    assert kinds[-2:] == ["note", "contested"]
 
 
 # ---- accessibility: labels, structure and contrast (the browser test adds axe-core) -------

@@ -173,6 +173,29 @@ def test_deliver_posts_signed_items_once_and_lists_them_delivered(
     assert "delivered" in table.stdout
 
 
+def test_a_superseded_timeout_reaches_the_webhook_as_the_end_of_the_old_one(
+    runner, scored: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #36: a 72 h timeout replaced by a 2 h one tells the platform both: the old one
+    ended (intervention.superseded, signed, its own idempotency key) and what replaced it."""
+    player = _players(scored, 1)[0]
+    old = _record(scored, player, "timeout", duration_hours=72)
+    new = _record(scored, player, "timeout", duration_hours=2, supersede=True)
+    monkeypatch.setenv("SENTINEL_WEBHOOK_SECRET", SECRET)
+    db = str(scored.warehouse.duckdb.path)
+    env = {"SENTINEL_DELIVERY__WEBHOOK_URL": platform.url}
+    result = invoke(runner, "--db", db, "deliver", "--format", "json", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["delivered"] == 3 and platform.bad_signatures == 0
+    ended = platform.applied[f"{old}:superseded"]
+    assert ended["event"] == "intervention.superseded" and ended["intervention_id"] == old
+    assert ended["superseded_by"] == new and ended["cancelled_at"] is not None
+    assert platform.applied[new]["supersedes"] == [old]
+    assert platform.applied[new]["duration_hours"] == 2
+    again = invoke(runner, "--db", db, "deliver", "--format", "json", env=env)
+    assert json.loads(again.stdout)["attempted"] == 0  # idempotent: nothing sent twice
+
+
 def test_an_outage_loses_nothing_and_backs_off(
     scored: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -78,7 +78,7 @@ def signout(session: Signed, csrf_token: FormText) -> RedirectResponse:
 
 #: What a form's redirect may announce (anything else in ``?done=`` is ignored: no spoofing).
 _DONE = re.compile(
-    f"({'|'.join((*INTERVENTION_TYPES, 'cancelled', 'contact'))}):[A-Za-z0-9_-]{{1,64}}"
+    f"({'|'.join((*INTERVENTION_TYPES, 'cancelled', 'contact', 'case'))}):[A-Za-z0-9_-]{{1,64}}"
 )
 
 

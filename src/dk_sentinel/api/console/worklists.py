@@ -104,15 +104,20 @@ def contact(
     result: Annotated[str, Form()],
     note: Annotated[str, Form()] = "",
     back: Annotated[str | None, Form()] = None,
+    confirm_suspension: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Log a contact attempt on a case (three failed ones may suspend the account)."""
+    """Log a contact attempt on a case; the one that suspends the account must be confirmed.
+
+    Without the confirmation box the page comes back (409) saying so, nothing recorded.
+    """
     check_csrf(session.csrf, csrf_token)
     session.require("analyst")
     if result not in ("reached", "no_answer", "refused"):
         raise UsageError(f"unknown contact result {result!r}", "Use reached, no_answer, refused.")
     outcome: ContactResult = result  # type: ignore[assignment]
     try:
-        case = app.contact_case(case_id, outcome, note, session.key.analyst_id)
+        case = app.contact_case(case_id, outcome, note, session.key.analyst_id,
+                                confirm_suspension=confirm_suspension)  # fmt: skip
     except (UsageError, ConflictError) as exc:
         player_id = app.case(case_id).player_id
         status = 409 if isinstance(exc, ConflictError) else 422
@@ -121,3 +126,35 @@ def contact(
     target = local_path(back, f"/players/{case.player_id}")
     joiner = "&" if "?" in target else "?"
     return see_other(f"{target}{joiner}done=contact:{case.state}")
+
+
+@router.post("/cases/{case_id}/change", response_class=HTMLResponse)
+def change(
+    request: Request,
+    session: Signed,
+    app: App,
+    case_id: str,
+    csrf_token: Annotated[str, Form()],
+    action: Annotated[str, Form()],
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    """Note, contest, reopen or assign a case from the player page (each audited)."""
+    check_csrf(session.csrf, csrf_token)
+    session.require("analyst")
+    analyst = session.key.analyst_id
+    changes = {
+        "note": lambda: app.note_case(case_id, text, analyst),
+        "contest": lambda: app.contest_case(case_id, text, analyst),
+        "reopen": lambda: app.reopen_case(case_id, text, analyst),
+        "assign": lambda: app.assign_case(case_id, text, analyst),
+    }
+    if action not in changes:
+        raise UsageError(f"unknown case action {action!r}", f"Use {', '.join(changes)}.")
+    try:
+        case = changes[action]()
+    except (UsageError, ConflictError) as exc:
+        player_id = app.case(case_id).player_id
+        status = 409 if isinstance(exc, ConflictError) else 422
+        return player_page(request, app, session, player_id, status_code=status,
+                           error=f"Case: {exc.message}")  # fmt: skip
+    return see_other(f"/players/{case.player_id}?done=case:{case.state}")
