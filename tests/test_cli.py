@@ -153,7 +153,8 @@ def test_a_mistyped_warehouse_path_is_exit_69_and_creates_nothing(
     """Issue #24: `--db typo.duckdb queue` used to create an empty warehouse and say "The queue
     is empty" (exit 0), which an analyst reads as "nobody at risk"."""
     typo = tmp_path / "sentinal.duckdb"
-    for command in (["queue"], ["analyze", "PLR_1234_MA"], ["runs"], ["ingest", "bets", "x"]):
+    for command in (["queue"], ["analyze", "PLR_1234_MA"], ["runs"], ["ingest", "bets", "x"],
+                    ["doctor"]):  # fmt: skip
         result = invoke(runner, "--db", str(typo), *command)
         assert result.exit_code == ExitCode.UNAVAILABLE, (command, result.stderr)
         assert f"no warehouse at {typo}" in result.stderr and "sentinel init" in result.stderr
@@ -161,8 +162,9 @@ def test_a_mistyped_warehouse_path_is_exit_69_and_creates_nothing(
     # init creates it; $SENTINEL_DB is the same setting as --db
     monkeypatch.setenv("SENTINEL_DB", str(typo))
     assert invoke(runner, "init").exit_code == 0 and typo.exists()
-    queue = invoke(runner, "queue", "--format", "json")
-    assert queue.exit_code == 0 and json.loads(queue.stdout)["items"] == []
+    queue = invoke(runner, "queue", "--format", "json")  # never scored: no queue, not empty
+    assert queue.exit_code == ExitCode.DATA and queue.stdout == ""
+    assert "no scores yet" in queue.stderr and "sentinel score-batch" in queue.stderr
 
 
 def test_doctor_with_bad_weights_exits_78(runner, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -158,7 +158,8 @@ def test_duckdb_lock_waits_then_gives_up(tmp_path: Path) -> None:
 def test_never_scored_warehouse_answers_empty_or_not_found(
     backend: str, runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request
 ) -> None:
-    """Initialised, never scored: queue / export / report are empty, analyze is 'not found'.
+    """Initialised, never scored: the queue is refused (exit 65, never "empty"), export and
+    report are empty, analyze is 'not found'.
 
     Both clients raise the same typed error for a missing relation (Snowflake upper-cases names
     in its messages, so nothing may depend on the message text).
@@ -179,9 +180,8 @@ def test_never_scored_warehouse_answers_empty_or_not_found(
     else:
         monkeypatch.setenv("SENTINEL_WAREHOUSE__DUCKDB__PATH", str(tmp_path / "w.duckdb"))
     assert invoke(runner, "init").exit_code == 0
-    queue = invoke(runner, "queue", "--format", "json")
-    assert queue.exit_code == 0, queue.stderr
-    assert json.loads(queue.stdout)["items"] == []
+    queue = invoke(runner, "queue", "--format", "json")  # no queue yet: never "empty"
+    assert queue.exit_code == 65 and "no scores yet" in queue.stderr, queue.stderr
     export = invoke(runner, "export", "scores", "--out", str(tmp_path / "s.json"))
     assert export.exit_code == 0, export.stderr
     assert json.loads((tmp_path / "s.json").read_text()) == []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from dk_sentinel.config import Settings, secret
 from dk_sentinel.errors import SentinelError
-from dk_sentinel.models import Document
-from dk_sentinel.warehouse import Connections
+from dk_sentinel.models import Document, utcnow
+from dk_sentinel.warehouse import Connections, Warehouse
 from dk_sentinel.warehouse.schema import SCHEMA_VERSION, check
 
 
@@ -29,12 +31,21 @@ class DoctorReport(Document):
         return all(c.ok for c in self.checks if c.required)
 
 
-def run_doctor(settings: Settings, connections: Connections) -> DoctorReport:
+def run_doctor(
+    settings: Settings,
+    connections: Connections,
+    *,
+    max_age: timedelta | None = None,
+    now: datetime | None = None,
+) -> DoctorReport:
     """Check config, warehouse, schema, dbt project and the Anthropic key.
 
     Args:
         settings: Loaded (hence valid) settings.
         connections: Where the warehouse connection comes from.
+        max_age: Also require a successful live run finished within this long (the cron
+            monitor's check: `sentinel doctor --max-age 2h`).
+        now: The time ``max_age`` is measured from.
 
     Returns:
         The report; the caller decides the exit code from ``report.ok``.
@@ -62,6 +73,8 @@ def run_doctor(settings: Settings, connections: Connections) -> DoctorReport:
                 else f"version {status.version_before}, needs {SCHEMA_VERSION}: run `sentinel init`"
             )
             checks.append(Check(name="schema", ok=current, required=True, detail=detail))
+            if max_age is not None and current:
+                checks.append(_freshness(wh, max_age, now or utcnow()))
     except SentinelError as exc:
         checks.append(Check(name="warehouse", ok=False, required=True, detail=exc.message))
     from dk_sentinel.scoring.dbt import parse_project
@@ -91,3 +104,33 @@ def run_doctor(settings: Settings, connections: Connections) -> DoctorReport:
         )
     )
     return DoctorReport(checks=checks)
+
+
+def _freshness(wh: Warehouse, max_age: timedelta, now: datetime) -> Check:
+    """Whether the last successful live scoring run finished within ``max_age``."""
+    from dk_sentinel.scoring import last_successful_run
+
+    run = last_successful_run(wh)
+    if run is None or run.finished_at is None:
+        detail = "no successful scoring run yet: run `sentinel score-batch`"
+        return Check(name="last run", ok=False, required=True, detail=detail)
+    age = now - run.finished_at
+    hours = age.total_seconds() / 3600
+    limit = max_age.total_seconds() / 3600
+    detail = f"{run.run_id} finished {hours:.1f} h ago (limit {limit:g} h)"
+    return Check(name="last run", ok=age <= max_age, required=True, detail=detail)
+
+
+def parse_age(text: str) -> timedelta:
+    """``30m``, ``2h`` or ``1d`` as a duration.
+
+    Raises:
+        ValueError: Another shape.
+    """
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhd])\s*", text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30m, 2h or 1d")
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: float(match.group(1))})

@@ -115,6 +115,11 @@ class RelationMissing(SchemaError):
     this type; anything else still surfaces as a schema problem (exit 69).
     """
 
+    default_hint = (
+        "The warehouse has no schema or no scores yet: run `sentinel init`, load files with "
+        "`sentinel ingest`, then `sentinel score-batch`."
+    )
+
 
 class BusyError(SentinelError):
     """A lock is held by another process; the same command can be retried later."""

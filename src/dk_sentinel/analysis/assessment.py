@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dk_sentinel.config import Settings
-from dk_sentinel.errors import NotFoundError, RelationMissing, UsageError
+from dk_sentinel.errors import InsufficientData, NotFoundError, RelationMissing, UsageError
 from dk_sentinel.interventions.cases import PLAYERS_WITH_OPEN_TRIGGER
 from dk_sentinel.interventions.records import INTERVENTIONS_WITH_STATUS
 from dk_sentinel.models import (
@@ -645,8 +645,11 @@ def build_queue(
             [now, now, now, *allowed, state, state, include_actioned, overdue, now, trigger,
              trigger],
         )  # fmt: skip
-    except RelationMissing:
-        return Queue(run_id=None, as_of=None, min_category=min_category, items=[])
+    except RelationMissing:  # initialised, never scored: no queue, not an empty one
+        raise InsufficientData(
+            "the warehouse has no scores yet, so there is no queue",
+            "Load bets with `sentinel ingest bets FILE`, then run `sentinel score-batch`.",
+        ) from None
     items = [
         QueueItem(
             player_id=r["player_id"],

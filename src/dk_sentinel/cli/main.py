@@ -39,8 +39,23 @@ def _error_line(label: str, message: str) -> None:
     output.console(err=True).print(line, highlight=False, soft_wrap=True)
 
 
+#: The root's flags that a user may also put after the command (`sentinel score-batch --quiet`
+#: in a crontab): moved before it, where the root parses them.
+_ANYWHERE_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose"})
+
+
 class SentinelGroup(typer.core.TyperGroup):
     """Root group that maps errors to messages and exit codes, once for every command."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Accept ``--quiet``/``-q`` and ``--verbose``/``-v`` after the command too."""
+        if "--" in args:
+            head, tail = args[: args.index("--")], args[args.index("--") :]
+        else:
+            head, tail = args, []
+        flags = [a for a in head if a in _ANYWHERE_FLAGS]
+        rest = [a for a in head if a not in _ANYWHERE_FLAGS]
+        return super().parse_args(ctx, [*flags, *rest, *tail])
 
     def invoke(self, ctx: Any) -> Any:
         """Run the subcommand; map SentinelError and unexpected errors to exit codes."""
@@ -156,12 +171,10 @@ def root(
 
 
 #: Commands that may run where no embedded warehouse file exists yet: they create one
-#: (init, demo) or do not open it (generate, config, schema) or report on it (doctor). Any
-#: other command on a missing file exits 69 with a hint, and creates nothing: a mistyped
-#: --db must not read as an empty queue ("nobody at risk").
-CREATES_OR_NEEDS_NO_WAREHOUSE = frozenset(
-    {"init", "demo", "generate", "config", "schema", "doctor"}
-)
+#: (init, demo) or do not open it (generate, config, schema). Any other command on a missing
+#: file -- doctor too -- exits 69 with a hint, and creates nothing: a mistyped --db must not
+#: read as an empty queue ("nobody at risk") or a healthy warehouse.
+CREATES_OR_NEEDS_NO_WAREHOUSE = frozenset({"init", "demo", "generate", "config", "schema"})
 
 
 def _register() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, emit, info
-from dk_sentinel.errors import ExitCode
+from dk_sentinel.errors import ExitCode, UsageError
 
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 
@@ -24,11 +24,29 @@ def init(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
         emit(status, fmt, lambda s: s)
 
 
-def doctor(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+def doctor(
+    ctx: typer.Context,
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            help="Also fail (exit 69) when the last successful scoring "
+            "run is older than this: 30m, 2h, 1d (a cron monitor's check).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
     """Check config, warehouse, schema, the dbt project and the Anthropic key."""
     from rich.table import Table
 
-    report = state(ctx).app.check_health()
+    from dk_sentinel.doctor import parse_age
+
+    try:
+        age = parse_age(max_age) if max_age is not None else None
+    except ValueError as exc:
+        raise UsageError(str(exc), "e.g. --max-age 2h") from None
+    report = state(ctx).app.check_health(age)
 
     def render(r: Any) -> Table:
         table = Table("check", "status", "detail", title="sentinel doctor")

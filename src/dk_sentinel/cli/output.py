@@ -101,7 +101,11 @@ def emit(
 
 
 def info(message: str) -> None:
-    """Print a one-line message on stderr (never stdout)."""
+    """Print a one-line message on stderr (never stdout); silent with ``--quiet``."""
+    import logging
+
+    if logging.getLogger("dk_sentinel").getEffectiveLevel() > logging.INFO:
+        return
     console(err=True).print(message, markup=False, soft_wrap=True)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -224,9 +224,12 @@ class Sentinel:
         with self.connect() as wh:
             return bootstrap(wh)
 
-    def check_health(self) -> DoctorReport:
-        """``sentinel doctor``: config, warehouse, schema, dbt project, Anthropic key."""
-        return run_doctor(self.settings, self.connections)
+    def check_health(self, max_age: timedelta | None = None) -> DoctorReport:
+        """``sentinel doctor``: config, warehouse, schema, dbt project, Anthropic key.
+
+        With ``max_age``, also that the last successful run is at most that old.
+        """
+        return run_doctor(self.settings, self.connections, max_age=max_age, now=self.clock())
 
     def readiness(self) -> None:
         """``GET /health/ready``: the warehouse answers and its schema is this code's.

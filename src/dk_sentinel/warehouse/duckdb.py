@@ -207,7 +207,8 @@ class DuckDBWarehouse(BaseWarehouse):
         try:
             yield
         except duckdb.CatalogException as exc:
-            raise RelationMissing(f"the warehouse schema is missing a table: {exc}") from exc
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RelationMissing(f"the warehouse schema is missing a table: {first}") from exc
         except duckdb.TransactionException as exc:
             if "conflict" in str(exc).lower():
                 raise WriteConflict(

@@ -245,8 +245,9 @@ class SnowflakeWarehouse(BaseWarehouse):
             except snowflake.connector.errors.ProgrammingError as exc:
                 # 002003 / 42S02: "Object ... does not exist or not authorized"
                 if exc.errno == _OBJECT_MISSING or exc.sqlstate == "42S02":
+                    first = (exc.msg or "").strip().splitlines()[0:1]
                     raise RelationMissing(
-                        f"the warehouse schema is missing a table: {exc.msg}"
+                        f"the warehouse schema is missing a table: {' '.join(first)}"
                     ) from exc
                 if exc.errno == _TOO_MANY_LOCK_WAITERS:
                     raise WriteConflict(
