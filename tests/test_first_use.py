@@ -104,3 +104,53 @@ def test_doctor_max_age_is_the_cron_monitors_check(runner, tmp_path: Path) -> No
     assert "last run" not in plain.stdout  # only asked for with --max-age
     bad = invoke(runner, "--db", db, "doctor", "--max-age", "soon")
     assert bad.exit_code == ExitCode.USAGE and "30m, 2h or 1d" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [("SENTINEL_FOO", None),
+     ("SENTINEL_SCORNG__WEIGHTS__LOSS_CHASE", "SENTINEL_SCORING__WEIGHTS__LOSS_CHASE")],
+)  # fmt: skip
+def test_an_unknown_sentinel_variable_is_exit_78_with_a_suggestion(
+    runner, monkeypatch: pytest.MonkeyPatch, name: str, suggestion: str | None
+) -> None:
+    monkeypatch.setenv(name, "0.3")
+    result = invoke(runner, "config", "show")
+    assert result.exit_code == ExitCode.CONFIG
+    assert f"unknown setting in the environment: {name}" in result.stderr
+    if suggestion:
+        assert f"did you mean {suggestion}?" in result.stderr
+    assert "SENTINEL_IGNORE_ENV" in result.stderr
+    monkeypatch.setenv("SENTINEL_IGNORE_ENV", f"SENTINEL_OTHER,{name}")  # the documented escape
+    assert invoke(runner, "config", "show").exit_code == 0
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_read(db_settings, tmp_path: Path) -> None:
+    """A 10 MB JSON body is refused with problem+json 413, whether its length is declared or it
+    arrives in chunks; a body under the limit still reaches validation (401 without a key)."""
+    from fastapi.testclient import TestClient
+
+    from dk_sentinel.api import create_app
+    from dk_sentinel.config import load_settings
+    from dk_sentinel.usecases import Sentinel
+
+    Sentinel(db_settings).initialise()
+    settings = load_settings(overrides={"warehouse.duckdb.path": db_settings.warehouse.duckdb.path,
+                                        "api.max_body_bytes": 4096})  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        big = b'{"reason": "' + b"x" * 10_000_000 + b'"}'
+        declared = client.post("/api/interventions", content=big,
+                               headers={"Content-Type": "application/json"})  # fmt: skip
+        assert declared.status_code == 413
+        assert declared.headers["content-type"] == "application/problem+json"
+        assert declared.json()["error"] == "PayloadTooLarge"
+
+        def chunks():  # no Content-Length: counted as it arrives
+            for _ in range(100):
+                yield b"x" * 1000
+
+        streamed = client.post("/api/interventions", content=chunks(),
+                               headers={"Content-Type": "application/json"})  # fmt: skip
+        assert streamed.status_code == 413
+        small = client.post("/api/interventions", json={"reason": "fine"})
+        assert small.status_code == 401

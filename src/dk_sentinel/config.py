@@ -346,6 +346,11 @@ class ApiSettings(_Section):
         default=2.0, ge=0, description="A request waits this long for the warehouse, then 503"
     )
     access_log: Literal["plain", "json"] = "plain"
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="A request body larger than this is refused with 413 before it is read",
+    )
     pool_size: int = Field(default=4, ge=1, le=64, description="Snowflake connections at most")
     key_cache_seconds: float = Field(
         default=30.0,
@@ -457,8 +462,35 @@ class Settings(BaseSettings):
         )
 
 
-# Env variables of ours that are not settings (read elsewhere).
-_NON_SETTING_ENV = {"SENTINEL_CONFIG", "SENTINEL_DEBUG"}
+# Env variables of ours that are not settings (read elsewhere). Any other SENTINEL_* variable
+# must name a setting (a typo is an error, not silently ignored); an unrelated one is listed in
+# $SENTINEL_IGNORE_ENV (comma-separated names) to be let through.
+_NON_SETTING_ENV = {
+    "SENTINEL_CONFIG", "SENTINEL_DEBUG", "SENTINEL_DB", "SENTINEL_SERVE_SETTINGS",
+    "SENTINEL_WEBHOOK_SECRET", "SENTINEL_IGNORE_ENV", "SENTINEL_SNOWFLAKE_LIVE",
+    "SENTINEL_TEST_ARTIFACTS",
+}  # fmt: skip
+
+
+def _unknown_env() -> ConfigError | None:
+    """A SENTINEL_* variable that names no setting (with a "did you mean"), if any."""
+    ignored = {n.strip() for n in os.environ.get("SENTINEL_IGNORE_ENV", "").split(",")}
+    known = set(_all_keys())
+    for name in sorted(os.environ):
+        if not name.startswith("SENTINEL_") or name in _NON_SETTING_ENV or name in ignored:
+            continue
+        key = name.removeprefix("SENTINEL_").lower().replace("__", ".")
+        if key in known:
+            continue
+        names = ["SENTINEL_" + k.upper().replace(".", "__") for k in known]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        suffix = f" (did you mean {close[0]}?)" if close else ""
+        return ConfigError(
+            f"unknown setting in the environment: {name}{suffix}",
+            "Fix or unset it; a variable that is not for sentinel goes in "
+            f"SENTINEL_IGNORE_ENV (e.g. SENTINEL_IGNORE_ENV={name}).",
+        )
+    return None
 
 
 def config_path(explicit: Path | None = None) -> Path | None:
@@ -566,6 +598,9 @@ def load_settings(
     Raises:
         ConfigError: On an unreadable file, a secret in a file, an unknown key or a bad value.
     """
+    unknown = _unknown_env()
+    if unknown is not None:
+        raise unknown
     path = config_path(config)
     data = _read_toml(path) if path else {}
     nested: dict[str, Any] = {}

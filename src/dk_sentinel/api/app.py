@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -76,11 +77,68 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
                                                           "Idempotency-Key", "If-None-Match"],
         )  # fmt: skip
     app.middleware("http")(_access_log(settings.api.access_log == "json"))
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     problems.install(app)
     for module in (health, analytics, players, queue, interventions, cases, runs):
         app.include_router(module.router)
     console.install(app)
     return app
+
+
+class BodyLimit:
+    """Refuse a request body over ``max_bytes`` with 413, reading no more of it than that.
+
+    A declared Content-Length over the limit is refused before anything is read; a body sent
+    in chunks is read up to the limit before the app sees it, and refused once it passes.
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Pass the request on, counting its body."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        if declared is not None and declared.isdigit():
+            await self.app(scope, receive, send)  # the server stops at the declared length
+            return
+        # sent in chunks: read at most the limit (and one chunk) before the app sees any of it
+        buffered: list[Any] = []
+        seen = 0
+        while True:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Any:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Any) -> None:
+        body = json.dumps({
+            "type": "about:blank", "title": "Payload Too Large", "status": 413,
+            "detail": f"the request body is larger than {self.max_bytes} bytes",
+            "error": "PayloadTooLarge",
+            "hint": "Send a smaller body; [api] max_body_bytes sets the limit.",
+        }).encode()  # fmt: skip
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/problem+json"),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
 
 
 def _access_log(as_json: bool) -> Callable[..., Awaitable[Response]]:

@@ -71,6 +71,11 @@ class ConsoleRoute(APIRoute):
                     wanted = "/queue"  # the lists (its target answers only POST)
                 return see_other(f"/signin?next={quote(wanted, safe='')}")
             except RequestValidationError as exc:
+                if any(e["loc"][-1:] == ("csrf_token",) for e in exc.errors()):
+                    # a form without its security token is refused like one with a wrong one
+                    return render(request, "error.html", 403, title="That did not work",
+                                  message="the form's security token is missing or stale",
+                                  hint="Reload the page and submit the form again.")  # fmt: skip
                 problems = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
                 )
