@@ -65,7 +65,7 @@ def test_failed_contacts_count_only_days_apart_and_the_suspending_one_is_confirm
         case = log_contact(wh, "CASE-T1", "no_answer", "rang", "ana01", NJ,
                            AS_OF + timedelta(seconds=second))  # fmt: skip
     assert (case.state, case.failed_contacts) == ("in_contact", 1)
-    counted = [json.loads(e.detail or "{}")["counted"] for e in case.events]
+    counted = [e.fields["counted"] for e in case.events]
     assert counted == [True, False, False]
     case = log_contact(wh, "CASE-T1", "no_answer", "day two", "ana01", NJ,
                        AS_OF + timedelta(days=1))  # fmt: skip
@@ -94,7 +94,7 @@ def test_a_mistaken_contact_is_corrected_with_a_reason_and_stops_counting(wh: Wa
     assert fixed.failed_contacts == 0
     correction = fixed.events[-1]
     assert (correction.event_type, correction.analyst_id) == ("contact_corrected", "lead01")
-    assert json.loads(correction.detail or "{}") == {
+    assert correction.detail == {
         "event_id": mistaken, "reason": "Logged on the wrong case"
     }  # fmt: skip
     assert [e.event_type for e in fixed.events] == ["contact", "contact_corrected"]  # kept
@@ -165,7 +165,7 @@ def test_a_late_payments_file_opens_the_trigger_it_should_have_dated_when_crosse
     assert case.player_id == "PLR_9001_NJ" and case.triggered_at == crossed
     assert case.due_at == crossed + timedelta(hours=72)  # the clock ran from the crossing
     assert case.is_overdue  # found after its deadline: the regulator sees it was late
-    (found,) = [json.loads(e.detail or "{}") for e in app.case(case.case_id).events
+    (found,) = [e.fields for e in app.case(case.case_id).events
                 if e.event_type == "trigger"]  # fmt: skip
     assert found["code"] == "NJ-DEP-24H" and found["value"] == 10500.0
     assert found["found_hours_later"] == pytest.approx(

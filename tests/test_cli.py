@@ -24,6 +24,7 @@ from dk_sentinel.errors import (
     WarehouseUnavailable,
 )
 from dk_sentinel.warehouse import connect
+from dk_sentinel.warehouse.schema import SCHEMA_VERSION
 
 
 def test_version(runner) -> None:
@@ -118,10 +119,10 @@ def test_library_never_imports_typer_or_rich() -> None:
 def test_init_twice_then_doctor(runner) -> None:
     first = invoke(runner, "init")
     assert first.exit_code == 0
-    assert "Schema migrated from version 0 to 6" in first.stderr
+    assert f"Schema migrated from version 0 to {SCHEMA_VERSION}" in first.stderr
     second = invoke(runner, "init")
     assert second.exit_code == 0
-    assert "Schema is up to date (version 6)" in second.stderr
+    assert f"Schema is up to date (version {SCHEMA_VERSION})" in second.stderr
     doctor = invoke(runner, "doctor", "--format", "json")
     assert doctor.exit_code == 0, doctor.stderr
     checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}

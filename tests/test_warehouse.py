@@ -327,7 +327,9 @@ def test_new_codes_on_open_cases_are_written_set_based(wh: Warehouse) -> None:
     wh.execute("create schema if not exists {analytics}")
     wh.execute(
         "create or replace table {analytics}.rg_fired_triggers (run_id varchar, "
-        "player_id varchar, state varchar, pack varchar, code varchar, deadline_hours double)"
+        "player_id varchar, state varchar, pack varchar, code varchar, deadline_hours double, "
+        "crossed_at timestamp, window_days bigint, is_current boolean, locks_case boolean, "
+        "value double, evidence_count bigint, population_rise_pct double)"
     )
     wh.execute(
         "create or replace table {analytics}.rg_risk_scores (run_id varchar, player_id varchar, "
@@ -340,7 +342,8 @@ def test_new_codes_on_open_cases_are_written_set_based(wh: Warehouse) -> None:
     assert open_or_update(wh, "r1", as_of, sla, now) == 620
     wh.insert_rows("{analytics}.rg_risk_scores", [["r2", p, 0.9, "CRITICAL"] for p in players])
     wh.insert_rows("{analytics}.rg_fired_triggers",
-                   [["r2", players[0], "NJ", "nj", "NJ-DEP-24H", 72.0]])  # fmt: skip
+                   [["r2", players[0], "NJ", "nj", "NJ-DEP-24H", 72.0,
+                     datetime(2026, 11, 1, 0, 50), 1, True, True, 10500.0, 2, None]])  # fmt: skip
     later = datetime(2026, 11, 1, 1, 30)
     assert open_or_update(wh, "r2", datetime(2026, 11, 1, 1, 0), sla, later) == 620
     cases = {c.player_id: c for c in list_cases(wh, later)}

@@ -85,12 +85,16 @@ def categories_at_or_above(category: Category) -> list[Category]:
 
 
 def rfc3339(value: datetime) -> str:
-    """A timestamp as RFC 3339 text, the one format of every JSON output.
+    """A timestamp as RFC 3339 text at whole seconds in UTC (``Z``).
+
+    The one format of every JSON and CSV output.
 
     Timestamps are UTC everywhere; the warehouse hands them back without a zone, so a zone-less
     one is written with ``Z``.
     """
-    return value.isoformat() + "Z" if value.tzinfo is None else value.isoformat()
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(microsecond=0).isoformat() + "Z"
 
 
 def json_default(value: Any) -> Any:

@@ -59,6 +59,37 @@ class RegulatorReport(Document):
     )
     players_in_book: int = Field(description="Players of the jurisdiction who bet in the period")
 
+    def rows(self) -> list[tuple[str, str, str]]:
+        """The report as (section, item, value) rows: one shape for CSV and HTML."""
+        rows: list[tuple[str, str, str]] = [
+            ("period", "jurisdiction", self.jurisdiction),
+            ("period", "since", f"{self.since:%Y-%m-%dT%H:%M:%SZ}"),
+            ("period", "until", f"{self.until:%Y-%m-%dT%H:%M:%SZ}"),
+            ("period", "generated_at", f"{self.generated_at:%Y-%m-%dT%H:%M:%SZ}"),
+        ]
+        rows += [("triggers_crossed", code, str(n)) for code, n in self.triggers_crossed.items()]
+        rows += [
+            ("cases", "opened", str(self.cases_opened)),
+            ("cases", "open_at_end", str(self.cases_open_at_end)),
+            ("cases", "overdue_at_end", str(self.cases_overdue_at_end)),
+            ("cases", "closed", str(len(self.cases_closed))),
+        ]
+        rows += [("contacts", result, str(n)) for result, n in self.contacts_by_result.items()]
+        rows += [
+            ("actions", "suspensions", str(self.suspensions)),
+            ("actions", "first_action_hours_median", _num(self.first_action_hours_median)),
+            ("actions", "first_action_hours_p90", _num(self.first_action_hours_p90)),
+            ("sr_3_4_3", "customer_interactions", str(self.customer_interactions)),
+            ("sr_3_4_3", "players_in_book", str(self.players_in_book)),
+        ]
+        rows += [
+            ("closed_case", c.case_id,
+             f"{c.player_id} {','.join(c.triggers)} closed {c.closed_at:%Y-%m-%dT%H:%M:%SZ}: "
+             f"{c.close_reason or ''}")
+            for c in self.cases_closed
+        ]  # fmt: skip
+        return rows
+
 
 def regulator_report(
     wh: Warehouse, jurisdiction: str, since: datetime, until: datetime, now: datetime
@@ -159,38 +190,6 @@ def regulator_report(
     )
 
 
-def _rows(report: RegulatorReport) -> list[tuple[str, str, str]]:
-    """The report as (section, item, value) rows: one shape for CSV and HTML."""
-    rows: list[tuple[str, str, str]] = [
-        ("period", "jurisdiction", report.jurisdiction),
-        ("period", "since", f"{report.since:%Y-%m-%dT%H:%M:%SZ}"),
-        ("period", "until", f"{report.until:%Y-%m-%dT%H:%M:%SZ}"),
-        ("period", "generated_at", f"{report.generated_at:%Y-%m-%dT%H:%M:%SZ}"),
-    ]
-    rows += [("triggers_crossed", code, str(n)) for code, n in report.triggers_crossed.items()]
-    rows += [
-        ("cases", "opened", str(report.cases_opened)),
-        ("cases", "open_at_end", str(report.cases_open_at_end)),
-        ("cases", "overdue_at_end", str(report.cases_overdue_at_end)),
-        ("cases", "closed", str(len(report.cases_closed))),
-    ]
-    rows += [("contacts", result, str(n)) for result, n in report.contacts_by_result.items()]
-    rows += [
-        ("actions", "suspensions", str(report.suspensions)),
-        ("actions", "first_action_hours_median", _num(report.first_action_hours_median)),
-        ("actions", "first_action_hours_p90", _num(report.first_action_hours_p90)),
-        ("sr_3_4_3", "customer_interactions", str(report.customer_interactions)),
-        ("sr_3_4_3", "players_in_book", str(report.players_in_book)),
-    ]
-    rows += [
-        ("closed_case", c.case_id,
-         f"{c.player_id} {','.join(c.triggers)} closed {c.closed_at:%Y-%m-%dT%H:%M:%SZ}: "
-         f"{c.close_reason or ''}")
-        for c in report.cases_closed
-    ]  # fmt: skip
-    return rows
-
-
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
@@ -203,13 +202,13 @@ def render(report: RegulatorReport, fmt: ReportFormat) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(("section", "item", "value"))
-        writer.writerows(_rows(report))
+        writer.writerows(report.rows())
         return out.getvalue()
     import jinja2
 
     env = jinja2.Environment(autoescape=True)  # every value is escaped
     template = env.from_string(_HTML)
-    return template.render(r=report, rows=_rows(report))
+    return template.render(r=report, rows=report.rows())
 
 
 def write_report(report: RegulatorReport, out: Path) -> Path:

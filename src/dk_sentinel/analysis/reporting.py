@@ -15,7 +15,14 @@ from dk_sentinel.errors import RelationMissing, UsageError
 from dk_sentinel.interventions.cases import FLAGGED_PLAYERS, list_cases
 from dk_sentinel.interventions.outbox import mark_handed_off, pending
 from dk_sentinel.interventions.records import events, list_interventions
-from dk_sentinel.models import CATEGORIES, Document, Intervention, json_default, utcnow
+from dk_sentinel.models import (
+    CATEGORIES,
+    Document,
+    Intervention,
+    json_default,
+    rfc3339,
+    utcnow,
+)
 from dk_sentinel.scoring import PUBLISHED_RUNS
 from dk_sentinel.warehouse import Warehouse
 
@@ -95,10 +102,7 @@ def export(
         if kind != "interventions":
             raise UsageError("--pending-delivery applies to interventions only")
         items = pending(wh)
-        rows = [
-            {**i.model_dump(mode="json", exclude={"payload"}), "payload": json.dumps(i.payload)}
-            for i in items
-        ]
+        rows = [i.model_dump(mode="json") for i in items]  # payload nested (text in a CSV)
         result = _write_rows(rows, kind, out)
         mark_handed_off(wh, items, f"file:{result.path}", utcnow())
         return result
@@ -123,23 +127,34 @@ def _write_rows(rows: list[dict[str, Any]], kind: str, out: str) -> ExportResult
     tmp = path.with_name(path.name + ".tmp")
     if fmt == "json":
         tmp.write_text(json.dumps(rows, default=json_default, indent=2), encoding="utf-8")
-    elif fmt == "csv":
+    elif fmt == "csv":  # one text per cell: timestamps RFC 3339, nested objects as JSON
         with tmp.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["player_id"])
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        flat = [{k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+                for row in rows]  # fmt: skip
         table = (
-            pa.Table.from_pylist(rows)
+            pa.Table.from_pylist(flat)
             if rows
             else pa.table({"player_id": pa.array([], pa.string())})
         )
         pq.write_table(table, tmp)
     tmp.replace(path)
     return ExportResult(kind=kind, rows=len(rows), path=str(path), format=fmt)
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: a timestamp as RFC 3339 UTC at whole seconds, an object as JSON text."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=json_default)
+    return value
 
 
 class CategoryCount(Document):

@@ -540,10 +540,8 @@ def render_regulator(r: Any) -> Any:
     """The Rich view of the regulator's report."""
     from rich.table import Table
 
-    from dk_sentinel.analysis.regulator import _rows
-
     table = Table("section", "item", "value", title=f"regulator's report {r.jurisdiction}")
-    for row in _rows(r):
+    for row in r.rows():
         table.add_row(*row)
     return table
 

@@ -5,6 +5,7 @@ List, show, contact, correct, contest, reopen, assign, note, close.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -61,8 +62,9 @@ def render_case(c: Any) -> RenderableType:
     for name in ("when", "event", "analyst", "detail"):
         table.add_column(name, overflow="fold")
     for e in c.events:
-        table.add_row(f"{e.occurred_at:%Y-%m-%d %H:%M}", e.event_type, e.analyst_id or "",
-                      e.detail or "")  # fmt: skip
+        detail = json.dumps(e.detail) if isinstance(e.detail, dict) else e.detail or ""
+        table.add_row(f"{e.occurred_at:%Y-%m-%d %H:%M} UTC", e.event_type, e.analyst_id or "",
+                      detail)  # fmt: skip
     return table
 
 

@@ -8,7 +8,7 @@ import typer
 
 from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, emit, info
-from dk_sentinel.errors import ExitCode, UsageError
+from dk_sentinel.errors import ExitCode
 
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 
@@ -40,13 +40,7 @@ def doctor(
     """Check config, warehouse, schema, the dbt project and the Anthropic key."""
     from rich.table import Table
 
-    from dk_sentinel.doctor import parse_age
-
-    try:
-        age = parse_age(max_age) if max_age is not None else None
-    except ValueError as exc:
-        raise UsageError(str(exc), "e.g. --max-age 2h") from None
-    report = state(ctx).app.check_health(age)
+    report = state(ctx).app.check_health(max_age)
 
     def render(r: Any) -> Table:
         table = Table("check", "status", "detail", title="sentinel doctor")

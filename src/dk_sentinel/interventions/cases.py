@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
 from dk_sentinel.interventions.outbox import enqueue_suspension
@@ -61,7 +61,28 @@ class CaseEvent(Document):
     event_type: str
     occurred_at: datetime
     analyst_id: str | None = None
-    detail: str | None = None
+    detail: str | dict[str, Any] | None = Field(
+        default=None,
+        description="What changed: text, or an object (a contact's result and note, a trigger's "
+        "crossing, a correction)",
+    )
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _nested(cls, value: Any) -> Any:
+        # stored as text; an object stored as JSON is served as the object, not as a string
+        if isinstance(value, str) and value.startswith("{"):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return value
+            return parsed if isinstance(parsed, dict) else value
+        return value
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The detail as an object ({} for text or nothing)."""
+        return self.detail if isinstance(self.detail, dict) else {}
 
 
 class Case(Document):
@@ -407,13 +428,11 @@ def _failed_contacts(case: Case) -> list[CaseEvent]:
     counted (recorded in the event), and no correction has withdrawn it.
     """
     corrected = {
-        json.loads(e.detail or "{}").get("event_id")
-        for e in case.events
-        if e.event_type == "contact_corrected"
+        e.fields.get("event_id") for e in case.events if e.event_type == "contact_corrected"
     }
     counted = []
     for e in case.events:
-        detail = json.loads(e.detail or "{}") if e.event_type == "contact" else {}
+        detail = e.fields if e.event_type == "contact" else {}
         if (detail.get("result") == "no_answer" and detail.get("counted", True)
                 and e.event_id not in corrected):  # fmt: skip
             counted.append(e)
@@ -510,7 +529,7 @@ def correct_contact(
                 f"Its events are listed by `sentinel cases show {case_id}`.",
             )
         if any(e.event_type == "contact_corrected"
-               and json.loads(e.detail or "{}").get("event_id") == event_id
+               and e.fields.get("event_id") == event_id
                for e in case.events):  # fmt: skip
             raise ConflictError(f"contact attempt {event_id} was already corrected")
         _event(wh, case_id, case.player_id, "contact_corrected", now, str(action.analyst_id),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -56,7 +56,7 @@ from dk_sentinel.apikeys import (
     revoke_key,
 )
 from dk_sentinel.config import Settings
-from dk_sentinel.doctor import DoctorReport, run_doctor
+from dk_sentinel.doctor import DoctorReport, parse_age, run_doctor
 from dk_sentinel.errors import InsufficientData, UsageError
 from dk_sentinel.ingest import IngestResult, Kind, ingest
 from dk_sentinel.interventions.cases import (
@@ -224,12 +224,20 @@ class Sentinel:
         with self.connect() as wh:
             return bootstrap(wh)
 
-    def check_health(self, max_age: timedelta | None = None) -> DoctorReport:
+    def check_health(self, max_age: str | None = None) -> DoctorReport:
         """``sentinel doctor``: config, warehouse, schema, dbt project, Anthropic key.
 
-        With ``max_age``, also that the last successful run is at most that old.
+        With ``max_age`` (``30m``, ``2h``, ``1d``), also that the last successful run is at
+        most that old.
+
+        Raises:
+            UsageError: ``max_age`` is not such a duration.
         """
-        return run_doctor(self.settings, self.connections, max_age=max_age, now=self.clock())
+        try:
+            age = parse_age(max_age) if max_age is not None else None
+        except ValueError as exc:
+            raise UsageError(str(exc), "e.g. --max-age 2h") from None
+        return run_doctor(self.settings, self.connections, max_age=age, now=self.clock())
 
     def readiness(self) -> None:
         """``GET /health/ready``: the warehouse answers and its schema is this code's.

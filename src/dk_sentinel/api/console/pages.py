@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -104,7 +105,8 @@ def audit_trail(file: PlayerFile) -> list[AuditEntry]:
                    e.analyst_id, e.detail)
         for i in file.interventions for e in i.events or []
     ] + [
-        AuditEntry(e.occurred_at, e.event_type, f"case {c.case_id}", e.analyst_id, e.detail)
+        AuditEntry(e.occurred_at, e.event_type, f"case {c.case_id}", e.analyst_id,
+                   json.dumps(e.detail) if isinstance(e.detail, dict) else e.detail)
         for c in file.cases for e in c.events
     ]  # fmt: skip
     return sorted(entries, key=lambda e: e.at, reverse=True)
