@@ -8,7 +8,9 @@ its 202 and 409 are tested in test_api.py.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,7 +41,10 @@ class _Deferred:
     """The ASGI app under test, swapped in by the fixture (the schema is read at import)."""
 
     def __init__(self) -> None:
-        self.app: Any = create_app(load_settings())  # serves /openapi.json: no warehouse
+        # serves /openapi.json only; a warehouse path in a temporary folder, never ./ (a test
+        # writes only under its temporary folders)
+        scratch = Path(tempfile.mkdtemp(prefix="sentinel-schema-")) / "unused.duckdb"
+        self.app: Any = create_app(load_settings(overrides={"warehouse.duckdb.path": scratch}))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.app(scope, receive, send)

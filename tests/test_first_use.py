@@ -154,3 +154,57 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(db_settings, tmp_path: P
         assert streamed.status_code == 413
         small = client.post("/api/interventions", json={"reason": "fine"})
         assert small.status_code == 401
+
+
+def test_tables_written_to_a_file_keep_ids_whole(runner, tmp_path: Path) -> None:
+    """A wide table piped to a file is as wide as it needs: no id, code or name cut in two."""
+    shown = invoke(runner, "config", "show")
+    assert shown.exit_code == 0
+    lines = shown.stdout.splitlines()
+    for key in ("scoring.money_points_per_deposit_after_loss", "api.served_refresh_seconds",
+                "jurisdictions.default_pack"):  # fmt: skip
+        assert any(key in line for line in lines), key
+
+
+@pytest.mark.slow  # a pytest in a child process
+def test_collecting_the_schema_tests_writes_nothing_outside_temporary_folders(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    tests = Path(__file__).parent
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "--no-cov", "--rootdir", str(tests.parent), str(tests / "test_api_schema.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert list(tmp_path.glob("*.duckdb*")) == []  # (hypothesis keeps its own .hypothesis)
+
+
+def test_an_undeclared_query_parameter_is_422(db_settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from dk_sentinel.api import create_app
+    from dk_sentinel.usecases import Sentinel
+
+    app = Sentinel(db_settings)
+    app.initialise()
+    key = app.create_api_key("viewer01", "viewer").api_key
+    with TestClient(create_app(db_settings)) as client:
+        bad = client.get("/api/interventions", params={"since": "notadate"},
+                         headers={"X-API-Key": key})  # fmt: skip
+        assert bad.status_code == 422
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert "unknown query parameter since" in bad.json()["detail"]
+        good = client.get("/api/interventions", params={"limit": 5}, headers={"X-API-Key": key})
+        assert good.status_code == 200
+
+
+def test_backtest_with_nothing_to_measure_says_so(runner, tmp_path: Path) -> None:
+    db = str(tmp_path / "w.duckdb")
+    assert invoke(runner, "--db", db, "init").exit_code == 0
+    result = invoke(runner, "--db", db, "backtest")
+    assert result.exit_code == ExitCode.DATA and result.stdout == ""
+    assert "nothing can be measured yet" in result.stderr and "--replay" in result.stderr

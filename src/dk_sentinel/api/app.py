@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from dk_sentinel import __version__
 from dk_sentinel.api import console, problems
-from dk_sentinel.api.deps import ApiState
+from dk_sentinel.api.deps import ApiState, no_unknown_query
 from dk_sentinel.api.routes import (
     analytics,
     cases,
@@ -80,7 +80,7 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     problems.install(app)
     for module in (health, analytics, players, queue, interventions, cases, runs):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(no_unknown_query)])
     console.install(app)
     return app
 

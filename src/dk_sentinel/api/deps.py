@@ -153,3 +153,30 @@ def page(items: list[Any], start: int, limit: int) -> tuple[list[Any], str | Non
     """One page of ``items`` from ``start`` and the cursor of the next page (None: the last)."""
     more = len(items) > start + limit
     return items[start : start + limit], cursor_at(start + limit) if more else None
+
+
+def no_unknown_query(request: Request) -> None:
+    """Refuse a query parameter the operation does not declare.
+
+    The OpenAPI document is the contract: ``?since=notadate`` on a route without ``since`` is
+    an error, not ignored.
+
+    Raises:
+        UsageError: An undeclared parameter (422, like any invalid request).
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known: set[str] = set()
+    pending = [dependant]
+    while pending:  # the operation's own parameters and those of its dependencies
+        current = pending.pop()
+        known.update(p.alias for p in current.query_params)
+        pending.extend(current.dependencies)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise UsageError(
+            f"unknown query parameter {', '.join(unknown)}",
+            f"This operation takes {', '.join(sorted(known)) or 'no query parameters'}.",
+        )

@@ -96,8 +96,14 @@ def emit(
         sys.stdout.flush()
         return
     rendered = render(data)
+    out = console()
+    piped = not out.is_terminal and "COLUMNS" not in os.environ
     for item in rendered if isinstance(rendered, list | tuple) else [rendered]:
-        console().print(item)
+        if piped:  # a file gets every id, code and setting name whole: as wide as the table
+            natural = out.measure(item, options=out.options.update_width(100_000)).maximum
+            out.print(item, width=max(PIPE_WIDTH, natural))
+        else:
+            out.print(item)
 
 
 def info(message: str) -> None:

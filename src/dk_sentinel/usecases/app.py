@@ -569,12 +569,26 @@ class Sentinel:
         replay_days: int | None = None,
         progress: Progress = None,
     ) -> BacktestReport:
-        """``sentinel backtest``: past scores (optionally replayed first) against later outcomes."""
+        """``sentinel backtest``: past scores (optionally replayed first) against later outcomes.
+
+        Raises:
+            InsufficientData: No scoring run is old enough for its outcome window to have
+                closed (a demo or a new warehouse): nothing to measure, said so, not an empty
+                report.
+        """
         if replay_days:
             self.replay_history(replay_days, horizon_days=horizon_days, progress=progress)
         with self.connect() as wh:
             data = labelled_scores(
                 wh, self.settings, horizon_days=horizon_days, since=since, until=until
+            )
+        if data.rows == 0:
+            horizon = horizon_days or self.settings.outcomes.horizon_days
+            raise InsufficientData(
+                f"no scoring run is at least {horizon} days older than the latest outcome "
+                "data, so nothing can be measured yet",
+                "Replay past as-ofs first: `sentinel backtest --replay 7` (or wait for the "
+                "outcome window of today's runs to close).",
             )
         return backtest(data, capacity=capacity or self.settings.queue.daily_capacity)
 
