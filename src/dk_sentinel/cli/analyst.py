@@ -20,6 +20,7 @@ from dk_sentinel.cli.output import (
     category_text,
     emit,
     info,
+    when,
 )
 from dk_sentinel.models import (
     CATEGORIES,
@@ -48,12 +49,6 @@ def _delta(value: float | None) -> str:
     return "-" if value is None else f"{value:+.2f}"
 
 
-def _ts(value: datetime | None, short: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value:%m-%d %H:%M}" if short else f"{value:%Y-%m-%d %H:%M} UTC"
-
-
 def render_assessment(a: Any) -> list[Any]:
     """The Rich view of a RiskAssessment."""
     from rich.panel import Panel
@@ -70,7 +65,7 @@ def render_assessment(a: Any) -> list[Any]:
             f"(profile {a.profile_version})"
         )
     meta = Text(
-        f"scored {_ts(a.scored_at)} as of {_ts(a.as_of)}, run {a.run_id}"
+        f"scored {when(a.scored_at)} as of {when(a.as_of)}, run {a.run_id}"
         + ("" if a.is_current else "  (not in the latest run: activity older than the window)")
         + ("  LOW CONFIDENCE: few bets" if a.is_low_confidence else "")
     )
@@ -81,8 +76,8 @@ def render_assessment(a: Any) -> list[Any]:
     parts: list[Any] = [head, meta, table]
     f = a.freshness
     fresh = (
-        f"last bet {_ts(f.last_bet_at)}; last scoring run {_ts(f.last_run_finished_at)}; "
-        f"latest ingest {_ts(f.latest_ingest_at)}"
+        f"last bet {when(f.last_bet_at)}; last scoring run {when(f.last_run_finished_at)}; "
+        f"latest ingest {when(f.latest_ingest_at)}"
     )
     parts.append(Text(fresh, style="dim"))
     if f.scores_older_than_ingest:
@@ -128,8 +123,8 @@ def render_assessment(a: Any) -> list[Any]:
             it.add_row(
                 i.intervention_id,
                 i.intervention_type,
-                _ts(i.created_at),
-                _ts(i.expires_at),
+                when(i.created_at),
+                when(i.expires_at),
                 i.analyst_id,
             )
         parts.append(it)
@@ -183,7 +178,7 @@ def render_queue(q: Any) -> Any:
             overdue = f"{overdue} claimed by {i.claimed_by}".strip()
         cells = [
             i.player_id, i.state, category_text(i.risk_category), f"{i.composite_risk_score:.2f}",
-            i.primary_driver or "-", _delta(i.change_7d), _ts(i.sla_due_at, short=True), overdue,
+            i.primary_driver or "-", _delta(i.change_7d), when(i.sla_due_at), overdue,
         ]  # fmt: skip
         if calibrated:
             p = i.risk_probability
@@ -251,7 +246,7 @@ def render_claim(item: Any) -> Any:
 
     return Text(
         f"{item.player_id} ({item.risk_category}, {item.composite_risk_score:.3f}) is yours "
-        f"until {item.claim_expires_at:%Y-%m-%d %H:%M} UTC: sentinel analyze {item.player_id}"
+        f"until {when(item.claim_expires_at)}: sentinel analyze {item.player_id}"
     )
 
 
@@ -263,7 +258,7 @@ def render_intervention(i: Any) -> Any:
     table = Table("field", "value", title=f"intervention {i.intervention_id}", show_header=False)
     for key, value in i.model_dump(exclude={"events"}).items():
         if isinstance(value, datetime):
-            value = f"{value:%Y-%m-%d %H:%M:%S} UTC"
+            value = when(value)
         if value is not None:
             table.add_row(key, Text(str(value)))
     return table
@@ -318,7 +313,7 @@ def render_interventions(items: Any) -> Any:
             delivery += f" ({i.delivery_attempts} tries)"
         table.add_row(
             i.intervention_id, i.player_id, i.intervention_type, i.status,
-            _ts(i.created_at, short=True), _ts(i.expires_at, short=True), i.analyst_id,
+            when(i.created_at), when(i.expires_at), i.analyst_id,
             delivery, Text(i.reason),
         )  # fmt: skip
     return table
@@ -495,8 +490,8 @@ def render_intervention_report(r: Any) -> list[Any]:
         for b in r.timeouts_not_honoured:
             breaches.add_row(
                 b.intervention_id, b.player_id,
-                f"{_ts(b.timeout_from, short=True)} -> {_ts(b.timeout_until, short=True)}",
-                str(b.bets), f"{b.staked:,.2f}", _ts(b.first_bet_at),
+                f"{when(b.timeout_from)} -> {when(b.timeout_until)}",
+                str(b.bets), f"{b.staked:,.2f}", when(b.first_bet_at),
             )  # fmt: skip
         parts.append(breaches)
     else:

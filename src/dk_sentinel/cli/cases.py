@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dk_sentinel.cli.context import state
-from dk_sentinel.cli.output import AnalystOpt, Format, FormatOpt, emit
+from dk_sentinel.cli.output import AnalystOpt, Format, FormatOpt, emit, when
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -49,7 +49,7 @@ def render_cases(items: Any) -> RenderableType:
         table.add_column(name, overflow="fold")
     for c in items:
         table.add_row(c.case_id, c.player_id, c.jurisdiction, c.state, ", ".join(c.triggers),
-                      f"{c.due_at:%Y-%m-%d %H:%M}", "yes" if c.is_overdue else "")  # fmt: skip
+                      when(c.due_at), "yes" if c.is_overdue else "")  # fmt: skip
     return table
 
 
@@ -58,12 +58,12 @@ def render_case(c: Any) -> RenderableType:
     from rich.table import Table
 
     table = Table(title=f"{c.case_id}: {c.player_id} ({c.jurisdiction}, pack {c.pack or '-'}), "
-                        f"{c.state}, due {c.due_at:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+                        f"{c.state}, due {when(c.due_at)}")  # fmt: skip
     for name in ("when", "event", "analyst", "detail"):
         table.add_column(name, overflow="fold")
     for e in c.events:
         detail = json.dumps(e.detail) if isinstance(e.detail, dict) else e.detail or ""
-        table.add_row(f"{e.occurred_at:%Y-%m-%d %H:%M} UTC", e.event_type, e.analyst_id or "",
+        table.add_row(when(e.occurred_at), e.event_type, e.analyst_id or "",
                       detail)  # fmt: skip
     return table
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, get_args
 import typer
 
 from dk_sentinel.cli.context import state
-from dk_sentinel.cli.output import Format, FormatOpt, emit, info, progress
+from dk_sentinel.cli.output import Format, FormatOpt, emit, info, progress, when
 from dk_sentinel.models import ContractKind
 
 #: The data contract's file kinds, as typed on the command line (account-events).
@@ -159,8 +159,8 @@ def render_runs(runs: Any) -> Any:
         seconds = "-" if r.seconds is None else f"{r.seconds:.1f}"
         table.add_row(
             r.run_id, r.kind, f"[{style}]{r.status}[/]" if style else r.status,
-            f"{r.as_of:%Y-%m-%d %H:%M}",
-            f"{r.started_at:%m-%d %H:%M:%S}", seconds, f"{r.new_bets:,}",
+            when(r.as_of),
+            when(r.started_at), seconds, f"{r.new_bets:,}",
             f"{r.players_scored:,}",
             f"{r.tests_passed} ok" + (f", {r.tests_failed} failed" if r.tests_failed else ""),
             (r.error or "")[:80],

@@ -106,6 +106,11 @@ def emit(
             out.print(item)
 
 
+def when(value: Any) -> str:
+    """A timestamp in a table: the one human format, with its zone (``2026-12-07 17:06 UTC``)."""
+    return "-" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"
+
+
 def info(message: str) -> None:
     """Print a one-line message on stderr (never stdout); silent with ``--quiet``."""
     import logging

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from dk_sentinel.cli.context import state
-from dk_sentinel.cli.output import Format, FormatOpt, emit, info
+from dk_sentinel.cli.output import Format, FormatOpt, emit, info, when
 from dk_sentinel.models import Role
 
 keys_app = typer.Typer(
@@ -71,8 +71,8 @@ def render_keys(items: Any) -> Any:
 
     table = Table("key id", "analyst", "role", "created (UTC)", "revoked", title="API keys")
     for k in items if isinstance(items, list) else [items]:
-        table.add_row(k.key_id, k.analyst_id, k.role, f"{k.created_at:%Y-%m-%d %H:%M}",
-                      f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "-")  # fmt: skip
+        table.add_row(k.key_id, k.analyst_id, k.role, when(k.created_at),
+                      when(k.revoked_at))  # fmt: skip
     return table
 
 
