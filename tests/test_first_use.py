@@ -208,3 +208,41 @@ def test_backtest_with_nothing_to_measure_says_so(runner, tmp_path: Path) -> Non
     result = invoke(runner, "--db", db, "backtest")
     assert result.exit_code == ExitCode.DATA and result.stdout == ""
     assert "nothing can be measured yet" in result.stderr and "--replay" in result.stderr
+
+
+def test_schema_case_is_published(runner) -> None:
+    import json
+
+    result = invoke(runner, "schema", "Case")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "Case"
+    assert {"case_id", "triggers", "due_at", "triggered_at", "locks_player"} <= set(
+        schema["properties"]
+    )
+
+
+def test_ingest_dry_run_counts_and_writes_nothing(runner, tmp_path: Path) -> None:
+    import json
+
+    db = str(tmp_path / "w.duckdb")
+    assert invoke(runner, "--db", db, "init").exit_code == 0
+    bets = tmp_path / "bets.csv"
+    bets.write_text(
+        "bet_id,player_id,placed_at,settled_at,sport,market,is_live,odds_decimal,stake,payout,status\n"
+        "B1,PLR_1234_NJ,2026-11-01T10:00:00Z,2026-11-01T12:00:00Z,NFL,spread,false,1.9,10,0,lost\n"
+        "B2,PLR_1234_NJ,2026-11-01T11:00:00Z,,NFL,spread,false,1.9,-5,,pending\n",
+        encoding="utf-8",
+    )
+    dry = invoke(runner, "--db", db, "ingest", "bets", str(bets), "--dry-run", "--format", "json")
+    assert dry.exit_code == 4  # a rejected row, as a real load would say
+    counted = json.loads(dry.stdout)
+    assert counted["dry_run"] and (counted["accepted"], counted["rejected"]) == (1, 1)
+    import duckdb
+
+    with duckdb.connect(db, read_only=True) as con:
+        assert con.execute("select count(*) from raw.bets").fetchall() == [(0,)]
+        assert con.execute("select count(*) from ops.ingest_rejects").fetchall() == [(0,)]
+        assert con.execute("select count(*) from ops.ingest_loads").fetchall() == [(0,)]
+    real = invoke(runner, "--db", db, "ingest", "bets", str(bets), "--format", "json")
+    assert json.loads(real.stdout)["accepted"] == 1

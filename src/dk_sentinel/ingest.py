@@ -297,6 +297,7 @@ class IngestResult(Document):
     """The result of one ``sentinel ingest`` run."""
 
     load_id: str
+    dry_run: bool = Field(default=False, description="Validated and counted; nothing written")
     kind: str
     files: list[FileSummary]
     rows_read: int
@@ -518,6 +519,7 @@ def ingest(
     rejects_out: Path | None = None,
     progress: Callable[[str], None] | None = None,
     max_future_minutes: int = 60,
+    dry_run: bool = False,
 ) -> IngestResult:
     """Validate and load contract files of one kind.
 
@@ -530,6 +532,8 @@ def ingest(
         max_future_minutes: A timestamp more than this after the load starts is rejected
             ([ingest] max_future_minutes): a bet placed in the future would move every
             window that reads "the latest bet".
+        dry_run: Validate and count (accepted, already present, rejected and why) against the
+            warehouse, and write nothing: no raw row, no reject, no load record.
 
     Returns:
         Per-file and total counts; when rows were rejected (the valid ones are loaded),
@@ -557,8 +561,8 @@ def ingest(
     )
     say("staging the valid rows")
     wh.publish_local("stage_accepted", "select * from stage_accepted_local")
-    say("merging")
-    counts = _merge(wh, local, contract, load_id, now)
+    say("checking against the warehouse" if dry_run else "merging")
+    counts = _merge(wh, local, contract, load_id, now, dry_run=dry_run)
     rows_read = dict(local.execute("select _file, _rows from _ingest_files").fetchall())
     summaries = []
     for path in files:
@@ -574,7 +578,7 @@ def ingest(
             )
         )
     with wh.transaction():
-        for s in summaries:
+        for s in summaries if not dry_run else []:
             wh.execute(
                 "insert into {ops}.ingest_loads values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -589,7 +593,8 @@ def ingest(
                 ],
             )
     result = IngestResult(
-        load_id=load_id,
+        load_id="dry-run" if dry_run else load_id,
+        dry_run=dry_run,
         kind=kind,
         files=summaries,
         rows_read=sum(s.rows_read for s in summaries),
@@ -598,19 +603,21 @@ def ingest(
         rejected=sum(s.rejected for s in summaries),
         ops_schema=wh.schemas.ops,
     )
-    if rejects_out is not None:
+    if rejects_out is not None and not dry_run:
         _write_rejects(wh, load_id, rejects_out)
         result.rejects_file = str(rejects_out)
     log.info(
-        "ingest %s: %d read, %d accepted, %d already present, %d rejected (load %s)",
-        kind, result.rows_read, result.accepted, result.already_present, result.rejected, load_id,
+        "ingest %s%s: %d read, %d accepted, %d already present, %d rejected (load %s)",
+        kind, " (dry run: nothing written)" if dry_run else "", result.rows_read,
+        result.accepted, result.already_present, result.rejected, result.load_id,
     )  # fmt: skip
     return result
 
 
 def _merge(
-    wh: Warehouse, local: Any, contract: Contract, load_id: str, now: datetime
-) -> dict[str, dict[str, Any]]:
+    wh: Warehouse, local: Any, contract: Contract, load_id: str, now: datetime,
+    *, dry_run: bool = False,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
     """Merge the staged rows into the raw table in one transaction; return counts per file.
 
     Only staged rows whose key is already stored are compared (``stage_matched``); new rows
@@ -662,26 +669,27 @@ def _merge(
         join _conflicts k on k._file = c._file and k._row = c._row""",
         [conflict_reason],
     )
-    wh.publish_local("stage_rejects", "select * from stage_rejects_local")
     cols = ", ".join(contract.names)
     not_stored = " and ".join(f"t.{k} = s.{k}" for k in contract.key)
-    with wh.transaction():
-        if settles:
+    if not dry_run:  # a dry run counts from the stage below and writes nothing
+        wh.publish_local("stage_rejects", "select * from stage_rejects_local")
+        with wh.transaction():
+            if settles:
+                wh.execute(
+                    f"delete from {t} where bet_id in "
+                    "(select _key from stage_matched where _outcome = 'settles')"
+                )
             wh.execute(
-                f"delete from {t} where bet_id in "
-                "(select _key from stage_matched where _outcome = 'settles')"
+                f"""insert into {t} ({cols}, source_file, load_id, loaded_at)
+                select {", ".join("s." + c for c in contract.names)}, s._file, ?, ?
+                from stage_accepted s where not exists (select 1 from {t} t where {not_stored})""",
+                [load_id, now],
             )
-        wh.execute(
-            f"""insert into {t} ({cols}, source_file, load_id, loaded_at)
-            select {", ".join("s." + c for c in contract.names)}, s._file, ?, ?
-            from stage_accepted s where not exists (select 1 from {t} t where {not_stored})""",
-            [load_id, now],
-        )
-        wh.execute(
-            """insert into {ops}.ingest_rejects
-            select ?, ?, _file, _row, _raw, _reasons, ? from stage_rejects""",
-            [load_id, contract.table, now],
-        )
+            wh.execute(
+                """insert into {ops}.ingest_rejects
+                select ?, ?, _file, _row, _raw, _reasons, ? from stage_rejects""",
+                [load_id, contract.table, now],
+            )
     counts: dict[str, dict[str, Any]] = {}
 
     def entry(file: str) -> dict[str, Any]:
@@ -700,11 +708,18 @@ def _merge(
             entry(file)["accepted"] -= int(n)
         if outcome == "present":
             entry(file)["already_present"] += int(n)
-    for file, reasons, n in wh.query(
-        "select source_file, reasons, count(*) from {ops}.ingest_rejects "
-        "where load_id = ? group by 1, 2",
-        [load_id],
-    ):
+    rejected = (
+        local.execute(
+            "select _file, _reasons, count(*) from stage_rejects_local group by 1, 2"
+        ).fetchall()
+        if dry_run
+        else wh.query(
+            "select source_file, reasons, count(*) from {ops}.ingest_rejects "
+            "where load_id = ? group by 1, 2",
+            [load_id],
+        )
+    )
+    for file, reasons, n in rejected:
         entry(file)["rejected"] += int(n)
         for reason in str(reasons).split("; "):
             entry(file)["reasons"][re.sub(r"'[^']*'", "'…'", reason)] += int(n)

@@ -569,6 +569,7 @@ class SchemaName(StrEnum):
     Intervention = "Intervention"
     Queue = "Queue"
     BatchRun = "BatchRun"
+    Case = "Case"
     openapi = "openapi"
 
 
@@ -583,9 +584,9 @@ def schema(
         document = create_app(load_settings()).openapi()
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
-    from dk_sentinel import models
+    from dk_sentinel import models, usecases
 
-    model = getattr(models, name.value)
+    model = getattr(models, name.value, None) or getattr(usecases, name.value)
     # the validation schema: the same JSON, with every property typed (the serialization one
     # is untyped, through the wildcard serializer that writes timestamps as RFC 3339)
     sys.stdout.write(json.dumps(model.model_json_schema(mode="validation"), indent=2) + "\n")

@@ -101,6 +101,14 @@ def ingest(
             "--rejects-out", help="Also write rejected rows to this CSV.", show_default=False
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Validate and count against the warehouse (accepted, "
+            "already present, rejected and why); write nothing.",
+        ),
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Validate contract files and load them (exit 4 when some rows were rejected)."""
@@ -109,7 +117,7 @@ def ingest(
     with progress(f"ingest {kind.value}") as say:
         contract_kind: ContractKind = kind.value.replace("-", "_")  # type: ignore[assignment]
         result = state(ctx).app.load_files(
-            contract_kind, paths, rejects_out=rejects_out, progress=say
+            contract_kind, paths, rejects_out=rejects_out, progress=say, dry_run=dry_run
         )
 
     def render(r: Any) -> Table:
@@ -120,7 +128,7 @@ def ingest(
             "already present",
             "rejected",
             "top reasons",
-            title=f"ingest {r.kind}",
+            title=f"ingest {r.kind}" + (" (dry run: nothing written)" if r.dry_run else ""),
         )
         for f in r.files:
             reasons = "\n".join(f"{n} × {reason}" for reason, n in f.top_reasons.items())

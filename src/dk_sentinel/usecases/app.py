@@ -279,8 +279,11 @@ class Sentinel:
         *,
         rejects_out: Path | None = None,
         progress: Progress = None,
+        dry_run: bool = False,
     ) -> IngestResult:
         """``sentinel ingest``: validate and load contract files; rejected rows are kept.
+
+        With ``dry_run``, validate and count against the warehouse, and write nothing.
 
         Loads of one kind take turns, on any host (the ``ingest:<kind>`` lease): a load waits
         for a running one up to ``[warehouse] busy_timeout_seconds``, so overlapping files
@@ -292,7 +295,7 @@ class Sentinel:
         ):  # fmt: skip
             return ingest(
                 wh, kind, paths, rejects_out=rejects_out, progress=progress,
-                max_future_minutes=self.settings.ingest.max_future_minutes,
+                max_future_minutes=self.settings.ingest.max_future_minutes, dry_run=dry_run,
             )  # fmt: skip
 
     def run_scoring(
