@@ -336,3 +336,34 @@ def test_a_claim_keeps_a_player_for_one_analyst_until_it_expires(wh: Warehouse) 
         claim_next(wh, queue, "ana03", 30, AS_OF + timedelta(minutes=3))
     expired = claim_next(wh, queue, "ana03", 30, AS_OF + timedelta(minutes=31, seconds=30))
     assert expired.player_id == "PLR_1002_NJ"  # ana02's claim ran out (ana01 renewed at +2)
+
+
+def test_a_console_session_ends_idle_at_its_lifetime_at_sign_out_and_with_its_key(
+    wh: Warehouse,
+) -> None:
+    """Issue #37: the console's cookie is an opaque server-side session."""
+    from dk_sentinel.apikeys import authenticate, create_key, end_session, revoke_key, start_session
+
+    key = create_key(wh, "ana01", "analyst", now=AS_OF)
+    life, idle = timedelta(hours=12), timedelta(minutes=30)
+
+    def opened() -> str:
+        return start_session(wh, key, idle=idle, lifetime=life, now=AS_OF)
+
+    token = opened()
+    assert token.startswith("ss_") and key.api_key not in token
+    stored = wh.query("select session_hash from {ops}.console_sessions")
+    assert all(token not in row[0] for row in stored)  # only its hash is kept
+    seen = authenticate(wh, token, idle=idle, now=AS_OF + timedelta(minutes=20))
+    assert seen is not None and seen.analyst_id == "ana01"
+    # used at +20 min: idle counts from then
+    assert authenticate(wh, token, idle=idle, now=AS_OF + timedelta(minutes=45)) is not None
+    assert authenticate(wh, token, idle=idle, now=AS_OF + timedelta(minutes=90)) is None
+    late = opened()
+    assert authenticate(wh, late, idle=timedelta(days=1), now=AS_OF + timedelta(hours=13)) is None
+    out = opened()
+    end_session(wh, out, now=AS_OF + timedelta(minutes=1))
+    assert authenticate(wh, out, idle=idle, now=AS_OF + timedelta(minutes=2)) is None
+    revoked = opened()
+    revoke_key(wh, key.key_id, now=AS_OF + timedelta(minutes=1))
+    assert authenticate(wh, revoked, idle=idle, now=AS_OF + timedelta(minutes=2)) is None

@@ -95,6 +95,17 @@ def test_no_key_goes_to_sign_in_and_back(console: Console) -> None:
     assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
     assert console.get("/queue").status_code == 200
     assert console.get("/").headers["location"] == "/queue"
+    # issue #37: the cookie is an opaque session, never the key; sign-out ends it on the server
+    token = cookie.split("sentinel_session=")[1].split(";")[0]
+    assert token.startswith("ss_") and console.keys["analyst"] not in cookie
+    page = console.get("/queue").text
+    out = console.client.post("/signout", data={"csrf_token": _field(page, "csrf_token")},
+                              follow_redirects=False)  # fmt: skip
+    assert out.status_code == 303
+    console.client.cookies.set("sentinel_session", token)  # a copy of the old cookie
+    assert console.get("/queue").headers["location"].startswith("/signin")
+    console.client.cookies.set("sentinel_session", console.keys["analyst"])  # a key is no session
+    assert console.get("/queue").headers["location"].startswith("/signin")
 
 
 def test_sign_in_refuses_a_forged_form_and_an_open_redirect(console: Console) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import Field
 
@@ -98,8 +98,67 @@ def revoke_key(wh: Warehouse, key_id: str, *, now: datetime | None = None) -> Ap
     return next(k for k in list_keys(wh) if k.key_id == key_id)
 
 
-def authenticate(wh: Warehouse, presented: str) -> ApiKey | None:
-    """The active key matching ``presented``, or None (compared in constant time)."""
+#: A console session's token (the cookie's value) starts with this; an API key with ``sk_``.
+SESSION_PREFIX = "ss_"
+#: A session's last use is written at most this often (a write on every page would contend).
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+def start_session(
+    wh: Warehouse, key: ApiKey, *, idle: timedelta, lifetime: timedelta, now: datetime
+) -> str:
+    """Open a console session for a checked key; the token is returned once, stored hashed.
+
+    The session ends after ``idle`` without use, ``lifetime`` after it began, on sign-out, or
+    when its key is revoked -- whichever comes first.
+    """
+    token = SESSION_PREFIX + secrets.token_urlsafe(32)
+    wh.execute(
+        "insert into {ops}.console_sessions values (?, ?, ?, ?, ?, null)",
+        [_digest(token), key.key_id, now, now, now + lifetime],
+    )
+    return token
+
+
+def end_session(wh: Warehouse, token: str, *, now: datetime) -> None:
+    """End a console session (sign-out); its token no longer authenticates."""
+    wh.execute(
+        "update {ops}.console_sessions set ended_at = coalesce(ended_at, ?) where session_hash = ?",
+        [now, _digest(token)],
+    )
+
+
+def _session_key(wh: Warehouse, token: str, idle: timedelta, now: datetime) -> ApiKey | None:
+    rows = wh.query_dicts(
+        "select k.key_id, k.analyst_id, k.role, k.created_at, k.revoked_at, s.last_seen_at "
+        "from {ops}.console_sessions s join {ops}.api_keys k on k.key_id = s.key_id "
+        "where s.session_hash = ? and s.ended_at is null and s.expires_at > ? "
+        "and s.last_seen_at > ? and k.revoked_at is null",
+        [_digest(token), now, now - idle],
+    )
+    if not rows:
+        return None
+    if rows[0]["last_seen_at"] < now - _TOUCH_EVERY:
+        wh.execute(
+            "update {ops}.console_sessions set last_seen_at = ? where session_hash = ?",
+            [now, _digest(token)],
+        )
+    return ApiKey.model_validate({k: v for k, v in rows[0].items() if k != "last_seen_at"})
+
+
+def authenticate(
+    wh: Warehouse,
+    presented: str,
+    *,
+    idle: timedelta = timedelta(minutes=30),
+    now: datetime | None = None,
+) -> ApiKey | None:
+    """The active key behind ``presented`` (an API key, or a console session's token), or None.
+
+    Compared by hash (in constant time for keys).
+    """
+    if presented.startswith(SESSION_PREFIX):
+        return _session_key(wh, presented, idle, now or utcnow())
     parts = presented.split("_")
     if len(parts) < 3 or parts[0] != "sk":
         return None

@@ -346,6 +346,12 @@ class ApiSettings(_Section):
         default=2.0, ge=0, description="A request waits this long for the warehouse, then 503"
     )
     access_log: Literal["plain", "json"] = "plain"
+    session_idle_minutes: float = Field(
+        default=30, gt=0, description="A console session ends after this long without use"
+    )
+    session_hours: float = Field(
+        default=12, gt=0, description="A console session ends this long after sign-in"
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,

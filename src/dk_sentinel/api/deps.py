@@ -68,6 +68,12 @@ class ApiState:
                     self._keys[digest] = (key, now + ttl, now)
         return key
 
+    def forget(self, presented: str) -> None:
+        """Drop a credential from the cache (a console session signed out here)."""
+        digest = hashlib.sha256(presented.encode()).hexdigest()
+        with self._keys_guard:
+            self._keys.pop(digest, None)
+
 
 def _state(request: Request) -> ApiState:
     state: ApiState = request.app.state.sentinel

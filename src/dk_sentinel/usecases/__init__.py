@@ -5,8 +5,9 @@ The front ends (``cli``, ``api``) import only this package, ``models``, ``errors
 so a front end never reaches into a capability for a name.
 """
 
+from dk_sentinel.analysis.regulator import RegulatorReport
 from dk_sentinel.analysis.reporting import ExportKind, ExportResult, InterventionReport, Report
-from dk_sentinel.apikeys import ApiKey, NewApiKey
+from dk_sentinel.apikeys import SESSION_PREFIX, ApiKey, NewApiKey
 from dk_sentinel.doctor import DoctorReport
 from dk_sentinel.ingest import IngestResult, Kind
 from dk_sentinel.interventions.cases import Case, CaseState, ContactResult
@@ -19,6 +20,7 @@ from dk_sentinel.usecases.server import RunStarted, ServerRuntime, check_serving
 from dk_sentinel.warehouse import require_existing
 
 __all__ = [
+    "SESSION_PREFIX",
     "ApiKey",
     "BacktestReport",
     "CalibrationReport",
@@ -35,6 +37,7 @@ __all__ = [
     "Kind",
     "NewApiKey",
     "PlayerFile",
+    "RegulatorReport",
     "Report",
     "RunStarted",
     "ScheduleStatus",

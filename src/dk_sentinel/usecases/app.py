@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -52,8 +52,10 @@ from dk_sentinel.apikeys import (
     NewApiKey,
     authenticate,
     create_key,
+    end_session,
     list_keys,
     revoke_key,
+    start_session,
 )
 from dk_sentinel.config import Settings
 from dk_sentinel.doctor import DoctorReport, parse_age, run_doctor
@@ -778,9 +780,24 @@ class Sentinel:
             return revoke_key(wh, key_id, now=self.clock())
 
     def authenticate_api_key(self, presented: str) -> ApiKey | None:
-        """The API's authentication: the active key behind ``presented``, or None."""
+        """The API's authentication: the active key (or console session) behind ``presented``."""
+        idle = timedelta(minutes=self.settings.api.session_idle_minutes)
         with self.connect() as wh:
-            return authenticate(wh, presented)
+            return authenticate(wh, presented, idle=idle, now=self.clock())
+
+    def start_console_session(self, key: ApiKey) -> str:
+        """The console's sign-in: an opaque session token for a checked key (the cookie)."""
+        api = self.settings.api
+        with self.connect() as wh:
+            return start_session(
+                wh, key, idle=timedelta(minutes=api.session_idle_minutes),
+                lifetime=timedelta(hours=api.session_hours), now=self.clock(),
+            )  # fmt: skip
+
+    def end_console_session(self, token: str) -> None:
+        """The console's sign-out: the session's token stops authenticating."""
+        with self.connect() as wh:
+            end_session(wh, token, now=self.clock())
 
     def run_demo(
         self,

@@ -178,6 +178,10 @@ _V7 = [
     "alter table {ops}.cases add column if not exists triggered_at timestamp",
     "alter table {ops}.cases add column if not exists locks_player boolean",
     "alter table {ops}.cases add column if not exists assigned_to varchar",
+    # the console's sessions: the cookie holds an opaque token, never the API key
+    """create table if not exists {ops}.console_sessions (
+        session_hash varchar not null, key_id varchar not null, created_at timestamp not null,
+        last_seen_at timestamp not null, expires_at timestamp not null, ended_at timestamp)""",
     # one player worked by one analyst at a time: a claim on a queue item, until it expires
     """create table if not exists {ops}.queue_claims (
         player_id varchar not null, analyst_id varchar not null, claimed_at timestamp not null,

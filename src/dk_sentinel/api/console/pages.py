@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dk_sentinel.api.console.charts import history_chart
 from dk_sentinel.api.console.rendering import ConsoleRoute, local_path, render, see_other
 from dk_sentinel.api.console.session import (
+    SESSION_COOKIE,
     SIGNIN_COOKIE,
     Signed,
     check_csrf,
@@ -63,15 +64,20 @@ def signin(
         error = "That key is not valid (or it was revoked)."
         return render(request, "signin.html", 401, next=local_path(next), error=error,
                       csrf=csrf_token)  # fmt: skip
+    token = state.runtime.app.start_console_session(key)  # the cookie never holds the key
     response = see_other(local_path(next))
-    start_session(response, api_key.strip(), request.url.scheme == "https")
+    start_session(response, token, request.url.scheme == "https")
     return response
 
 
 @router.post("/signout")
-def signout(session: Signed, csrf_token: FormText) -> RedirectResponse:
-    """Forget the key."""
+def signout(request: Request, session: Signed, csrf_token: FormText) -> RedirectResponse:
+    """End the session: its token stops working here and on every worker."""
     check_csrf(session.csrf, csrf_token)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    state = request.app.state.sentinel
+    state.runtime.app.end_console_session(token)
+    state.forget(token)
     response = see_other("/signin")
     end_session(response)
     return response

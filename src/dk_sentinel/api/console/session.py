@@ -1,9 +1,12 @@
-"""The console's sign-in: the API key in an HttpOnly, SameSite=Strict cookie, and CSRF tokens.
+"""The console's sign-in: an opaque server-side session in an HttpOnly, SameSite=Strict cookie.
 
-The cookie holds the key the analyst typed (the same keys as the API, checked, cached and
-rate-limited by :func:`dk_sentinel.api.deps.admit`). Every form carries a CSRF token derived
-from the key (an HMAC: no server state, so several workers agree); the sign-in form, before
-there is a key, uses a random token double-submitted in a short-lived cookie.
+The analyst types an API key once; the sign-in checks it and opens a session in the warehouse
+(``{ops}.console_sessions``, so several workers agree). The cookie holds only the session's
+random token -- never the key. A session ends after ``[api] session_idle_minutes`` without use,
+``[api] session_hours`` after sign-in, on sign-out, or when its key is revoked; requests are
+checked, cached and rate-limited per key by :func:`dk_sentinel.api.deps.admit`. Every form
+carries a CSRF token derived from the session's token (an HMAC); the sign-in form, before there
+is a session, uses a random token double-submitted in a short-lived cookie.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from fastapi import Depends, Request, Response
 from dk_sentinel.api.deps import admit
 from dk_sentinel.errors import PermissionDenied
 from dk_sentinel.models import Role
-from dk_sentinel.usecases import ApiKey
+from dk_sentinel.usecases import SESSION_PREFIX, ApiKey
 
 SESSION_COOKIE = "sentinel_session"
 SIGNIN_COOKIE = "sentinel_signin"
@@ -57,15 +60,15 @@ def set_signin_cookie(response: Response, token: str, secure: bool) -> None:
                         secure=secure, path="/signin")  # fmt: skip
 
 
-def start_session(response: Response, api_key: str, secure: bool) -> None:
-    """Keep the key in the session cookie (ends with the browser session)."""
-    response.set_cookie(SESSION_COOKIE, api_key, httponly=True, samesite="strict",
+def start_session(response: Response, token: str, secure: bool) -> None:
+    """Keep the session's token in the cookie (ends with the browser session)."""
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
                         secure=secure, path="/")  # fmt: skip
     response.delete_cookie(SIGNIN_COOKIE, path="/signin")
 
 
 def end_session(response: Response) -> None:
-    """Forget the key."""
+    """Forget the session's cookie (the session itself is ended in the warehouse)."""
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -94,6 +97,8 @@ def _session(request: Request) -> Session:
     from dk_sentinel.api.problems import Unauthorised
 
     presented = request.cookies.get(SESSION_COOKIE)
+    if not presented or not presented.startswith(SESSION_PREFIX):  # an API key is no session
+        raise SignInRequired()
     try:
         key = admit(request, presented, "viewer")
     except Unauthorised:
