@@ -246,3 +246,17 @@ def test_ingest_dry_run_counts_and_writes_nothing(runner, tmp_path: Path) -> Non
         assert con.execute("select count(*) from ops.ingest_loads").fetchall() == [(0,)]
     real = invoke(runner, "--db", db, "ingest", "bets", str(bets), "--format", "json")
     assert json.loads(real.stdout)["accepted"] == 1
+
+
+def test_the_api_docs_are_served_from_the_package(db_settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from dk_sentinel.api import create_app
+
+    with TestClient(create_app(db_settings)) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        assert "cdn" not in page.text.lower() and "/docs/static/swagger-ui-bundle.js" in page.text
+        script = client.get("/docs/static/swagger-ui-bundle.js")
+        assert script.status_code == 200 and len(script.content) > 100_000
+        assert client.get("/docs/static/swagger-ui.css").status_code == 200

@@ -65,6 +65,8 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
         version=__version__,
         description="Responsible-gaming risk analytics: the CLI's use cases over HTTP.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the package (no CDN: the docs work offline)
+        redoc_url=None,
         # one schema per model, typed: the serialization schemas of the models are untyped
         # (their wildcard serializer writes timestamps as RFC 3339 and returns Any)
         separate_input_output_schemas=False,
@@ -81,8 +83,28 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
     problems.install(app)
     for module in (health, analytics, players, queue, interventions, cases, runs):
         app.include_router(module.router, dependencies=[Depends(no_unknown_query)])
+    _offline_docs(app)
     console.install(app)
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the swagger-ui-bundle package, not a CDN (works offline)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )  # fmt: skip
 
 
 class BodyLimit:
