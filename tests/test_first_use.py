@@ -260,3 +260,36 @@ def test_the_api_docs_are_served_from_the_package(db_settings) -> None:
         script = client.get("/docs/static/swagger-ui-bundle.js")
         assert script.status_code == 200 and len(script.content) > 100_000
         assert client.get("/docs/static/swagger-ui.css").status_code == 200
+
+
+def test_api_keys_expire_and_rotate_with_a_grace_period(runner, tmp_path: Path) -> None:
+    import json
+    from datetime import datetime, timedelta
+
+    from dk_sentinel.config import load_settings
+    from dk_sentinel.usecases import Sentinel
+
+    settings = load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
+    start = datetime(2026, 11, 1, 9, 0)
+    app = Sentinel(settings, clock=lambda: start)
+    app.initialise()
+    short = app.create_api_key("ana01", "analyst", expires_in="12h")
+    assert short.expires_at == start + timedelta(hours=12)
+    later = Sentinel(settings, clock=lambda: start + timedelta(hours=13))
+    assert later.authenticate_api_key(short.api_key) is None  # expired
+    old = app.create_api_key("ana02", "viewer")
+    new = app.rotate_api_key(old.key_id, grace="1h")
+    assert (new.analyst_id, new.role) == ("ana02", "viewer") and new.key_id != old.key_id
+    soon = Sentinel(settings, clock=lambda: start + timedelta(minutes=30))
+    assert soon.authenticate_api_key(old.api_key) is not None  # the grace period
+    after = Sentinel(settings, clock=lambda: start + timedelta(hours=2))
+    assert after.authenticate_api_key(old.api_key) is None
+    assert after.authenticate_api_key(new.api_key) is not None
+    db = str(tmp_path / "w.duckdb")
+    listed = invoke(runner, "--db", db, "api-keys", "list", "--format", "json")
+    assert {k["key_id"] for k in json.loads(listed.stdout) if k["expires_at"]} == {
+        short.key_id, old.key_id
+    }  # fmt: skip
+    bad = invoke(runner, "--db", db, "api-keys", "create", "--analyst", "ana03",
+                 "--expires-in", "forever")  # fmt: skip
+    assert bad.exit_code == ExitCode.USAGE and "90d" in bad.stderr

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from pydantic import Field
 
-from dk_sentinel.errors import NotFoundError, UsageError
+from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
 from dk_sentinel.models import ANALYST_ID_MAX, ANALYST_ID_MIN, ROLES, Document, Role, utcnow
 from dk_sentinel.warehouse import Warehouse
 
@@ -28,6 +28,7 @@ class ApiKey(Document):
     role: Role
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = Field(default=None, description="It stops working then")
 
     def allows(self, needed: Role) -> bool:
         """Whether this key's role includes ``needed``."""
@@ -45,9 +46,14 @@ def _digest(key: str) -> str:
 
 
 def create_key(
-    wh: Warehouse, analyst_id: str, role: Role, *, now: datetime | None = None
+    wh: Warehouse,
+    analyst_id: str,
+    role: Role,
+    *,
+    now: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> NewApiKey:
-    """Create a key for an analyst with a role.
+    """Create a key for an analyst with a role (that stops working at ``expires_at``, if set).
 
     Returns:
         The key record with the key itself (shown once).
@@ -63,20 +69,50 @@ def create_key(
     key_id = secrets.token_hex(4)
     key = f"sk_{key_id}_{secrets.token_urlsafe(24)}"
     item = NewApiKey(
-        key_id=key_id, analyst_id=analyst_id, role=role, created_at=now or utcnow(), api_key=key
-    )
+        key_id=key_id, analyst_id=analyst_id, role=role, created_at=now or utcnow(), api_key=key,
+        expires_at=expires_at,
+    )  # fmt: skip
     wh.execute(
-        "insert into {ops}.api_keys values (?, ?, ?, ?, ?, null)",
-        [key_id, _digest(key), analyst_id, role, item.created_at],
+        "insert into {ops}.api_keys (key_id, key_hash, analyst_id, role, created_at, "
+        "revoked_at, expires_at) values (?, ?, ?, ?, ?, null, ?)",
+        [key_id, _digest(key), analyst_id, role, item.created_at, expires_at],
     )
     return item
+
+
+def rotate_key(
+    wh: Warehouse, key_id: str, *, grace: timedelta, now: datetime, expires_at: datetime | None
+) -> NewApiKey:
+    """A new key for the same analyst and role; the old one keeps working for ``grace``.
+
+    Raises:
+        NotFoundError: No such key.
+        ConflictError: The key is revoked.
+    """
+    old = next((k for k in list_keys(wh) if k.key_id == key_id), None)
+    if old is None:
+        raise NotFoundError(
+            f"API key {key_id} not found", "List them with `sentinel api-keys list`."
+        )
+    if old.revoked_at is not None:
+        raise ConflictError(
+            f"API key {key_id} is revoked", "Create a new one with api-keys create."
+        )
+    new = create_key(wh, old.analyst_id, old.role, now=now, expires_at=expires_at)
+    until = now + grace
+    wh.execute(
+        "update {ops}.api_keys set expires_at = ? where key_id = ? "
+        "and (expires_at is null or expires_at > ?)",
+        [until, key_id, until],
+    )
+    return new
 
 
 def list_keys(wh: Warehouse) -> list[ApiKey]:
     """Every key, newest first (revoked ones included)."""
     rows = wh.query_dicts(
-        "select key_id, analyst_id, role, created_at, revoked_at from {ops}.api_keys "
-        "order by created_at desc, key_id"
+        "select key_id, analyst_id, role, created_at, revoked_at, expires_at "
+        "from {ops}.api_keys order by created_at desc, key_id"
     )
     return [ApiKey.model_validate(r) for r in rows]
 
@@ -130,11 +166,12 @@ def end_session(wh: Warehouse, token: str, *, now: datetime) -> None:
 
 def _session_key(wh: Warehouse, token: str, idle: timedelta, now: datetime) -> ApiKey | None:
     rows = wh.query_dicts(
-        "select k.key_id, k.analyst_id, k.role, k.created_at, k.revoked_at, s.last_seen_at "
-        "from {ops}.console_sessions s join {ops}.api_keys k on k.key_id = s.key_id "
-        "where s.session_hash = ? and s.ended_at is null and s.expires_at > ? "
-        "and s.last_seen_at > ? and k.revoked_at is null",
-        [_digest(token), now, now - idle],
+        "select k.key_id, k.analyst_id, k.role, k.created_at, k.revoked_at, k.expires_at, "
+        "s.last_seen_at from {ops}.console_sessions s join {ops}.api_keys k "
+        "on k.key_id = s.key_id where s.session_hash = ? and s.ended_at is null "
+        "and s.expires_at > ? and s.last_seen_at > ? and k.revoked_at is null "
+        "and (k.expires_at is null or k.expires_at > ?)",
+        [_digest(token), now, now - idle, now],
     )
     if not rows:
         return None
@@ -163,9 +200,10 @@ def authenticate(
     if len(parts) < 3 or parts[0] != "sk":
         return None
     rows = wh.query_dicts(
-        "select key_id, key_hash, analyst_id, role, created_at, revoked_at "
-        "from {ops}.api_keys where key_id = ? and revoked_at is null",
-        [parts[1]],
+        "select key_id, key_hash, analyst_id, role, created_at, revoked_at, expires_at "
+        "from {ops}.api_keys where key_id = ? and revoked_at is null "
+        "and (expires_at is null or expires_at > ?)",
+        [parts[1], now or utcnow()],
     )
     if not rows or not hmac.compare_digest(rows[0]["key_hash"], _digest(presented)):
         return None

@@ -69,9 +69,9 @@ def render_keys(items: Any) -> Any:
     """The Rich view of API keys."""
     from rich.table import Table
 
-    table = Table("key id", "analyst", "role", "created (UTC)", "revoked", title="API keys")
+    table = Table("key id", "analyst", "role", "created", "expires", "revoked", title="API keys")
     for k in items if isinstance(items, list) else [items]:
-        table.add_row(k.key_id, k.analyst_id, k.role, when(k.created_at),
+        table.add_row(k.key_id, k.analyst_id, k.role, when(k.created_at), when(k.expires_at),
                       when(k.revoked_at))  # fmt: skip
     return table
 
@@ -81,17 +81,44 @@ def keys_create(
     ctx: typer.Context,
     analyst: Annotated[str, typer.Option("--analyst", help="The key's analyst (3-50 chars).")],
     role: Annotated[Role, typer.Option("--role", help="viewer | analyst | admin.")] = "viewer",
+    expires_in: ExpiresOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Create a key; it is printed once (stdout) and stored only as a hash."""
+    _show_new(state(ctx).app.create_api_key(analyst, role, expires_in=expires_in), fmt)
+
+
+ExpiresOpt = Annotated[
+    str | None,
+    typer.Option("--expires-in", help="The key stops working after this long: 12h, 90d ...",
+                 show_default=False),
+]  # fmt: skip
+
+
+def _show_new(key: Any, fmt: Format) -> None:
     import sys
 
-    key = state(ctx).app.create_api_key(analyst, role)
     if fmt is Format.json:
         emit(key, fmt, lambda k: k)
         return
     sys.stdout.write(key.api_key + "\n")
-    info(f"API key {key.key_id} for {key.analyst_id} ({key.role}): shown once, store it now.")
+    until = f", expires {when(key.expires_at)}" if key.expires_at else ""
+    info(f"API key {key.key_id} for {key.analyst_id} ({key.role}{until}): shown once, "
+         "store it now.")  # fmt: skip
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="The key to replace (from `api-keys list`).")],
+    grace: Annotated[
+        str, typer.Option("--grace", help="How long the old key keeps working: 30m, 1h, 1d.")
+    ] = "1h",
+    expires_in: ExpiresOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """A new key for the same analyst and role (printed once); the old one stops after --grace."""
+    _show_new(state(ctx).app.rotate_api_key(key_id, grace=grace, expires_in=expires_in), fmt)
 
 
 @keys_app.command("list")

@@ -55,6 +55,7 @@ from dk_sentinel.apikeys import (
     end_session,
     list_keys,
     revoke_key,
+    rotate_key,
     start_session,
 )
 from dk_sentinel.config import Settings
@@ -764,10 +765,36 @@ class Sentinel:
                 wh, case_id, reason, analyst_id or self.settings.analyst, policy, self.clock()
             )
 
-    def create_api_key(self, analyst_id: str, role: Role) -> NewApiKey:
-        """``sentinel api-keys create``: a new key, shown once."""
+    def create_api_key(
+        self, analyst_id: str, role: Role, *, expires_in: str | None = None
+    ) -> NewApiKey:
+        """``sentinel api-keys create``: a new key, shown once (``expires_in``: 90d, 12h ...).
+
+        Raises:
+            UsageError: A bad analyst id or duration.
+        """
+        now = self.clock()
         with self.connect() as wh:
-            return create_key(wh, analyst_id, role, now=self.clock())
+            return create_key(wh, analyst_id, role, now=now,
+                              expires_at=_expiry(expires_in, now))  # fmt: skip
+
+    def rotate_api_key(
+        self, key_id: str, *, grace: str = "1h", expires_in: str | None = None
+    ) -> NewApiKey:
+        """``sentinel api-keys rotate``: a new key for the same analyst and role, shown once.
+
+        The old one works for ``grace`` more, then stops.
+
+        Raises:
+            NotFoundError: No such key.
+            ConflictError: It is revoked.
+            UsageError: A bad duration.
+        """
+        now = self.clock()
+        period = _expiry(grace, now)
+        with self.connect() as wh:
+            return rotate_key(wh, key_id, grace=(period or now) - now, now=now,
+                              expires_at=_expiry(expires_in, now))  # fmt: skip
 
     def api_keys(self) -> list[ApiKey]:
         """``sentinel api-keys list``: every key, never the key itself."""
@@ -871,3 +898,17 @@ class Sentinel:
             queue=queue,
             top_player=top,
         )
+
+
+def _expiry(duration: str | None, now: datetime) -> datetime | None:
+    """``now`` plus a duration like 30m, 12h or 90d (None: no expiry).
+
+    Raises:
+        UsageError: Another shape.
+    """
+    if duration is None:
+        return None
+    try:
+        return now + parse_age(duration)
+    except ValueError as exc:
+        raise UsageError(str(exc), "e.g. --expires-in 90d") from None

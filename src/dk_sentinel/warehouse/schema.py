@@ -178,6 +178,8 @@ _V7 = [
     "alter table {ops}.cases add column if not exists triggered_at timestamp",
     "alter table {ops}.cases add column if not exists locks_player boolean",
     "alter table {ops}.cases add column if not exists assigned_to varchar",
+    # an API key may expire (api-keys create --expires-in, api-keys rotate)
+    "alter table {ops}.api_keys add column if not exists expires_at timestamp",
     # the console's sessions: the cookie holds an opaque token, never the API key
     """create table if not exists {ops}.console_sessions (
         session_hash varchar not null, key_id varchar not null, created_at timestamp not null,
