@@ -293,3 +293,14 @@ def test_api_keys_expire_and_rotate_with_a_grace_period(runner, tmp_path: Path) 
     bad = invoke(runner, "--db", db, "api-keys", "create", "--analyst", "ana03",
                  "--expires-in", "forever")  # fmt: skip
     assert bad.exit_code == ExitCode.USAGE and "90d" in bad.stderr
+
+
+def test_a_wrong_method_is_405_with_allow(db_settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from dk_sentinel.api import create_app
+
+    with TestClient(create_app(db_settings)) as client:
+        wrong = client.delete("/api/queue")
+        assert wrong.status_code == 405 and "GET" in wrong.headers["allow"]
+        assert wrong.headers["content-type"].startswith("application/problem+json")

@@ -148,7 +148,10 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     # Starlette's own answers (a body that is not JSON, an unknown path, a wrong method).
     assert isinstance(exc, StarletteHTTPException)
-    return problem(exc.status_code, str(exc.detail))
+    response = problem(exc.status_code, str(exc.detail))
+    for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405 (RFC 9110)
+        response.headers[name] = value
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

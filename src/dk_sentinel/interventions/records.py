@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
+from dk_sentinel.errors import ConflictError, NotFoundError
 from dk_sentinel.interventions.cases import is_flagged
 from dk_sentinel.interventions.outbox import DELIVERY_STATE, enqueue
 from dk_sentinel.models import (
@@ -323,7 +323,8 @@ def cancel_intervention(
 
     Raises:
         NotFoundError: No such intervention.
-        UsageError: It is not active, or the reason or analyst id breaks the rules.
+        ConflictError: It is not active (a state conflict: 409 in the API, exit 2 in the CLI).
+        UsageError: The reason or analyst id breaks the rules.
     """
     action = validated(AnalystAction, {"reason": reason, "analyst_id": analyst_id})
     reason, analyst_id = action.reason, action.analyst_id
@@ -332,7 +333,7 @@ def cancel_intervention(
     def record() -> None:
         item = get_intervention(wh, intervention_id, now=now)
         if item.status != "active":
-            raise UsageError(f"intervention {intervention_id} is {item.status}, not active")
+            raise ConflictError(f"intervention {intervention_id} is {item.status}, not active")
         wh.execute(
             "update {ops}.interventions set cancelled_at = ?, cancel_reason = ? "
             "where intervention_id = ?",

@@ -206,7 +206,8 @@ def cancel(
     item = app.intervention(intervention_id)
     try:
         app.cancel(intervention_id, reason, session.key.analyst_id)
-    except UsageError as exc:
-        return player_page(request, app, session, item.player_id, status_code=422,
-                            error=f"Cancel: {exc.message}")  # fmt: skip
+    except (UsageError, ConflictError) as exc:
+        status = 409 if isinstance(exc, ConflictError) else 422
+        return player_page(request, app, session, item.player_id, status_code=status,
+                           error=f"Cancel: {exc.message}")  # fmt: skip
     return see_other(f"/players/{item.player_id}?done=cancelled:{intervention_id}")
