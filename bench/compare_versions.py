@@ -2,7 +2,8 @@
 
     python bench/compare_versions.py --ref c43f586 --players 100000
 
-Generates one data set, loads it into a warehouse per version, and then alternates
+Generates one data set (bets, payments and account events), loads it into a warehouse per
+version, and then alternates
 full-refresh `score-batch` runs (each a fresh process) of the current code and of the code at
 REF (its `src/` from `git archive`, run with the same interpreter and libraries), so both
 versions see the same data, machine and moment. Prints the median of each and the ratio.
@@ -55,7 +56,9 @@ def main() -> None:
     subprocess.run(sentinel(*generate), env=env, check=True, capture_output=True)
     # each version loads its own warehouse: an older sentinel refuses a newer schema
     for db, run_env in ((new_db, env), (old_db, old_env)):
-        for step in (["init"], ["ingest", "bets", str(data / "bets.csv")]):
+        loads = [["ingest", kind, str(data / f"{kind.replace('-', '_')}.csv")]
+                 for kind in ("bets", "payments", "account-events")]  # fmt: skip
+        for step in (["init"], *loads):
             subprocess.run(sentinel("--db", str(db), *step), env=run_env, check=True,
                            capture_output=True)  # fmt: skip
     times: dict[str, list[float]] = {"current": [], args.ref: []}

@@ -367,3 +367,34 @@ def test_a_console_session_ends_idle_at_its_lifetime_at_sign_out_and_with_its_ke
     revoked = opened()
     revoke_key(wh, key.key_id, now=AS_OF + timedelta(minutes=1))
     assert authenticate(wh, revoked, idle=idle, now=AS_OF + timedelta(minutes=2)) is None
+
+
+def test_superseding_a_timeout_queues_its_end_for_the_platform(wh: Warehouse) -> None:
+    """Issue #36 on both adapters: the replaced timeout gets intervention.superseded (its own
+    idempotency key, cancelled_at and superseded_by), the new one names what it supersedes."""
+    from types import SimpleNamespace
+
+    from dk_sentinel.interventions.records import create_intervention, parse_request
+
+    snapshot = SimpleNamespace(run_id="r1", composite_risk_score=0.7, risk_category="HIGH")
+
+    def timeout(hours: int, supersede: bool) -> str:
+        request = parse_request(player_id="PLR_9001_NJ", intervention_type="timeout",
+                                duration_hours=hours, reason="Cooling-off agreed by phone",
+                                analyst_id="ana01", supersede=supersede)  # fmt: skip
+        made = create_intervention(wh, request, snapshot, now=AS_OF)  # type: ignore[arg-type]
+        return made.intervention_id
+
+    old = timeout(72, False)
+    new = timeout(2, True)
+    items = {
+        payload["idempotency_key"]: payload
+        for payload in (json.loads(r[0]) for r in wh.query("select payload from {ops}.outbox"))
+    }
+    assert set(items) == {old, f"{old}:superseded", new}
+    ended = items[f"{old}:superseded"]
+    assert ended["event"] == "intervention.superseded" and ended["superseded_by"] == new
+    assert ended["cancelled_at"] == "2026-11-01T00:00:00Z"
+    assert items[new]["supersedes"] == [old] and items[new]["duration_hours"] == 2
+    actions = sorted(r[0] for r in wh.query("select action from {ops}.outbox"))
+    assert actions == ["created", "created", "superseded"]

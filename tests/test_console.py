@@ -297,6 +297,14 @@ def test_cases_page_and_a_contact_attempt(console: Console) -> None:
     assert unknown.status_code == 422
     kinds = [e.event_type for e in console.app.case(case.case_id).events]
     assert kinds[-2:] == ["note", "contested"]
+    # a claim from the queue page: the first player nobody works, then shown as claimed
+    queue_page = console.get("/queue").text
+    claimed = console.post("/queue/claim", queue_page, category="HIGH")
+    assert claimed.status_code == 303 and "done=claimed:" in claimed.headers["location"]
+    player = claimed.headers["location"].split("/players/")[1].split("?")[0]
+    assert "claimed by analyst01" in console.get("/queue").text
+    listed = console.app.review_queue(limit=500).items
+    assert next(i for i in listed if i.player_id == player).claimed_by == "analyst01"
 
 
 # ---- accessibility: labels, structure and contrast (the browser test adds axe-core) -------

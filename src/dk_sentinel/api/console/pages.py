@@ -85,7 +85,8 @@ def signout(request: Request, session: Signed, csrf_token: FormText) -> Redirect
 
 #: What a form's redirect may announce (anything else in ``?done=`` is ignored: no spoofing).
 _DONE = re.compile(
-    f"({'|'.join((*INTERVENTION_TYPES, 'cancelled', 'contact', 'case'))}):[A-Za-z0-9_-]{{1,64}}"
+    f"({'|'.join((*INTERVENTION_TYPES, 'cancelled', 'contact', 'case', 'claimed'))})"
+    f":[A-Za-z0-9_-]{{1,64}}"
 )
 
 

@@ -1,4 +1,4 @@
-"""The console's work lists: the review queue and the cases, and logging a contact attempt."""
+"""The console's work lists: the review queue (and claims on it), the cases and their actions."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from dk_sentinel.api.console.pages import player_page
 from dk_sentinel.api.console.rendering import ConsoleRoute, local_path, render, see_other
 from dk_sentinel.api.console.session import Signed, check_csrf
 from dk_sentinel.api.deps import App, Offset, cursor_at, page
-from dk_sentinel.errors import ConflictError, UsageError
-from dk_sentinel.models import QUEUE_CATEGORIES, QueueCategory
+from dk_sentinel.errors import ConflictError, InsufficientData, UsageError
+from dk_sentinel.models import QUEUE_CATEGORIES, Queue, QueueCategory
 from dk_sentinel.usecases import CaseState, ContactResult
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -47,10 +47,13 @@ def queue(
 ) -> HTMLResponse:
     """The review queue, highest risk first, with filters and cursor paging."""
     state, trigger = _blank_is_none(state), _blank_is_none(trigger)
-    full = app.review_queue(
-        min_category=category, state=state.upper() if state else None, overdue=overdue,
-        trigger=trigger, limit=start + PAGE_SIZE + 1,
-    )  # fmt: skip
+    try:
+        full = app.review_queue(
+            min_category=category, state=state.upper() if state else None, overdue=overdue,
+            trigger=trigger, limit=start + PAGE_SIZE + 1,
+        )  # fmt: skip
+    except InsufficientData:  # never scored: the page says so ("Nothing scored yet")
+        full = Queue(run_id=None, as_of=None, min_category=category, items=[])
     items, next_cursor = page(full.items, start, PAGE_SIZE)
     filters = {"category": category, "state": state or "", "trigger": trigger or ""}
     if overdue:
@@ -158,3 +161,20 @@ def change(
         return player_page(request, app, session, player_id, status_code=status,
                            error=f"Case: {exc.message}")  # fmt: skip
     return see_other(f"/players/{case.player_id}?done=case:{case.state}")
+
+
+@router.post("/queue/claim", response_class=HTMLResponse)
+def claim(
+    request: Request,
+    session: Signed,
+    app: App,
+    csrf_token: Annotated[str, Form()],
+    category: Annotated[str, Form()] = "HIGH",
+) -> Response:
+    """Claim the first player of the queue nobody else is working; open their page."""
+    check_csrf(session.csrf, csrf_token)
+    session.require("analyst")
+    if category not in QUEUE_CATEGORIES:
+        raise UsageError(f"unknown category {category!r}", f"Use {', '.join(QUEUE_CATEGORIES)}.")
+    item = app.claim_from_queue(session.key.analyst_id, min_category=cast(QueueCategory, category))
+    return see_other(f"/players/{item.player_id}?done=claimed:{item.player_id}")
