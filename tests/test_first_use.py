@@ -304,3 +304,21 @@ def test_a_wrong_method_is_405_with_allow(db_settings) -> None:
         wrong = client.delete("/api/queue")
         assert wrong.status_code == 405 and "GET" in wrong.headers["allow"]
         assert wrong.headers["content-type"].startswith("application/problem+json")
+
+
+def test_json_and_csv_timestamps_are_rfc3339_utc_at_whole_seconds(runner, tmp_path: Path) -> None:
+    import json
+
+    db = str(tmp_path / "w.duckdb")
+    assert invoke(runner, "--db", db, "init").exit_code == 0
+    assert invoke(runner, "--db", db, "api-keys", "create", "--analyst", "ana01").exit_code == 0
+    (key,) = json.loads(invoke(runner, "--db", db, "api-keys", "list", "--format", "json").stdout)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", key["created_at"])
+    table = invoke(runner, "--db", db, "api-keys", "list").stdout
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", table)
+    from datetime import datetime
+
+    from dk_sentinel.analysis.reporting import _cell
+
+    assert _cell(datetime(2026, 12, 7, 15, 9, 8, 649440)) == "2026-12-07T15:09:08Z"
+    assert _cell({"a": 1}) == '{"a": 1}'
