@@ -104,66 +104,86 @@ deposit_requests as (
 
 ),
 
+-- the days a deposit may share with play or a loss: its UTC date and the day before (a US
+-- player's local day is the UTC date or the one before); equi-joins on them are cheap
+deposit_days as (
+
+    select player_id, requested_at, cast(requested_at as date) as on_day
+    from deposit_requests
+    union all
+    select player_id, requested_at, cast({{ dbt.dateadd('day', -1, 'requested_at') }} as date)
+    from deposit_requests
+
+),
+
 -- deposits asked for while playing: a betting day of the player's (int_player_days, kept
 -- between runs) began before the deposit and its last bet is at most 6 hours before it
 deposits_in_session as (
 
-    select distinct deposits.player_id, deposits.requested_at
-    from deposit_requests as deposits
+    select distinct deposit_days.player_id, deposit_days.requested_at
+    from deposit_days
     inner join {{ ref('int_player_days') }} as days
-        on days.player_id = deposits.player_id
-       and days.local_day between cast({{ dbt.dateadd('day', -1, 'deposits.requested_at') }} as date)
-                              and cast({{ dbt.dateadd('day', 1, 'deposits.requested_at') }} as date)
-    where days.first_placed_at < deposits.requested_at
-      and days.last_placed_at >= {{ dbt.dateadd('hour', -6, 'deposits.requested_at') }}
+        on days.player_id = deposit_days.player_id and days.local_day = deposit_days.on_day
+    where days.first_placed_at < deposit_days.requested_at
+      and days.last_placed_at >= {{ dbt.dateadd('hour', -6, 'deposit_days.requested_at') }}
 
 ),
 
--- deposits and the player's lost bets settled in the window, in time order: a deposit
--- follows a loss when the last of the player's losses settled at most chase_window_minutes
--- before it was asked for (a loss settled at the same instant counts)
-deposit_and_loss_events as (
+-- deposits that follow one of the player's lost bets settled at most chase_window_minutes
+-- before (a loss settled at the same instant counts): each deposit against the player's
+-- losses settled that day or the day before (read from the kept bets, by the contract's
+-- statuses: what int_bets_windowed calls a settled loss), not a sort of every loss
+losses as (
 
-    select player_id, requested_at as event_at, 0 as is_loss, status
-    from deposit_requests
-    union all
-    select bets.player_id, bets.settled_at as event_at, 1 as is_loss, null as status
-    from {{ ref('int_bets_windowed') }} as bets
-    where bets.settled_outcome = 'loss'
-      and bets.player_id in (select player_id from deposit_requests)
+    select distinct bets.player_id, bets.settled_at
+    from {{ ref('int_bets_localised') }} as bets
+    inner join (select distinct player_id, on_day from deposit_days) as on_days
+        on on_days.player_id = bets.player_id
+       and on_days.on_day = cast(bets.settled_at as date)
+    where bets.status in ('lost', 'cashout') and bets.payout < bets.stake
+      and bets.settled_at <= {{ as_of_ts }}
+      and bets.placed_at > {{ window_from }} and bets.placed_at <= {{ as_of_ts }}
+
+),
+
+deposits_after_loss as (
+
+    select distinct deposits.player_id, deposits.requested_at
+    from deposit_requests as deposits
+    inner join losses
+        on losses.player_id = deposits.player_id
+       and losses.settled_at <= deposits.requested_at
+       and losses.settled_at >= {{ dbt.dateadd('minute', -var('chase_window_minutes'), 'deposits.requested_at') }}
 
 ),
 
 deposits_marked as (
 
     select
-        player_id,
-        event_at as requested_at,
-        status,
+        ordered.player_id,
+        ordered.requested_at,
+        ordered.status,
         -- a re-deposit after a loss: while playing, or with a deposit in the 6 hours before
         -- (the deposit that starts a session is how anyone funds play)
-        case when last_loss_at >= {{ dbt.dateadd('minute', -var('chase_window_minutes'), 'event_at') }}
-                  and (previous_deposit_at >= {{ dbt.dateadd('hour', -6, 'event_at') }}
-                       or in_session = 1)
+        case when after_loss.player_id is not null
+                  and (ordered.previous_deposit_at >= {{ dbt.dateadd('hour', -6, 'ordered.requested_at') }}
+                       or sessions.player_id is not null)
             then 1 else 0 end as follows_loss,
-        case when previous_deposit_at >= {{ dbt.dateadd('minute', -120, 'event_at') }}
+        case when ordered.previous_deposit_at >= {{ dbt.dateadd('minute', -120, 'ordered.requested_at') }}
             then 1 else 0 end as is_reload
     from (
         select
             *,
-            max(case when is_loss = 1 then event_at end) over (
-                partition by player_id order by event_at, is_loss desc
-                rows between unbounded preceding and current row) as last_loss_at,
-            max(case when is_loss = 0 then event_at end) over (
-                partition by player_id order by event_at, is_loss desc
-                rows between unbounded preceding and 1 preceding) as previous_deposit_at
-        from deposit_and_loss_events
+            lag(requested_at) over (partition by player_id order by requested_at)
+                as previous_deposit_at
+        from deposit_requests
     ) as ordered
-    left join (select player_id as session_player_id, requested_at as session_deposit_at, 1 as in_session
-               from deposits_in_session) as sessions
-        on sessions.session_player_id = ordered.player_id
-       and sessions.session_deposit_at = ordered.event_at and ordered.is_loss = 0
-    where is_loss = 0
+    left join deposits_after_loss as after_loss
+        on after_loss.player_id = ordered.player_id
+       and after_loss.requested_at = ordered.requested_at
+    left join deposits_in_session as sessions
+        on sessions.player_id = ordered.player_id
+       and sessions.requested_at = ordered.requested_at
 
 ),
 
