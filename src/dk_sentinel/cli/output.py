@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
 PIPE_WIDTH = 120
+PIPE_MAX_WIDTH = 240
 
 
 @cache
@@ -100,8 +101,13 @@ def emit(
     piped = not out.is_terminal and "COLUMNS" not in os.environ
     for item in rendered if isinstance(rendered, list | tuple) else [rendered]:
         if piped:  # a file gets every id, code and setting name whole: as wide as the table
-            natural = out.measure(item, options=out.options.update_width(100_000)).maximum
-            out.print(item, width=max(PIPE_WIDTH, natural))
+            # needs (up to PIPE_MAX_WIDTH: a free-text column that takes what is left wraps)
+            natural = out.measure(item, options=out.options.update_width(PIPE_MAX_WIDTH)).maximum
+            usual, out.width = out.width, max(PIPE_WIDTH, min(natural, PIPE_MAX_WIDTH))
+            try:  # (print's own width argument cannot exceed the console's)
+                out.print(item)
+            finally:
+                out.width = usual
         else:
             out.print(item)
 
