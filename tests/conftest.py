@@ -260,3 +260,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if DBT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.snowflake)])
+def scoring_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """A warehouse that dbt can score: the embedded file, or fakesnow's server (marked)."""
+    if request.param == "snowflake":
+        return request.getfixturevalue("fakesnow_server_settings")  # type: ignore[no-any-return]
+    return load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})

@@ -127,11 +127,9 @@ def test_an_information_only_case_neither_flags_the_player_nor_waits_to_close(
 # ---- triggers over every window (dbt runs: slow) ------------------------------------------
 
 
-@pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.snowflake)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "snowflake":
-        return request.getfixturevalue("fakesnow_server_settings")  # type: ignore[no-any-return]
-    return load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
+@pytest.fixture
+def backend(scoring_backend: Settings) -> Settings:
+    return scoring_backend
 
 
 @pytest.mark.slow

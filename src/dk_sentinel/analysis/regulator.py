@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from dk_sentinel.analysis.reporting import median_and_p90
 from dk_sentinel.errors import UsageError
 from dk_sentinel.interventions.cases import list_cases
 from dk_sentinel.models import Document
@@ -180,10 +181,8 @@ def regulator_report(
         ],
         contacts_by_result=dict(sorted(contacts.items())),
         suspensions=suspensions,
-        first_action_hours_median=round(waits[len(waits) // 2], 2) if waits else None,
-        first_action_hours_p90=round(waits[min(len(waits) - 1, int(0.9 * len(waits)))], 2)
-        if waits
-        else None,
+        first_action_hours_median=median_and_p90(waits)[0],
+        first_action_hours_p90=median_and_p90(waits)[1],
         customer_interactions=sum(contacts.values())
         + sum(1 for i in interventions if within(i["created_at"])),
         players_in_book=int(players or 0),

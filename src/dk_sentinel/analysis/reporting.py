@@ -264,6 +264,14 @@ def report(wh: Warehouse, *, now: datetime | None = None) -> Report:
     )
 
 
+def median_and_p90(sorted_values: list[float]) -> tuple[float | None, float | None]:
+    """The median and the 90th percentile (nearest rank) of sorted values, to 2 places."""
+    if not sorted_values:
+        return None, None
+    n = len(sorted_values)
+    return round(sorted_values[n // 2], 2), round(sorted_values[min(n - 1, int(0.9 * n))], 2)
+
+
 def jurisdiction_view(
     wh: Warehouse, run_id: str | None, now: datetime
 ) -> list[JurisdictionSummary]:
@@ -315,10 +323,8 @@ def jurisdiction_view(
                 cases_overdue=sum(c.is_overdue for c in mine),
                 contact_attempts=sum(contacts.get(c.case_id, 0) for c in mine),
                 suspensions=sum(1 for c in mine if c.state == "suspended"),
-                first_action_hours_median=round(waits[len(waits) // 2], 2) if waits else None,
-                first_action_hours_p90=round(waits[min(len(waits) - 1, int(0.9 * len(waits)))], 2)
-                if waits
-                else None,
+                first_action_hours_median=median_and_p90(waits)[0],
+                first_action_hours_p90=median_and_p90(waits)[1],
                 flagged_players=len({c.player_id for c in open_now}),
                 flagged_payloads_without_no_marketing=len(
                     unflagged & {c.player_id for c in open_now}
