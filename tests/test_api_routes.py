@@ -148,7 +148,7 @@ def test_the_application_objects_clock_dates_what_it_records(
 
 def test_the_api_bodies_carry_the_domains_limits() -> None:
     """The API's bodies and the use cases' requests are one rule (``models``), not two."""
-    from dk_sentinel.api.schemas import CancelBody, InterventionBody
+    from dk_sentinel.api.schemas import CancelBody, OpenEndedBody, TimeoutBody
     from dk_sentinel.interventions.records import AnalystAction, InterventionRequest
 
     def limits(model: Any) -> dict[str, Any]:
@@ -159,9 +159,46 @@ def test_the_api_bodies_carry_the_domains_limits() -> None:
             out[name] = {k: v for option in options for k, v in option.items() if k in keys}
         return out
 
-    body, domain = limits(InterventionBody), limits(InterventionRequest)
+    body, domain = limits(TimeoutBody), limits(InterventionRequest)
     for name in ("player_id", "reason", "analyst_id", "duration_hours"):
         assert body[name] and body[name] == domain[name], name
-    assert body["reason"] == {"minLength": 10, "maxLength": 500}
+    assert body["reason"]["minLength"] == 10 and body["reason"]["maxLength"] == 500
     assert body["duration_hours"] == {"minimum": 1, "maximum": 168}
+    # a timeout's length is required; any other type has none (absent or null)
+    assert "duration_hours" in TimeoutBody.model_json_schema()["required"]
+    open_ended = OpenEndedBody.model_json_schema()["properties"]["duration_hours"]
+    assert open_ended["type"] == "null"
     assert limits(CancelBody)["reason"] == limits(AnalystAction)["reason"]
+
+
+@pytest.mark.parametrize(
+    ("text", "accepted"),
+    [
+        ("Chasing losses after midnight", True),
+        ("  ten chars!  ", True),
+        ("\tten chars!\n", True),
+        ("  nine  ch ", False),  # spaces do not make a reason long enough
+        ("a reason with a NUL \x00 inside", False),
+        ("a reason with a carriage return\r", False),
+        ("a reason \u202e reversed on screen", False),
+        ("a reason with an escape \x1b[31m", False),
+    ],
+)
+def test_the_published_reason_pattern_is_the_rule_the_server_enforces(
+    text: str, accepted: bool
+) -> None:
+    """Issue #37 row 16: the OpenAPI document states the control-character and length rules
+    that the validators enforce; a schema-valid reason is never refused, and the reverse."""
+    import re
+
+    from dk_sentinel.api.schemas import CancelBody
+    from dk_sentinel.models import AnalystAction
+
+    pattern = CancelBody.model_json_schema()["properties"]["reason"]["pattern"]
+    assert bool(re.fullmatch(pattern, text)) is accepted
+    try:
+        AnalystAction(analyst_id="ana01", reason=text)
+        enforced = True
+    except ValueError:
+        enforced = False
+    assert enforced is accepted

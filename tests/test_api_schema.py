@@ -109,3 +109,72 @@ def test_every_published_schema_types_every_property(runner: Any, name: str) -> 
         assert document["properties"]["as_of"] == {
             "format": "date-time", "title": "As Of", "type": "string"
         }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_nothing_in_any_phase_with_every_check(
+    replayed: Settings, tmp_path: Path
+) -> None:
+    """Issue #37 row 16: the OpenAPI document states every rule the server enforces.
+
+    Schemathesis' own command line, as an outside tester runs it, against a local server on a
+    scored warehouse with open cases: every phase (examples, coverage, fuzzing, stateful) and
+    every check (a schema-valid request refused, a schema-violating one accepted, an ``Allow``
+    that misses a method, a response outside the document, ...) over every operation but
+    score-batch (each call would start a real dbt run).
+    """
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    import uvicorn
+
+    from dk_sentinel.interventions.cases import open_or_update
+    from dk_sentinel.scoring import last_successful_run
+
+    settings = load_settings(
+        overrides={
+            "warehouse.duckdb.path": replayed.warehouse.duckdb.path,
+            "api.rate_limit": "100000/minute",
+            "ai.enabled": False,
+        }
+    )
+    app = Sentinel(settings)
+    with app.connect() as wh:
+        run = last_successful_run(wh)
+        assert run is not None
+        assert open_or_update(wh, run.run_id, run.as_of, {"CRITICAL": 2, "HIGH": 24}, run.as_of)
+    key = app.create_api_key("admin01", "admin").api_key
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    try:
+        tester = subprocess.run(
+            [
+                sys.executable, "-m", "schemathesis.cli", "run",
+                f"http://127.0.0.1:{port}/openapi.json",
+                "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
+                "--header", f"X-API-Key: {key}", "--exclude-path", "/api/score-batch",
+                "--max-examples", "25", "--seed", "37", "--no-color",
+            ],
+            capture_output=True, text=True, cwd=tmp_path, timeout=600,
+        )  # fmt: skip
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    summary = tester.stdout[tester.stdout.rfind("SUMMARY") :]
+    assert tester.returncode == 0, tester.stdout[-6000:]
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in summary, summary
+    assert "Tested: 20" in summary, summary

@@ -304,6 +304,9 @@ def test_a_wrong_method_is_405_with_allow(db_settings) -> None:
         wrong = client.delete("/api/queue")
         assert wrong.status_code == 405 and "GET" in wrong.headers["allow"]
         assert wrong.headers["content-type"].startswith("application/problem+json")
+        # a resource served by two routes names both methods (Starlette names the first only)
+        both = client.options("/api/interventions")
+        assert both.status_code == 405 and both.headers["allow"] == "GET, POST"
 
 
 def test_json_and_csv_timestamps_are_rfc3339_utc_at_whole_seconds(runner, tmp_path: Path) -> None:
@@ -322,3 +325,64 @@ def test_json_and_csv_timestamps_are_rfc3339_utc_at_whole_seconds(runner, tmp_pa
 
     assert _cell(datetime(2026, 12, 7, 15, 9, 8, 649440)) == "2026-12-07T15:09:08Z"
     assert _cell({"a": 1}) == '{"a": 1}'
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--db", "w.duckdb", "-q", "analyze", "PLR_1234_MA"], "analyze"),
+        (["-c", "s.toml", "cases", "list"], "cases"),
+        (["--config", "analyze", "queue"], "queue"),  # a value is never the command
+        (["--version"], None),
+        (["--", "queue"], None),
+        ([], None),
+    ],
+)
+def test_the_console_script_finds_the_command_it_runs(argv: list[str], expected: str) -> None:
+    from dk_sentinel.cli.main import invoked_command
+
+    assert invoked_command(argv) == expected
+
+
+def test_the_console_script_builds_only_the_command_it_runs() -> None:
+    import typer
+
+    from dk_sentinel.cli.main import only_command
+
+    def build() -> typer.Typer:
+        app = typer.Typer()
+        app.command()(lambda: None)  # a nameless callback is named after its function
+        app.command("analyze")(lambda: None)
+        app.command("score-batch")(lambda: None)
+        app.add_typer(typer.Typer(), name="cases")
+        return app
+
+    app = build()
+    only_command(app, "cases")
+    assert [g.name for g in app.registered_groups] == ["cases"]
+    assert app.registered_commands == []
+    app = build()
+    only_command(app, "score-batch")
+    assert [c.name for c in app.registered_commands] == ["score-batch"]
+    app = build()
+    only_command(app, "analyz")  # a typo keeps every command, for "did you mean"
+    assert len(app.registered_commands) == 3
+    assert len(app.registered_groups) == 1
+
+
+def test_a_typo_in_a_console_script_command_suggests_the_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "dk_sentinel", "analyz", "PLR_1234_MA"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "Did you mean 'analyze'?" in run.stderr
+    help_run = subprocess.run(
+        [sys.executable, "-m", "dk_sentinel", "--db", "x.duckdb", "cases", "--help"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert help_run.returncode == 0
+    assert "contest" in help_run.stdout

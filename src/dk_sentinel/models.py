@@ -6,11 +6,14 @@ intervention types, "now") is defined here once; the CLI derives its choices fro
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
@@ -26,12 +29,68 @@ PLAYER_ID_FORM = "PLR_<4-6 digits>_<state>"
 PLAYER_ID_HINT = "Expected PLR_<4-6 digits>_<two-letter state>, e.g. PLR_1234_MA."
 #: An analyst id's length, the one rule for interventions, API keys and cases.
 ANALYST_ID_MIN, ANALYST_ID_MAX = 3, 50
+#: A US state or other two-letter jurisdiction code, as the player id ends.
+STATE_PATTERN = r"^[A-Z]{2}$"
+#: The characters nothing an analyst writes may hold: control characters besides tab and line
+#: feed, and Unicode's bidirectional embedding, override and isolate controls (they reorder
+#: the text around them on screen). A regular-expression class body, for the patterns below.
+_HIDDEN = r"\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069"
+_SPACE, _MARK = rf"[^\S{_HIDDEN}]", rf"[^\s{_HIDDEN}]"  # white space / a visible character
+
+
+def _visible_pattern(least: int) -> str:
+    """Printable text with at least ``least`` characters between its first and last visible."""
+    if least <= 1:
+        return rf"^{_SPACE}*{_MARK}[^{_HIDDEN}]*$"
+    return rf"^{_SPACE}*{_MARK}[^{_HIDDEN}]{{{least - 2},}}{_MARK}{_SPACE}*$"
+
+
+#: The rules the validators below enforce, stated as JSON Schema patterns in the OpenAPI
+#: document (the validators keep their plainer messages; schemathesis checks the two agree).
+PRINTABLE_PATTERN = rf"^[^{_HIDDEN}]*$"
+
+
+def _printable(value: str) -> str:
+    # what an analyst writes is printed to analysts and auditors: control characters (NUL,
+    # escapes) and bidirectional overrides would print raw or reorder what they read
+    if not re.fullmatch(PRINTABLE_PATTERN, value):
+        raise ValueError("must not contain control or bidirectional-override characters")
+    return value
+
+
+def _visible(least: int) -> AfterValidator:
+    """Printable, and at least ``least`` characters besides surrounding white space."""
+
+    def check(value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        if len(value.strip()) < least:  # spaces do not make a text long enough
+            raise ValueError(f"must have at least {least} characters besides spaces")
+        return _printable(value)
+
+    return AfterValidator(check)
+
+
+def _text(least: int, most: int) -> Any:
+    """The field of a text an analyst writes: its limits, enforced and stated as a pattern."""
+    return Field(
+        min_length=least, max_length=most, json_schema_extra={"pattern": _visible_pattern(least)}
+    )
+
+
 #: The limits of what an analyst types, one definition for the use cases and the API schemas.
 PlayerId = Annotated[str, Field(pattern=PLAYER_ID_PATTERN)]
-AnalystId = Annotated[str, Field(min_length=ANALYST_ID_MIN, max_length=ANALYST_ID_MAX)]
+AnalystId = Annotated[str, _text(ANALYST_ID_MIN, ANALYST_ID_MAX), _visible(ANALYST_ID_MIN)]
 #: Why an analyst acted (the brief: 10 to 500 characters).
 REASON_MIN = 10
-Reason = Annotated[str, Field(min_length=REASON_MIN, max_length=500)]
+Reason = Annotated[str, _text(REASON_MIN, 500), _visible(REASON_MIN)]
+#: A note on a case: printable, at most 500 characters (``NoteText``: and not blank).
+Note = Annotated[
+    str,
+    Field(max_length=500, json_schema_extra={"pattern": PRINTABLE_PATTERN}),
+    AfterValidator(_printable),
+]
+NoteText = Annotated[str, _text(1, 500), _visible(1)]
 #: A timeout's length (the brief: 1 hour to 7 days).
 TimeoutHours = Annotated[int, Field(ge=1, le=168)]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128)]
@@ -116,7 +175,12 @@ class Document(BaseModel):
 
     Timestamps are UTC everywhere; the warehouse hands them back without a zone, so in JSON a
     zone-less one is written with ``Z`` -- RFC 3339, as the OpenAPI ``date-time`` format asks.
+
+    Each class's validator is built on first use (``defer_build``): a command builds the few
+    models it touches, not the seventy a process imports (most of an ``analyze``'s start-up).
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     @field_serializer("*", mode="wrap", when_used="json")
     def _utc(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
@@ -125,35 +189,19 @@ class Document(BaseModel):
         return handler(value)
 
 
-#: Unicode's bidirectional embedding, override and isolate controls (they reorder the text
-#: around them on screen).
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _printable(value: str) -> str:
-    # what an analyst writes is printed to analysts and auditors: control characters (NUL,
-    # escapes) and bidirectional overrides would print raw or reorder what they read
-    hidden = [c for c in value if c in _BIDI_CONTROLS or (ord(c) < 32 and c not in "\t\n")]
-    if hidden or "\x7f" in value:
-        raise ValueError("must not contain control or bidirectional-override characters")
-    return value
-
-
 class ByAnalyst(Document):
     """Who did it: every analyst action names its analyst (the brief's rules)."""
 
     analyst_id: AnalystId | None
 
-    @field_validator("analyst_id")
+    @field_validator("analyst_id", mode="before")
     @classmethod
-    def _analyst_given(cls, value: str | None) -> str:
-        if value is None or not value.strip():
+    def _analyst_given(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
             raise ValueError(
                 "an analyst id is required: pass --analyst ID, set SENTINEL_ANALYST, "
                 "or set analyst in sentinel.toml"
             )
-        if len(value.strip()) < ANALYST_ID_MIN:  # spaces do not make an id long enough
-            raise ValueError(f"must have at least {ANALYST_ID_MIN} characters besides spaces")
         return value
 
 
@@ -162,25 +210,11 @@ class AnalystAction(ByAnalyst):
 
     reason: Reason
 
-    @field_validator("reason")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        if len(value.strip()) < REASON_MIN:  # spaces do not make a reason long enough
-            raise ValueError(f"must have at least {REASON_MIN} characters besides spaces")
-        return _printable(value)
-
 
 class ContactNote(ByAnalyst):
     """A contact attempt's note (optional, printable, at most 500 characters)."""
 
-    note: str = Field(default="", max_length=500)
-
-    @field_validator("note")
-    @classmethod
-    def _note_printable(cls, value: str) -> str:
-        return _printable(value)
+    note: Note = ""
 
 
 Action = TypeVar("Action", bound=BaseModel)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from dk_sentinel.api.problems import RateLimited, Unauthorised
@@ -129,30 +129,35 @@ Analyst = Annotated[ApiKey, Depends(_caller("analyst"))]
 Admin = Annotated[ApiKey, Depends(_caller("admin"))]
 
 
-#: The furthest a cursor may point (a forged one must not reach the warehouse's LIMIT/OFFSET).
-MAX_OFFSET = 1_000_000
+#: A page cursor: the position of the page's first item, as ``next_cursor`` gives it. At most
+#: seven digits, so a forged one cannot send the warehouse a huge LIMIT/OFFSET.
+CURSOR_PATTERN = r"^[0-9]{1,7}$"
 
 
-def _offset(cursor: str | None = None) -> int:
+def _offset(
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="Where the page starts: the next_cursor of the previous page.",
+            json_schema_extra={"pattern": CURSOR_PATTERN},
+        ),
+    ] = None,
+) -> int:
     """The ``cursor`` query parameter as the offset it encodes (none: the first page)."""
-    if not cursor:
+    if cursor is None:
         return 0
-    try:
-        offset = max(int(base64.urlsafe_b64decode(cursor.encode()).decode()), 0)
-    except ValueError:
-        offset = -1
-    if not 0 <= offset <= MAX_OFFSET:  # no cursor of ours points further
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
         raise UsageError("invalid cursor", "Pass back the next_cursor of a previous page.")
-    return offset
+    return int(cursor)
 
 
-#: Where a page starts (the query's ``cursor``, an opaque token from the previous page).
+#: Where a page starts (the query's ``cursor``, from the previous page's ``next_cursor``).
 Offset = Annotated[int, Depends(_offset)]
 
 
 def cursor_at(offset: int) -> str:
-    """The opaque cursor of the page that starts at ``offset``."""
-    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+    """The cursor of the page that starts at ``offset``."""
+    return str(offset)
 
 
 def page(items: list[Any], start: int, limit: int) -> tuple[list[Any], str | None]:

@@ -7,6 +7,7 @@ validation, a missing key, a rate limit and Starlette's own answers get the same
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -149,9 +150,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     # Starlette's own answers (a body that is not JSON, an unknown path, a wrong method).
     assert isinstance(exc, StarletteHTTPException)
     response = problem(exc.status_code, str(exc.detail))
-    for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405 (RFC 9110)
+    for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405 and (documented := _documented_methods(request)):
+        response.headers["Allow"] = ", ".join(documented)  # RFC 9110: every method it has
     return response
+
+
+def _documented_methods(request: Request) -> list[str]:
+    # Starlette's Allow names only the first route of a path (GET and POST /api/interventions
+    # are two routes); the OpenAPI document knows them all (the console's pages are not in it
+    # and keep Starlette's)
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), request.url.path):
+            return sorted(method.upper() for method in operations)
+    return []
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -191,6 +191,43 @@ def _register() -> None:
 _register()
 
 
+#: The root's options that take a value (skipped when looking for the command's name).
+_VALUE_OPTIONS = frozenset({"-c", "--config", "--db"})
+
+
+def invoked_command(args: list[str]) -> str | None:
+    """The name of the command a command line runs (None for the root's help or version)."""
+    values_next = False
+    for arg in args:
+        if values_next:
+            values_next = False
+        elif arg in _VALUE_OPTIONS:
+            values_next = True
+        elif arg == "--" or not arg.startswith("-"):
+            return None if arg == "--" else arg
+    return None
+
+
+def only_command(typer_app: typer.Typer, name: str | None) -> None:
+    """Keep only the command ``name`` in ``typer_app`` when it is one of its commands.
+
+    Click builds every command of a group (reading each function's signature) before it runs
+    one: a third of a quick command's start-up. A process runs one command, so the console
+    script builds just that one; a typo or the root's help keeps them all (for "did you mean"
+    and the list).
+    """
+    commands = [c for c in typer_app.registered_commands if _name(c) == name]
+    groups = [g for g in typer_app.registered_groups if g.name == name]
+    if commands or groups:
+        typer_app.registered_commands, typer_app.registered_groups = commands, groups
+
+
+def _name(command: typer.models.CommandInfo) -> str:
+    callback = getattr(command.callback, "__name__", "")
+    return command.name or callback.replace("_", "-")
+
+
 def run() -> None:
     """Console-script entry point."""
+    only_command(app, invoked_command(sys.argv[1:]))
     app(prog_name="sentinel")

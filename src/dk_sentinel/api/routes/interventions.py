@@ -10,20 +10,21 @@ from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, page
 from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.api.schemas import CancelBody, InterventionBody, InterventionPage
 from dk_sentinel.errors import PermissionDenied
-from dk_sentinel.models import Intervention, InterventionType
+from dk_sentinel.models import PLAYER_ID_PATTERN, Intervention, InterventionType
 
 router = APIRouter(tags=["interventions"])
 
 
 @router.post("/api/interventions", status_code=201, responses=responses(*KEYED, 400, 404, 409))
 def create_intervention(
-    body: InterventionBody,
+    payload: InterventionBody,
     key: Analyst,
     app: App,
     response: Response,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
 ) -> Intervention:
     """Record an intervention; the analyst is the key's (a different analyst_id is 403)."""
+    body = payload.root
     if body.analyst_id is not None and body.analyst_id != key.analyst_id:
         raise PermissionDenied(f"analyst_id {body.analyst_id!r} is not the analyst of this API key")
     item = app.record_intervention(
@@ -40,7 +41,9 @@ def list_interventions(
     key: Viewer,
     app: App,
     start: Offset,
-    player_id: str | None = None,
+    player_id: Annotated[
+        str | None, Query(json_schema_extra={"pattern": PLAYER_ID_PATTERN})
+    ] = None,
     active: bool | None = None,
     intervention_type: InterventionType | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

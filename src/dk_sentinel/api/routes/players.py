@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Path, Response
 
 from dk_sentinel.api.deps import App, Viewer
 from dk_sentinel.api.problems import KEYED, responses
-from dk_sentinel.models import RiskAssessment
+from dk_sentinel.models import PLAYER_ID_PATTERN, RiskAssessment
 
 router = APIRouter(tags=["analytics"])
 
 
 @router.get("/api/players/{player_id}/risk", responses=responses(*KEYED, 304, 404))
 def player_risk(
-    player_id: str,
+    player_id: Annotated[str, Path(json_schema_extra={"pattern": PLAYER_ID_PATTERN})],
     key: Viewer,
     app: App,
     response: Response,

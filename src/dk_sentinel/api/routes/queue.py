@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, page
 from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.api.schemas import ClaimBody, QueuePage
-from dk_sentinel.models import QueueCategory, QueueItem
+from dk_sentinel.models import STATE_PATTERN, QueueCategory, QueueItem
 
 router = APIRouter(tags=["analytics"])
 
@@ -20,7 +20,7 @@ def queue(
     app: App,
     start: Offset,
     category: QueueCategory = "HIGH",
-    state: str | None = None,
+    state: Annotated[str | None, Query(json_schema_extra={"pattern": STATE_PATTERN})] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     overdue: bool = False,
     trigger: Annotated[str | None, Query(max_length=40)] = None,
