@@ -502,3 +502,25 @@ def test_report(runner, scored: Settings, top_player: str) -> None:
     with connect(scored) as wh:
         later = report(wh, now=utcnow() + timedelta(days=3))
     assert later.queue_sla_breaches == later.queue_open == data["queue_open"]
+
+
+def test_the_money_evidence_counts_in_the_right_number() -> None:
+    """The money sentence names each marker with its count, one deposit and two deposits."""
+    from dk_sentinel.analysis.assessment import money_sentence
+    from dk_sentinel.config import load_settings
+
+    settings = load_settings(overrides={"warehouse.duckdb.path": "unused.duckdb"})
+    row = {
+        "money_behaviour": 0.4, "money_recent_deposits": 1, "money_expected_deposits": 0.5,
+        "money_recent_deposits_after_loss": 1, "money_baseline_deposits_after_loss": 0,
+        "money_recent_limit_raises": 2, "money_baseline_limit_raises": 1,
+        "money_recent_protective_acts": 1,
+    }  # fmt: skip
+    sentence = money_sentence(row, settings)
+    assert sentence.startswith("1 deposit in the last 14 days (expected 0.5")
+    assert "; 1 protective act (limit set or lowered, timeout): protective acts never" in sentence
+    assert "1 deposit within 60 min after a lost bet settled in the last 14 days, 0 before" in (
+        sentence
+    )
+    assert "2 deposit limit raises in the last 14 days, 1 before" in sentence
+    assert money_sentence({"money_behaviour": None}, settings).startswith("absent: scored before")

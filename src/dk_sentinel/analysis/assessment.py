@@ -210,16 +210,22 @@ def evidence_summaries(row: dict[str, Any], settings: Settings) -> dict[str, str
 
 
 #: money_behaviour's markers in the order the evidence names them: (column stem, words).
+#: Each marker's words; ``{s}`` is the plural's ending (blank for one).
 _MONEY_MARKERS = (
-    ("deposits_after_loss", "deposits within {minutes} min after a lost bet settled"),
-    ("reloads", "deposits within 2 hours of the previous one"),
-    ("reversed_withdrawals", "withdrawals reversed (cancelled to keep playing)"),
-    ("declined_deposits", "deposits declined"),
-    ("limit_raises", "deposit limit raises"),
-    ("limit_removals", "deposit limit removals"),
-    ("self_exclusion_views", "self-exclusion page views"),
-    ("rg_contacts", "contacts with RG support"),
+    ("deposits_after_loss", "deposit{s} within {minutes} min after a lost bet settled"),
+    ("reloads", "deposit{s} within 2 hours of the previous one"),
+    ("reversed_withdrawals", "withdrawal{s} reversed (cancelled to keep playing)"),
+    ("declined_deposits", "deposit{s} declined"),
+    ("limit_raises", "deposit limit raise{s}"),
+    ("limit_removals", "deposit limit removal{s}"),
+    ("self_exclusion_views", "self-exclusion page view{s}"),
+    ("rg_contacts", "contact{s} with RG support"),
 )
+
+
+def _counted(count: int, words: str, **values: Any) -> str:
+    """``count`` and ``words`` in the right number: "1 deposit", "2 deposits"."""
+    return f"{count} " + words.format(s="" if count == 1 else "s", **values)
 
 
 def money_sentence(row: dict[str, Any], settings: Settings) -> str:
@@ -243,22 +249,20 @@ def money_sentence(row: dict[str, Any], settings: Settings) -> str:
         now = int(row.get(f"money_recent_{stem}") or 0)
         before = int(row.get(f"money_baseline_{stem}") or 0)
         if now or before:
-            text = words.format(minutes=settings.scoring.chase_window_minutes)
-            parts.append(f"{now} {text} in the last {recent} days, {before} before")
+            text = _counted(now, words, minutes=settings.scoring.chase_window_minutes)
+            parts.append(f"{text} in the last {recent} days, {before} before")
     methods = int(row.get("money_recent_deposit_methods") or 0)
     if methods > 2:
         parts.append(f"{methods} deposit methods used in the last {recent} days")
     deposits = int(row.get("money_recent_deposits") or 0)
     expected = row.get("money_expected_deposits")
-    summary = f"{deposits} deposits in the last {recent} days"
+    summary = _counted(deposits, "deposit{s}") + f" in the last {recent} days"
     if expected is not None and not row.get("is_new_account"):
         summary += f" (expected {_fmt_num(expected)} from the player's own past and the book)"
     protective = int(row.get("money_recent_protective_acts") or 0)
     if protective:
-        summary += (
-            f"; {protective} protective acts (limit set or lowered, timeout), which never "
-            "raise the score"
-        )
+        acts = _counted(protective, "protective act{s} (limit set or lowered, timeout)")
+        summary += f"; {acts}: protective acts never raise the score"
     if not parts:
         return summary + "; no money or RG-tool risk markers"
     return summary + "; " + "; ".join(parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -523,9 +523,7 @@ def report_regulator(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The regulator's report: triggers, cases, contacts, suspensions, time to first action."""
-    midnight = until == until.replace(hour=0, minute=0, second=0, microsecond=0)
-    end = until + timedelta(days=1) if midnight else until  # a date: that whole day
-    result = state(ctx).app.regulator_report(jurisdiction, since, end, out)
+    result = state(ctx).app.regulator_report(jurisdiction, since, until, out)
     if out is not None:
         info(f"wrote {out}")
     emit(result, fmt, render_regulator)

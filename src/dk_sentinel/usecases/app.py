@@ -514,9 +514,13 @@ class Sentinel:
     ) -> RegulatorReport:
         """``sentinel report regulator``: one jurisdiction over a period, written to ``out``.
 
+        ``until`` at midnight (a date) includes that whole day.
+
         Raises:
             UsageError: A bad jurisdiction, an empty period or an unknown file suffix.
         """
+        if until == until.replace(hour=0, minute=0, second=0, microsecond=0):
+            until += timedelta(days=1)
         with self.connect() as wh:
             result = regulator_report(wh, jurisdiction, since, until, self.clock())
         if out is not None:
