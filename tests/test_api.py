@@ -129,8 +129,12 @@ def test_interventions_201_location_idempotency_and_conflicts(api: Any, top_play
     assert second.json()["title"] == "Conflict" and second.json()["error"] == "ConflictError"
     no_duration = client.post("/api/interventions", headers=_h(keys["analyst"]),
                               json={**body, "duration_hours": None})  # fmt: skip
-    assert no_duration.status_code == 422
-    assert "duration_hours required for timeout interventions" in no_duration.json()["detail"]
+    assert no_duration.status_code == 422  # the document's own rule: a timeout has a length
+    assert [e["field"] for e in no_duration.json()["errors"]] == ["timeout.duration_hours"]
+    nudge_length = client.post("/api/interventions", headers=_h(keys["analyst"]),
+                               json={**body, "intervention_type": "nudge"})  # fmt: skip
+    assert nudge_length.status_code == 422
+    assert [e["field"] for e in nudge_length.json()["errors"]] == ["nudge.duration_hours"]
     someone_else = client.post("/api/interventions", headers=_h(keys["analyst"]),
                                json={**body, "analyst_id": "ana99"})  # fmt: skip
     assert someone_else.status_code == 403

@@ -132,3 +132,18 @@ def test_example_file_is_valid_and_complete(monkeypatch: pytest.MonkeyPatch) -> 
             assert key.rsplit(".", 1)[-1] in documented, (
                 f"{key} is not documented in sentinel.toml.example"
             )
+
+
+def test_dbt_builds_one_model_at_a_time_on_duckdb_and_four_on_snowflake(tmp_path: Path) -> None:
+    """On DuckDB each query already uses every core; two models at once ran slower."""
+    from dk_sentinel.scoring.dbt import profile_yaml
+
+    settings = load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
+    assert settings.scoring.models_at_once("duckdb") == 1
+    assert "      threads: 1\n" in profile_yaml(settings)
+    assert settings.scoring.models_at_once("snowflake") == 4
+    chosen = load_settings(
+        overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb", "scoring.dbt_threads": 3}
+    )
+    assert chosen.scoring.models_at_once("duckdb") == 3
+    assert "      threads: 3\n" in profile_yaml(chosen)

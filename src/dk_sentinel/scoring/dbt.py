@@ -52,7 +52,7 @@ def profile_yaml(settings: Settings, *, keep_open: bool = True) -> str:
         The text of ``profiles.yml``.
     """
     wh = settings.warehouse
-    threads = settings.scoring.dbt_threads
+    threads = settings.scoring.models_at_once(wh.backend)
     if wh.backend == "duckdb":
         return (
             "dk_sentinel:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"

@@ -1,11 +1,12 @@
 {#- Sessions on the site as of T (data contract 5): a session runs from its session_started to
     the next session_ended, at most 4 hours (a session without an end ends 4 hours after it
     started; one still open at T ends at T). Read by the trigger markers and the money
-    picture, so time on site has one rule. -#}
+    picture, so time on site has one rule; a table, so the sort of every session event is
+    done once, not once per reader. -#}
 
 {%- set as_of_ts = as_of() %}
 
-{{ config(materialized='ephemeral') }}
+{{ config(materialized='table') }}
 
 with
 

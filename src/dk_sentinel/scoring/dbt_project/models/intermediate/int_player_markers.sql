@@ -2,8 +2,9 @@
     for every (marker, window) the run's rules name.
 
     Counted markers (deposit amount and count, declined deposits, cancelled withdrawals, limit
-    increases, self-exclusion page views, RG contacts) are evaluated over **every trailing
-    window that ends at one of the player's records**, not only the window ending at T: the
+    increases, self-exclusion page views, RG contacts) are evaluated, for the players whose
+    records together reach the least threshold a rule sets for the marker (no one else can
+    cross one), over **every trailing window that ends at one of the player's records**, not only the window ending at T: the
     value at a record is what the window (its time - window_days, its time] holds, so a
     $10,500 deposit run within 15 hours crosses a 24-hour threshold when its last deposit
     lands, whenever the file arrives or the run happens (data contract 4: everything on the
@@ -26,7 +27,9 @@ with
 
 windows as (
 
-    select distinct marker, window_days from {{ source('ops', 'trigger_rules') }}
+    select marker, window_days, min(threshold) as least_threshold
+    from {{ source('ops', 'trigger_rules') }}
+    group by marker, window_days
 
 ),
 
@@ -47,11 +50,12 @@ events as (
 ),
 
 -- one row per record a counted marker reads: what it adds (amount or 1)
-records as (
+counted_records as (
 
     select
         w.marker,
         w.window_days,
+        w.least_threshold,
         p.player_id,
         p.effective_at as recorded_at,
         case when w.marker = 'deposit_amount' then cast(p.amount as double) else 1.0 end as amount
@@ -64,13 +68,35 @@ records as (
 
     union all
 
-    select w.marker, w.window_days, e.player_id, e.occurred_at as recorded_at, 1.0 as amount
+    select w.marker, w.window_days, w.least_threshold, e.player_id,
+        e.occurred_at as recorded_at, 1.0 as amount
     from windows as w
     inner join events as e
         on (w.marker = 'limit_increases'
                 and e.event_type in ('deposit_limit_increased', 'deposit_limit_removed'))
         or (w.marker = 'rg_contacts' and e.event_type = 'contact_rg')
         or (w.marker = 'self_exclusion_page_views' and e.event_type = 'self_exclusion_page_viewed')
+
+),
+
+-- the counted markers are sums of amounts that are never negative, so a window never holds
+-- more than all of a player's records together: a player whose records together stay under
+-- every rule's threshold for the marker can never cross one, and is not rolled (most of a
+-- book: a $10,000 day needs $10,000 deposited in all)
+records as (
+
+    select counted_records.marker, counted_records.window_days, counted_records.player_id,
+        counted_records.recorded_at, counted_records.amount
+    from counted_records
+    inner join (
+        select marker, window_days, player_id
+        from counted_records
+        group by marker, window_days, player_id
+        having sum(amount) >= min(least_threshold)
+    ) as reachable
+        on reachable.marker = counted_records.marker
+       and reachable.window_days = counted_records.window_days
+       and reachable.player_id = counted_records.player_id
 
 ),
 

@@ -81,17 +81,28 @@ measured as (
 
 ),
 
+-- only a player and rule with a measurement over the threshold can have crossed it: the
+-- windows below order those alone
+exceeding as (
+
+    select distinct player_id, code from measured where exceeds
+
+),
+
 -- a crossing: a measurement over the threshold whose previous one (of the same player and
 -- rule) was not
 crossings as (
 
     select
         measured.*,
-        max(case when exceeds then measured_at end) over (
-            partition by player_id, code) as last_exceeding_at,
-        exceeds and not coalesce(lag(exceeds) over (
-            partition by player_id, code order by measured_at), false) as is_crossing
+        max(case when measured.exceeds then measured.measured_at end) over (
+            partition by measured.player_id, measured.code) as last_exceeding_at,
+        measured.exceeds and not coalesce(lag(measured.exceeds) over (
+            partition by measured.player_id, measured.code order by measured.measured_at),
+            false) as is_crossing
     from measured
+    inner join exceeding
+        on exceeding.player_id = measured.player_id and exceeding.code = measured.code
 
 ),
 
