@@ -44,6 +44,10 @@ def main() -> None:
     parser.add_argument("--ref", default="c43f586", help="the earlier commit")
     parser.add_argument("--players", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--dbt-threads", type=int, default=0,
+        help="models dbt builds at once, the same for both (default: each version's own)",
+    )  # fmt: skip
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sentinel-versions-"))
     old_src = source_at(args.ref, work / "old")
@@ -61,19 +65,24 @@ def main() -> None:
         for step in (["init"], *loads):
             subprocess.run(sentinel("--db", str(db), *step), env=run_env, check=True,
                            capture_output=True)  # fmt: skip
+    if args.dbt_threads:  # both versions build this many models at once
+        for run_env in (env, old_env):
+            run_env["SENTINEL_SCORING__DBT_THREADS"] = str(args.dbt_threads)
     times: dict[str, list[float]] = {"current": [], args.ref: []}
-    for _ in range(args.repeats):
+    for repeat in range(args.repeats + 1):  # the first of each is a first build: not timed
         for name, db, run_env in (("current", new_db, env), (args.ref, old_db, old_env)):
             cmd = sentinel("--db", str(db), "-q", "score-batch", "--as-of", AS_OF, "--full-refresh")
             result = run_timed(cmd, env=run_env)
             if result["exit_code"] != 0:
                 raise SystemExit(f"{name}: exit {result['exit_code']}\n{result['stderr']}")
-            times[name].append(result["seconds"])
+            if repeat:
+                times[name].append(result["seconds"])
     medians = {name: statistics.median(values) for name, values in times.items()}
     save(
-        f"compare_versions_{args.players}",
+        f"compare_versions_{args.players}" + (f"_t{args.dbt_threads}" if args.dbt_threads else ""),
         {
-            "command": f"python bench/compare_versions.py --ref {args.ref} --players {args.players}",
+            "command": f"python bench/compare_versions.py --ref {args.ref} --players {args.players}"
+            + (f" --dbt-threads {args.dbt_threads}" if args.dbt_threads else ""),
             "full_refresh_seconds": times,
             "median_seconds": medians,
             "ratio_current_to_ref": round(medians["current"] / medians[args.ref], 3),

@@ -104,56 +104,53 @@ deposit_requests as (
 
 ),
 
--- the days a deposit may share with play or a loss: its UTC date and the day before (a US
--- player's local day is the UTC date or the one before); equi-joins on them are cheap
-deposit_days as (
+-- the UTC dates a loss may have settled on and still be at most chase_window_minutes before
+-- the deposit: the deposit's own, and the day before when the window reaches back into it
+deposit_loss_days as (
 
-    select player_id, requested_at, cast(requested_at as date) as on_day
+    select player_id, requested_at, cast(requested_at as date) as loss_day
     from deposit_requests
     union all
-    select player_id, requested_at, cast({{ dbt.dateadd('day', -1, 'requested_at') }} as date)
+    select player_id, requested_at,
+        cast({{ dbt.dateadd('minute', -var('chase_window_minutes'), 'requested_at') }} as date)
     from deposit_requests
-
-),
-
--- deposits asked for while playing: a betting day of the player's (int_player_days, kept
--- between runs) began before the deposit and its last bet is at most 6 hours before it
-deposits_in_session as (
-
-    select distinct deposit_days.player_id, deposit_days.requested_at
-    from deposit_days
-    inner join {{ ref('int_player_days') }} as days
-        on days.player_id = deposit_days.player_id and days.local_day = deposit_days.on_day
-    where days.first_placed_at < deposit_days.requested_at
-      and days.last_placed_at >= {{ dbt.dateadd('hour', -6, 'deposit_days.requested_at') }}
+    where cast({{ dbt.dateadd('minute', -var('chase_window_minutes'), 'requested_at') }} as date)
+          <> cast(requested_at as date)
 
 ),
 
 -- deposits that follow one of the player's lost bets settled at most chase_window_minutes
 -- before (a loss settled at the same instant counts): each deposit against the player's
--- losses settled that day or the day before (read from the kept bets, by the contract's
--- statuses: what int_bets_windowed calls a settled loss), not a sort of every loss
-losses as (
-
-    select distinct bets.player_id, bets.settled_at
-    from {{ ref('int_bets_localised') }} as bets
-    inner join (select distinct player_id, on_day from deposit_days) as on_days
-        on on_days.player_id = bets.player_id
-       and on_days.on_day = cast(bets.settled_at as date)
-    where bets.status in ('lost', 'cashout') and bets.payout < bets.stake
-      and bets.settled_at <= {{ as_of_ts }}
-      and bets.placed_at > {{ window_from }} and bets.placed_at <= {{ as_of_ts }}
-
-),
-
+-- losses settled on those dates (read from the kept bets, by the contract's statuses: what
+-- int_bets_windowed calls a settled loss), an equi-join, not a sort of every loss
 deposits_after_loss as (
 
     select distinct deposits.player_id, deposits.requested_at
-    from deposit_requests as deposits
-    inner join losses
-        on losses.player_id = deposits.player_id
-       and losses.settled_at <= deposits.requested_at
-       and losses.settled_at >= {{ dbt.dateadd('minute', -var('chase_window_minutes'), 'deposits.requested_at') }}
+    from deposit_loss_days as deposits
+    inner join {{ ref('int_bets_localised') }} as bets
+        on bets.player_id = deposits.player_id
+       and cast(bets.settled_at as date) = deposits.loss_day
+    where bets.status in ('lost', 'cashout') and bets.payout < bets.stake
+      and bets.placed_at > {{ window_from }} and bets.placed_at <= {{ as_of_ts }}
+      and bets.settled_at <= {{ as_of_ts }}
+      and bets.settled_at <= deposits.requested_at
+      and bets.settled_at >= {{ dbt.dateadd('minute', -var('chase_window_minutes'), 'deposits.requested_at') }}
+
+),
+
+-- of those, the deposits asked for while playing: a betting day of the player's
+-- (int_player_days, kept between runs) began before the deposit and its last bet is at most
+-- 6 hours before it (only a deposit after a loss needs this: a tenth of them)
+deposits_in_session as (
+
+    select distinct after_loss.player_id, after_loss.requested_at
+    from deposits_after_loss as after_loss
+    inner join {{ ref('int_player_days') }} as days
+        on days.player_id = after_loss.player_id
+    where days.local_day >= cast({{ dbt.dateadd('day', -1, 'after_loss.requested_at') }} as date)
+      and days.local_day <= cast(after_loss.requested_at as date)
+      and days.first_placed_at < after_loss.requested_at
+      and days.last_placed_at >= {{ dbt.dateadd('hour', -6, 'after_loss.requested_at') }}
 
 ),
 
