@@ -25,7 +25,7 @@ console: demo ## Build the demo, print an analyst key and serve the console on h
 	$(BIN)/sentinel --db sentinel-demo/sentinel.duckdb serve --port 8000
 
 test: install ## The test suite with coverage (fails under 85 %); lint and types are tests too
-	$(BIN)/python -m pytest --cov=dk_sentinel --cov-fail-under=85
+	$(BIN)/python -m pytest -n 2 --cov=dk_sentinel --cov-fail-under=85
 
 dbt-unit-tests: install ## Run only the dbt unit tests of the scoring models (they stay out of production runs)
 	$(BIN)/python -m pytest -q --no-cov tests/test_scoring.py -k unit_tests
