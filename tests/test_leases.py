@@ -180,3 +180,63 @@ def test_a_held_lease_names_its_holder_and_is_free_after_release(
     busy = pytest.raises(BusyError, match=r"another deliver is running \(pid \d+ on ")
     with busy, exclusive_job(fakesnow_settings, "deliver", "wait"):
         pass
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "snowflake"])
+def test_lost_lease_stops_writes(backend: str, request: pytest.FixtureRequest) -> None:
+    """Issue #38: host A's lease is taken by host B (A stalled, or B's clock ran ahead); A's
+    later writes are fenced off (exit 75, nothing recorded), B repairs A's run, B's own run
+    records as usual."""
+    from datetime import timedelta
+
+    from dk_sentinel.errors import ExitCode, LeaseLost
+    from dk_sentinel.models import BatchRun
+    from dk_sentinel.scoring import _finish_run, _insert_run, _repair, new_run_id
+
+    settings = request.getfixturevalue(
+        "db_settings" if backend == "duckdb" else "fakesnow_settings"
+    )
+
+    def run_of(lease_started: Any) -> BatchRun:
+        return BatchRun(
+            run_id=new_run_id(lease_started), status="running", started_at=lease_started,
+            as_of=AS_OF, scoring_version="4.0.0",
+        )  # fmt: skip
+
+    def status(wh: Any, run: BatchRun) -> str:
+        return str(wh.query("select status from {ops}.scoring_runs where run_id = ?",
+                            [run.run_id])[0][0])  # fmt: skip
+
+    with connect(settings) as wh:
+        bootstrap(wh)
+        host_a = Lease("score-batch", 60)
+        assert host_a.take(wh) is None
+        run_a = run_of(AS_OF)
+        _insert_run(wh, run_a, host_a)
+        host_b = Lease("score-batch", 60)
+        assert host_b.take(wh, force=True) is None  # what an expired lease lets B do
+        assert host_b.generation == (host_a.generation or 0) + 1
+        finished = run_a.model_copy(update={"status": "success", "finished_at": AS_OF})
+        with pytest.raises(LeaseLost) as lost:
+            _finish_run(wh, finished, host_a)
+        assert lost.value.exit_code == ExitCode.BUSY  # 75, like any busy job
+        assert status(wh, run_a) == "running"  # A recorded nothing, so nothing was published
+        with pytest.raises(LeaseLost):
+            _insert_run(wh, run_of(AS_OF + timedelta(seconds=1)), host_a)
+        assert not host_a.renew(wh) and host_a.lost.is_set()
+        assert wh.query("select owner from {ops}.job_leases where job = 'score-batch'")[0][0] == (
+            host_b.owner
+        )
+        _repair(wh, host_b.owner)  # B's repair: A's run only, never B's own
+        assert status(wh, run_a) == "failed"
+        run_b = run_of(AS_OF + timedelta(seconds=2))
+        _insert_run(wh, run_b, host_b)
+        _repair(wh, host_b.owner)
+        assert status(wh, run_b) == "running"
+        _finish_run(wh, run_b.model_copy(update={"status": "success", "finished_at": AS_OF}),
+                    host_b)  # fmt: skip
+        assert status(wh, run_b) == "success"
+        # a late success of A cannot overwrite the repair either: only a running run finishes
+        with pytest.raises(LeaseLost):
+            _finish_run(wh, finished, host_a)
+        assert status(wh, run_a) == "failed"

@@ -128,6 +128,15 @@ class BusyError(SentinelError):
     default_hint = "Retry later, or raise warehouse.busy_timeout_seconds."
 
 
+class LeaseLost(BusyError):
+    """This job's lease was taken over (it expired: a stall, a clock, a network): it stops."""
+
+    default_hint = (
+        "Another host took the job over after this one's lease expired; its next run starts "
+        "from a consistent warehouse. Raise warehouse.lease_seconds if this host stalls."
+    )
+
+
 class WriteConflict(BusyError):
     """Two transactions changed the same rows at once; the later one was rolled back.
 

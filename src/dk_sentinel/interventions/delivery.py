@@ -35,7 +35,7 @@ from dk_sentinel.errors import ConfigError, PartialFailure
 from dk_sentinel.interventions.outbox import OutboxItem, count_pending, pending, record_attempt
 from dk_sentinel.models import Document, utcnow
 from dk_sentinel.warehouse import Warehouse
-from dk_sentinel.warehouse.jobs import exclusive_job
+from dk_sentinel.warehouse.jobs import Lease, exclusive_job
 
 if TYPE_CHECKING:
     import httpx2
@@ -77,7 +77,7 @@ def backoff(attempts: int, settings: Settings) -> timedelta:
     return timedelta(seconds=min(seconds, d.backoff_max_seconds))
 
 
-def delivery_lock(settings: Settings, wh: Warehouse) -> AbstractContextManager[None]:
+def delivery_lock(settings: Settings, wh: Warehouse) -> AbstractContextManager[Lease]:
     """Hold the delivery lease, or raise :class:`BusyError` naming the holder and its host."""
     return exclusive_job(settings, "deliver", "Wait for it; cron runs the next one.", wh=wh)
 

@@ -39,7 +39,7 @@ from dk_sentinel.warehouse import (
     Warehouse,
     lent_to_a_child_process,
 )
-from dk_sentinel.warehouse.jobs import exclusive_job
+from dk_sentinel.warehouse.jobs import Lease, exclusive_job
 from dk_sentinel.warehouse.schema import require_current
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def new_run_id(started: datetime | None = None) -> str:
 
 def scoring_lock(
     settings: Settings, connections: Connections | None = None
-) -> AbstractContextManager[None]:
+) -> AbstractContextManager[Lease]:
     """Hold the scoring lease, or raise :class:`BusyError` naming the holder and its host."""
     return exclusive_job(
         settings, "score-batch", "Wait for it to finish; cron will run the next one on schedule.",
@@ -189,10 +189,19 @@ def _named_failures(wh: Warehouse, result: DbtResult) -> list[str]:
     return named or result.failures
 
 
-def _repair(wh: Warehouse) -> None:
-    """Mark runs left 'running' by a dead process as failed and drop their partial rows."""
+def _repair(wh: Warehouse, owner: str) -> None:
+    """Mark runs left 'running' by a lease that is gone as failed and drop their partial rows.
+
+    ``owner`` holds the lease now, so every other owner's run was left by a job that died or
+    lost its lease (its own later writes are fenced off).
+    """
     stale = [
-        r[0] for r in wh.query("select run_id from {ops}.scoring_runs where status = 'running'")
+        r[0]
+        for r in wh.query(
+            "select run_id from {ops}.scoring_runs "
+            "where status = 'running' and coalesce(owner, '') <> ?",
+            [owner],
+        )
     ]
     if not stale:
         return
@@ -209,17 +218,21 @@ def _repair(wh: Warehouse) -> None:
             )
 
 
-def _insert_run(wh: Warehouse, run: BatchRun) -> None:
-    wh.execute(
-        "insert into {ops}.scoring_runs (run_id, status, kind, started_at, finished_at, as_of, "
-        "watermark, new_bets, players_scored, tests_passed, tests_failed, scoring_version, "
-        "profile_version, pid, error) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run.run_id, run.status, run.kind, run.started_at, run.finished_at, run.as_of,
-            run.watermark, run.new_bets, run.players_scored, run.tests_passed, run.tests_failed,
-            run.scoring_version, run.profile_version, os.getpid(), run.error,
-        ],
-    )  # fmt: skip
+def _insert_run(wh: Warehouse, run: BatchRun, lease: Lease) -> None:
+    with wh.transaction():
+        lease.fence(wh)
+        wh.execute(
+            "insert into {ops}.scoring_runs (run_id, status, kind, started_at, finished_at, "
+            "as_of, watermark, new_bets, players_scored, tests_passed, tests_failed, "
+            "scoring_version, profile_version, pid, error, owner) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run.run_id, run.status, run.kind, run.started_at, run.finished_at, run.as_of,
+                run.watermark, run.new_bets, run.players_scored, run.tests_passed,
+                run.tests_failed, run.scoring_version, run.profile_version, os.getpid(),
+                run.error, lease.owner,
+            ],
+        )  # fmt: skip
 
 
 def prune_history(wh: Warehouse, now: datetime, policy: HistorySettings) -> int:
@@ -306,15 +319,24 @@ def publish_snapshot(wh: Warehouse, run_id: str) -> None:
     )
 
 
-def _finish_run(wh: Warehouse, run: BatchRun) -> None:
-    wh.execute(
-        "update {ops}.scoring_runs set status = ?, finished_at = ?, watermark = ?, "
-        "players_scored = ?, tests_passed = ?, tests_failed = ?, error = ? where run_id = ?",
-        [
-            run.status, run.finished_at, run.watermark, run.players_scored, run.tests_passed,
-            run.tests_failed, run.error, run.run_id,
-        ],
-    )  # fmt: skip
+def _finish_run(wh: Warehouse, run: BatchRun, lease: Lease) -> None:
+    """Record how the run ended, only while this job still holds the lease.
+
+    Raises:
+        LeaseLost: Another host took the lease over (and repairs this run): nothing is
+            recorded and nothing published.
+    """
+    with wh.transaction():
+        lease.fence(wh)
+        wh.execute(
+            "update {ops}.scoring_runs set status = ?, finished_at = ?, watermark = ?, "
+            "players_scored = ?, tests_passed = ?, tests_failed = ?, error = ? "
+            "where run_id = ? and status = 'running'",
+            [
+                run.status, run.finished_at, run.watermark, run.players_scored, run.tests_passed,
+                run.tests_failed, run.error, run.run_id,
+            ],
+        )  # fmt: skip
 
 
 def score_batch(
@@ -355,7 +377,7 @@ def score_batch(
     """
     say = progress or (lambda _msg: None)
     connect = (connections or DirectConnections(settings)).connect
-    with scoring_lock(settings, connections):
+    with scoring_lock(settings, connections) as lease:
         # Whole seconds: the models read these back as text, identically on every warehouse.
         started = utcnow().replace(microsecond=0)
         if as_of is not None and as_of.tzinfo is not None:
@@ -370,7 +392,7 @@ def score_batch(
         )
         with connect() as wh:
             require_current(wh)
-            _repair(wh)
+            _repair(wh, lease.owner)
             # A run starts strictly after the previous one (the derived tables tell the rows
             # a run added by its start time), even if the clock stepped back.
             latest = wh.query("select max(started_at) from {ops}.scoring_runs")[0][0]
@@ -390,10 +412,10 @@ def score_batch(
                 run.status, run.finished_at = "skipped", utcnow()
                 run.error = "skipped: no new bets since the last successful run"
                 run.watermark = since
-                _insert_run(wh, run)
+                _insert_run(wh, run, lease)
                 log.info("score-batch skipped: no new bets since the last successful run")
                 return run
-            _insert_run(wh, run)
+            _insert_run(wh, run, lease)
             publish_rules(wh, settings)  # the jurisdiction triggers this run evaluates
             build = ["build"]
             if seeds_current(wh):
@@ -410,7 +432,7 @@ def score_batch(
             with connect() as wh:
                 run.status, run.finished_at, run.error = "failed", utcnow(), exc.message
                 run.watermark = None
-                _finish_run(wh, run)
+                _finish_run(wh, run, lease)
             return run
         say("recording the run")
         with connect() as wh:
@@ -430,7 +452,7 @@ def score_batch(
                 failures = _named_failures(wh, result) if result.tests_failed else result.failures
                 run.error = "; ".join(failures)[:2000]
                 run.watermark = None
-            _finish_run(wh, run)
+            _finish_run(wh, run, lease)
             if run.status == "success" and run.kind == "live":
                 try:
                     publish_snapshot(wh, run.run_id)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from dk_sentinel.config import Settings
-from dk_sentinel.errors import BusyError, SchemaError, WriteConflict
+from dk_sentinel.errors import BusyError, LeaseLost, SchemaError, WriteConflict
 from dk_sentinel.models import utcnow
 from dk_sentinel.warehouse import Connections, DirectConnections, Warehouse
 from dk_sentinel.warehouse.schema import require_current
@@ -76,6 +76,10 @@ class Lease:
         self.job, self.seconds = job, seconds
         self.owner = uuid.uuid4().hex
         self.host, self.pid = socket.gethostname(), os.getpid()
+        #: The fencing token: which taking of the lease this is (set by :meth:`take`).
+        self.generation: int | None = None
+        #: Set when the heartbeat or a fence finds the lease taken over.
+        self.lost = threading.Event()
 
     def take(self, wh: Warehouse, *, force: bool = False) -> dict[str, object] | None:
         """Take the lease if it is free or expired (``force``: whatever its state).
@@ -89,14 +93,16 @@ class Lease:
             with wh.transaction():
                 wh.execute(
                     "update {ops}.job_leases set owner = ?, host = ?, pid = ?, acquired_at = ?, "
-                    f"heartbeat_at = ?, expires_at = ? where job = ?{condition}",
+                    "heartbeat_at = ?, expires_at = ?, generation = coalesce(generation, 0) + 1 "
+                    f"where job = ?{condition}",
                     [self.owner, self.host, self.pid, now, now, self._expiry(now), self.job]
                     + ([] if force else [now]),
                 )
         except WriteConflict:  # another host's UPDATE of the row won (an MVCC engine says so)
             pass
         rows = wh.query_dicts(
-            "select owner, host, pid, acquired_at, expires_at from {ops}.job_leases where job = ?",
+            "select owner, host, pid, acquired_at, expires_at, generation "
+            "from {ops}.job_leases where job = ?",
             [self.job],
         )
         if not rows:
@@ -104,18 +110,53 @@ class Lease:
                 f"the warehouse has no lease for {self.job}", "Run `sentinel init` to migrate it."
             )
         holder = rows[0]
-        return None if holder["owner"] == self.owner else holder
+        if holder["owner"] != self.owner:
+            return holder
+        self.generation = int(str(holder["generation"]))
+        return None
 
     def renew(self, wh: Warehouse) -> bool:
         """Push the expiry on; False when the lease is no longer ours (it expired and was taken)."""
         now = utcnow()
         wh.execute(
             "update {ops}.job_leases set heartbeat_at = ?, expires_at = ? "
-            "where job = ? and owner = ?",
-            [now, self._expiry(now), self.job, self.owner],
+            "where job = ? and owner = ? and generation = ?",
+            [now, self._expiry(now), self.job, self.owner, self.generation],
         )
-        rows = wh.query("select owner from {ops}.job_leases where job = ?", [self.job])
-        return bool(rows) and rows[0][0] == self.owner
+        if not self._still_ours(wh):
+            self.lost.set()
+            return False
+        return True
+
+    def fence(self, wh: Warehouse) -> None:
+        """Prove, inside the caller's write transaction, that the lease is still this job's.
+
+        The first statement of each of the job's write transactions: it updates the lease row
+        with the job's owner and generation (the fencing token), so on Snowflake a host taking
+        the lease over waits for this transaction to commit, and DuckDB rolls the later of two
+        back; then it checks the row is still this taking's. A job whose lease was taken
+        over -- it stalled past the lease, its clock ran behind -- writes nothing more.
+
+        Raises:
+            LeaseLost: Another host holds the lease now (exit 75).
+        """
+        if not self.lost.is_set():
+            wh.execute(
+                "update {ops}.job_leases set heartbeat_at = heartbeat_at "
+                "where job = ? and owner = ? and generation = ?",
+                [self.job, self.owner, self.generation],
+            )
+            if self._still_ours(wh):
+                return
+            self.lost.set()
+        raise LeaseLost(
+            f"the {self.job} lease was taken over by another host; this {self.job} stops "
+            "without writing more"
+        )
+
+    def _still_ours(self, wh: Warehouse) -> bool:
+        rows = wh.query("select owner, generation from {ops}.job_leases where job = ?", [self.job])
+        return bool(rows) and rows[0][0] == self.owner and rows[0][1] == self.generation
 
     def release(self, wh: Warehouse) -> None:
         """Give the lease up (only if it is still ours)."""
@@ -179,8 +220,10 @@ def exclusive_job(
     connections: Connections | None = None,
     wh: Warehouse | None = None,
     wait_seconds: float = 0.0,
-) -> Iterator[None]:
+) -> Iterator[Lease]:
     """Run the ``with`` block as the only ``job`` on this warehouse, wherever it runs.
+
+    The block gets the :class:`Lease`: its writes prove it with :meth:`Lease.fence`.
 
     Args:
         settings: Loaded settings (the warehouse, ``[warehouse] lease_seconds``).
@@ -218,7 +261,7 @@ def exclusive_job(
             )  # fmt: skip
             beat.start()
         try:
-            yield
+            yield lease
         finally:
             stop.set()
             if beat is not None:
@@ -235,7 +278,7 @@ def _heartbeat(lease: Lease, connections: Connections, stop: threading.Event) ->
     while not stop.wait(lease.seconds / 3):
         try:
             with connections.connect() as wh:
-                if not lease.renew(wh):
+                if not lease.renew(wh):  # the job's next fenced write stops it
                     log.error("the %s lease expired and was taken over by another host", lease.job)
                     return
         except Exception as exc:  # a transient error: the next beat tries again

@@ -195,8 +195,15 @@ _V7 = [
         player_id varchar not null, code varchar not null, crossed_at timestamp not null,
         value double, run_id varchar not null, detected_at timestamp not null)""",
 ]
+#: v8: fencing. A lease's generation counts its takings (the fencing token a job's writes
+#: prove); a scoring run records the lease owner that started it, so a repair touches only the
+#: runs of a lease that is gone.
+_V8 = [
+    "alter table {ops}.job_leases add column if not exists generation bigint",
+    "alter table {ops}.scoring_runs add column if not exists owner varchar",
+]
 MIGRATIONS: dict[int, list[str]] = {
-    1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7
+    1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8
 }  # fmt: skip
 SCHEMA_VERSION = max(MIGRATIONS)
 
