@@ -240,3 +240,30 @@ def test_lost_lease_stops_writes(backend: str, request: pytest.FixtureRequest) -
         with pytest.raises(LeaseLost):
             _finish_run(wh, finished, host_a)
         assert status(wh, run_a) == "failed"
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "snowflake"])
+def test_a_load_whose_lease_was_taken_over_merges_nothing(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Issue #38: two inserts guarded only by "where not exists" do not block each other on
+    Snowflake; the merge proves the ingest lease first, so a load that lost it stores nothing
+    and the holder's load stores each bet once."""
+    from dk_sentinel.errors import LeaseLost
+
+    settings = request.getfixturevalue(
+        "db_settings" if backend == "duckdb" else "fakesnow_settings"
+    )
+    gen = generate(tmp_path / "data", players=20, days=30, seed=4, as_of=AS_OF)
+    with connect(settings) as wh:
+        bootstrap(wh)
+        stalled = Lease("ingest:bets", 60)
+        assert stalled.take(wh) is None
+        holder = Lease("ingest:bets", 60)
+        assert holder.take(wh, force=True) is None
+        with pytest.raises(LeaseLost):
+            ingest(wh, "bets", [gen.files["bets"]], fence=stalled.fence)
+        assert wh.query("select count(*) from {raw}.bets")[0][0] == 0
+        loaded = ingest(wh, "bets", [gen.files["bets"]], fence=holder.fence)
+        stored, distinct = wh.query("select count(*), count(distinct bet_id) from {raw}.bets")[0]
+        assert loaded.accepted > 0 and stored == distinct == loaded.accepted

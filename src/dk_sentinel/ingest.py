@@ -520,6 +520,7 @@ def ingest(
     progress: Callable[[str], None] | None = None,
     max_future_minutes: int = 60,
     dry_run: bool = False,
+    fence: Callable[[Warehouse], None] | None = None,
 ) -> IngestResult:
     """Validate and load contract files of one kind.
 
@@ -534,6 +535,9 @@ def ingest(
             window that reads "the latest bet".
         dry_run: Validate and count (accepted, already present, rejected and why) against the
             warehouse, and write nothing: no raw row, no reject, no load record.
+        fence: Called first in the merge's transaction (the ingest lease's
+            :meth:`~dk_sentinel.warehouse.jobs.Lease.fence`): a load whose lease another host
+            took over merges nothing, so two loads never insert the same rows.
 
     Returns:
         Per-file and total counts; when rows were rejected (the valid ones are loaded),
@@ -562,7 +566,7 @@ def ingest(
     say("staging the valid rows")
     wh.publish_local("stage_accepted", "select * from stage_accepted_local")
     say("checking against the warehouse" if dry_run else "merging")
-    counts = _merge(wh, local, contract, load_id, now, dry_run=dry_run)
+    counts = _merge(wh, local, contract, load_id, now, dry_run=dry_run, fence=fence)
     rows_read = dict(local.execute("select _file, _rows from _ingest_files").fetchall())
     summaries = []
     for path in files:
@@ -616,7 +620,7 @@ def ingest(
 
 def _merge(
     wh: Warehouse, local: Any, contract: Contract, load_id: str, now: datetime,
-    *, dry_run: bool = False,
+    *, dry_run: bool = False, fence: Callable[[Warehouse], None] | None = None,
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
     """Merge the staged rows into the raw table in one transaction; return counts per file.
 
@@ -674,6 +678,8 @@ def _merge(
     if not dry_run:  # a dry run counts from the stage below and writes nothing
         wh.publish_local("stage_rejects", "select * from stage_rejects_local")
         with wh.transaction():
+            if fence is not None:
+                fence(wh)
             if settles:
                 wh.execute(
                     f"delete from {t} where bet_id in "

@@ -295,10 +295,11 @@ class Sentinel:
         with self.connect() as wh, exclusive_job(
             self.settings, f"ingest:{kind}", "Wait for the other load, then load again.",
             wh=wh, wait_seconds=self.settings.warehouse.busy_timeout_seconds,
-        ):  # fmt: skip
+        ) as lease:  # fmt: skip
             return ingest(
                 wh, kind, paths, rejects_out=rejects_out, progress=progress,
                 max_future_minutes=self.settings.ingest.max_future_minutes, dry_run=dry_run,
+                fence=lease.fence,
             )  # fmt: skip
 
     def run_scoring(
