@@ -71,6 +71,27 @@ def test_the_dbt_profile_and_every_model_pin_the_session_too() -> None:
     assert '+pre-hook: "{{ pin_session() }}"' in project
     macro = (PROJECT_DIR / "macros" / "scoring.sql").read_text(encoding="utf-8")
     assert "alter session set timezone = 'UTC', timestamp_type_mapping = 'TIMESTAMP_NTZ'" in macro
+    for pinned in ("autocommit = true", "abort_detached_query = true", "lock_timeout =",
+                   "statement_timeout_in_seconds =", "timestamp_input_format = 'AUTO'"):  # fmt: skip
+        assert pinned in macro
+    assert project.count('+pre-hook: "{{ pin_session() }}"') == 2  # models and seeds
+
+
+def test_every_session_pins_autocommit_and_the_waits_of_the_settings() -> None:
+    """Issue #38: a user's AUTOCOMMIT = FALSE, Snowflake's 12-hour LOCK_TIMEOUT, a detached
+    query that still commits: none of them reaches sentinel's sessions or dbt's."""
+    from dk_sentinel.scoring.dbt import dbt_vars
+    from dk_sentinel.warehouse.snowflake import session_parameters
+
+    settings = _snowflake(**{"warehouse.busy_timeout_seconds": 45,
+                             "warehouse.snowflake.statement_timeout_seconds": 900})  # fmt: skip
+    params = session_parameters(settings.warehouse)
+    assert params["AUTOCOMMIT"] is True and params["ABORT_DETACHED_QUERY"] is True
+    assert params["LOCK_TIMEOUT"] == 45 and params["STATEMENT_TIMEOUT_IN_SECONDS"] == 900
+    assert params["TIMESTAMP_INPUT_FORMAT"] == "AUTO" and params["TIMEZONE"] == "UTC"
+    variables = dbt_vars(settings)
+    assert variables["lock_timeout_seconds"] == 45
+    assert variables["statement_timeout_seconds"] == 900
 
 
 def test_ddl_states_timestamp_ntz_on_snowflake_only() -> None:

@@ -101,6 +101,12 @@ class SnowflakeSettings(_Section):
         default="dk-sentinel", description="QUERY_TAG of every session (the command is appended)"
     )
     login_timeout_seconds: int = Field(default=30, ge=1)
+    statement_timeout_seconds: int = Field(
+        default=7200,
+        ge=60,
+        description="a statement running longer is cancelled (STATEMENT_TIMEOUT_IN_SECONDS, "
+        "pinned in every session)",
+    )
     host: str = Field(default="", description="Only for a proxy / PrivateLink / emulator")
     port: int | None = None
     protocol: Literal["https", "http"] = "https"

@@ -131,6 +131,9 @@ def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
         **s.model_dump(exclude={"weights", "thresholds", "dbt_threads", "history"}),
         **{f"sla_hours_{c}": getattr(settings.queue, f"sla_hours_{c}") for c in _SLA},
         "high_plus_max_share": settings.queue.high_plus_max_share,
+        # the session's waits (pin_session), as sentinel's own connections pin them
+        "lock_timeout_seconds": int(settings.warehouse.busy_timeout_seconds),
+        "statement_timeout_seconds": settings.warehouse.snowflake.statement_timeout_seconds,
         "threshold_critical": str(s.thresholds.critical),
         "threshold_high": str(s.thresholds.high),
         "threshold_medium": str(s.thresholds.medium),

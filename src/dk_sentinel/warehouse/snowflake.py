@@ -22,10 +22,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-#: Every session: UTC, timestamps without zone, whatever the account's or user's defaults
+#: Every session, whatever the account's or user's defaults: UTC and timestamps without zone
 #: (with TIMESTAMP_LTZ as-of literals would be read in the session zone, America/Los_Angeles by
-#: default, and come back zone-aware).
-PINNED_SESSION = {"TIMEZONE": "UTC", "TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ"}
+#: default, and come back zone-aware), literals read as ISO 8601 whatever the user's input
+#: format, each statement committed unless inside an explicit transaction (a user default of
+#: AUTOCOMMIT = FALSE would leave a lease renewal or a run's status uncommitted), and a query
+#: whose client went away aborted (a killed holder's statement must not commit after another
+#: host took its lease over). The waits come from the settings (:func:`session_parameters`).
+PINNED_SESSION: dict[str, object] = {
+    "TIMEZONE": "UTC",
+    "TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ",
+    "TIMESTAMP_INPUT_FORMAT": "AUTO",
+    "AUTOCOMMIT": True,
+    "ABORT_DETACHED_QUERY": True,
+}
+
+
+def session_parameters(settings: WarehouseSettings) -> dict[str, object]:
+    """The pinned parameters of every session, with the waits from the settings.
+
+    ``LOCK_TIMEOUT`` is ``busy_timeout_seconds`` (Snowflake's default is 12 hours: a lease taken
+    behind a detached transaction would hang instead of exiting 75);
+    ``STATEMENT_TIMEOUT_IN_SECONDS`` is ``[warehouse.snowflake] statement_timeout_seconds``.
+    """
+    return {
+        **PINNED_SESSION,
+        "LOCK_TIMEOUT": int(settings.busy_timeout_seconds),
+        "STATEMENT_TIMEOUT_IN_SECONDS": settings.snowflake.statement_timeout_seconds,
+        "QUERY_TAG": settings.snowflake.query_tag,
+    }
 
 
 def named_connection(name: str) -> dict[str, Any]:
@@ -90,7 +115,7 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
         "paramstyle": "qmark",
         "login_timeout": sf.login_timeout_seconds,
         "application": "dk_sentinel",
-        "session_parameters": {**PINNED_SESSION, "QUERY_TAG": sf.query_tag},
+        "session_parameters": session_parameters(settings),
         # the session token is renewed while a long run or an idle server holds it (it does
         # not keep the warehouse running: that is billed by query only)
         "client_session_keep_alive": True,

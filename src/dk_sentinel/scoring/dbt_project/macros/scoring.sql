@@ -29,12 +29,17 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Snowflake sessions in UTC with zone-less timestamps (sentinel's connections are opened
-    so; dbt-snowflake sets only the query tag). Nothing on DuckDB, nor on the emulator (fakesnow
-    has no ALTER SESSION; its sessions are UTC and zone-less anyway). -#}
+{#- Snowflake sessions pinned as sentinel's own connections are (warehouse/snowflake.py:
+    PINNED_SESSION and session_parameters; dbt-snowflake sets only the query tag): UTC,
+    zone-less timestamps, ISO literals, autocommit, detached queries aborted, and the lock and
+    statement timeouts of the settings. Nothing on DuckDB, nor on the emulator (fakesnow has
+    no ALTER SESSION; its sessions are UTC and zone-less anyway). -#}
 {% macro pin_session() -%}
     {%- if target.type == 'snowflake' and var('pin_session', true) -%}
-        alter session set timezone = 'UTC', timestamp_type_mapping = 'TIMESTAMP_NTZ'
+        alter session set timezone = 'UTC', timestamp_type_mapping = 'TIMESTAMP_NTZ',
+            timestamp_input_format = 'AUTO', autocommit = true, abort_detached_query = true,
+            lock_timeout = {{ var('lock_timeout_seconds', 30) | int }},
+            statement_timeout_in_seconds = {{ var('statement_timeout_seconds', 7200) | int }}
     {%- endif -%}
 {%- endmacro %}
 
