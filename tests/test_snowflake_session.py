@@ -117,8 +117,11 @@ def test_sign_in_modes_for_cron_and_for_people(
                                        "warehouse.snowflake.oauth_token_file": token}).warehouse)  # fmt: skip
     assert oauth["authenticator"] == "oauth" and oauth["token"] == "tok-123"
     sso = _snowflake(**{"warehouse.snowflake.authenticator": "externalbrowser"}).warehouse
-    assert connect_args(sso)["client_store_temporary_credential"] is True
     assert sign_in(sso)[1] is False  # not for cron
+    with pytest.raises(ConfigError, match="SSO in a browser needs a person at a terminal"):
+        connect_args(sso)  # pytest's stdin is no terminal: as under cron
+    monkeypatch.setattr("dk_sentinel.warehouse.snowflake._at_a_terminal", lambda: True)
+    assert connect_args(sso)["client_store_temporary_credential"] is True
     monkeypatch.delenv("SNOWFLAKE_OAUTH_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="SNOWFLAKE_OAUTH_TOKEN"):
         connect_args(_snowflake(**{"warehouse.snowflake.authenticator": "oauth"}).warehouse)

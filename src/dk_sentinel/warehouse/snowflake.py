@@ -8,6 +8,7 @@ tests. Bulk loads use the connector's ``write_pandas`` path, never row-by-row IN
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -120,6 +121,12 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
         # not keep the warehouse running: that is billed by query only)
         "client_session_keep_alive": True,
     }
+    if not sign_in(settings)[1] and not _at_a_terminal():
+        raise ConfigError(
+            "SSO in a browser needs a person at a terminal, and this process has none "
+            "(cron, a server)",
+            "Sign in unattended with authenticator = 'key_pair' (docs/snowflake.md).",
+        )
     if sf.connection_name:
         named_connection(sf.connection_name)  # a clear error for a name that does not exist
         return {**args, "connection_name": sf.connection_name}
@@ -166,6 +173,11 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
         # connection of this user does not open a browser again
         args.update(authenticator="externalbrowser", client_store_temporary_credential=True)
     return args
+
+
+def _at_a_terminal() -> bool:
+    """Whether a person can answer (stdin is a terminal): never under cron or a server."""
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def _oauth_token(settings: WarehouseSettings) -> str:
