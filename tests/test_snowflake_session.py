@@ -149,7 +149,8 @@ def test_a_named_connection_of_connections_toml(
     home.mkdir()
     (home / "connections.toml").write_text(
         '[cron]\naccount = "ab12345"\nuser = "svc_cron"\nauthenticator = "SNOWFLAKE_JWT"\n'
-        'private_key_file = "/etc/sentinel/rsa_key.p8"\n', encoding="utf-8",
+        'private_key_file = "/etc/sentinel/rsa_key.p8"\nprivate_key_file_pwd = "s3cret"\n'
+        'warehouse = "CRON_WH"\n', encoding="utf-8",
     )  # fmt: skip
     os.chmod(home / "connections.toml", 0o600)
     # the connector finds connections.toml when it is imported: a process of its own
@@ -157,7 +158,7 @@ def test_a_named_connection_of_connections_toml(
 import json
 from dk_sentinel.config import load_settings
 from dk_sentinel.errors import ConfigError
-from dk_sentinel.scoring.dbt import profile_yaml
+from dk_sentinel.scoring.dbt import profile_yaml, secrets_env
 from dk_sentinel.warehouse.snowflake import connect_args, sign_in
 def settings(name):
     return load_settings(overrides={"warehouse.backend": "snowflake",
@@ -171,7 +172,7 @@ except ConfigError as exc:
     missing = exc.message
 print(json.dumps({"args": {k: v for k, v in args.items() if k != "private_key"},
                   "sign_in": sign_in(s.warehouse), "profile": profile_yaml(s),
-                  "missing": missing}))
+                  "dbt_env": secrets_env(s), "missing": missing}))
 """
     env = {**os.environ, "SNOWFLAKE_HOME": str(home)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -182,6 +183,11 @@ print(json.dumps({"args": {k: v for k, v in args.items() if k != "private_key"},
     assert found["sign_in"][:2] == ["key_pair", True]
     assert 'account: "ab12345"' in found["profile"]
     assert 'private_key_path: "/etc/sentinel/rsa_key.p8"' in found["profile"]
+    # dbt runs on the named connection's warehouse, with its key passphrase handed to dbt's
+    # process in the environment (never written into profiles.yml)
+    assert 'warehouse: "CRON_WH"' in found["profile"]
+    assert "s3cret" not in found["profile"]
+    assert found["dbt_env"] == {"SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": "s3cret"}
     assert found["missing"] == "no Snowflake connection named 'nope' in connections.toml"
 
 

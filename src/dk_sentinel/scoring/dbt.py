@@ -64,7 +64,7 @@ def profile_yaml(settings: Settings, *, keep_open: bool = True) -> str:
         )
     sf = wh.snowflake
     account, user, role, auth = sf.account, sf.user, sf.role, sf.authenticator
-    key_file = sf.private_key_file
+    key_file, warehouse = sf.private_key_file, sf.warehouse
     if sf.connection_name:  # the named connection's account and sign-in (connections.toml)
         from dk_sentinel.warehouse.snowflake import named_connection, sign_in
 
@@ -73,6 +73,8 @@ def profile_yaml(settings: Settings, *, keep_open: bool = True) -> str:
         role = named.get("role", role)
         auth = sign_in(wh)[0]  # type: ignore[assignment]
         key_file = named.get("private_key_file") or named.get("private_key_path") or key_file
+        # the warehouse sentinel's own connections run on: the named connection's
+        warehouse = named.get("warehouse") or warehouse
     lines = [
         "dk_sentinel:",
         "  target: snowflake",
@@ -82,7 +84,7 @@ def profile_yaml(settings: Settings, *, keep_open: bool = True) -> str:
         f"      account: {_quote(account)}",
         f"      user: {_quote(user)}",
         f"      database: {_quote(sf.database)}",
-        f"      warehouse: {_quote(sf.warehouse)}",
+        f"      warehouse: {_quote(warehouse)}",
         f"      schema: {_quote(wh.schemas.analytics)}",
         f"      threads: {threads}",
         f"      connect_timeout: {sf.login_timeout_seconds}",
@@ -361,10 +363,30 @@ def run_dbt(
     return replace(DbtResult(**summary["result"]), log_file=log_file, seconds=seconds)
 
 
+#: A named connection's secrets (connections.toml) -> the variables the profile reads them from.
+_NAMED_SECRETS = {
+    "password": "SNOWFLAKE_PASSWORD",
+    "private_key_file_pwd": "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+    "token": "SNOWFLAKE_OAUTH_TOKEN",
+}
+
+
 def secrets_env(settings: Settings) -> dict[str, str]:
-    """Secrets dbt reads with ``env_var()`` that sentinel found elsewhere (an OAuth token file)."""
+    """Secrets dbt reads with ``env_var()`` that sentinel found elsewhere.
+
+    An OAuth token file, and a named connection's password, key passphrase or token (from
+    ``connections.toml``): handed to dbt's process in its environment, never written into
+    ``profiles.yml``.
+    """
     sf = settings.warehouse.snowflake
-    if settings.warehouse.backend != "snowflake" or sf.authenticator != "oauth":
+    if settings.warehouse.backend != "snowflake":
+        return {}
+    if sf.connection_name:
+        from dk_sentinel.warehouse.snowflake import named_connection
+
+        named = named_connection(sf.connection_name)
+        return {env: str(named[key]) for key, env in _NAMED_SECRETS.items() if named.get(key)}
+    if sf.authenticator != "oauth":
         return {}
     from dk_sentinel.warehouse.snowflake import connect_args
 
