@@ -524,3 +524,28 @@ def test_the_money_evidence_counts_in_the_right_number() -> None:
     )
     assert "2 deposit limit raises in the last 14 days, 1 before" in sentence
     assert money_sentence({"money_behaviour": None}, settings).startswith("absent: scored before")
+
+
+def test_export_scores_history_writes_every_kept_run(
+    runner, replayed: Settings, tmp_path: Path
+) -> None:
+    """Issue #39: every kept run's rows (run id, kind, as-of, player, composite, category), so
+    anyone can recompute a lead-time curve; the latest-only export is unchanged."""
+    out = tmp_path / "history.csv"
+    result = cli(runner, replayed, "export", "scores", "--history", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert set(rows[0]) == {
+        "run_id", "run_kind", "as_of", "player_id", "composite_risk_score", "risk_category"
+    }  # fmt: skip
+    with connect(replayed) as wh:
+        kept = wh.query(
+            "select count(*), count(distinct r.run_id) from {analytics}.rg_risk_scores r "
+            "join {ops}.scoring_runs s on s.run_id = r.run_id where s.status = 'success'"
+        )[0]
+    assert len(rows) == kept[0] and len({r["run_id"] for r in rows}) == kept[1] == 2
+    assert {r["run_kind"] for r in rows} == {"live", "replay"}
+    assert [r["as_of"] for r in rows] == sorted(r["as_of"] for r in rows)  # oldest first
+    wrong = cli(runner, replayed, "export", "interventions", "--history", "--out", "-")
+    assert wrong.exit_code == 2  # not an option of interventions

@@ -41,7 +41,24 @@ class ExportResult(Document):
     )
 
 
-def _rows(wh: Warehouse, kind: ExportKind, category: str | None) -> list[dict[str, Any]]:
+#: Every kept run's scores: what a lead-time curve or a backtest is recomputed from.
+_SCORE_HISTORY = """select r.run_id, coalesce(runs.kind, 'live') as run_kind, r.as_of,
+        r.player_id, r.composite_risk_score, r.risk_category
+    from {analytics}.rg_risk_scores r
+    inner join {ops}.scoring_runs runs on runs.run_id = r.run_id
+    where runs.status = 'success'
+      and (cast(? as varchar) is null or r.risk_category = ?)
+    order by r.as_of, r.run_id, r.player_id"""
+
+
+def _rows(
+    wh: Warehouse, kind: ExportKind, category: str | None, history: bool = False
+) -> list[dict[str, Any]]:
+    if kind == "scores" and history:
+        try:
+            return wh.query_dicts(_SCORE_HISTORY, [category, category])
+        except RelationMissing:
+            return []
     if kind == "scores":
         try:
             # no_marketing: the player is on a case's list (SR 3.4.3, N.J.A.C. 13:69O):
@@ -76,6 +93,7 @@ def export(
     *,
     category: str | None = None,
     pending_delivery: bool = False,
+    history: bool = False,
 ) -> ExportResult:
     """Write the latest scores (or all interventions with their audit events) to a file.
 
@@ -91,13 +109,19 @@ def export(
         pending_delivery: Interventions only: the outbox items not yet delivered (the
             webhook's messages, for a file-based integration). Once written they are marked
             delivered through channel ``file:<path>``, so the next export holds only new ones.
+        history: Scores only: every kept successful run's rows (run id, its kind, as-of,
+            player, composite, category) instead of the latest, so anyone can recompute a
+            lead-time curve or a backtest.
 
     Returns:
         Rows written and where.
 
     Raises:
-        UsageError: Unknown extension, or ``pending_delivery`` with scores.
+        UsageError: Unknown extension, or ``pending_delivery`` with scores, or ``history``
+            with interventions.
     """
+    if history and kind != "scores":
+        raise UsageError("--history applies to scores only")
     if pending_delivery:
         if kind != "interventions":
             raise UsageError("--pending-delivery applies to interventions only")
@@ -106,7 +130,7 @@ def export(
         result = _write_rows(rows, kind, out)
         mark_handed_off(wh, items, f"file:{result.path}", utcnow())
         return result
-    return _write_rows(_rows(wh, kind, category), kind, out)
+    return _write_rows(_rows(wh, kind, category, history), kind, out)
 
 
 def _write_rows(rows: list[dict[str, Any]], kind: str, out: str) -> ExportResult:

@@ -357,11 +357,12 @@ def interventions_cancel(
 
 
 def _export(
-    ctx: typer.Context, kind: str, out: str, category: str | None, pending_delivery: bool = False
-) -> None:
+    ctx: typer.Context, kind: str, out: str, category: str | None,
+    pending_delivery: bool = False, history: bool = False,
+) -> None:  # fmt: skip
     result = state(ctx).app.export_data(
         kind, out, category=category,  # type: ignore[arg-type]
-        pending_delivery=pending_delivery,
+        pending_delivery=pending_delivery, history=history,
     )  # fmt: skip
     if result.records is not None:  # `--out -`: the rows are the data, on stdout
         from dk_sentinel.models import json_default
@@ -382,9 +383,17 @@ def export_scores(
         Category | None,
         typer.Option("--category", help="Only this category.", show_default=False),
     ] = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Every kept run's rows (run id, kind, as-of, player, composite, category), "
+            "to recompute a lead-time curve or a backtest.",
+        ),
+    ] = False,
 ) -> None:
     """Export the latest score of every player (components, presence, category, run)."""
-    _export(ctx, "scores", out, category)
+    _export(ctx, "scores", out, category, history=history)
 
 
 @export_app.command("interventions")

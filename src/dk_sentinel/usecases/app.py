@@ -495,10 +495,14 @@ class Sentinel:
         *,
         category: str | None = None,
         pending_delivery: bool = False,
+        history: bool = False,
     ) -> ExportResult:
         """``sentinel export``: scores or interventions to a file (``-``: rows in ``records``)."""
         with self.connect() as wh:
-            return export(wh, kind, out, category=category, pending_delivery=pending_delivery)
+            return export(
+                wh, kind, out, category=category, pending_delivery=pending_delivery,
+                history=history,
+            )  # fmt: skip
 
     def deliver_interventions(self) -> DeliveryReport:
         """``sentinel deliver``: post pending interventions to the platform webhook (cron)."""
