@@ -121,6 +121,18 @@ def test_backtest_figures_on_known_rows(db_settings: Settings) -> None:
     assert sum(d.rows for d in report.by_decile) == 7
     # PLR_0001: HIGH+ at T1, outcome 10 days later; PLR_0002: HIGH+ at T1, outcome 24 days later
     assert report.lead_time_days_median == 17.0 and report.lead_time_players == 2
+    # the lead-time curve (issue #39): both outcomes flagged HIGH+ at T1, 10 and 24 days ahead
+    high = report.lead_time.high_plus
+    assert (high.outcomes, high.flagged, high.median_days) == (2, 2, 17.0)
+    assert [(p.days, p.flagged, p.share) for p in high.points] == [
+        (7, 2, 1.0), (14, 1, 0.5), (30, 0, 0.0), (60, 0, 0.0)
+    ]  # fmt: skip
+    # top 1 of each run: PLR_0001 at r1 (10 days ahead); PLR_0002 only at r2 (10 days ahead)
+    top = report.lead_time.top_of_queue
+    assert [(p.days, p.flagged) for p in top.points][:2] == [(7, 2), (14, 0)]
+    # base rate 3/7: k = 1 of r1's four rows, 1 of r2's three: both positives
+    assert report.lead_time.base_rate == pytest.approx(3 / 7, abs=1e-6)
+    assert report.lead_time.precision_at_base_rate == 1.0
     assert report.components["loss_chase"] == 1.0 and report.components["gamalyze"] == 0.5
 
 

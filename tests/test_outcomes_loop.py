@@ -56,8 +56,16 @@ def test_backtest_reads_the_replay_and_replays_are_never_latest(runner, replayed
         latest = wh.query("select distinct as_of from {analytics}.rg_latest_risk_scores")
         published = wh.query("select distinct as_of from {analytics}.rg_published_risk_scores")
     assert latest == [(AS_OF,)] and published == [(AS_OF,)]  # the replay stays out of sight
+    # the lead-time curve (issue #39): every outcome after a run, flagged how far ahead
+    lead = report["lead_time"]
+    assert lead["high_plus"]["outcomes"] >= lead["high_plus"]["flagged"] > 0
+    assert [p["days"] for p in lead["high_plus"]["points"]] == [7, 14, 30, 60]
+    shares = [p["share"] for p in lead["high_plus"]["points"]]
+    assert shares == sorted(shares, reverse=True)  # flagged 14 days ahead is flagged 7 ahead
+    assert 0 < lead["precision_at_base_rate"] <= 1
     table = invoke(runner, "--db", _db(replayed), "backtest", env=_env(replayed))
     assert "ROC AUC" in table.stdout and "Observational" in table.stdout
+    assert "7 days ahead" in table.stdout and "base rate" in table.stdout
 
 
 def _figures(settings: Settings) -> tuple[dict[str, object], dict[str, object]]:

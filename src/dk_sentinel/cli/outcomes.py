@@ -53,8 +53,14 @@ def render_backtest(r: Any) -> list[Any]:
         ("recall / precision at HIGH+", high),
         ("recall / precision at CRITICAL", crit),
         ("median lead time, first HIGH+ -> outcome", lead),
+        ("precision at the book's own base rate", _pct(r.lead_time.precision_at_base_rate)),
     ]:  # fmt: skip
         head.add_row(label, value)
+    curve = Table("outcomes flagged at least", "by HIGH+", f"in a run's top {r.capacity}",
+                  title=f"lead time ({r.lead_time.high_plus.outcomes:,} outcomes)")  # fmt: skip
+    for high, top in zip(r.lead_time.high_plus.points, r.lead_time.top_of_queue.points,
+                         strict=True):  # fmt: skip
+        curve.add_row(f"{high.days} days ahead", _pct(high.share), _pct(top.share))
     comps = Table("component", "AUC", title="each component alone")
     for name, auc in r.components.items():
         comps.add_row(name, _num(auc))
@@ -67,7 +73,7 @@ def render_backtest(r: Any) -> list[Any]:
         deciles.add_row(str(d.decile), f"{d.min_score:.3f}-{d.max_score:.3f}", f"{d.rows:,}",
                         _pct(d.outcome_rate))  # fmt: skip
     note = Text("Observational: a score is compared with what followed it, nothing more.")
-    return [head, comps, cats, deciles, note]
+    return [head, curve, comps, cats, deciles, note]
 
 
 def backtest(

@@ -46,6 +46,9 @@ class LabelledScores:
     category: list[str] = field(default_factory=list)
     label: list[bool] = field(default_factory=list)
     outcome_at: list[datetime | None] = field(default_factory=list)
+    #: The player's next harmful outcome after the as-of, within the horizon or not (None:
+    #: none held): what the lead-time curve measures from.
+    next_outcome_at: list[datetime | None] = field(default_factory=list)
     values: dict[str, list[float | None]] = field(default_factory=dict)
     excluded_prior_outcome: int = 0
     excluded_later_outcome: int = 0
@@ -187,6 +190,7 @@ def labelled_scores(
         data.category.append(str(category))
         data.label.append(positive)
         data.outcome_at.append(next_outcome if positive else None)
+        data.next_outcome_at.append(next_outcome)
         for name, value in zip(columns, values, strict=True):
             data.values[name].append(None if value is None else float(value))
     return data
@@ -254,6 +258,46 @@ class DecileRate(Document):
     outcome_rate: float
 
 
+#: The lead times the curve reports (days before the outcome).
+LEAD_DAYS = (7, 14, 30, 60)
+
+
+class LeadPoint(Document):
+    """How many outcomes were flagged at least ``days`` before they came."""
+
+    days: int
+    flagged: int
+    share: float | None = Field(description="Of every outcome with a run before it")
+
+
+class LeadCurve(Document):
+    """For each outcome, the first run before it that flagged the player, by one rule."""
+
+    rule: Literal["high_plus", "top_of_queue"] = Field(
+        description="high_plus: scored HIGH or above; top_of_queue: among the run's top N "
+        "composites (N = the analysts' capacity)"
+    )
+    outcomes: int = Field(description="Players whose harmful outcome came after a run")
+    flagged: int = Field(description="Of those, flagged by a run before the outcome")
+    median_days: float | None = Field(description="Median days from the first flag to it")
+    points: list[LeadPoint]
+
+
+class LeadTime(Document):
+    """How early the scores flagged the outcomes that came.
+
+    Recomputable from ``sentinel export scores --history`` and the outcomes file.
+    """
+
+    high_plus: LeadCurve
+    top_of_queue: LeadCurve
+    base_rate: float | None = Field(description="Positive rows among all rows")
+    precision_at_base_rate: float | None = Field(
+        description="Mean over runs of the outcome rate among each run's top k composites, "
+        "k = the base rate times the run's players (as many flags as the book has outcomes)"
+    )
+
+
 class BacktestReport(Document):
     """``sentinel backtest``: past scores against later harmful outcomes."""
 
@@ -282,6 +326,7 @@ class BacktestReport(Document):
         description="From a player's first HIGH+ score to the outcome it preceded (days)"
     )
     lead_time_players: int
+    lead_time: LeadTime
     components: dict[str, float | None] = Field(description="Each component's own AUC")
 
 
@@ -292,6 +337,53 @@ def _ratio(hits: int, total: int) -> float | None:
 def _auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
     value = roc_auc(list(scores), list(labels))
     return None if value != value else round(value, 4)  # NaN: one class only
+
+
+def _lead_curve(
+    data: LabelledScores, rule: Literal["high_plus", "top_of_queue"], flagged_rows: set[int]
+) -> LeadCurve:
+    """Each player's next outcome against the first flagged run before it, by ``rule``."""
+    outcome_of: dict[str, datetime] = {}
+    first_flag: dict[str, datetime] = {}
+    nexts = data.next_outcome_at if len(data.next_outcome_at) == data.rows else data.outcome_at
+    for i in range(data.rows):
+        when = nexts[i]
+        if when is None:
+            continue
+        pid = data.player_ids[i]
+        outcome_of[pid] = when  # rows after an outcome are left out: one outcome a player
+        if i in flagged_rows and data.as_of[i] < when:
+            first_flag[pid] = min(first_flag.get(pid, data.as_of[i]), data.as_of[i])
+    leads = [(outcome_of[p] - t).total_seconds() / 86400 for p, t in first_flag.items()]
+    points = [
+        LeadPoint(days=d, flagged=sum(lead >= d for lead in leads),
+                  share=_ratio(sum(lead >= d for lead in leads), len(outcome_of)))
+        for d in LEAD_DAYS
+    ]  # fmt: skip
+    return LeadCurve(
+        rule=rule, outcomes=len(outcome_of), flagged=len(leads),
+        median_days=round(statistics.median(leads), 2) if leads else None, points=points,
+    )  # fmt: skip
+
+
+def _lead_time(data: LabelledScores, by_run: dict[str, list[int]], capacity: int) -> LeadTime:
+    high_plus = {i for i in range(data.rows) if data.category[i] in _HIGH_PLUS}
+    top: set[int] = set()
+    at_base_rate = []
+    base_rate = data.positives / data.rows if data.rows else None
+    for members in by_run.values():
+        ranked = sorted(members, key=lambda i: (-data.composite[i], data.player_ids[i]))
+        top.update(ranked[:capacity])
+        k = max(1, round((base_rate or 0.0) * len(members)))
+        at_base_rate.append(sum(data.label[i] for i in ranked[:k]) / k)
+    return LeadTime(
+        high_plus=_lead_curve(data, "high_plus", high_plus),
+        top_of_queue=_lead_curve(data, "top_of_queue", top),
+        base_rate=round(base_rate, 6) if base_rate is not None else None,
+        precision_at_base_rate=(
+            round(statistics.fmean(at_base_rate), 4) if at_base_rate and base_rate else None
+        ),
+    )
 
 
 def backtest(data: LabelledScores, *, capacity: int) -> BacktestReport:
@@ -385,6 +477,7 @@ def backtest(data: LabelledScores, *, capacity: int) -> BacktestReport:
         by_decile=by_decile,
         lead_time_days_median=round(statistics.median(leads), 2) if leads else None,
         lead_time_players=len(leads),
+        lead_time=_lead_time(data, by_run, capacity),
         components={  # an absent component counts as 0 (no evidence)
             name: _auc([v or 0.0 for v in data.values[name]], labels) for name in COMPONENTS
         },
