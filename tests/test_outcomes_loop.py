@@ -211,3 +211,72 @@ def test_calibrate_without_outcomes_is_a_clear_error(runner, db_settings: Settin
     assert result.exit_code == 65
     assert "too few harmful outcomes to calibrate on: 0 held" in result.stderr
     assert "sentinel ingest outcomes" in result.stderr
+
+
+def test_the_lead_time_curve_is_recomputed_from_the_exported_history(
+    runner, replayed: Settings, tmp_path: Path
+) -> None:
+    """Issue #39: the curve `backtest` prints equals one computed here from `export scores
+    --history` and the outcomes alone (the backtest's rules: runs whose label window is
+    observed, players without an outcome at or before the as-of)."""
+    import csv
+    from datetime import datetime
+
+    env = _env(replayed)
+    out = tmp_path / "history.csv"
+    exported = invoke(runner, "--db", _db(replayed), "export", "scores", "--history",
+                      "--out", str(out), env=env)  # fmt: skip
+    assert exported.exit_code == 0, exported.stderr
+    result = invoke(runner, "--db", _db(replayed), "backtest", "--format", "json",
+                    "--capacity", "20", env=env)  # fmt: skip
+    curve = json.loads(result.stdout)["lead_time"]
+
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    harmful = [str(t) for t in replayed.outcomes.harmful_event_types]
+    with connect(replayed) as wh:
+        outcomes: dict[str, list[datetime]] = {}
+        marks = ", ".join("?" for _ in harmful)
+        for pid, at in wh.query(f"select player_id, event_at from {{raw}}.outcomes "
+                                f"where event_type in ({marks}) order by event_at", harmful):  # fmt: skip
+            outcomes.setdefault(pid, []).append(at)
+        seen = wh.query("select greatest((select max(placed_at) from {raw}.bets), "
+                        "(select max(event_at) from {raw}.outcomes))")[0][0]  # fmt: skip
+    horizon = timedelta(days=14)
+    runs: dict[str, list[dict[str, str]]] = {}
+    as_of_of: dict[str, datetime] = {}
+    for row in rows:
+        as_of = datetime.fromisoformat(row["as_of"].replace("Z", ""))
+        if as_of + horizon <= seen:  # the label window is observed
+            as_of_of[row["run_id"]] = as_of
+            runs.setdefault(row["run_id"], []).append(row)
+    assert runs, "no observed run in the history"
+
+    def expected(flagged: set[tuple[str, str]]) -> list[tuple[int, int]]:
+        outcome_of: dict[str, datetime] = {}
+        first: dict[str, datetime] = {}
+        for run_id, members in runs.items():
+            for row in members:
+                pid, as_of = row["player_id"], as_of_of[run_id]
+                times = [t for t in outcomes.get(pid, []) if t > as_of]
+                if len(times) < len(outcomes.get(pid, [])) or not times:
+                    continue  # an outcome at or before the as-of, or none to come
+                outcome_of[pid] = times[0]
+                if (run_id, pid) in flagged:
+                    first[pid] = min(first.get(pid, as_of), as_of)
+        leads = [(outcome_of[p] - t).total_seconds() / 86400 for p, t in first.items()]
+        return [(d, sum(lead >= d for lead in leads)) for d in (7, 14, 30, 60)]
+
+    high_plus = {(r["run_id"], r["player_id"]) for m in runs.values() for r in m
+                 if r["risk_category"] in ("HIGH", "CRITICAL")}  # fmt: skip
+    top: set[tuple[str, str]] = set()
+    for run_id, members in runs.items():
+        at = as_of_of[run_id]
+        eligible = [
+            r for r in members if not any(t <= at for t in outcomes.get(r["player_id"], []))
+        ]
+        ranked = sorted(eligible, key=lambda r: (-float(r["composite_risk_score"]), r["player_id"]))
+        top |= {(run_id, r["player_id"]) for r in ranked[:20]}
+    assert [(p["days"], p["flagged"]) for p in curve["high_plus"]["points"]] == expected(high_plus)
+    assert [(p["days"], p["flagged"]) for p in curve["top_of_queue"]["points"]] == expected(top)
+    assert curve["high_plus"]["flagged"] > 0
