@@ -218,7 +218,8 @@ def test_the_lead_time_curve_is_recomputed_from_the_exported_history(
 ) -> None:
     """Issue #39: the curve `backtest` prints equals one computed here from `export scores
     --history` and the outcomes alone (the backtest's rules: runs whose label window is
-    observed, players without an outcome at or before the as-of)."""
+    observed, players without an outcome at or before the as-of, the outcomes within some
+    run's horizon)."""
     import csv
     from datetime import datetime
 
@@ -261,9 +262,11 @@ def test_the_lead_time_curve_is_recomputed_from_the_exported_history(
                 times = [t for t in outcomes.get(pid, []) if t > as_of]
                 if len(times) < len(outcomes.get(pid, [])) or not times:
                     continue  # an outcome at or before the as-of, or none to come
-                outcome_of[pid] = times[0]
+                if times[0] <= as_of + horizon:  # the outcomes a label saw
+                    outcome_of[pid] = times[0]
                 if (run_id, pid) in flagged:
                     first[pid] = min(first.get(pid, as_of), as_of)
+        first = {p: t for p, t in first.items() if p in outcome_of and t < outcome_of[p]}
         leads = [(outcome_of[p] - t).total_seconds() / 86400 for p, t in first.items()]
         return [(d, sum(lead >= d for lead in leads)) for d in (7, 14, 30, 60)]
 

@@ -46,9 +46,6 @@ class LabelledScores:
     category: list[str] = field(default_factory=list)
     label: list[bool] = field(default_factory=list)
     outcome_at: list[datetime | None] = field(default_factory=list)
-    #: The player's next harmful outcome after the as-of, within the horizon or not (None:
-    #: none held): what the lead-time curve measures from.
-    next_outcome_at: list[datetime | None] = field(default_factory=list)
     values: dict[str, list[float | None]] = field(default_factory=dict)
     excluded_prior_outcome: int = 0
     excluded_later_outcome: int = 0
@@ -190,7 +187,6 @@ def labelled_scores(
         data.category.append(str(category))
         data.label.append(positive)
         data.outcome_at.append(next_outcome if positive else None)
-        data.next_outcome_at.append(next_outcome)
         for name, value in zip(columns, values, strict=True):
             data.values[name].append(None if value is None else float(value))
     return data
@@ -277,7 +273,9 @@ class LeadCurve(Document):
         description="high_plus: scored HIGH or above; top_of_queue: among the run's top N "
         "composites (N = the analysts' capacity)"
     )
-    outcomes: int = Field(description="Players whose harmful outcome came after a run")
+    outcomes: int = Field(
+        description="Players whose harmful outcome came within the horizon of a run evaluated"
+    )
     flagged: int = Field(description="Of those, flagged by a run before the outcome")
     median_days: float | None = Field(description="Median days from the first flag to it")
     points: list[LeadPoint]
@@ -343,16 +341,18 @@ def _lead_curve(
     data: LabelledScores, rule: Literal["high_plus", "top_of_queue"], flagged_rows: set[int]
 ) -> LeadCurve:
     """Each player's next outcome against the first flagged run before it, by ``rule``."""
+    # the outcomes a label saw (within some run's horizon: nothing after a label window is
+    # read); a player's rows all come before their first outcome (later ones are left out),
+    # so any of their flagged rows, within the horizon or earlier, flagged that outcome
     outcome_of: dict[str, datetime] = {}
-    first_flag: dict[str, datetime] = {}
-    nexts = data.next_outcome_at if len(data.next_outcome_at) == data.rows else data.outcome_at
     for i in range(data.rows):
-        when = nexts[i]
-        if when is None:
-            continue
+        when = data.outcome_at[i]
+        if when is not None:
+            outcome_of[data.player_ids[i]] = when
+    first_flag: dict[str, datetime] = {}
+    for i in flagged_rows:
         pid = data.player_ids[i]
-        outcome_of[pid] = when  # rows after an outcome are left out: one outcome a player
-        if i in flagged_rows and data.as_of[i] < when:
+        if pid in outcome_of and data.as_of[i] < outcome_of[pid]:
             first_flag[pid] = min(first_flag.get(pid, data.as_of[i]), data.as_of[i])
     leads = [(outcome_of[p] - t).total_seconds() / 86400 for p, t in first_flag.items()]
     points = [
