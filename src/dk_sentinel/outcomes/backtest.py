@@ -441,20 +441,7 @@ def backtest(data: LabelledScores, *, capacity: int) -> BacktestReport:
             )
         )
 
-    # lead time: each positive player's first HIGH+ score before the outcome it preceded
-    outcome_of: dict[str, datetime] = {}
-    for i in rows:
-        when = data.outcome_at[i]
-        if when is not None:
-            pid = data.player_ids[i]
-            outcome_of[pid] = min(outcome_of.get(pid, when), when)
-    first_flag: dict[str, datetime] = {}
-    for i in flagged:
-        pid = data.player_ids[i]
-        if pid in outcome_of and data.as_of[i] < outcome_of[pid]:
-            first_flag[pid] = min(first_flag.get(pid, data.as_of[i]), data.as_of[i])
-    leads = [(outcome_of[p] - t).total_seconds() / 86400 for p, t in first_flag.items()]
-
+    lead_time = _lead_time(data, by_run, capacity)
     return BacktestReport(
         horizon_days=data.horizon_days,
         event_types=data.event_types,
@@ -464,7 +451,7 @@ def backtest(data: LabelledScores, *, capacity: int) -> BacktestReport:
         players=len(set(data.player_ids)),
         rows=data.rows,
         positives=positives,
-        positive_players=len(outcome_of),
+        positive_players=lead_time.high_plus.outcomes,
         excluded_prior_outcome=data.excluded_prior_outcome,
         capacity=capacity,
         auc=_auc(data.composite, labels),
@@ -475,9 +462,9 @@ def backtest(data: LabelledScores, *, capacity: int) -> BacktestReport:
         precision_critical=_ratio(sum(labels[i] for i in critical), len(critical)),
         by_category=by_category,
         by_decile=by_decile,
-        lead_time_days_median=round(statistics.median(leads), 2) if leads else None,
-        lead_time_players=len(leads),
-        lead_time=_lead_time(data, by_run, capacity),
+        lead_time_days_median=lead_time.high_plus.median_days,  # the curve's, kept for readers
+        lead_time_players=lead_time.high_plus.flagged,
+        lead_time=lead_time,
         components={  # an absent component counts as 0 (no evidence)
             name: _auc([v or 0.0 for v in data.values[name]], labels) for name in COMPONENTS
         },

@@ -121,14 +121,13 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
         # not keep the warehouse running: that is billed by query only)
         "client_session_keep_alive": True,
     }
-    if not sign_in(settings)[1] and not _at_a_terminal():
+    if not sign_in(settings)[1] and not _at_a_terminal():  # (also: a named connection exists)
         raise ConfigError(
             "SSO in a browser needs a person at a terminal, and this process has none "
             "(cron, a server)",
             "Sign in unattended with authenticator = 'key_pair' (docs/snowflake.md).",
         )
-    if sf.connection_name:
-        named_connection(sf.connection_name)  # a clear error for a name that does not exist
+    if sf.connection_name:  # sign_in above read it: a name that does not exist has failed
         return {**args, "connection_name": sf.connection_name}
     missing = [name for name in ("account", "user") if not getattr(sf, name)]
     if missing:
