@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo console test dbt-unit-tests lint format typecheck bench quality clean
+.PHONY: help install demo console test test-fast dbt-unit-tests lint format typecheck bench quality clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ console: demo ## Build the demo, print an analyst key and serve the console on h
 
 test: install ## The test suite with coverage (fails under 85 %); lint and types are tests too
 	$(BIN)/python -m pytest -n 2 --cov=dk_sentinel --cov-fail-under=85
+
+test-fast: install ## The fast inner loop: every test that runs in-process without dbt (under a minute)
+	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 dbt-unit-tests: install ## Run only the dbt unit tests of the scoring models (they stay out of production runs)
 	$(BIN)/python -m pytest -q --no-cov tests/test_scoring.py -k unit_tests

@@ -23,6 +23,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.config import SchemathesisConfig
 
 from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings, load_settings
@@ -51,7 +52,13 @@ class _Deferred:
 
 
 APP = _Deferred()
-SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(path="/api/score-batch")
+# The coverage phase builds its cases at collection (seconds, in every run of any test); the
+# slow CLI test below runs every phase, this one the examples and the fuzzing.
+SCHEMA = schemathesis.openapi.from_asgi(
+    "/openapi.json",
+    APP,
+    config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}}),
+).exclude(path="/api/score-batch")
 
 
 @pytest.fixture

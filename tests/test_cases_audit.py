@@ -38,7 +38,7 @@ def _ts(moment: datetime) -> str:
 @pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.snowflake)])
 def wh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
     if request.param == "snowflake":
-        settings = request.getfixturevalue("fakesnow_settings")
+        settings = request.getfixturevalue("fakesnow_bootstrapped")
     else:
         settings = load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
     with connect(settings) as warehouse:

@@ -94,6 +94,7 @@ def test_a_schema_less_file_is_one_line_and_a_hint(
     assert len(lines) == 2 and lines[1].startswith("Hint:") and "sentinel init" in lines[1]
 
 
+@pytest.mark.slow  # doctor parses the dbt project
 def test_doctor_max_age_is_the_cron_monitors_check(runner, tmp_path: Path) -> None:
     db = str(tmp_path / "w.duckdb")
     assert invoke(runner, "--db", db, "init").exit_code == 0

@@ -56,7 +56,7 @@ def wh(request: pytest.FixtureRequest, tmp_path: Path):
     settings = (
         load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
         if request.param == "duckdb"
-        else request.getfixturevalue("fakesnow_settings")
+        else request.getfixturevalue("fakesnow_bootstrapped")
     )
     with connect(settings) as warehouse:
         bootstrap(warehouse)

@@ -13,6 +13,8 @@ import pytest
 ROOT = Path(__file__).parents[1]
 
 
+@pytest.mark.standards
+@pytest.mark.slow  # a child process per tool: out of the fast tier
 @pytest.mark.parametrize(
     "tool",
     [
@@ -42,12 +44,16 @@ def lint_imports(package_parent: Path | None = None) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
+@pytest.mark.standards
+@pytest.mark.slow  # a child process per tool: out of the fast tier
 def test_layers_hold() -> None:
     result = lint_imports()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 kept, 0 broken" in result.stdout
 
 
+@pytest.mark.standards
+@pytest.mark.slow  # a child process per tool: out of the fast tier
 def test_an_upward_import_breaks_the_layer_contract(tmp_path: Path) -> None:
     """The contract can fail: a domain module importing the use-case layer is reported."""
     import shutil
@@ -62,6 +68,8 @@ def test_an_upward_import_breaks_the_layer_contract(tmp_path: Path) -> None:
     assert "dk_sentinel.analysis.assessment -> dk_sentinel.usecases" in result.stdout
 
 
+@pytest.mark.standards
+@pytest.mark.slow  # a child process per tool: out of the fast tier
 def test_a_front_end_reaching_past_the_use_cases_breaks_its_contract(tmp_path: Path) -> None:
     """Issue #24: cli/ and api/ import only the use cases, the models, the errors, the config."""
     import shutil

@@ -75,6 +75,7 @@ def test_scheduled_run_is_on_time_and_a_cron_run_meanwhile_exits_75(
     assert started.second % 3 in (0, 1)  # on the tick (whole seconds, within a second)
 
 
+@pytest.mark.slow  # waits on real clocks for seconds
 def test_ticks_missed_during_a_run_are_coalesced_and_stop_waits_up_to_its_timeout(
     db_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -191,6 +191,7 @@ print(json.dumps({"args": {k: v for k, v in args.items() if k != "private_key"},
     assert found["missing"] == "no Snowflake connection named 'nope' in connections.toml"
 
 
+@pytest.mark.slow  # doctor parses the dbt project
 def test_doctor_says_how_sentinel_signs_in_and_whether_cron_can(
     fakesnow_settings: Settings, runner: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
