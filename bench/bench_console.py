@@ -56,7 +56,7 @@ def main() -> None:
 
     db = args.db or _build(args.players, Path(tempfile.mkdtemp(prefix="sentinel-bench-ui-")))
     settings = load_settings(overrides={"warehouse.duckdb.path": db})
-    key = Sentinel(settings).create_api_key("bench01", "analyst").api_key
+    key = Sentinel(settings).keys.create("bench01", "analyst").api_key
     with TestClient(create_app(settings)) as client:
         form = client.get("/signin").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]

@@ -42,15 +42,15 @@ def run_one(folder: Path, players: int, seed: int, scenario: str) -> dict[str, A
     )  # fmt: skip
     settings = load_settings(overrides={"warehouse.duckdb.path": folder / "w.duckdb"})
     app = Sentinel(settings, clock=lambda: as_of + timedelta(minutes=30))
-    app.initialise()
+    app.system.initialise()
     for kind in ("bets", "assessments", "payments", "account_events"):
-        app.load_files(kind, [gen.files[kind]])  # type: ignore[arg-type]
-    assert app.run_scoring(as_of=as_of).status == "success"
+        app.data.load(kind, [gen.files[kind]])  # type: ignore[arg-type]
+    assert app.scoring.run(as_of=as_of).status == "success"
     with open(gen.files["labels"], encoding="utf-8") as handle:
         risk = {
             r["player_id"]: r["is_risk"] in ("True", "true", "1") for r in csv.DictReader(handle)
         }
-    cases = app.cases()
+    cases = app.cases.find()
     by_trigger: Counter[str] = Counter()
     with_trigger = {False: set(), True: set()}  # type: dict[bool, set[str]]
     for case in cases:

@@ -43,15 +43,15 @@ def run_one(folder: Path, players: int, seed: int, season: bool, horizon: int, e
         overrides={"warehouse.duckdb.path": folder / "w.duckdb", "outcomes.horizon_days": horizon}
     )
     app = Sentinel(settings)
-    app.initialise()
+    app.system.initialise()
     for kind in ("bets", "assessments", "outcomes"):
-        app.load_files(kind, [gen.files[kind]])  # type: ignore[arg-type]
+        app.data.load(kind, [gen.files[kind]])  # type: ignore[arg-type]
     started = time.perf_counter()
-    replays = app.replay_history(every)
+    replays = app.scoring.replay(every)
     replay_seconds = time.perf_counter() - started
-    bt = app.run_backtest()
+    bt = app.outcomes.backtest()
     started = time.perf_counter()
-    cal = app.calibrate_scores()
+    cal = app.outcomes.calibrate()
     return bt, cal, len(replays), replay_seconds, time.perf_counter() - started
 
 

@@ -90,13 +90,13 @@ def measure(folder: Path, players: int) -> dict[str, Any]:
             csv.writer(handle).writerows([head, *part])
     settings = load_settings(overrides={"warehouse.duckdb.path": folder / "w.duckdb"})
     app = Sentinel(settings)
-    app.initialise()
-    app.load_files("assessments", [gen.files["assessments"]])
-    app.load_files("bets", [folder / "early.csv"])
-    assert app.run_scoring(as_of=cut).status == "success"
-    app.load_files("bets", [folder / "late.csv"])
+    app.system.initialise()
+    app.data.load("assessments", [gen.files["assessments"]])
+    app.data.load("bets", [folder / "early.csv"])
+    assert app.scoring.run(as_of=cut).status == "success"
+    app.data.load("bets", [folder / "late.csv"])
     started = time.perf_counter()
-    hourly = app.run_scoring(as_of=as_of)
+    hourly = app.scoring.run(as_of=as_of)
     seconds = time.perf_counter() - started
     assert hourly.status == "success", hourly.error
     compiled = cache_dir(settings) / "target" / "compiled" / "dk_sentinel" / "models"

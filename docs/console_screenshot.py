@@ -33,23 +33,23 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="sentinel-shot-"))
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     settings = load_settings(overrides={"warehouse.duckdb.path": root / "w.duckdb"})
-    files = Sentinel.generate_files(root / "data", 2000, 120, 7, now, families="all")
+    files = Sentinel(settings).data.generate(root / "data", 2000, 120, 7, now, families="all")
     app = Sentinel(settings, clock=lambda: now)
-    app.initialise()
+    app.system.initialise()
     for kind in ("bets", "assessments", "outcomes", "payments", "account_events"):
-        app.load_files(kind, [files.files[kind]])  # type: ignore[arg-type]
+        app.data.load(kind, [files.files[kind]])  # type: ignore[arg-type]
     for days in (28, 21, 14, 10, 7, 3, 0):
         at = now - timedelta(days=days)
-        assert Sentinel(settings, clock=lambda at=at: at).run_scoring(as_of=at).status == "success"
-    player = app.review_queue(min_category="HIGH", limit=1).items[0].player_id
+        assert Sentinel(settings, clock=lambda at=at: at).scoring.run(as_of=at).status == "success"
+    player = app.players.queue(min_category="HIGH", limit=1).items[0].player_id
     earlier = Sentinel(settings, clock=lambda: now - timedelta(days=9))
-    earlier.record_intervention(player_id=player, intervention_type="watchlist",
+    earlier.interventions.record(player_id=player, intervention_type="watchlist",
                                 reason="Stakes tripled over two weeks; watch closely",
                                 analyst_id="ana01", use_ai=False)  # fmt: skip
-    app.record_intervention(player_id=player, intervention_type="timeout", duration_hours=24,
+    app.interventions.record(player_id=player, intervention_type="timeout", duration_hours=24,
                             reason="Chasing losses after midnight", analyst_id="ana01",
                             use_ai=False)  # fmt: skip
-    key = app.create_api_key("ana01", "analyst").api_key
+    key = app.keys.create("ana01", "analyst").api_key
 
     api = create_app(settings)
     with socket.socket() as s:

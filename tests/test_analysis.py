@@ -157,7 +157,7 @@ def test_queue_order_filters_and_sla(runner, scored: Settings) -> None:
     from dk_sentinel.usecases import Sentinel
 
     later = Sentinel(scored, clock=lambda: utcnow() + timedelta(days=2))  # every SLA has passed
-    overdue = later.review_queue(overdue=True, limit=1000).items
+    overdue = later.players.queue(overdue=True, limit=1000).items
     assert [i.player_id for i in overdue] == [i["player_id"] for i in items]
     assert all(i.is_overdue for i in overdue)
     assert json.loads(cli(runner, scored, "queue", "--trigger", "RISK-CRITICAL", "-f", "json")

@@ -14,13 +14,14 @@ from conftest import invoke
 from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings, load_settings
 from dk_sentinel.usecases import Sentinel
+from dk_sentinel.usecases.keys import Keys
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
 def api(scored: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    keys = {role: Sentinel(scored).create_api_key(f"{role}01", role).api_key
+    keys = {role: Sentinel(scored).keys.create(f"{role}01", role).api_key
             for role in ("viewer", "analyst", "admin")}  # fmt: skip
     with TestClient(create_app(scored)) as client:
         yield client, keys
@@ -157,7 +158,7 @@ def test_rate_limit_is_429_with_retry_after(scored: Settings) -> None:
             "api.rate_limit": "3/minute",
         }
     )
-    key = Sentinel(limited).create_api_key("viewer01", "viewer").api_key
+    key = Sentinel(limited).keys.create("viewer01", "viewer").api_key
     with TestClient(create_app(limited)) as client:
         codes = [client.get("/api/runs", headers=_h(key)).status_code for _ in range(4)]
         last = client.get("/api/runs", headers=_h(key))
@@ -204,13 +205,13 @@ def test_a_valid_key_is_looked_up_once_per_cache_period(
     the API never suspended."""
     client, keys = api
     lookups: list[str] = []
-    real = Sentinel.authenticate_api_key
+    real = Keys.authenticate
 
-    def counted(self: Sentinel, presented: str) -> Any:
+    def counted(self: Keys, presented: str) -> Any:
         lookups.append(presented)
         return real(self, presented)
 
-    monkeypatch.setattr(Sentinel, "authenticate_api_key", counted)
+    monkeypatch.setattr(Keys, "authenticate", counted)
     for _ in range(5):
         assert client.get("/health/ready").status_code == 200
         assert client.get("/api/runs", headers=_h(keys["viewer"])).status_code == 200
@@ -234,22 +235,22 @@ def test_a_key_checked_lately_is_taken_while_a_run_holds_the_warehouse(
     clock = [time.monotonic() + ttl + 1]  # the entry has expired, not by two periods
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
 
-    def busy(self: Sentinel, presented: str) -> Any:
+    def busy(self: Keys, presented: str) -> Any:
         raise BusyError("the warehouse is busy", "Retry later.")
 
-    real = Sentinel.authenticate_api_key
-    monkeypatch.setattr(Sentinel, "authenticate_api_key", busy)
+    real = Keys.authenticate
+    monkeypatch.setattr(Keys, "authenticate", busy)
     assert state.authenticate(keys["viewer"]) is not None
     clock[0] += 2 * ttl  # beyond two periods: the busy error stands
     with pytest.raises(BusyError):
         state.authenticate(keys["viewer"])
-    monkeypatch.setattr(Sentinel, "authenticate_api_key", lambda self, k: None)  # revoked
+    monkeypatch.setattr(Keys, "authenticate", lambda self, k: None)  # revoked
     clock[0] -= 2 * ttl - 1.5  # within two periods, past the second between asks
     assert state.authenticate(keys["viewer"]) is None
-    monkeypatch.setattr(Sentinel, "authenticate_api_key", busy)
+    monkeypatch.setattr(Keys, "authenticate", busy)
     with pytest.raises(BusyError):  # the refused key was forgotten, not kept for a busy spell
         state.authenticate(keys["viewer"])
-    monkeypatch.setattr(Sentinel, "authenticate_api_key", real)
+    monkeypatch.setattr(Keys, "authenticate", real)
 
 
 def test_while_the_warehouse_is_busy_a_key_is_rechecked_once_a_second(
@@ -266,11 +267,11 @@ def test_while_the_warehouse_is_busy_a_key_is_rechecked_once_a_second(
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     asked: list[str] = []
 
-    def busy(self: Sentinel, presented: str) -> Any:
+    def busy(self: Keys, presented: str) -> Any:
         asked.append(presented)
         raise BusyError("the warehouse is busy", "Retry later.")
 
-    monkeypatch.setattr(Sentinel, "authenticate_api_key", busy)
+    monkeypatch.setattr(Keys, "authenticate", busy)
     for _ in range(5):
         assert state.authenticate(keys["viewer"]) is not None
     assert len(asked) == 1

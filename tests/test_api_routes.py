@@ -22,13 +22,13 @@ ROUTES = ("health", "analytics", "players", "queue", "interventions", "cases", "
 @pytest.fixture
 def keys(scored: Settings) -> dict[str, str]:
     app = Sentinel(scored)
-    return {role: app.create_api_key(f"{role}01", role).api_key
+    return {role: app.keys.create(f"{role}01", role).api_key
             for role in ("viewer", "analyst", "admin")}  # fmt: skip
 
 
 @pytest.fixture
 def top_player(scored: Settings) -> str:
-    return Sentinel(scored).review_queue(min_category="MEDIUM", limit=1).items[0].player_id
+    return Sentinel(scored).players.queue(min_category="MEDIUM", limit=1).items[0].player_id
 
 
 def alone(module: str, settings: Settings) -> Iterator[TestClient]:
@@ -138,7 +138,7 @@ def test_the_application_objects_clock_dates_what_it_records(
     """Issue #24: one application object holds the settings, the connections and the clock."""
     moment = datetime(2026, 11, 30, 9, 15)
     app = Sentinel(scored, clock=lambda: moment)
-    created = app.record_intervention(
+    created = app.interventions.record(
         player_id=top_player, intervention_type="timeout", duration_hours=24,
         reason="A fixed clock for the test", analyst_id="ana01", use_ai=False,
     )  # fmt: skip

@@ -71,7 +71,7 @@ def key(scored: Settings) -> Iterator[str]:
         }
     )
     APP.app = create_app(unlimited)
-    yield Sentinel(unlimited).create_api_key("admin01", "admin").api_key
+    yield Sentinel(unlimited).keys.create("admin01", "admin").api_key
 
 
 @SCHEMA.parametrize()
@@ -153,7 +153,7 @@ def test_schemathesis_finds_nothing_in_any_phase_with_every_check(
         run = last_successful_run(wh)
         assert run is not None
         assert open_or_update(wh, run.run_id, run.as_of, {"CRITICAL": 2, "HIGH": 24}, run.as_of)
-    key = app.create_api_key("admin01", "admin").api_key
+    key = app.keys.create("admin01", "admin").api_key
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])

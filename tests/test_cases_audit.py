@@ -153,32 +153,32 @@ def test_a_late_payments_file_opens_the_trigger_it_should_have_dated_when_crosse
     )  # fmt: skip
     moment = AS_OF + timedelta(minutes=30)
     app = Sentinel(backend, clock=lambda: moment)
-    app.initialise()
-    app.load_files("bets", [gen.files["bets"]])
-    assert app.run_scoring(as_of=AS_OF - timedelta(days=4)).status == "success"
-    assert app.cases(trigger="NJ-DEP-24H") == []  # nothing known yet
-    app.load_files("payments", [payments])  # four days late
-    assert app.run_scoring(as_of=AS_OF).status == "success"
-    (case,) = app.cases(trigger="NJ-DEP-24H")
+    app.system.initialise()
+    app.data.load("bets", [gen.files["bets"]])
+    assert app.scoring.run(as_of=AS_OF - timedelta(days=4)).status == "success"
+    assert app.cases.find(trigger="NJ-DEP-24H") == []  # nothing known yet
+    app.data.load("payments", [payments])  # four days late
+    assert app.scoring.run(as_of=AS_OF).status == "success"
+    (case,) = app.cases.find(trigger="NJ-DEP-24H")
     assert case.player_id == "PLR_9001_NJ" and case.triggered_at == crossed
     assert case.due_at == crossed + timedelta(hours=72)  # the clock ran from the crossing
     assert case.is_overdue  # found after its deadline: the regulator sees it was late
-    (found,) = [e.fields for e in app.case(case.case_id).events
+    (found,) = [e.fields for e in app.cases.get(case.case_id).events
                 if e.event_type == "trigger"]  # fmt: skip
     assert found["code"] == "NJ-DEP-24H" and found["value"] == 10500.0
     assert found["found_hours_later"] == pytest.approx(
         (moment - crossed).total_seconds() / 3600, abs=0.1
     )
     # idempotent: rescoring and reloading the same file add no case, code or trigger event
-    app.load_files("payments", [payments])
-    assert app.run_scoring(as_of=AS_OF + timedelta(hours=1)).status == "success"
-    (same,) = app.cases(trigger="NJ-DEP-24H")
-    events = app.case(same.case_id).events
+    app.data.load("payments", [payments])
+    assert app.scoring.run(as_of=AS_OF + timedelta(hours=1)).status == "success"
+    (same,) = app.cases.find(trigger="NJ-DEP-24H")
+    events = app.cases.get(same.case_id).events
     assert same.case_id == case.case_id
     assert [e.event_type for e in events].count("trigger") == 1
     # the regulator's report of the period, as a file: the crossing dated when it crossed
     since, until = AS_OF - timedelta(days=10), AS_OF + timedelta(days=1)
-    report = app.regulator_report("NJ", since, until, tmp_path / "nj.csv")
+    report = app.reports.regulator("NJ", since, until, tmp_path / "nj.csv")
     assert report.triggers_crossed.get("NJ-DEP-24H") == 1
     assert report.cases_opened >= 1 and report.cases_overdue_at_end >= 1
     import duckdb
@@ -249,10 +249,10 @@ def test_time_on_site_needs_a_baseline_and_is_read_beyond_the_book(
     events = tmp_path / "account_events.csv"
     events.write_text("\n".join([EVENTS, *rows]) + "\n", encoding="utf-8")
     app = Sentinel(backend, clock=lambda: AS_OF + timedelta(minutes=30))
-    app.initialise()
-    app.load_files("bets", [gen.files["bets"]])
-    app.load_files("account_events", [events])
-    assert app.run_scoring(as_of=AS_OF).status == "success"
+    app.system.initialise()
+    app.data.load("bets", [gen.files["bets"]])
+    app.data.load("account_events", [events])
+    assert app.scoring.run(as_of=AS_OF).status == "success"
     with connect(backend) as wh:
         fired = wh.query_dicts(
             "select player_id, value, judged_value, population_rise_pct, locks_case "
@@ -265,7 +265,7 @@ def test_time_on_site_needs_a_baseline_and_is_read_beyond_the_book(
     assert time_up["judged_value"] == pytest.approx((2.0 / (1 + 0.4 * 22 / 32) - 1) * 100, abs=1e-3)
     assert time_up["population_rise_pct"] == pytest.approx(40.0)
     assert not time_up["locks_case"]
-    (case,) = app.cases(trigger="NJ-TIME-UP-50")
+    (case,) = app.cases.find(trigger="NJ-TIME-UP-50")
     assert case.player_id == "PLR_9602_NJ" and not case.locks_player
     assert "PLR_9602_NJ" not in flagged
 

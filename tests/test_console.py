@@ -61,7 +61,7 @@ def _alert(html: str) -> str:
 @pytest.fixture
 def console(scored: Settings) -> Iterator[Console]:
     app = Sentinel(scored, clock=lambda: AS_OF)
-    keys = {role: app.create_api_key(f"{role}01", role).api_key
+    keys = {role: app.keys.create(f"{role}01", role).api_key
             for role in ("viewer", "analyst", "admin")}  # fmt: skip
     api = create_app(scored)
     api.state.sentinel.runtime.app.clock = lambda: AS_OF  # SLAs and cases on the data's clock
@@ -127,7 +127,7 @@ def test_queue_page_filters_and_pages_by_cursor(console: Console) -> None:
     players = _top_players(page.text)
     assert len(players) == 50 and len(set(players)) == 50
     expected = [
-        i.player_id for i in console.app.review_queue(min_category="MEDIUM", limit=100).items
+        i.player_id for i in console.app.players.queue(min_category="MEDIUM", limit=100).items
     ]
     assert players == expected[:50]
     following = re.search(r'<a href="([^"]+)" rel="next">', page.text)
@@ -156,7 +156,7 @@ def test_player_page_shows_assessment_evidence_history_and_bets(console: Console
     player = _top_players(console.get("/queue").text)[0]
     page = console.get(f"/players/{player}")
     assert page.status_code == 200
-    assessment = console.app.analyze_player(player, with_history=True)
+    assessment = console.app.players.analyze(player, with_history=True)
     text = page.text
     assert f"{assessment.composite_risk_score:.3f}" in text
     for evidence in assessment.evidence.values():
@@ -214,7 +214,7 @@ def test_record_an_intervention_with_the_clis_rules(console: Console) -> None:
     shown = console.get(made.headers["location"]).text
     assert "Done: timeout INT-" in shown
     assert shown.count(">created</td>") == 1 and ">analyst01</td>" in shown
-    stored = console.app.interventions(player_id=player)
+    stored = console.app.interventions.find(player_id=player)
     assert [(i.intervention_type, i.duration_hours, i.analyst_id) for i in stored] == [
         ("timeout", 24, "analyst01")
     ]
@@ -250,7 +250,7 @@ def test_forms_refuse_without_the_csrf_token_and_without_the_role(console: Conso
     page = console.get(f"/players/{player}").text
     denied = console.post(f"/players/{player}/interventions", page, **body)
     assert denied.status_code == 403 and "needs analyst" in denied.text
-    assert console.app.interventions(player_id=player) == []
+    assert console.app.interventions.find(player_id=player) == []
 
 
 def test_cases_page_and_a_contact_attempt(console: Console) -> None:
@@ -265,20 +265,20 @@ def test_cases_page_and_a_contact_attempt(console: Console) -> None:
     listing = console.get("/cases?state=open")
     assert listing.status_code == 200
     case_ids = re.findall(r'<th scope="row">(CASE-[^<]+)</th>', listing.text)
-    every = [c.case_id for c in console.app.cases(state="open")]
+    every = [c.case_id for c in console.app.cases.find(state="open")]
     assert len(every) > 50 and case_ids == every[:50]  # most urgent first, 50 a page
     following = re.search(r'<a href="([^"]+)" rel="next">', listing.text)
     assert following
     second = console.get(following.group(1).replace("&amp;", "&")).text
     assert re.findall(r'<th scope="row">(CASE-[^<]+)</th>', second) == every[50:100]
-    case = console.app.case(case_ids[0])
+    case = console.app.cases.get(case_ids[0])
     page = console.get(f"/players/{case.player_id}").text
     logged = console.post(f"/cases/{case.case_id}/contact", page, result="no_answer",
                           note="voicemail", back=f"/players/{case.player_id}")  # fmt: skip
     assert logged.status_code == 303
     after = console.get(logged.headers["location"]).text
     assert ">contact</td>" in after and "voicemail" in after
-    assert console.app.case(case.case_id).failed_contacts == 1
+    assert console.app.cases.get(case.case_id).failed_contacts == 1
     assert console.get("/cases?jurisdiction=zz").text.count('<th scope="row">CASE-') == 0
     wrong = console.post(f"/cases/{case.case_id}/contact", page, result="maybe")
     assert wrong.status_code == 422 and "unknown contact result" in wrong.text
@@ -289,13 +289,13 @@ def test_cases_page_and_a_contact_attempt(console: Console) -> None:
     assert noted.status_code == 303 and noted.headers["location"].endswith("done=case:in_contact")
     contested = console.post(f"/cases/{case.case_id}/change", page, action="contest",
                              text="Deposits were a salary transfer")  # fmt: skip
-    assert contested.status_code == 303 and console.app.case(case.case_id).state == "contested"
+    assert contested.status_code == 303 and console.app.cases.get(case.case_id).state == "contested"
     again = console.post(f"/cases/{case.case_id}/change", page, action="contest",
                          text="Deposits were a salary transfer")  # fmt: skip
     assert again.status_code == 409 and "cannot be contested" in again.text
     unknown = console.post(f"/cases/{case.case_id}/change", page, action="delete", text="x")
     assert unknown.status_code == 422
-    kinds = [e.event_type for e in console.app.case(case.case_id).events]
+    kinds = [e.event_type for e in console.app.cases.get(case.case_id).events]
     assert kinds[-2:] == ["note", "contested"]
     # a claim from the queue page: the first player nobody works, then shown as claimed
     queue_page = console.get("/queue").text
@@ -303,7 +303,7 @@ def test_cases_page_and_a_contact_attempt(console: Console) -> None:
     assert claimed.status_code == 303 and "done=claimed:" in claimed.headers["location"]
     player = claimed.headers["location"].split("/players/")[1].split("?")[0]
     assert "claimed by analyst01" in console.get("/queue").text
-    listed = console.app.review_queue(limit=500).items
+    listed = console.app.players.queue(limit=500).items
     assert next(i for i in listed if i.player_id == player).claimed_by == "analyst01"
 
 
@@ -455,9 +455,9 @@ def test_an_unfiltered_case_list_pages_with_clean_links(console: Console) -> Non
     following = re.search(r'<a href="([^"]+)" rel="next">', first.text)
     assert following and "state=" not in following.group(1)
     second = console.get(following.group(1).replace("&amp;", "&"))
-    every = [c.case_id for c in console.app.cases()]
+    every = [c.case_id for c in console.app.cases.find()]
     assert re.findall(r'<th scope="row">(CASE-[^<]+)</th>', second.text) == every[50:100]
-    case = console.app.cases()[0]
+    case = console.app.cases.find()[0]
     page = console.get(f"/players/{case.player_id}").text
     too_long = console.post(f"/cases/{case.case_id}/contact", page, result="reached",
                             note="x" * 501)  # fmt: skip

@@ -53,7 +53,7 @@ def served(scored: Settings) -> Iterator[tuple[str, str]]:
     """The console on a local port (uvicorn in a thread) and an analyst's key."""
     import uvicorn
 
-    key = Sentinel(scored).create_api_key("ana01", "analyst").api_key
+    key = Sentinel(scored).keys.create("ana01", "analyst").api_key
     api = create_app(scored)
     api.state.sentinel.runtime.app.clock = lambda: AS_OF
     port = _free_port()

@@ -96,7 +96,7 @@ def _with_webhook(settings: Settings, url: str, **extra: Any) -> Settings:
 def _record(settings: Settings, player: str, kind: str = "watchlist", **fields: Any) -> str:
     from dk_sentinel.usecases import Sentinel
 
-    item = Sentinel(settings).record_intervention(
+    item = Sentinel(settings).interventions.record(
         player_id=player, intervention_type=kind, reason="Outbox delivery test",
         analyst_id="ana01", use_ai=False, **fields,
     )  # fmt: skip
@@ -123,7 +123,7 @@ def test_each_change_queues_one_item_in_the_same_transaction(
     intervention = _record(scored, player, "timeout", duration_hours=24)
     from dk_sentinel.usecases import Sentinel
 
-    Sentinel(scored).cancel(intervention, "Player asked to end it early", "ana01")
+    Sentinel(scored).interventions.cancel(intervention, "Player asked to end it early", "ana01")
     items = _outbox(scored)
     assert [(i["action"], i["status"]) for i in items] == [
         ("created", "pending"), ("cancelled", "pending")

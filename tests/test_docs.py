@@ -78,13 +78,13 @@ def test_a_demo_whose_scoring_fails_says_so(runner, tmp_path: Path, monkeypatch)
     from datetime import datetime
 
     from dk_sentinel.models import BatchRun
-    from dk_sentinel.usecases.app import Sentinel
+    from dk_sentinel.usecases.scoring import Scoring
 
-    def failed(self: Sentinel, **_kwargs: object) -> BatchRun:
+    def failed(self: Scoring, **_kwargs: object) -> BatchRun:
         at = datetime(2026, 1, 1)
         return BatchRun(run_id="r1", status="failed", started_at=at, as_of=at, error="boom")
 
-    monkeypatch.setattr(Sentinel, "run_scoring", failed)
+    monkeypatch.setattr(Scoring, "run", failed)
     result = invoke(runner, "demo", "--players", "60", "--days", "30", "--dir", str(tmp_path))
     assert result.exit_code == 1, result.stderr  # ExitCode.INTERNAL, as score-batch
     assert "scoring run r1 failed: boom" in result.stderr

@@ -135,7 +135,7 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(db_settings, tmp_path: P
     from dk_sentinel.config import load_settings
     from dk_sentinel.usecases import Sentinel
 
-    Sentinel(db_settings).initialise()
+    Sentinel(db_settings).system.initialise()
     settings = load_settings(overrides={"warehouse.duckdb.path": db_settings.warehouse.duckdb.path,
                                         "api.max_body_bytes": 4096})  # fmt: skip
     with TestClient(create_app(settings)) as client:
@@ -191,8 +191,8 @@ def test_an_undeclared_query_parameter_is_422(db_settings) -> None:
     from dk_sentinel.usecases import Sentinel
 
     app = Sentinel(db_settings)
-    app.initialise()
-    key = app.create_api_key("viewer01", "viewer").api_key
+    app.system.initialise()
+    key = app.keys.create("viewer01", "viewer").api_key
     with TestClient(create_app(db_settings)) as client:
         bad = client.get("/api/interventions", params={"since": "notadate"},
                          headers={"X-API-Key": key})  # fmt: skip
@@ -273,19 +273,19 @@ def test_api_keys_expire_and_rotate_with_a_grace_period(runner, tmp_path: Path) 
     settings = load_settings(overrides={"warehouse.duckdb.path": tmp_path / "w.duckdb"})
     start = datetime(2026, 11, 1, 9, 0)
     app = Sentinel(settings, clock=lambda: start)
-    app.initialise()
-    short = app.create_api_key("ana01", "analyst", expires_in="12h")
+    app.system.initialise()
+    short = app.keys.create("ana01", "analyst", expires_in="12h")
     assert short.expires_at == start + timedelta(hours=12)
     later = Sentinel(settings, clock=lambda: start + timedelta(hours=13))
-    assert later.authenticate_api_key(short.api_key) is None  # expired
-    old = app.create_api_key("ana02", "viewer")
-    new = app.rotate_api_key(old.key_id, grace="1h")
+    assert later.keys.authenticate(short.api_key) is None  # expired
+    old = app.keys.create("ana02", "viewer")
+    new = app.keys.rotate(old.key_id, grace="1h")
     assert (new.analyst_id, new.role) == ("ana02", "viewer") and new.key_id != old.key_id
     soon = Sentinel(settings, clock=lambda: start + timedelta(minutes=30))
-    assert soon.authenticate_api_key(old.api_key) is not None  # the grace period
+    assert soon.keys.authenticate(old.api_key) is not None  # the grace period
     after = Sentinel(settings, clock=lambda: start + timedelta(hours=2))
-    assert after.authenticate_api_key(old.api_key) is None
-    assert after.authenticate_api_key(new.api_key) is not None
+    assert after.keys.authenticate(old.api_key) is None
+    assert after.keys.authenticate(new.api_key) is not None
     db = str(tmp_path / "w.duckdb")
     listed = invoke(runner, "--db", db, "api-keys", "list", "--format", "json")
     assert {k["key_id"] for k in json.loads(listed.stdout) if k["expires_at"]} == {

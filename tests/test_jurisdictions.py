@@ -94,11 +94,11 @@ def test_each_nj_trigger_fires_once_with_its_evidence_and_no_near_miss_does(
     payments, events = _planted(tmp_path)
     db_settings = backend
     app = Sentinel(db_settings)
-    app.initialise()
+    app.system.initialise()
     for kind, path in (("bets", gen.files["bets"]), ("payments", payments),
                        ("account_events", events)):  # fmt: skip
-        assert app.load_files(kind, [path]).rejected == 0  # type: ignore[arg-type]
-    assert app.run_scoring(as_of=AS_OF).status == "success"
+        assert app.data.load(kind, [path]).rejected == 0  # type: ignore[arg-type]
+    assert app.scoring.run(as_of=AS_OF).status == "success"
     with connect(db_settings) as wh:
         fired = wh.query_dicts(
             "select player_id, pack, code, window_days, value, evidence_count, action, "
@@ -174,11 +174,11 @@ def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
     )
     moment = AS_OF + timedelta(minutes=30)
     app = Sentinel(backend, clock=lambda: moment)
-    app.initialise()
-    app.load_files("bets", [gen.files["bets"]])
-    app.load_files("payments", [payments])
-    assert app.run_scoring(as_of=AS_OF).status == "success"
-    (case,) = app.cases(trigger="NJ-DEP-24H")
+    app.system.initialise()
+    app.data.load("bets", [gen.files["bets"]])
+    app.data.load("payments", [payments])
+    assert app.scoring.run(as_of=AS_OF).status == "success"
+    (case,) = app.cases.find(trigger="NJ-DEP-24H")
     if backend.warehouse.backend == "duckdb":  # the CLI shows the same
         import json
 
@@ -197,19 +197,21 @@ def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
     assert case.triggered_at == AS_OF - timedelta(hours=3)
     assert case.due_at == AS_OF - timedelta(hours=3) + timedelta(hours=72)
     # the next hourly run still sees the deposit: the same case, its signal moved on
-    assert app.run_scoring(as_of=AS_OF + timedelta(hours=1)).status == "success"
-    (again,) = [c for c in app.cases() if c.player_id == "PLR_9001_NJ"]
+    assert app.scoring.run(as_of=AS_OF + timedelta(hours=1)).status == "success"
+    (again,) = [c for c in app.cases.find() if c.player_id == "PLR_9001_NJ"]
     assert again.case_id == case.case_id
     assert again.last_signal_at == AS_OF + timedelta(hours=1)
     # players on the list are never marketed to: the scores export and the platform payload
-    flagged = {c.player_id for c in app.cases()}
-    scores = app.export_data("scores", "-").records or []
+    flagged = {c.player_id for c in app.cases.find()}
+    scores = app.data.export("scores", "-").records or []
     assert scores and {r["player_id"] for r in scores if r["no_marketing"]} == flagged & {
         r["player_id"] for r in scores
     }
     assert any(not r["no_marketing"] for r in scores)
-    risky = next(c.player_id for c in app.cases() if any(t.startswith("RISK-") for t in c.triggers))
-    app.record_intervention(player_id=risky, intervention_type="watchlist",
+    risky = next(
+        c.player_id for c in app.cases.find() if any(t.startswith("RISK-") for t in c.triggers)
+    )
+    app.interventions.record(player_id=risky, intervention_type="watchlist",
                             reason="Flagged: watch the next week", analyst_id="ana01",
                             use_ai=False)  # fmt: skip
     with connect(backend) as wh:
@@ -218,11 +220,11 @@ def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
     assert '"no_marketing": true' in watch[0]
     for attempt in range(3):  # NJ's phases: attempts a day apart; the last one confirmed
         day = Sentinel(backend, clock=lambda attempt=attempt: moment + timedelta(days=attempt))
-        after = day.contact_case(case.case_id, "no_answer", f"call {attempt + 1}", "ana01",
+        after = day.cases.contact(case.case_id, "no_answer", f"call {attempt + 1}", "ana01",
                                  confirm_suspension=attempt == 2)  # fmt: skip
     assert after.state == "suspended" and after.failed_contacts == 3
     # the regulator's view: triggers, cases, contacts, suspensions, time to first action
-    (nj,) = [j for j in app.compliance_report().jurisdictions if j.jurisdiction == "NJ"]
+    (nj,) = [j for j in app.reports.compliance().jurisdictions if j.jurisdiction == "NJ"]
     assert nj.pack == "nj" and nj.triggers_fired.get("NJ-DEP-24H") == 1
     assert nj.contact_attempts == 3 and nj.suspensions == 1
     assert nj.first_action_hours_median == 0.0  # the fixed clock: contacted at once
@@ -232,16 +234,16 @@ def test_a_case_from_open_through_suspension_to_closed_after_180_days_clear(
     assert [o["action"] for o in outbox] == ["suspend"]
     assert f'"idempotency_key": "{case.case_id}:suspend"' in outbox[0]["payload"]
     with pytest.raises(ConflictError, match="cannot close before"):
-        app.close_case(case.case_id, "Player reached and agreed limits", "ana01")
+        app.cases.close(case.case_id, "Player reached and agreed limits", "ana01")
     # the same rules as an intervention's reason and analyst (one definition: AnalystAction)
     with pytest.raises(UsageError, match="reason: String should have at least 10 characters"):
-        app.close_case(case.case_id, "done", "ana01")
+        app.cases.close(case.case_id, "done", "ana01")
     with pytest.raises(UsageError, match="must not contain control"):
-        app.close_case(case.case_id, "Clear for 180 days\x1b[2J", "ana01")
+        app.cases.close(case.case_id, "Clear for 180 days\x1b[2J", "ana01")
     with pytest.raises(UsageError, match="an analyst id is required"):
-        app.contact_case(case.case_id, "reached", "spoke to the player", None)
+        app.cases.contact(case.case_id, "reached", "spoke to the player", None)
     later = Sentinel(backend, clock=lambda: AS_OF + timedelta(days=181))
-    closed = later.close_case(case.case_id, "Clear for 180 days; limits kept", "ana01")
+    closed = later.cases.close(case.case_id, "Clear for 180 days; limits kept", "ana01")
     assert closed.state == "closed" and closed.closed_at == AS_OF + timedelta(days=181)
     kinds = [e.event_type for e in closed.events]
     assert kinds[0] == "opened" and kinds.count("contact") == 3
@@ -258,11 +260,11 @@ def test_analyze_shows_the_money_picture_with_counts(
 
     gen = generate(tmp_path / "data", players=20, days=30, seed=4, as_of=AS_OF)
     app = Sentinel(db_settings)
-    app.initialise()
-    app.load_files("bets", [gen.files["bets"]])
-    app.run_scoring(as_of=AS_OF)
-    player = app.review_queue(min_category="MEDIUM", limit=1).items[0].player_id
-    assert app.analyze_player(player).money is None  # nothing loaded: not zeros
+    app.system.initialise()
+    app.data.load("bets", [gen.files["bets"]])
+    app.scoring.run(as_of=AS_OF)
+    player = app.players.queue(min_category="MEDIUM", limit=1).items[0].player_id
+    assert app.players.analyze(player).money is None  # nothing loaded: not zeros
     hour = timedelta(hours=1)
     rows = [
         f"P1,{player},{_ts(AS_OF - 2 * hour)},{_ts(AS_OF - 2 * hour)},deposit,completed,100,c1",
@@ -279,12 +281,12 @@ def test_analyze_shows_the_money_picture_with_counts(
         f"E4,{player},{_ts(AS_OF - 6 * hour)},session_ended,,",
     ]
     (tmp_path / "events.csv").write_text("\n".join([EVENTS, *events]) + "\n")
-    app.load_files("payments", [tmp_path / "payments.csv"])
-    app.load_files("account_events", [tmp_path / "events.csv"])
+    app.data.load("payments", [tmp_path / "payments.csv"])
+    app.data.load("account_events", [tmp_path / "events.csv"])
     # the money picture is the latest live run's, as the score is: loaded, but not yet scored
-    assert app.analyze_player(player).money is None
-    assert app.run_scoring(as_of=AS_OF).status == "success"
-    money = app.analyze_player(player).money
+    assert app.players.analyze(player).money is None
+    assert app.scoring.run(as_of=AS_OF).status == "success"
+    money = app.players.analyze(player).money
     assert money is not None and money.as_of == AS_OF
     day, week = money.windows[0], money.windows[1]
     assert (day.days, day.deposits, day.deposit_count) == (1, 100.0, 1)
@@ -301,7 +303,7 @@ def test_analyze_shows_the_money_picture_with_counts(
     # a money snapshot that is not the latest run's is never served
     with connect(db_settings) as wh:
         wh.execute("update {analytics}.rg_served_money set run_id = 'stale'")
-    assert app.analyze_player(player).money is None
+    assert app.players.analyze(player).money is None
 
 
 def test_spaces_do_not_make_an_analyst_id_or_a_reason_long_enough() -> None:

@@ -148,7 +148,7 @@ def test_overlapping_loads_from_two_hosts_give_each_bet_once(
         folders.path = tmp_path / f"cache-{part.stem}"
         folders.path.mkdir()
         try:
-            results.append(Sentinel(settings).load_files("bets", [part]))
+            results.append(Sentinel(settings).data.load("bets", [part]))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -85,11 +85,23 @@ def test_a_front_end_reaching_past_the_use_cases_breaks_its_contract(tmp_path: P
     assert "dk_sentinel.api is not allowed to import dk_sentinel.warehouse" in result.stdout
 
 
+def _sizes(package: str) -> dict[str, int]:
+    return {
+        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in (ROOT / "src" / "dk_sentinel" / package).rglob("*.py")
+    }
+
+
 def test_no_api_module_is_over_300_lines() -> None:
     """Issue #24: the API is a package of small routers, not one 500-line factory."""
-    sizes = {
-        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
-        for path in (ROOT / "src" / "dk_sentinel" / "api").rglob("*.py")
-    }
+    sizes = _sizes("api")
     assert len(sizes) >= 9, sizes  # app, deps, problems, schemas and the routes
     assert max(sizes.values()) <= 300, sizes
+
+
+def test_the_use_cases_are_modules_by_resource_of_at_most_400_lines() -> None:
+    """Issue #40: one module per resource, not one 900-line application object."""
+    sizes = _sizes("usecases")
+    resources = {"players", "interventions", "cases", "scoring", "outcomes", "keys", "data"}
+    assert {f"src/dk_sentinel/usecases/{name}.py" for name in resources} <= set(sizes), sizes
+    assert max(sizes.values()) <= 400, sizes

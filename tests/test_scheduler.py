@@ -45,7 +45,7 @@ def test_scheduled_run_is_on_time_and_a_cron_run_meanwhile_exits_75(
     scored: Settings, tmp_path: Path
 ) -> None:
     _new_bets(scored, tmp_path)
-    key = Sentinel(scored).create_api_key("viewer01", "viewer").api_key
+    key = Sentinel(scored).keys.create("viewer01", "viewer").api_key
     holder = cache_dir(scored) / "score-batch.holder.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     with TestClient(create_app(scored, schedule="* * * * * */3")) as client:

@@ -35,7 +35,7 @@ def _players(settings: Settings, n: int) -> list[str]:
 def _from_warehouse(app: Sentinel, player_id: str) -> RiskAssessment:
     served, app.served = app.served, None
     try:
-        return app.analyze_player(player_id)
+        return app.players.analyze(player_id)
     finally:
         app.served = served
 
@@ -53,7 +53,7 @@ def test_memory_answers_exactly_what_the_warehouse_answers(scored: Settings) -> 
         assert held.model_dump_json() == _from_warehouse(app, player).model_dump_json()
     # a player the run did not score is read from the warehouse (here: not found)
     assert served.assessment("PLR_9999_NJ") is None
-    explained = app.analyze_player(players[0], explain=True, use_ai=False)
+    explained = app.players.analyze(players[0], explain=True, use_ai=False)
     assert explained.ai_explanation and explained.explanation_source == "rules"
 
 
@@ -65,13 +65,13 @@ def test_a_write_through_the_server_shows_at_once_and_expiry_follows_the_clock(
     served = app.serve_from_memory()
     served.refresh()
     player = _players(scored, 1)[0]
-    assert app.analyze_player(player).open_interventions == []
-    timeout = app.record_intervention(
+    assert app.players.analyze(player).open_interventions == []
+    timeout = app.interventions.record(
         player_id=player, intervention_type="timeout", duration_hours=24,
         reason="Chasing losses after midnight", analyst_id="ana01", use_ai=False,
     )  # fmt: skip
     assert served.assessment(player) is None  # the warehouse answers until the next poll
-    assert [i.intervention_id for i in app.analyze_player(player).open_interventions] == [
+    assert [i.intervention_id for i in app.players.analyze(player).open_interventions] == [
         timeout.intervention_id
     ]
     served.refresh()
@@ -91,7 +91,7 @@ def test_a_new_intervention_sends_only_its_player_to_the_warehouse(scored: Setti
     served = app.serve_from_memory()
     served.refresh()
     player, other = _players(scored, 2)
-    app.record_intervention(
+    app.interventions.record(
         player_id=player, intervention_type="watchlist", reason="Reviewed by the day shift",
         analyst_id="ana01", use_ai=False,
     )  # fmt: skip
@@ -120,7 +120,7 @@ def test_a_change_made_elsewhere_is_picked_up_by_the_next_poll(scored: Settings)
     served = server.serve_from_memory()
     served.refresh()
     player = _players(scored, 1)[0]
-    other.record_intervention(
+    other.interventions.record(
         player_id=player, intervention_type="watchlist", reason="Reviewed by the night shift",
         analyst_id="ana02", use_ai=False,
     )  # fmt: skip

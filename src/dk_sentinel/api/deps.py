@@ -49,7 +49,7 @@ class ApiState:
         if cached is not None and cached[1] > now:
             return cached[0]
         try:
-            key = self.runtime.app.authenticate_api_key(presented)
+            key = self.runtime.app.keys.authenticate(presented)
         except BusyError:
             # a scoring run holds the warehouse: a key confirmed within the last two cache
             # periods is still taken (the lookups are answered from memory meanwhile), and the

@@ -152,7 +152,7 @@ def analyze(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Show one player's risk assessment with its evidence."""
-    assessment = state(ctx).app.analyze_player(
+    assessment = state(ctx).app.players.analyze(
         player_id, with_history=history, explain=explain, nudge=nudge,
         use_ai=not no_ai,
     )  # fmt: skip
@@ -228,12 +228,12 @@ def queue(
 ) -> None:
     """The review queue: highest-risk players first, with SLA due times."""
     if claim:
-        item = state(ctx).app.claim_from_queue(
+        item = state(ctx).app.players.claim(
             analyst, min_category=category, state=state_code, overdue=overdue, trigger=trigger
         )
         emit(item, fmt, render_claim)
         return
-    result = state(ctx).app.review_queue(
+    result = state(ctx).app.players.queue(
         min_category=category, state=state_code, limit=limit,
         include_actioned=include_actioned, overdue=overdue, trigger=trigger,
     )  # fmt: skip
@@ -288,7 +288,7 @@ def intervene(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Record an intervention (with a snapshot of the player's risk and an audit event)."""
-    created = state(ctx).app.record_intervention(
+    created = state(ctx).app.interventions.record(
         player_id=player_id, intervention_type=intervention_type,
         reason=reason, analyst_id=analyst, duration_hours=duration,
         idempotency_key=idempotency_key, supersede=supersede, use_ai=not no_ai,
@@ -336,7 +336,7 @@ def interventions_list(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List interventions, newest first."""
-    items = state(ctx).app.interventions(
+    items = state(ctx).app.interventions.find(
         player_id=player, active=True if active else None,
         intervention_type=intervention_type, since=since,
     )  # fmt: skip
@@ -352,7 +352,7 @@ def interventions_cancel(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Cancel an active intervention (recorded as an audit event; nothing is deleted)."""
-    item = state(ctx).app.cancel(intervention_id, reason, analyst)
+    item = state(ctx).app.interventions.cancel(intervention_id, reason, analyst)
     emit(item, fmt, render_intervention)
 
 
@@ -360,7 +360,7 @@ def _export(
     ctx: typer.Context, kind: str, out: str, category: str | None,
     pending_delivery: bool = False, history: bool = False,
 ) -> None:  # fmt: skip
-    result = state(ctx).app.export_data(
+    result = state(ctx).app.data.export(
         kind, out, category=category,  # type: ignore[arg-type]
         pending_delivery=pending_delivery, history=history,
     )  # fmt: skip
@@ -532,7 +532,7 @@ def report_regulator(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The regulator's report: triggers, cases, contacts, suspensions, time to first action."""
-    result = state(ctx).app.regulator_report(jurisdiction, since, until, out)
+    result = state(ctx).app.reports.regulator(jurisdiction, since, until, out)
     if out is not None:
         info(f"wrote {out}")
     emit(result, fmt, render_regulator)
@@ -564,9 +564,9 @@ def report(
     if ctx.invoked_subcommand is not None:
         return
     if interventions:
-        emit(state(ctx).app.interventions_effect(), fmt, render_intervention_report)
+        emit(state(ctx).app.interventions.effect(), fmt, render_intervention_report)
         return
-    emit(state(ctx).app.compliance_report(), fmt, render_report)
+    emit(state(ctx).app.reports.compliance(), fmt, render_report)
 
 
 class SchemaName(StrEnum):

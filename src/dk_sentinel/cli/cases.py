@@ -86,7 +86,7 @@ def cases_list(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List cases, most urgent first."""
-    items = state(ctx).app.cases(
+    items = state(ctx).app.cases.find(
         state=case_state.value if case_state else None,
         overdue=overdue, jurisdiction=jurisdiction, trigger=trigger,
     )  # fmt: skip
@@ -100,7 +100,7 @@ def cases_show(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """One case: its triggers, due time, contact attempts and audit trail."""
-    emit(state(ctx).app.case(case_id), fmt, render_case)
+    emit(state(ctx).app.cases.get(case_id), fmt, render_case)
 
 
 @cases_app.command("contact")
@@ -121,7 +121,7 @@ def cases_contact(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Log a contact attempt (failed ones may suspend the account, per the pack)."""
-    case = state(ctx).app.contact_case(case_id, result.value, note, analyst,
+    case = state(ctx).app.cases.contact(case_id, result.value, note, analyst,
                                        confirm_suspension=yes)  # fmt: skip
     emit(case, fmt, render_case)
 
@@ -140,7 +140,7 @@ def cases_correct(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Withdraw a contact attempt logged by mistake (audited; it stops counting)."""
-    emit(state(ctx).app.correct_contact(case_id, event_id, reason, analyst), fmt, render_case)
+    emit(state(ctx).app.cases.correct_contact(case_id, event_id, reason, analyst), fmt, render_case)
 
 
 @cases_app.command("close")
@@ -152,7 +152,7 @@ def cases_close(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Close a case (only once the player has been clear for the pack's clear days)."""
-    emit(state(ctx).app.close_case(case_id, reason, analyst), fmt, render_case)
+    emit(state(ctx).app.cases.close(case_id, reason, analyst), fmt, render_case)
 
 
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (at least 10 characters).")]
@@ -165,7 +165,7 @@ def cases_contest(
     fmt: FormatOpt = Format.table,
 ) -> None:  # fmt: skip
     """Mark a case contested: the player or the operator disputes the trigger."""
-    emit(state(ctx).app.contest_case(case_id, reason, analyst), fmt, render_case)
+    emit(state(ctx).app.cases.contest(case_id, reason, analyst), fmt, render_case)
 
 
 @cases_app.command("reopen")
@@ -174,7 +174,7 @@ def cases_reopen(
     fmt: FormatOpt = Format.table,
 ) -> None:  # fmt: skip
     """Reopen a closed case (its triggers and clock as they were)."""
-    emit(state(ctx).app.reopen_case(case_id, reason, analyst), fmt, render_case)
+    emit(state(ctx).app.cases.reopen(case_id, reason, analyst), fmt, render_case)
 
 
 @cases_app.command("assign")
@@ -186,7 +186,7 @@ def cases_assign(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Assign a case to an analyst."""
-    emit(state(ctx).app.assign_case(case_id, to, analyst), fmt, render_case)
+    emit(state(ctx).app.cases.assign(case_id, to, analyst), fmt, render_case)
 
 
 @cases_app.command("note")
@@ -198,7 +198,7 @@ def cases_note(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Add a note to a case's audit trail (no contact attempt)."""
-    emit(state(ctx).app.note_case(case_id, note, analyst), fmt, render_case)
+    emit(state(ctx).app.cases.note(case_id, note, analyst), fmt, render_case)
 
 
 def register(app: typer.Typer) -> None:

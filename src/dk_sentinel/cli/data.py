@@ -70,10 +70,10 @@ def generate(
     ] = None,
 ) -> None:
     """Write synthetic contract files (bets, assessments, outcomes) plus a labels file."""
-    from dk_sentinel.usecases import Sentinel
+    from dk_sentinel.usecases import Data
 
     with progress("generating"):
-        result = Sentinel.generate_files(
+        result = Data.generate(  # no settings needed
             out, players, days, seed, as_of, file_format.value, families.value, season_shift,
             holiday=holiday, prevalence=prevalence,
         )  # fmt: skip
@@ -116,7 +116,7 @@ def ingest(
 
     with progress(f"ingest {kind.value}") as say:
         contract_kind: ContractKind = kind.value.replace("-", "_")  # type: ignore[assignment]
-        result = state(ctx).app.load_files(
+        result = state(ctx).app.data.load(
             contract_kind, paths, rejects_out=rejects_out, progress=say, dry_run=dry_run
         )
 
@@ -195,7 +195,7 @@ def score_batch(
 ) -> None:
     """Score every player with dbt (run hourly from cron); exit 75 if a run is in progress."""
     with progress("score-batch") as say:
-        run = state(ctx).app.run_scoring(as_of=as_of, full_refresh=full_refresh, progress=say)
+        run = state(ctx).app.scoring.run(as_of=as_of, full_refresh=full_refresh, progress=say)
     if fmt is Format.json:  # the record on every outcome, then the exit code it calls for
         emit(run, fmt, lambda r: r)
     if (failure := run.failure()) is not None:
@@ -208,7 +208,7 @@ def runs(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List scoring runs, newest first."""
-    emit(state(ctx).app.scoring_runs(limit), fmt, render_runs)
+    emit(state(ctx).app.scoring.runs(limit), fmt, render_runs)
 
 
 def demo(
@@ -227,7 +227,7 @@ def demo(
     from dk_sentinel.cli.analyst import render_assessment, render_queue
 
     with progress("demo") as say:
-        result = state(ctx).app.run_demo(
+        result = state(ctx).app.system.demo(
             directory, players=players, days=days, seed=seed, force=force,
             progress=say,
         )  # fmt: skip

@@ -15,7 +15,7 @@ config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is
 
 def init(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Create or migrate the warehouse schema (safe to run twice)."""
-    status = state(ctx).app.initialise()
+    status = state(ctx).app.system.initialise()
     if status.up_to_date:
         info(f"Schema is up to date (version {status.version_now}).")
     else:
@@ -40,7 +40,7 @@ def doctor(
     """Check config, warehouse, schema, the dbt project and the Anthropic key."""
     from rich.table import Table
 
-    report = state(ctx).app.check_health(max_age)
+    report = state(ctx).app.system.check_health(max_age)
 
     def render(r: Any) -> Table:
         table = Table("check", "status", "detail", title="sentinel doctor")

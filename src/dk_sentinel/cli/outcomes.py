@@ -94,7 +94,7 @@ def backtest(
 ) -> None:
     """Measure past scores against later self-exclusions, closures and other harmful outcomes."""
     with progress("backtest") as say:
-        result = state(ctx).app.run_backtest(
+        result = state(ctx).app.outcomes.backtest(
             horizon_days=horizon_days,
             since=since.date() if since else None, until=until.date() if until else None,
             capacity=capacity, replay_days=replay, progress=say,
@@ -144,7 +144,7 @@ def calibrate(
 ) -> None:
     """Learn a versioned scoring profile (outcome probability) from the operator's outcomes."""
     with progress("calibrate") as say:
-        result = state(ctx).app.calibrate_scores(
+        result = state(ctx).app.outcomes.calibrate(
             horizon_days=horizon_days, folds=folds, apply=apply,
             replay_days=replay, progress=say,
         )  # fmt: skip
@@ -165,7 +165,7 @@ def render_delivery(r: Any) -> Any:
 
 def deliver(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Post pending interventions to the platform webhook, signed (run from cron)."""
-    result = state(ctx).app.deliver_interventions()
+    result = state(ctx).app.interventions.deliver()
     emit(result, fmt, render_delivery)
     if (failure := result.failure()) is not None:
         raise failure

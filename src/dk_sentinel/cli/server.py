@@ -85,7 +85,7 @@ def keys_create(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Create a key; it is printed once (stdout) and stored only as a hash."""
-    _show_new(state(ctx).app.create_api_key(analyst, role, expires_in=expires_in), fmt)
+    _show_new(state(ctx).app.keys.create(analyst, role, expires_in=expires_in), fmt)
 
 
 ExpiresOpt = Annotated[
@@ -118,13 +118,13 @@ def keys_rotate(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """A new key for the same analyst and role (printed once); the old one stops after --grace."""
-    _show_new(state(ctx).app.rotate_api_key(key_id, grace=grace, expires_in=expires_in), fmt)
+    _show_new(state(ctx).app.keys.rotate(key_id, grace=grace, expires_in=expires_in), fmt)
 
 
 @keys_app.command("list")
 def keys_list(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """List keys (never the keys themselves)."""
-    emit(state(ctx).app.api_keys(), fmt, render_keys)
+    emit(state(ctx).app.keys.all(), fmt, render_keys)
 
 
 @keys_app.command("revoke")
@@ -134,7 +134,7 @@ def keys_revoke(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Revoke a key: it stops authenticating at once."""
-    emit(state(ctx).app.revoke_api_key(key_id), fmt, render_keys)
+    emit(state(ctx).app.keys.revoke(key_id), fmt, render_keys)
 
 
 def register(app: typer.Typer) -> None:

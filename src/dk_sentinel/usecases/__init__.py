@@ -15,8 +15,11 @@ from dk_sentinel.interventions.delivery import DeliveryReport
 from dk_sentinel.outcomes.backtest import BacktestReport
 from dk_sentinel.outcomes.calibration import CalibrationReport
 from dk_sentinel.scoring.scheduler import ScheduleStatus
-from dk_sentinel.usecases.app import DemoResult, PlayerFile, Sentinel
+from dk_sentinel.usecases.app import Sentinel
+from dk_sentinel.usecases.data import Data
+from dk_sentinel.usecases.players import PlayerFile
 from dk_sentinel.usecases.server import RunStarted, ServerRuntime, check_serving
+from dk_sentinel.usecases.system import DemoResult
 from dk_sentinel.warehouse import require_existing
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "Case",
     "CaseState",
     "ContactResult",
+    "Data",
     "DeliveryReport",
     "DemoResult",
     "DoctorReport",

@@ -122,7 +122,7 @@ class ServerRuntime:
         self.app.close()
 
     def _score(self, run_id: str | None = None) -> BatchRun:
-        run = self.app.run_scoring(run_id=run_id, dbt=self._dbt)
+        run = self.app.scoring.run(run_id=run_id, dbt=self._dbt)
         if self._served is not None and run.status == "success":
             try:
                 self._served.refresh()  # serve the new run now, not at the next poll

@@ -64,7 +64,7 @@ def signin(
         error = "That key is not valid (or it was revoked)."
         return render(request, "signin.html", 401, next=local_path(next), error=error,
                       csrf=csrf_token)  # fmt: skip
-    token = state.runtime.app.start_console_session(key)  # the cookie never holds the key
+    token = state.runtime.app.keys.start_session(key)  # the cookie never holds the key
     response = see_other(local_path(next))
     start_session(response, token, request.url.scheme == "https")
     return response
@@ -76,7 +76,7 @@ def signout(request: Request, session: Signed, csrf_token: FormText) -> Redirect
     check_csrf(session.csrf, csrf_token)
     token = request.cookies.get(SESSION_COOKIE, "")
     state = request.app.state.sentinel
-    state.runtime.app.end_console_session(token)
+    state.runtime.app.keys.end_session(token)
     state.forget(token)
     response = see_other("/signin")
     end_session(response)
@@ -131,9 +131,9 @@ def player_page(
     form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The player page, with a form's error and what was typed when there is one."""
-    file = app.player_file(player_id)
+    file = app.players.file(player_id)
     if explain:  # the explanation and nudge, from the model or the rules (cached when AI)
-        file.assessment = app.explain(file.assessment, nudge=True)
+        file.assessment = app.players.explain(file.assessment, nudge=True)
     thresholds = app.settings.scoring.thresholds
     cutoffs = {"CRITICAL": float(thresholds.critical), "HIGH": float(thresholds.high),
                "MEDIUM": float(thresholds.medium)}  # fmt: skip
@@ -178,7 +178,7 @@ def record(
         return player_page(request, app, session, player_id, status_code=422, form=form,
                             error="duration_hours: must be a whole number of hours")  # fmt: skip
     try:
-        made = app.record_intervention(
+        made = app.interventions.record(
             player_id=player_id, intervention_type=intervention_type,  # type: ignore[arg-type]
             reason=reason, analyst_id=session.key.analyst_id, duration_hours=hours,
             idempotency_key=f"console:{session.key.key_id}:{idempotency_key}",
@@ -204,9 +204,9 @@ def cancel(
     """Cancel an active intervention (an audit event)."""
     check_csrf(session.csrf, csrf_token)
     session.require("analyst")
-    item = app.intervention(intervention_id)
+    item = app.interventions.get(intervention_id)
     try:
-        app.cancel(intervention_id, reason, session.key.analyst_id)
+        app.interventions.cancel(intervention_id, reason, session.key.analyst_id)
     except (UsageError, ConflictError) as exc:
         status = 409 if isinstance(exc, ConflictError) else 422
         return player_page(request, app, session, item.player_id, status_code=status,

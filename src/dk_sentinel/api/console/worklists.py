@@ -48,7 +48,7 @@ def queue(
     """The review queue, highest risk first, with filters and cursor paging."""
     state, trigger = _blank_is_none(state), _blank_is_none(trigger)
     try:
-        full = app.review_queue(
+        full = app.players.queue(
             min_category=category, state=state.upper() if state else None, overdue=overdue,
             trigger=trigger, limit=start + PAGE_SIZE + 1,
         )  # fmt: skip
@@ -81,7 +81,7 @@ def cases(
     trigger = _blank_is_none(trigger)
     if state is not None and state not in CASE_STATES:  # "any" in the form sends state=
         raise UsageError(f"unknown case state {state!r}", f"Use {', '.join(CASE_STATES)}.")
-    listed = app.cases(
+    listed = app.cases.find(
         state=cast(CaseState | None, state), overdue=overdue, trigger=trigger,
         limit=PAGE_SIZE + 1, offset=start,
         jurisdiction=jurisdiction.upper() if jurisdiction else None,
@@ -119,10 +119,10 @@ def contact(
         raise UsageError(f"unknown contact result {result!r}", "Use reached, no_answer, refused.")
     outcome: ContactResult = result  # type: ignore[assignment]
     try:
-        case = app.contact_case(case_id, outcome, note, session.key.analyst_id,
+        case = app.cases.contact(case_id, outcome, note, session.key.analyst_id,
                                 confirm_suspension=confirm_suspension)  # fmt: skip
     except (UsageError, ConflictError) as exc:
-        player_id = app.case(case_id).player_id
+        player_id = app.cases.get(case_id).player_id
         status = 409 if isinstance(exc, ConflictError) else 422
         return player_page(request, app, session, player_id, status_code=status,
                            error=f"Contact: {exc.message}")  # fmt: skip
@@ -146,17 +146,17 @@ def change(
     session.require("analyst")
     analyst = session.key.analyst_id
     changes = {
-        "note": lambda: app.note_case(case_id, text, analyst),
-        "contest": lambda: app.contest_case(case_id, text, analyst),
-        "reopen": lambda: app.reopen_case(case_id, text, analyst),
-        "assign": lambda: app.assign_case(case_id, text, analyst),
+        "note": lambda: app.cases.note(case_id, text, analyst),
+        "contest": lambda: app.cases.contest(case_id, text, analyst),
+        "reopen": lambda: app.cases.reopen(case_id, text, analyst),
+        "assign": lambda: app.cases.assign(case_id, text, analyst),
     }
     if action not in changes:
         raise UsageError(f"unknown case action {action!r}", f"Use {', '.join(changes)}.")
     try:
         case = changes[action]()
     except (UsageError, ConflictError) as exc:
-        player_id = app.case(case_id).player_id
+        player_id = app.cases.get(case_id).player_id
         status = 409 if isinstance(exc, ConflictError) else 422
         return player_page(request, app, session, player_id, status_code=status,
                            error=f"Case: {exc.message}")  # fmt: skip
@@ -176,5 +176,5 @@ def claim(
     session.require("analyst")
     if category not in QUEUE_CATEGORIES:
         raise UsageError(f"unknown category {category!r}", f"Use {', '.join(QUEUE_CATEGORIES)}.")
-    item = app.claim_from_queue(session.key.analyst_id, min_category=cast(QueueCategory, category))
+    item = app.players.claim(session.key.analyst_id, min_category=cast(QueueCategory, category))
     return see_other(f"/players/{item.player_id}?done=claimed:{item.player_id}")

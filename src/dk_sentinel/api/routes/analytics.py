@@ -15,7 +15,7 @@ router = APIRouter(tags=["analytics"])
 @router.post("/api/analytics/analyze-player", responses=responses(*KEYED, 400, 404))
 def analyze_player(body: AnalyzeRequest, key: Viewer, app: App) -> RiskAssessment:
     """The player's assessment with an explanation (AI, or the rules: explanation_source)."""
-    return app.analyze_player(
+    return app.players.analyze(
         body.player_id, with_history=body.include_history, explain=True,
         nudge=body.generate_nudge,
     )  # fmt: skip

@@ -22,5 +22,5 @@ def health(runtime: Runtime) -> ServerHealth:
 @router.get("/health/ready", responses=responses(503))
 def ready(app: App) -> Health:
     """Readiness: the warehouse is reachable and its schema current (else 503)."""
-    app.readiness()
+    app.system.readiness()
     return Health(status="ready", version=__version__, timestamp=app.clock())

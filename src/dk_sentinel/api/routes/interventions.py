@@ -27,7 +27,7 @@ def create_intervention(
     body = payload.root
     if body.analyst_id is not None and body.analyst_id != key.analyst_id:
         raise PermissionDenied(f"analyst_id {body.analyst_id!r} is not the analyst of this API key")
-    item = app.record_intervention(
+    item = app.interventions.record(
         player_id=body.player_id, intervention_type=body.intervention_type, reason=body.reason,
         analyst_id=key.analyst_id, duration_hours=body.duration_hours,
         idempotency_key=idempotency_key, supersede=body.supersede,
@@ -49,7 +49,7 @@ def list_interventions(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> InterventionPage:
     """Interventions, newest first, filtered and paginated by cursor."""
-    found = app.interventions(
+    found = app.interventions.find(
         player_id=player_id, active=active, intervention_type=intervention_type
     )
     items, next_cursor = page(found, start, limit)
@@ -59,7 +59,7 @@ def list_interventions(
 @router.get("/api/interventions/{intervention_id}", responses=responses(*KEYED, 404))
 def get_intervention(intervention_id: str, key: Viewer, app: App) -> Intervention:
     """One intervention with its audit events."""
-    return app.intervention(intervention_id)
+    return app.interventions.get(intervention_id)
 
 
 @router.post(
@@ -67,4 +67,4 @@ def get_intervention(intervention_id: str, key: Viewer, app: App) -> Interventio
 )
 def cancel(intervention_id: str, body: CancelBody, key: Analyst, app: App) -> Intervention:
     """Cancel an active intervention (an audit event; nothing is deleted)."""
-    return app.cancel(intervention_id, body.reason, key.analyst_id)
+    return app.interventions.cancel(intervention_id, body.reason, key.analyst_id)

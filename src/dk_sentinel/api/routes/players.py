@@ -22,7 +22,7 @@ def player_risk(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> RiskAssessment | None:
     """The latest assessment, read-only; ETag per scoring run (If-None-Match -> 304)."""
-    assessment = app.analyze_player(player_id)
+    assessment = app.players.analyze(player_id)
     etag = f'"{assessment.run_id}"'
     if if_none_match == etag:
         return Response(status_code=304, headers={"ETag": etag})  # type: ignore[return-value]

@@ -26,7 +26,7 @@ def queue(
     trigger: Annotated[str | None, Query(max_length=40)] = None,
 ) -> QueuePage:
     """The CLI's review queue, paginated by cursor."""
-    full = app.review_queue(
+    full = app.players.queue(
         min_category=category, state=state, limit=start + limit + 1, overdue=overdue,
         trigger=trigger,
     )  # fmt: skip
@@ -38,5 +38,5 @@ def queue(
 @router.post("/api/queue/claim", responses=responses(*KEYED, 400, 404))
 def claim(body: ClaimBody, key: Analyst, app: App) -> QueueItem:
     """Claim the first player of the queue nobody else is working (404: none left)."""
-    return app.claim_from_queue(key.analyst_id, min_category=body.category, state=body.state,
+    return app.players.claim(key.analyst_id, min_category=body.category, state=body.state,
                                 overdue=body.overdue, trigger=body.trigger)  # fmt: skip

@@ -17,7 +17,7 @@ router = APIRouter(tags=["scoring"])
 @router.get("/api/runs", responses=responses(*KEYED))
 def runs(key: Viewer, app: App, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[BatchRun]:
     """Scoring runs, newest first."""
-    return app.scoring_runs(limit)
+    return app.scoring.runs(limit)
 
 
 @router.post("/api/score-batch", status_code=202, responses=responses(*KEYED, 409))
