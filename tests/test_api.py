@@ -170,7 +170,7 @@ def test_rate_limit_is_429_with_retry_after(scored: Settings) -> None:
 def test_runs_and_score_batch_202(api: Any) -> None:
     client, keys = api
     runs = client.get("/api/runs", headers=_h(keys["viewer"]))
-    assert runs.status_code == 200 and runs.json()[0]["status"] == "success"
+    assert runs.status_code == 200 and runs.json()["items"][0]["status"] == "success"
     started = client.post("/api/score-batch", headers=_h(keys["admin"]))
     assert started.status_code == 202 and started.json()["runs"] == "/api/runs"
 

@@ -127,7 +127,7 @@ def test_cases_alone(scored: Settings, keys: dict[str, str]) -> None:
 def test_runs_alone(scored: Settings, keys: dict[str, str]) -> None:
     for client in alone("runs", scored):
         runs = client.get("/api/runs", headers={"X-API-Key": keys["viewer"]})
-        assert runs.status_code == 200 and runs.json()[0]["status"] == "success"
+        assert runs.status_code == 200 and runs.json()["items"][0]["status"] == "success"
         refused = client.post("/api/score-batch", headers={"X-API-Key": keys["viewer"]})
         assert refused.status_code == 403
 

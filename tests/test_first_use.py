@@ -387,3 +387,39 @@ def test_a_typo_in_a_console_script_command_suggests_the_command(tmp_path: Path)
     )  # fmt: skip
     assert help_run.returncode == 0
     assert "contest" in help_run.stdout
+
+
+def test_every_list_of_the_api_pages_by_limit_and_cursor(db_settings) -> None:
+    """Issue #40: one paging style. Runs, interventions, the queue and cases take ``limit``
+    and ``cursor`` and answer ``items`` and ``next_cursor`` (None on the last page)."""
+    from datetime import datetime, timedelta
+
+    from fastapi.testclient import TestClient
+
+    from dk_sentinel.api import create_app
+    from dk_sentinel.usecases import Sentinel
+
+    app = Sentinel(db_settings)
+    app.system.initialise()
+    key = app.keys.create("admin01", "admin").api_key
+    with app.connect() as wh:
+        for n in range(5):
+            at = datetime(2026, 11, 1) + timedelta(hours=n)
+            wh.execute(
+                "insert into {ops}.scoring_runs (run_id, status, kind, started_at, as_of) "
+                "values (?, 'success', 'live', ?, ?)",
+                [f"R{n}", at, at],
+            )
+    with TestClient(create_app(db_settings)) as client:
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+            body = client.get("/api/runs", params=params, headers={"X-API-Key": key}).json()
+            seen.append([r["run_id"] for r in body["items"]])
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == [["R4", "R3"], ["R2", "R1"], ["R0"]]
+        for path in ("/api/interventions", "/api/cases"):
+            body = client.get(path, params={"limit": 1}, headers={"X-API-Key": key}).json()
+            assert body == {"items": [], "next_cursor": None}

@@ -63,7 +63,7 @@ def test_scheduled_run_is_on_time_and_a_cron_run_meanwhile_exits_75(
             assert time.monotonic() < deadline + 120, "the scheduled run did not finish"
             time.sleep(0.2)
         status = client.get("/health").json()["schedule"]
-        runs = client.get("/api/runs", headers={"X-API-Key": key}).json()
+        runs = client.get("/api/runs", headers={"X-API-Key": key}).json()["items"]
     assert cron.returncode == 75, cron.stderr
     assert "another score-batch is running" in cron.stderr
     # the run that scored the new bet (a later tick may already have found nothing new)

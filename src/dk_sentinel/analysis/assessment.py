@@ -602,6 +602,7 @@ def build_queue(
     overdue: bool = False,
     trigger: str | None = None,
     now: datetime | None = None,
+    offset: int = 0,
 ) -> Queue:
     """Players at or above ``min_category`` in the latest run, highest composite first.
 
@@ -618,6 +619,7 @@ def build_queue(
         overdue: Only players past their SLA due time.
         trigger: Only players with an open case carrying this trigger code.
         now: The time SLAs are measured against (default now, UTC).
+        offset: Skip this many players first (a page's start).
 
     Returns:
         The queue (empty when nothing was scored yet).
@@ -645,7 +647,8 @@ def build_queue(
               and (not ? or {_OVERDUE})
               and (cast(? as varchar) is null or q.player_id in {PLAYERS_WITH_OPEN_TRIGGER})
             order by q.composite_risk_score desc, q.evidence_strength desc, q.player_id
-            limit {int(limit)}""",  # a literal: some Snowflake versions refuse a bound LIMIT
+            limit {int(limit)} offset {int(offset)}""",  # literals: some Snowflake versions
+            # refuse a bound LIMIT
             [now, now, now, *allowed, state, state, include_actioned, overdue, now, trigger,
              trigger],
         )  # fmt: skip

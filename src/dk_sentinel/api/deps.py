@@ -160,10 +160,17 @@ def cursor_at(offset: int) -> str:
     return str(offset)
 
 
-def page(items: list[Any], start: int, limit: int) -> tuple[list[Any], str | None]:
-    """One page of ``items`` from ``start`` and the cursor of the next page (None: the last)."""
-    more = len(items) > start + limit
-    return items[start : start + limit], cursor_at(start + limit) if more else None
+def page(rows: list[Any], start: int, limit: int) -> tuple[list[Any], str | None]:
+    """The API's one paging style: ``limit`` and an opaque ``cursor``.
+
+    A list route asks its use case for ``limit + 1`` rows from ``start`` (the cursor's
+    position); the extra row only says that another page follows.
+
+    Returns:
+        The page's rows and the cursor of the next page (None: this is the last).
+    """
+    more = len(rows) > limit
+    return rows[:limit], cursor_at(start + limit) if more else None
 
 
 def no_unknown_query(request: Request) -> None:

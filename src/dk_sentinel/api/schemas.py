@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, RootModel
 from dk_sentinel.models import (
     STATE_PATTERN,
     AnalystId,
+    BatchRun,
     Document,
     Intervention,
     Note,
@@ -138,6 +139,13 @@ class CloseBody(RequestBody):
     """Why a case is closed."""
 
     reason: Reason = Field(examples=["Clear for 180 days; limits kept"])
+
+
+class RunsPage(Document):
+    """One page of scoring runs, newest first, with the cursor of the next page."""
+
+    items: list[BatchRun]
+    next_cursor: str | None
 
 
 class CasesPage(Document):

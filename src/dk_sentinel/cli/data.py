@@ -1,7 +1,9 @@
-"""Data-engineering commands: generate, ingest, score-batch, runs, demo."""
+"""Data in and out: generate (synthetic files), ingest (contract files), export."""
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -10,8 +12,11 @@ from typing import Annotated, Any, get_args
 import typer
 
 from dk_sentinel.cli.context import state
-from dk_sentinel.cli.output import Format, FormatOpt, emit, info, progress, when
-from dk_sentinel.models import ContractKind
+from dk_sentinel.cli.output import Format, FormatOpt, emit, info, progress
+from dk_sentinel.models import (
+    Category,
+    ContractKind,
+)
 
 #: The data contract's file kinds, as typed on the command line (account-events).
 Kind = StrEnum(  # type: ignore[misc]
@@ -147,108 +152,71 @@ def ingest(
         raise failure
 
 
-def render_runs(runs: Any) -> Any:
-    """The Rich view of scoring runs."""
-    from rich.table import Table
-
-    table = Table(title="scoring runs (times UTC)")
-    # One line per run; only the note wraps (the run id is the key of the audit trail).
-    for name in ("run", "kind", "status", "as of", "started", "secs", "new bets", "players",
-                 "tests"):  # fmt: skip
-        table.add_column(name, no_wrap=True)
-    table.add_column("note", overflow="fold")
-    for r in runs:
-        style = {
-            "success": "green",
-            "failed": "red",
-            "tests_failed": "red",
-            "running": "yellow",
-        }.get(r.status, "")
-        seconds = "-" if r.seconds is None else f"{r.seconds:.1f}"
-        table.add_row(
-            r.run_id, r.kind, f"[{style}]{r.status}[/]" if style else r.status,
-            when(r.as_of),
-            when(r.started_at), seconds, f"{r.new_bets:,}",
-            f"{r.players_scored:,}",
-            f"{r.tests_passed} ok" + (f", {r.tests_failed} failed" if r.tests_failed else ""),
-            (r.error or "")[:80],
-        )  # fmt: skip
-    return table
+export_app = typer.Typer(
+    help="Export scores or interventions to CSV, Parquet or JSON.", no_args_is_help=True
+)
 
 
-def score_batch(
+def _export(
+    ctx: typer.Context, kind: str, out: str, category: str | None,
+    pending_delivery: bool = False, history: bool = False,
+) -> None:  # fmt: skip
+    result = state(ctx).app.data.export(
+        kind, out, category=category,  # type: ignore[arg-type]
+        pending_delivery=pending_delivery, history=history,
+    )  # fmt: skip
+    if result.records is not None:  # `--out -`: the rows are the data, on stdout
+        from dk_sentinel.models import json_default
+
+        sys.stdout.write(json.dumps(result.records, default=json_default, indent=2) + "\n")
+    info(f"Exported {result.rows:,} rows of {kind} to {result.path} ({result.format}).")
+    if pending_delivery:
+        info("They are marked delivered (channel file); the next export holds only new ones.")
+
+
+@export_app.command("scores")
+def export_scores(
     ctx: typer.Context,
-    as_of: Annotated[
-        datetime | None,
-        typer.Option(
-            "--as-of", help="Score as of this time (UTC); forces a run.", show_default=False
-        ),
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")
+    ],
+    category: Annotated[
+        Category | None,
+        typer.Option("--category", help="Only this category.", show_default=False),
     ] = None,
-    full_refresh: Annotated[
+    history: Annotated[
         bool,
         typer.Option(
-            "--full-refresh",
-            help="Score even when no new bets arrived; rebuild the bets' derived tables.",
+            "--history",
+            help="Every kept run's rows (run id, kind, as-of, player, composite, category), "
+            "to recompute a lead-time curve or a backtest.",
         ),
     ] = False,
-    fmt: FormatOpt = Format.table,
 ) -> None:
-    """Score every player with dbt (run hourly from cron); exit 75 if a run is in progress."""
-    with progress("score-batch") as say:
-        run = state(ctx).app.scoring.run(as_of=as_of, full_refresh=full_refresh, progress=say)
-    if fmt is Format.json:  # the record on every outcome, then the exit code it calls for
-        emit(run, fmt, lambda r: r)
-    if (failure := run.failure()) is not None:
-        raise failure
+    """Export the latest score of every player (components, presence, category, run)."""
+    _export(ctx, "scores", out, category, history=history)
 
 
-def runs(
+@export_app.command("interventions")
+def export_interventions(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, help="How many runs.")] = 20,
-    fmt: FormatOpt = Format.table,
-) -> None:
-    """List scoring runs, newest first."""
-    emit(state(ctx).app.scoring.runs(limit), fmt, render_runs)
-
-
-def demo(
-    ctx: typer.Context,
-    players: Annotated[int, typer.Option(min=50, help="Synthetic players.")] = 2000,
-    days: Annotated[int, typer.Option(min=30, max=365, help="Days of history.")] = 90,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    directory: Annotated[
-        Path, typer.Option("--dir", help="Folder for the demo warehouse and files.")
-    ] = Path("sentinel-demo"),
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing demo warehouse.")
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="FILE.csv, FILE.parquet, FILE.json or - (stdout).")
+    ],
+    pending_delivery: Annotated[
+        bool,
+        typer.Option(
+            "--pending-delivery",
+            help="Only the outbox items not yet delivered (for a file-based integration).",
+        ),
     ] = False,
 ) -> None:
-    """Build a scored demo warehouse from synthetic data; show the queue and the top player."""
-    from dk_sentinel.cli.analyst import render_assessment, render_queue
-
-    with progress("demo") as say:
-        result = state(ctx).app.system.demo(
-            directory, players=players, days=days, seed=seed, force=force,
-            progress=say,
-        )  # fmt: skip
-    emit(result.queue, Format.table, render_queue)
-    if result.top_player is not None:
-        emit(result.top_player, Format.table, render_assessment)
-    db = result.warehouse
-    info(
-        f"\nDemo warehouse: {db} ({result.bets:,} bets, {result.players:,} players). Try:\n"
-        f"  sentinel --db {db} queue --category CRITICAL --limit 20\n"
-        f"  sentinel --db {db} analyze <PLAYER_ID> --history --explain\n"
-        f"  sentinel --db {db} intervene <PLAYER_ID> --type timeout --duration 24 "
-        f'--reason "Chasing losses after midnight" --analyst you01\n'
-        f"  sentinel --db {db} report"
-    )
+    """Export every intervention with its audit events (or the undelivered outbox items)."""
+    _export(ctx, "interventions", out, None, pending_delivery)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach the data commands to the root app."""
+    """Add these commands to the root app."""
     app.command()(generate)
     app.command()(ingest)
-    app.command(name="score-batch")(score_batch)
-    app.command()(runs)
-    app.command()(demo)
+    app.add_typer(export_app, name="export")

@@ -178,14 +178,22 @@ CREATES_OR_NEEDS_NO_WAREHOUSE = frozenset({"init", "demo", "generate", "config",
 
 
 def _register() -> None:
-    from dk_sentinel.cli import analyst, cases, data, ops, outcomes, server
+    from dk_sentinel.cli import (
+        cases,
+        data,
+        interventions,
+        keys,
+        outcomes,
+        players,
+        reports,
+        scoring,
+        server,
+        system,
+    )
 
-    ops.register(app)
-    data.register(app)
-    analyst.register(app)
-    outcomes.register(app)
-    server.register(app)
-    cases.register(app)
+    for resource in (system, data, scoring, players, interventions, reports, outcomes, server,
+                     keys, cases):  # fmt: skip
+        resource.register(app)
 
 
 _register()

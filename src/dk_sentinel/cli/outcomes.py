@@ -1,4 +1,4 @@
-"""Closing the loop: backtest, calibrate (outcomes teach the scores) and deliver."""
+"""Closing the loop: backtest and calibrate (outcomes teach the scores)."""
 
 from __future__ import annotations
 
@@ -151,28 +151,7 @@ def calibrate(
     emit(result, fmt, render_calibration)
 
 
-def render_delivery(r: Any) -> Any:
-    """The Rich view of a delivery run."""
-    from rich.text import Text
-
-    line = (
-        f"deliver -> {r.webhook}: {r.delivered} delivered, {r.failed} failed, "
-        f"{r.still_pending} still pending"
-        + (" (webhook unreachable: the rest wait for the next run)" if r.stopped_early else "")
-    )
-    return Text("\n".join([line, *r.errors[:10]]))
-
-
-def deliver(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
-    """Post pending interventions to the platform webhook, signed (run from cron)."""
-    result = state(ctx).app.interventions.deliver()
-    emit(result, fmt, render_delivery)
-    if (failure := result.failure()) is not None:
-        raise failure
-
-
 def register(app: typer.Typer) -> None:
-    """Attach the outcome commands to the root app."""
+    """Add these commands to the root app."""
     app.command()(backtest)
     app.command()(calibrate)
-    app.command()(deliver)

@@ -155,6 +155,8 @@ def list_interventions(
     since: datetime | None = None,
     now: datetime | None = None,
     with_events: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Intervention]:
     """Interventions, newest first, filtered.
 
@@ -166,6 +168,8 @@ def list_interventions(
         since: Only those created at or after this time.
         now: Reference time for expiry.
         with_events: Attach each one's audit events (one more query in all).
+        limit: At most this many (None: all).
+        offset: Skip this many first (a page's start).
 
     Returns:
         Interventions.
@@ -179,7 +183,7 @@ def list_interventions(
           and (cast(? as varchar) is null or i.intervention_type = ?)
           and (cast(? as timestamp) is null or i.created_at >= ?)
           and (cast(? as varchar) is null or (i.status = 'active') = (? = 'active'))
-        order by i.created_at desc, i.intervention_id""",
+        order by i.created_at desc, i.intervention_id{_page(limit, offset)}""",
         [now, player_id, player_id, intervention_type, intervention_type, since, since, state,
          state],
     )  # fmt: skip
@@ -192,6 +196,11 @@ def list_interventions(
         for item in items:
             item.events = trail[item.intervention_id]
     return items
+
+
+def _page(limit: int | None, offset: int) -> str:
+    """``limit N offset M`` as literals (some Snowflake versions refuse bound ones); "" for all."""
+    return f" limit {int(limit)} offset {int(offset)}" if limit is not None else ""
 
 
 def _guarded(wh: Warehouse, now: datetime, work: Callable[[], T]) -> T:

@@ -78,19 +78,21 @@ def _row_to_run(row: dict[str, object]) -> BatchRun:
     return BatchRun.model_validate({k: v for k, v in row.items() if v is not None})
 
 
-def list_runs(wh: Warehouse, limit: int = 20) -> list[BatchRun]:
+def list_runs(wh: Warehouse, limit: int = 20, offset: int = 0) -> list[BatchRun]:
     """The most recent scoring runs, newest first.
 
     Args:
         wh: An open warehouse.
         limit: How many.
+        offset: Skip this many first (a page's start).
 
     Returns:
         Runs.
     """
     rows = wh.query_dicts(
-        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs order by started_at desc "
-        f"limit {int(limit)}",  # a literal: some Snowflake versions refuse a bound LIMIT
+        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs order by started_at desc, run_id desc "
+        f"limit {int(limit)} offset {int(offset)}",  # literals: some Snowflake versions refuse
+        # a bound LIMIT
     )
     return [_row_to_run(r) for r in rows]
 

@@ -82,8 +82,10 @@ class Interventions(UseCases):
         active: bool | None = None,
         intervention_type: InterventionType | None = None,
         since: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Intervention]:
-        """``sentinel interventions list``: interventions, newest first.
+        """``sentinel interventions list``: interventions, newest first (a page with ``limit``).
 
         Raises:
             UsageError: ``player_id`` is not a player id (an empty list would read as "none").
@@ -93,7 +95,7 @@ class Interventions(UseCases):
         with self.connect() as wh:
             return list_interventions(
                 wh, player_id=player_id, active=active, intervention_type=intervention_type,
-                since=since, now=self.clock(),
+                since=since, now=self.clock(), limit=limit, offset=offset,
             )  # fmt: skip
 
     def get(self, intervention_id: str) -> Intervention:

@@ -121,13 +121,17 @@ class Players(UseCases):
         include_actioned: bool = False,
         overdue: bool = False,
         trigger: str | None = None,
+        offset: int = 0,
     ) -> Queue:
-        """``sentinel queue``: players to review, highest risk first, with SLA due times."""
+        """``sentinel queue``: players to review, highest risk first, with SLA due times.
+
+        A page: at most ``limit`` players from ``offset``.
+        """
         with self.connect() as wh:
             return build_queue(
                 wh, min_category=min_category, state=state, limit=limit,
                 include_actioned=include_actioned, overdue=overdue, trigger=trigger,
-                now=self.clock(),
+                now=self.clock(), offset=offset,
             )  # fmt: skip
 
     def file(self, player_id: str, *, bets: int = 20) -> PlayerFile:

@@ -51,10 +51,10 @@ class Scoring(UseCases):
                 open_or_update(wh, run.run_id, run.as_of, sla, self.clock())
         return run
 
-    def runs(self, limit: int = 20) -> list[BatchRun]:
-        """``sentinel runs``: the latest scoring runs, newest first."""
+    def runs(self, limit: int = 20, offset: int = 0) -> list[BatchRun]:
+        """``sentinel runs``: the latest scoring runs, newest first (a page from ``offset``)."""
         with self.connect() as wh:
-            return list_runs(wh, limit)
+            return list_runs(wh, limit, offset)
 
     def replay(
         self,

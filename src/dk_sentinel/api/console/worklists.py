@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from dk_sentinel.api.console.pages import player_page
 from dk_sentinel.api.console.rendering import ConsoleRoute, local_path, render, see_other
 from dk_sentinel.api.console.session import Signed, check_csrf
-from dk_sentinel.api.deps import App, Offset, cursor_at, page
+from dk_sentinel.api.deps import App, Offset, page
 from dk_sentinel.errors import ConflictError, InsufficientData, UsageError
 from dk_sentinel.models import QUEUE_CATEGORIES, Queue, QueueCategory
 from dk_sentinel.usecases import CaseState, ContactResult
@@ -50,7 +50,7 @@ def queue(
     try:
         full = app.players.queue(
             min_category=category, state=state.upper() if state else None, overdue=overdue,
-            trigger=trigger, limit=start + PAGE_SIZE + 1,
+            trigger=trigger, limit=PAGE_SIZE + 1, offset=start,
         )  # fmt: skip
     except InsufficientData:  # never scored: the page says so ("Nothing scored yet")
         full = Queue(run_id=None, as_of=None, min_category=category, items=[])
@@ -86,8 +86,7 @@ def cases(
         limit=PAGE_SIZE + 1, offset=start,
         jurisdiction=jurisdiction.upper() if jurisdiction else None,
     )  # fmt: skip
-    shown = listed[:PAGE_SIZE]  # the warehouse returned this page and one more, if any
-    next_cursor = cursor_at(start + PAGE_SIZE) if len(listed) > PAGE_SIZE else None
+    shown, next_cursor = page(listed, start, PAGE_SIZE)
     filters = {"state": state or "", "jurisdiction": jurisdiction or "", "trigger": trigger or ""}
     if overdue:
         filters["overdue"] = "true"

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, cursor_at
+from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, page
 from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.api.schemas import (
     AssignBody,
@@ -39,8 +39,8 @@ def list_cases(
     """Cases, most urgent first, filtered, paginated by cursor (as the queue)."""
     rows = app.cases.find(state=state, overdue=overdue, jurisdiction=jurisdiction, trigger=trigger,
                      limit=limit + 1, offset=start)  # fmt: skip
-    more = len(rows) > limit
-    return CasesPage(items=rows[:limit], next_cursor=cursor_at(start + limit) if more else None)
+    items, next_cursor = page(rows, start, limit)
+    return CasesPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/api/cases/{case_id}", responses=responses(*KEYED, 404))

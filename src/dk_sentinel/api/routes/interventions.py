@@ -50,7 +50,11 @@ def list_interventions(
 ) -> InterventionPage:
     """Interventions, newest first, filtered and paginated by cursor."""
     found = app.interventions.find(
-        player_id=player_id, active=active, intervention_type=intervention_type
+        player_id=player_id,
+        active=active,
+        intervention_type=intervention_type,
+        limit=limit + 1,
+        offset=start,
     )
     items, next_cursor = page(found, start, limit)
     return InterventionPage(items=items, next_cursor=next_cursor)

@@ -27,7 +27,7 @@ def queue(
 ) -> QueuePage:
     """The CLI's review queue, paginated by cursor."""
     full = app.players.queue(
-        min_category=category, state=state, limit=start + limit + 1, overdue=overdue,
+        min_category=category, state=state, limit=limit + 1, offset=start, overdue=overdue,
         trigger=trigger,
     )  # fmt: skip
     items, next_cursor = page(full.items, start, limit)

@@ -6,18 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from dk_sentinel.api.deps import Admin, App, Runtime, Viewer
+from dk_sentinel.api.deps import Admin, App, Offset, Runtime, Viewer, page
 from dk_sentinel.api.problems import KEYED, responses
-from dk_sentinel.models import BatchRun
+from dk_sentinel.api.schemas import RunsPage
 from dk_sentinel.usecases import RunStarted
 
 router = APIRouter(tags=["scoring"])
 
 
 @router.get("/api/runs", responses=responses(*KEYED))
-def runs(key: Viewer, app: App, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[BatchRun]:
-    """Scoring runs, newest first."""
-    return app.scoring.runs(limit)
+def runs(
+    key: Viewer, app: App, start: Offset, limit: Annotated[int, Query(ge=1, le=500)] = 20
+) -> RunsPage:
+    """Scoring runs, newest first, paginated by cursor."""
+    items, next_cursor = page(app.scoring.runs(limit + 1, start), start, limit)
+    return RunsPage(items=items, next_cursor=next_cursor)
 
 
 @router.post("/api/score-batch", status_code=202, responses=responses(*KEYED, 409))
