@@ -31,7 +31,7 @@ test-fast: install ## The fast inner loop: every test that runs in-process witho
 	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 dbt-unit-tests: install ## Run only the dbt unit tests of the scoring models (they stay out of production runs)
-	$(BIN)/python -m pytest -q --no-cov tests/test_scoring.py -k unit_tests
+	$(BIN)/python -m pytest -q --no-cov tests/scoring/test_scoring.py -k unit_tests
 
 format: install ## Format and auto-fix the code
 	$(BIN)/ruff format src tests bench docs

@@ -13,7 +13,7 @@ import pytest
 from conftest import invoke
 from dk_sentinel.errors import ExitCode
 
-README = Path(__file__).parent.parent / "README.md"
+README = Path(__file__).parents[2] / "README.md"
 
 
 def _readme_command_lines() -> list[str]:
@@ -174,10 +174,10 @@ def test_collecting_the_schema_tests_writes_nothing_outside_temporary_folders(
     import subprocess
     import sys
 
-    tests = Path(__file__).parent
+    tests = Path(__file__).parents[1]
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "--no-cov", "--rootdir", str(tests.parent), str(tests / "test_api_schema.py")],
+         "--no-cov", "--rootdir", str(tests.parent), str(tests / "api" / "test_api_schema.py")],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

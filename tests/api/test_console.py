@@ -19,7 +19,7 @@ from dk_sentinel.config import Settings
 from dk_sentinel.models import utcnow
 from dk_sentinel.usecases import Sentinel
 
-STATIC = Path(__file__).parents[1] / "src" / "dk_sentinel" / "api" / "console" / "static"
+STATIC = Path(__file__).parents[2] / "src" / "dk_sentinel" / "api" / "console" / "static"
 
 
 class Console:

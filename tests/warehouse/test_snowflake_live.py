@@ -2,7 +2,7 @@
 
 Set ``SENTINEL_SNOWFLAKE_LIVE=1`` and the account's settings (``SENTINEL_WAREHOUSE__SNOWFLAKE__
 ACCOUNT``, ``__USER``, ``__AUTHENTICATOR`` = key_pair with ``SNOWFLAKE_PRIVATE_KEY``, ...). The
-warehouse contract tests of ``tests/test_warehouse.py`` run there too (their ``snowflake_live``
+warehouse contract tests of ``tests/warehouse/test_warehouse.py`` run there too (their ``snowflake_live``
 parameter). Everything is created in schemas of its own and dropped afterwards.
 """
 

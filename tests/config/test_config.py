@@ -123,7 +123,7 @@ def test_identifiers_are_validated() -> None:
 
 
 def test_example_file_is_valid_and_complete(monkeypatch: pytest.MonkeyPatch) -> None:
-    example = Path(__file__).parents[1] / "sentinel.toml.example"
+    example = Path(__file__).parents[2] / "sentinel.toml.example"
     settings = load_settings(example)
     assert settings.warehouse.backend == "duckdb"
     documented = example.read_text(encoding="utf-8")

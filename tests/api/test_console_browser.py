@@ -28,7 +28,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 ARTIFACTS = Path(
     os.environ.get(
-        "SENTINEL_TEST_ARTIFACTS", Path(__file__).parents[1] / "build" / "test-artifacts"
+        "SENTINEL_TEST_ARTIFACTS", Path(__file__).parents[2] / "build" / "test-artifacts"
     )
 )
 
