@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from pydantic import Field
 
 from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
-from dk_sentinel.models import ANALYST_ID_MAX, ANALYST_ID_MIN, ROLES, Document, Role, utcnow
+from dk_sentinel.models import ANALYST_ID_MAX, ANALYST_ID_MIN, Document, utcnow
+from dk_sentinel.vocabulary import ROLES, Role
 from dk_sentinel.warehouse import Warehouse
 
 

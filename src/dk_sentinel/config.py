@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -36,6 +36,9 @@ from pydantic_settings import (
 )
 
 from dk_sentinel.errors import ConfigError
+from dk_sentinel.vocabulary import (  # re-exported: the settings pick from them
+    OutcomeType,
+)
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
@@ -293,14 +296,6 @@ class QueueSettings(_Section):
         description="HIGH and CRITICAL for at most this share of the players scored, "
         "the highest first (the rest above the HIGH cut-off read MEDIUM); 1.0: no cap",
     )
-
-
-#: The outcome event types of the data contract (section 3), the one list: ingest checks
-#: files against it, [outcomes] harmful_event_types picks from it, the generator writes it.
-OutcomeType = Literal[
-    "self_exclusion", "rg_account_closure", "cooling_off", "limit_breach", "other"
-]
-OUTCOME_TYPES: tuple[str, ...] = get_args(OutcomeType)
 
 
 class ProbabilityThresholds(Thresholds):

@@ -32,14 +32,18 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from dk_sentinel.config import OUTCOME_TYPES
 from dk_sentinel.errors import PartialFailure, UsageError
-from dk_sentinel.models import (
-    PLAYER_ID_FORM,
-    PLAYER_ID_PATTERN,
+from dk_sentinel.models import PLAYER_ID_FORM, PLAYER_ID_PATTERN, Document, utcnow
+from dk_sentinel.vocabulary import (
+    ACCOUNT_EVENT_TYPES,
+    BET_STATUSES,
+    LIMIT_PERIODS,
+    MARKETS,
+    OUTCOME_TYPES,
+    PAYMENT_KINDS,
+    PAYMENT_STATUSES,
+    SETTLED_STATUSES,
     ContractKind,
-    Document,
-    utcnow,
 )
 from dk_sentinel.warehouse import Warehouse
 from dk_sentinel.warehouse.schema import require_current
@@ -47,21 +51,8 @@ from dk_sentinel.warehouse.schema import require_current
 log = logging.getLogger(__name__)
 
 Kind = ContractKind
-SETTLED_STATUSES = ("won", "lost", "push", "void", "cashout")
-STATUSES = (*SETTLED_STATUSES, "pending")
-MARKETS = ("moneyline", "spread", "total", "prop", "parlay", "futures", "other")
+STATUSES = BET_STATUSES
 EVENT_TYPES = OUTCOME_TYPES
-PAYMENT_KINDS = ("deposit", "withdrawal")
-#: cancelled: withdrawn by the player before it was paid out ("reversed withdrawal");
-#: reversed: a completed payment charged back.
-PAYMENT_STATUSES = ("completed", "pending", "declined", "cancelled", "reversed")
-ACCOUNT_EVENT_TYPES = (
-    "deposit_limit_set", "deposit_limit_increased", "deposit_limit_decreased",
-    "deposit_limit_removed", "timeout_started", "self_exclusion_page_viewed",
-    "self_exclusion_started", "rg_page_viewed", "session_started", "session_ended",
-    "contact_rg", "login",
-)  # fmt: skip
-LIMIT_PERIODS = ("day", "week", "month")
 
 
 def _in(values: Sequence[str]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -22,6 +22,12 @@ from pydantic import (
 )
 
 from dk_sentinel.errors import PartialFailure, ScoringError, SentinelError, UsageError
+from dk_sentinel.vocabulary import (  # the domain's words live there; re-exported for the models
+    Category,
+    Component,
+    InterventionType,
+    RunKind,
+)
 
 #: The data contract's player id: PLR_<4-6 digits>_<two-letter state>.
 PLAYER_ID_PATTERN = r"^PLR_[0-9]{4,6}_[A-Z]{2}$"  # ASCII digits: Python's \d takes others too
@@ -94,27 +100,6 @@ NoteText = Annotated[str, _text(1, 500), _visible(1)]
 #: A timeout's length (the brief: 1 hour to 7 days).
 TimeoutHours = Annotated[int, Field(ge=1, le=168)]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128)]
-#: What an API key may do; roles nest (an analyst may also do what a viewer may).
-Role = Literal["viewer", "analyst", "admin"]
-ROLES: tuple[Role, ...] = get_args(Role)
-Category = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
-#: Highest first.
-CATEGORIES: tuple[Category, ...] = get_args(Category)
-#: The categories a review queue can start from.
-QueueCategory = Literal["CRITICAL", "HIGH", "MEDIUM"]
-QUEUE_CATEGORIES: tuple[QueueCategory, ...] = get_args(QueueCategory)
-Component = Literal[
-    "loss_chase", "bet_escalation", "market_drift", "temporal_risk", "money_behaviour", "gamalyze"
-]
-#: The risk components in order (scoring v4 added money_behaviour: money and RG-tool use).
-COMPONENTS: tuple[Component, ...] = get_args(Component)
-InterventionType = Literal["nudge", "timeout", "watchlist", "referral"]
-#: The data contract's file kinds (payments and account_events: contract v1.1).
-ContractKind = Literal["bets", "assessments", "outcomes", "payments", "account_events"]
-#: ``live``: a run analysts see (its scores become the latest when it succeeds); ``replay``: a
-#: past as-of scored for backtests and calibration, never shown as latest.
-RunKind = Literal["live", "replay"]
-INTERVENTION_TYPES: tuple[InterventionType, ...] = get_args(InterventionType)
 
 
 def utcnow() -> datetime:
@@ -136,11 +121,6 @@ def probability_phrase(probability: float, horizon_days: int | None) -> str:
         f"model-estimated chance of an RG event within {horizon_days or '?'} days: "
         f"{probability * 100:.0f} %"
     )
-
-
-def categories_at_or_above(category: Category) -> list[Category]:
-    """The categories at or above ``category`` (e.g. HIGH -> CRITICAL, HIGH)."""
-    return list(CATEGORIES[: CATEGORIES.index(category) + 1])
 
 
 def rfc3339(value: datetime) -> str:

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from conftest import AS_OF, invoke
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import BusyError
-from dk_sentinel.models import COMPONENTS
 from dk_sentinel.scoring import list_runs, score_batch, scoring_lock
 from dk_sentinel.scoring.dbt import PROJECT_DIR
 from dk_sentinel.synthetic.evaluation import evaluate, roc_auc
+from dk_sentinel.vocabulary import COMPONENTS
 from dk_sentinel.warehouse import connect
 
 MACROS = (PROJECT_DIR / "macros" / "scoring.sql").read_text(encoding="utf-8")
@@ -387,12 +387,34 @@ def test_the_scoring_defaults_are_the_dbt_projects_vars() -> None:
     passed = dbt_vars(load_settings())
     shared = set(defaults) & set(passed) - {"as_of", "run_id", "scored_at"}
     assert "intensity_margin" in shared and "shock_day_log_factor" in shared
+    assert {"categories", "high_plus_categories", "queue_categories", "rg_page_events"} <= shared
     for name in sorted(shared):
         mine, theirs = passed[name], defaults[name]
         if isinstance(theirs, int | float) and not isinstance(theirs, bool):
             assert float(mine) == float(theirs), name
         else:
             assert str(mine) == str(theirs), name
+
+
+def test_no_model_spells_a_word_of_the_vocabulary() -> None:
+    """Issue #40: the categories (and the group of RG-page events) come to the SQL as vars of
+    ``dk_sentinel.vocabulary``; a model or macro that spells a category is a second definition.
+    (Single contract event types, e.g. one marker's event, are still spelled where used.)"""
+    import re
+
+    from dk_sentinel.scoring.dbt import PROJECT_DIR
+    from dk_sentinel.vocabulary import CATEGORIES
+
+    words = "|".join(CATEGORIES)
+    spelled = {
+        str(path.relative_to(PROJECT_DIR)): found
+        for path in [
+            *(PROJECT_DIR / "models").rglob("*.sql"),
+            *(PROJECT_DIR / "macros").rglob("*.sql"),
+        ]
+        if (found := re.findall(rf"'({words})'", path.read_text(encoding="utf-8")))
+    }
+    assert spelled == {}
 
 
 def test_the_python_and_dbt_twins_of_published_runs_and_the_active_profile_agree() -> None:

@@ -12,10 +12,8 @@ from dk_sentinel.errors import InsufficientData, NotFoundError, RelationMissing,
 from dk_sentinel.interventions.cases import PLAYERS_WITH_OPEN_TRIGGER
 from dk_sentinel.interventions.records import INTERVENTIONS_WITH_STATUS
 from dk_sentinel.models import (
-    COMPONENTS,
     PLAYER_ID_HINT,
     PLAYER_ID_PATTERN,
-    QUEUE_CATEGORIES,
     ComponentEvidence,
     Freshness,
     HistoryPoint,
@@ -23,11 +21,9 @@ from dk_sentinel.models import (
     MoneyWindow,
     PlayerOutcome,
     Queue,
-    QueueCategory,
     QueueItem,
     RecentBet,
     RiskAssessment,
-    categories_at_or_above,
     rfc3339,
     utcnow,
 )
@@ -36,6 +32,12 @@ from dk_sentinel.scoring import (
     SERVED_MONEY,
     SERVED_SCORES,
     last_successful_run,
+)
+from dk_sentinel.vocabulary import (
+    COMPONENTS,
+    QUEUE_CATEGORIES,
+    QueueCategory,
+    categories_at_or_above,
 )
 from dk_sentinel.warehouse import Warehouse
 from dk_sentinel.warehouse.jobs import guarded

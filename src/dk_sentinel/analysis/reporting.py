@@ -15,15 +15,9 @@ from dk_sentinel.errors import RelationMissing, UsageError
 from dk_sentinel.interventions.cases import FLAGGED_PLAYERS, list_cases
 from dk_sentinel.interventions.outbox import mark_handed_off, pending
 from dk_sentinel.interventions.records import events, list_interventions
-from dk_sentinel.models import (
-    CATEGORIES,
-    Document,
-    Intervention,
-    json_default,
-    rfc3339,
-    utcnow,
-)
+from dk_sentinel.models import Document, Intervention, json_default, rfc3339, utcnow
 from dk_sentinel.scoring import PUBLISHED_RUNS
+from dk_sentinel.vocabulary import CATEGORIES
 from dk_sentinel.warehouse import Warehouse
 
 ExportKind = Literal["scores", "interventions"]

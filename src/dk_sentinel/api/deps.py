@@ -14,8 +14,8 @@ from fastapi.security import APIKeyHeader
 
 from dk_sentinel.api.problems import RateLimited, Unauthorised
 from dk_sentinel.errors import BusyError, PermissionDenied, UsageError
-from dk_sentinel.models import Role
 from dk_sentinel.usecases import ApiKey, Sentinel, ServerRuntime
+from dk_sentinel.vocabulary import Role
 
 
 class ApiState:

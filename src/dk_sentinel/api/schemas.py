@@ -16,12 +16,12 @@ from dk_sentinel.models import (
     Note,
     NoteText,
     PlayerId,
-    QueueCategory,
     QueueItem,
     Reason,
     TimeoutHours,
 )
 from dk_sentinel.usecases import Case, ContactResult, ScheduleStatus
+from dk_sentinel.vocabulary import QueueCategory
 
 
 class RequestBody(Document):

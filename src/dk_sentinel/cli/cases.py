@@ -6,7 +6,6 @@ List, show, contact, correct, contest, reopen, assign, note, close.
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,27 +16,10 @@ from dk_sentinel.cli.output import AnalystOpt, Format, FormatOpt, emit, when
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+from dk_sentinel.vocabulary import CaseState, ContactResult  # the choices: one vocabulary
+
 cases_app = typer.Typer(help="Regulatory cases: who is on the list, why, by when.",
                         no_args_is_help=True)  # fmt: skip
-
-
-class CaseStateOpt(StrEnum):
-    """A case's state."""
-
-    open = "open"
-    in_contact = "in_contact"
-    actioned = "actioned"
-    suspended = "suspended"
-    closed = "closed"
-    contested = "contested"
-
-
-class ContactResultOpt(StrEnum):
-    """What a contact attempt achieved."""
-
-    reached = "reached"
-    no_answer = "no_answer"
-    refused = "refused"
 
 
 def render_cases(items: Any) -> RenderableType:
@@ -72,7 +54,7 @@ def render_case(c: Any) -> RenderableType:
 def cases_list(
     ctx: typer.Context,
     case_state: Annotated[
-        CaseStateOpt | None, typer.Option("--state", help="Only this state.", show_default=False)
+        CaseState | None, typer.Option("--state", help="Only this state.", show_default=False)
     ] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only overdue cases.")] = False,
     jurisdiction: Annotated[
@@ -87,7 +69,7 @@ def cases_list(
 ) -> None:
     """List cases, most urgent first."""
     items = state(ctx).app.cases.find(
-        state=case_state.value if case_state else None,
+        state=case_state,
         overdue=overdue, jurisdiction=jurisdiction, trigger=trigger,
     )  # fmt: skip
     emit(items, fmt, render_cases)
@@ -107,7 +89,7 @@ def cases_show(
 def cases_contact(
     ctx: typer.Context,
     case_id: Annotated[str, typer.Argument(help="The case id (CASE-...).")],
-    result: Annotated[ContactResultOpt, typer.Option("--result", help="What the attempt got.")],
+    result: Annotated[ContactResult, typer.Option("--result", help="What the attempt got.")],
     note: Annotated[str, typer.Option("--note", help="What was said or tried.")] = "",
     analyst: AnalystOpt = None,
     yes: Annotated[
@@ -121,7 +103,7 @@ def cases_contact(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Log a contact attempt (failed ones may suspend the account, per the pack)."""
-    case = state(ctx).app.cases.contact(case_id, result.value, note, analyst,
+    case = state(ctx).app.cases.contact(case_id, result, note, analyst,
                                        confirm_suspension=yes)  # fmt: skip
     emit(case, fmt, render_case)
 

@@ -13,10 +13,7 @@ import typer
 
 from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, emit, info, progress
-from dk_sentinel.models import (
-    Category,
-    ContractKind,
-)
+from dk_sentinel.vocabulary import Category, ContractKind
 
 #: The data contract's file kinds, as typed on the command line (account-events).
 Kind = StrEnum(  # type: ignore[misc]

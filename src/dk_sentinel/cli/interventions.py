@@ -16,9 +16,7 @@ from dk_sentinel.cli.output import (
     emit,
     when,
 )
-from dk_sentinel.models import (
-    InterventionType,
-)
+from dk_sentinel.vocabulary import InterventionType
 
 interventions_app = typer.Typer(help="List and cancel interventions.", no_args_is_help=True)
 

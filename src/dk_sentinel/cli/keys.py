@@ -8,7 +8,7 @@ import typer
 
 from dk_sentinel.cli.context import state
 from dk_sentinel.cli.output import Format, FormatOpt, emit, info, when
-from dk_sentinel.models import Role
+from dk_sentinel.vocabulary import Role
 
 keys_app = typer.Typer(
     help="Create, list and revoke API keys for sentinel serve.", no_args_is_help=True

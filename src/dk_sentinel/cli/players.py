@@ -15,10 +15,8 @@ from dk_sentinel.cli.output import (
     emit,
     when,
 )
-from dk_sentinel.models import (
-    QueueCategory,
-    probability_phrase,
-)
+from dk_sentinel.models import probability_phrase
+from dk_sentinel.vocabulary import QueueCategory
 
 # Typer's choices are the Literal vocabularies of models.py (one definition each).
 

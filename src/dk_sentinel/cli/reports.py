@@ -17,9 +17,7 @@ from dk_sentinel.cli.output import (
     info,
     when,
 )
-from dk_sentinel.models import (
-    CATEGORIES,
-)
+from dk_sentinel.vocabulary import CATEGORIES
 
 
 def render_report(r: Any) -> list[Any]:

@@ -16,22 +16,19 @@ import json
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, field_validator
 
 from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
 from dk_sentinel.interventions.outbox import enqueue_suspension
 from dk_sentinel.models import AnalystAction, ContactNote, Document, validated
+from dk_sentinel.vocabulary import HIGH_PLUS, OPEN_STATES, CaseState, ContactResult, sql_list
 from dk_sentinel.warehouse import Warehouse
 from dk_sentinel.warehouse.jobs import guarded
 
-CaseState = Literal["open", "in_contact", "actioned", "suspended", "closed", "contested"]
-ContactResult = Literal["reached", "no_answer", "refused"]
-#: Every case a player can still be on the list by.
-OPEN_STATES = ("open", "in_contact", "actioned", "suspended", "contested")
-#: The same, as a SQL list.
-_OPEN_IN = "(" + ", ".join(map(repr, OPEN_STATES)) + ")"
+#: Every case a player can still be on the list by, as a SQL list.
+_OPEN_IN = sql_list(OPEN_STATES)
 #: A case's triggers include a code (one ``?``: the code; triggers are stored comma-joined).
 _HAS_TRIGGER = "position(',' || ? || ',' in ',' || triggers || ',') > 0"
 #: The players with a case still open that carries a trigger code (one ``?``: the code).
@@ -156,15 +153,15 @@ def open_or_update(
         r["player_id"]: r
         for r in wh.query_dicts(
             "select player_id, composite_risk_score, risk_category from "
-            "{analytics}.rg_risk_scores where run_id = ? and (risk_category in "
-            "('CRITICAL', 'HIGH') or player_id in (select player_id from "
+            f"{{analytics}}.rg_risk_scores where run_id = ? and (risk_category in "
+            f"{sql_list(HIGH_PLUS)} or player_id in (select player_id from "
             "{analytics}.rg_fired_triggers where run_id = ?))",
             [run_id, run_id],
         )
     }
     for player, score in scores.items():
         category = score["risk_category"]
-        if category in ("CRITICAL", "HIGH"):
+        if category in HIGH_PLUS:
             s = signals.setdefault(player, _signal(player[-2:], ""))
             s["codes"].add(f"RISK-{category}")
             s["due"].append(now + timedelta(hours=float(sla_hours[category])))

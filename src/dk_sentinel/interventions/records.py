@@ -23,13 +23,13 @@ from dk_sentinel.models import (
     IdempotencyKey,
     Intervention,
     InterventionEvent,
-    InterventionType,
     PlayerId,
     RiskAssessment,
     TimeoutHours,
     utcnow,
     validated,
 )
+from dk_sentinel.vocabulary import InterventionType
 from dk_sentinel.warehouse import Warehouse
 from dk_sentinel.warehouse.jobs import guarded
 

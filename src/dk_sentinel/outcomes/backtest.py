@@ -26,7 +26,8 @@ from pydantic import Field
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import InsufficientData, RelationMissing
 from dk_sentinel.metrics import roc_auc
-from dk_sentinel.models import CATEGORIES, COMPONENTS, Document, categories_at_or_above
+from dk_sentinel.models import Document
+from dk_sentinel.vocabulary import CATEGORIES, COMPONENTS, categories_at_or_above
 from dk_sentinel.warehouse import Warehouse
 
 _HIGH_PLUS = frozenset(categories_at_or_above("HIGH"))

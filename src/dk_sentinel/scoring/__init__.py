@@ -25,7 +25,7 @@ from typing import Any
 from dk_sentinel.config import HistorySettings, Settings
 from dk_sentinel.errors import ScoringError
 from dk_sentinel.jurisdictions import publish_rules
-from dk_sentinel.models import BatchRun, RunKind, utcnow
+from dk_sentinel.models import BatchRun, utcnow
 from dk_sentinel.scoring.dbt import (
     PROJECT_DIR,
     SCORING_VERSION,
@@ -33,6 +33,7 @@ from dk_sentinel.scoring.dbt import (
     dbt_vars,
     run_dbt,
 )
+from dk_sentinel.vocabulary import RunKind
 from dk_sentinel.warehouse import (
     Connections,
     DirectConnections,

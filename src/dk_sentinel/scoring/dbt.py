@@ -24,6 +24,7 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+from dk_sentinel import vocabulary
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import ScoringError
 from dk_sentinel.warehouse.jobs import cache_dir
@@ -128,6 +129,7 @@ def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
     s = settings.scoring
     values: dict[str, Any] = {
         "scoring_version": SCORING_VERSION,
+        **vocabulary.dbt_vars(),
         "raw_schema": settings.warehouse.schemas.raw,
         "ops_schema": settings.warehouse.schemas.ops,
         **s.model_dump(exclude={"weights", "thresholds", "dbt_threads", "history"}),

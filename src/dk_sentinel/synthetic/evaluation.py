@@ -9,8 +9,9 @@ import csv
 from pathlib import Path
 
 from dk_sentinel.metrics import roc_auc
-from dk_sentinel.models import Document, categories_at_or_above
+from dk_sentinel.models import Document
 from dk_sentinel.synthetic.generator import EXPECTED_DRIVER, LOOKALIKES, RISK_ARCHETYPES
+from dk_sentinel.vocabulary import categories_at_or_above
 from dk_sentinel.warehouse import Warehouse
 
 _HIGH_PLUS = frozenset(categories_at_or_above("HIGH"))

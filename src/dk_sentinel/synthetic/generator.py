@@ -49,8 +49,8 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from dk_sentinel.config import OUTCOME_TYPES
 from dk_sentinel.models import Document, utcnow
+from dk_sentinel.vocabulary import OUTCOME_TYPES
 
 _SEEDS = Path(__file__).parent.parent / "scoring" / "dbt_project" / "seeds"
 _STATE_WEIGHTS = {

@@ -10,7 +10,7 @@ from dk_sentinel.analysis.reporting import ExportKind, ExportResult, Interventio
 from dk_sentinel.apikeys import SESSION_PREFIX, ApiKey, NewApiKey
 from dk_sentinel.doctor import DoctorReport
 from dk_sentinel.ingest import IngestResult, Kind
-from dk_sentinel.interventions.cases import Case, CaseState, ContactResult
+from dk_sentinel.interventions.cases import Case
 from dk_sentinel.interventions.delivery import DeliveryReport
 from dk_sentinel.outcomes.backtest import BacktestReport
 from dk_sentinel.outcomes.calibration import CalibrationReport
@@ -20,6 +20,7 @@ from dk_sentinel.usecases.data import Data
 from dk_sentinel.usecases.players import PlayerFile
 from dk_sentinel.usecases.server import RunStarted, ServerRuntime, check_serving
 from dk_sentinel.usecases.system import DemoResult
+from dk_sentinel.vocabulary import CaseState, ContactResult
 from dk_sentinel.warehouse import require_existing
 
 __all__ = [

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 
 from dk_sentinel.interventions.cases import (
     Case,
-    CaseState,
-    ContactResult,
     PackPolicy,
     assign_case,
     close_case,
@@ -23,6 +21,7 @@ from dk_sentinel.interventions.cases import (
     reopen_case,
 )
 from dk_sentinel.jurisdictions import selected_packs
+from dk_sentinel.vocabulary import CaseState, ContactResult
 
 if TYPE_CHECKING:
     pass

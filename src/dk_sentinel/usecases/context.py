@@ -80,9 +80,21 @@ class UseCases:
             context: The application (settings, connections, clock).
         """
         self.context = context
-        self.settings = context.settings
-        self.connections = context.connections
-        self.clock = context.clock
+
+    # read through to the context at each use: a test (or the demo) may swap its clock
+    @property
+    def settings(self) -> Settings:
+        """The application's settings."""
+        return self.context.settings
+
+    @property
+    def connections(self) -> Connections:
+        """Where the application's connections come from."""
+        return self.context.connections
+
+    def clock(self) -> datetime:
+        """Now, by the application's clock (UTC, naive)."""
+        return self.context.clock()
 
     def connect(self) -> AbstractContextManager[Warehouse]:
         """A warehouse connection for one ``with`` block (the context's)."""

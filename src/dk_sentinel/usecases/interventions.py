@@ -29,10 +29,8 @@ from dk_sentinel.interventions.records import (
     parse_request,
     replayed,
 )
-from dk_sentinel.models import (
-    Intervention,
-    InterventionType,
-)
+from dk_sentinel.models import Intervention
+from dk_sentinel.vocabulary import InterventionType
 
 if TYPE_CHECKING:
     pass

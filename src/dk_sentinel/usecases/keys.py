@@ -18,9 +18,7 @@ from dk_sentinel.apikeys import (
 )
 from dk_sentinel.doctor import parse_age
 from dk_sentinel.errors import UsageError
-from dk_sentinel.models import (
-    Role,
-)
+from dk_sentinel.vocabulary import Role
 
 if TYPE_CHECKING:
     pass

@@ -38,12 +38,12 @@ from dk_sentinel.models import (
     Intervention,
     PlayerOutcome,
     Queue,
-    QueueCategory,
     QueueItem,
     RecentBet,
     RiskAssessment,
     validated,
 )
+from dk_sentinel.vocabulary import QueueCategory
 
 if TYPE_CHECKING:
     pass

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dk_sentinel.models import COMPONENTS, HistoryPoint, Intervention, PlayerOutcome
+from dk_sentinel.models import HistoryPoint, Intervention, PlayerOutcome
+from dk_sentinel.vocabulary import COMPONENTS
 
 WIDTH, HEIGHT = 720, 260
 _LEFT, _RIGHT, _TOP, _BOTTOM = 44, 12, 12, 28

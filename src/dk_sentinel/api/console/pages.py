@@ -26,8 +26,8 @@ from dk_sentinel.api.console.session import (
 )
 from dk_sentinel.api.deps import App
 from dk_sentinel.errors import ConflictError, UsageError
-from dk_sentinel.models import INTERVENTION_TYPES
 from dk_sentinel.usecases import PlayerFile, Sentinel
+from dk_sentinel.vocabulary import INTERVENTION_TYPES
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 FormText = Annotated[str, Form()]

@@ -20,8 +20,8 @@ from fastapi import Depends, Request, Response
 
 from dk_sentinel.api.deps import admit
 from dk_sentinel.errors import PermissionDenied
-from dk_sentinel.models import Role
 from dk_sentinel.usecases import SESSION_PREFIX, ApiKey
+from dk_sentinel.vocabulary import Role
 
 SESSION_COOKIE = "sentinel_session"
 SIGNIN_COOKIE = "sentinel_signin"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast, get_args
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -13,12 +13,12 @@ from dk_sentinel.api.console.rendering import ConsoleRoute, local_path, render, 
 from dk_sentinel.api.console.session import Signed, check_csrf
 from dk_sentinel.api.deps import App, Offset, page
 from dk_sentinel.errors import ConflictError, InsufficientData, UsageError
-from dk_sentinel.models import QUEUE_CATEGORIES, Queue, QueueCategory
+from dk_sentinel.models import Queue
 from dk_sentinel.usecases import CaseState, ContactResult
+from dk_sentinel.vocabulary import CASE_STATES, QUEUE_CATEGORIES, QueueCategory
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 50
-CASE_STATES: tuple[CaseState, ...] = get_args(CaseState)
 
 
 def _blank_is_none(value: str | None) -> str | None:

@@ -10,7 +10,8 @@ from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, page
 from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.api.schemas import CancelBody, InterventionBody, InterventionPage
 from dk_sentinel.errors import PermissionDenied
-from dk_sentinel.models import PLAYER_ID_PATTERN, Intervention, InterventionType
+from dk_sentinel.models import PLAYER_ID_PATTERN, Intervention
+from dk_sentinel.vocabulary import InterventionType
 
 router = APIRouter(tags=["interventions"])
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, page
 from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.api.schemas import ClaimBody, QueuePage
-from dk_sentinel.models import STATE_PATTERN, QueueCategory, QueueItem
+from dk_sentinel.models import STATE_PATTERN, QueueItem
+from dk_sentinel.vocabulary import QueueCategory
 
 router = APIRouter(tags=["analytics"])
 

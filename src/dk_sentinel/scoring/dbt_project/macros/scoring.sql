@@ -191,17 +191,24 @@
 
 {#- Category with inclusive cut-offs compared in decimal, so 0.80 is exactly CRITICAL. -#}
 {% macro risk_category(score, critical, high, medium) -%}
+    {%- set c = var('categories') -%}
     case
-        when cast(round({{ score }}, 6) as decimal(12, 6)) >= cast('{{ critical }}' as decimal(12, 6)) then 'CRITICAL'
-        when cast(round({{ score }}, 6) as decimal(12, 6)) >= cast('{{ high }}' as decimal(12, 6)) then 'HIGH'
-        when cast(round({{ score }}, 6) as decimal(12, 6)) >= cast('{{ medium }}' as decimal(12, 6)) then 'MEDIUM'
-        else 'LOW'
+        when cast(round({{ score }}, 6) as decimal(12, 6)) >= cast('{{ critical }}' as decimal(12, 6)) then '{{ c[0] }}'
+        when cast(round({{ score }}, 6) as decimal(12, 6)) >= cast('{{ high }}' as decimal(12, 6)) then '{{ c[1] }}'
+        when cast(round({{ score }}, 6) as decimal(12, 6)) >= cast('{{ medium }}' as decimal(12, 6)) then '{{ c[2] }}'
+        else '{{ c[3] }}'
     end
 {%- endmacro %}
 
 {#- Categories in order, as a number (LOW 0 .. CRITICAL 3), for "at or above" comparisons. -#}
 {% macro category_rank(category) -%}
-    case {{ category }} when 'CRITICAL' then 3 when 'HIGH' then 2 when 'MEDIUM' then 1 else 0 end
+    case {{ category }}
+    {%- for c in var('categories') %} when '{{ c }}' then {{ loop.length - loop.index }}{% endfor %} else 0 end
+{%- endmacro %}
+
+{#- Words of dk_sentinel.vocabulary (the vars) as a SQL list of string literals. -#}
+{% macro sql_list(words) -%}
+    ({% for w in words %}'{{ w }}'{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
 
 {#- The applied scoring profile (`sentinel calibrate --apply`), read at compile time like

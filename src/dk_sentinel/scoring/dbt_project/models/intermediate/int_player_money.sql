@@ -58,7 +58,7 @@ events as (
         player_id,
         sum(case when event_type like 'deposit_limit_%' then 1 else 0 end)
             as money_limit_changes_30d,
-        sum(case when event_type in ('rg_page_viewed', 'self_exclusion_page_viewed') then 1 else 0 end)
+        sum(case when event_type in {{ sql_list(var('rg_page_events')) }} then 1 else 0 end)
             as money_rg_page_visits_30d
     from {{ source('sentinel', 'account_events') }}
     where occurred_at > {{ since_30 }} and occurred_at <= {{ as_of_ts }}

@@ -11,7 +11,7 @@ with
 latest as (
 
     select * from {{ ref('rg_latest_risk_scores') }}
-    where risk_category in ('CRITICAL', 'HIGH', 'MEDIUM')
+    where risk_category in {{ sql_list(var('queue_categories')) }}
 
 ),
 

@@ -310,8 +310,8 @@ final as (
         {%- endset %}
         {% if var('high_plus_max_share') | float < 1.0 -%}
         case when capacity_rank > ceil({{ var('high_plus_max_share') }} * capacity_players)
-                  and ({{ category }}) in ('CRITICAL', 'HIGH')
-            then 'MEDIUM' else {{ category }} end as risk_category,
+                  and ({{ category }}) in {{ sql_list(var('high_plus_categories')) }}
+            then '{{ var('categories')[var('high_plus_categories') | length] }}' else {{ category }} end as risk_category,
         {%- else -%}
         {{ category }} as risk_category,
         {%- endif %}
