@@ -494,17 +494,15 @@ def assess(
     Args:
         wh: An open warehouse.
         settings: Settings (weights and wording).
-        player_id: The player.
+        player_id: The player, already validated (once, by the use case that was asked).
         with_history: Include the last 90 days and the 7 / 30-day change.
 
     Returns:
         The assessment.
 
     Raises:
-        UsageError: Malformed player id.
         NotFoundError: The player has never been scored.
     """
-    validate_player_id(player_id)
     row, latest_run_id = _latest_row(wh, player_id)
     assessment = assessment_from_row(
         row,
