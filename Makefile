@@ -25,7 +25,7 @@ console: demo ## Build the demo, print an analyst key and serve the console on h
 	$(BIN)/sentinel --db sentinel-demo/sentinel.duckdb serve --port 8000
 
 test: install ## The test suite with coverage (fails under 85 %); lint and types are tests too
-	$(BIN)/python -m pytest -n 2 --cov=dk_sentinel --cov-fail-under=85
+	$(BIN)/python -m pytest -n 2 --dist worksteal --cov=dk_sentinel --cov-fail-under=85
 
 test-fast: install ## The fast inner loop: every test that runs in-process without dbt (under a minute)
 	$(BIN)/python -m pytest -n 2 -m "not slow"

@@ -43,7 +43,8 @@ def test_quick_start_has_exactly_two_commands() -> None:
     install = 'python3 -m venv .venv && .venv/bin/pip install -q -e ".[dev]"'
     assert [c.strip() for c in commands] == [
         install + " && .venv/bin/sentinel demo --force",
-        install + " && .venv/bin/python -m pytest -n 2 --cov=dk_sentinel --cov-fail-under=85",
+        install
+        + " && .venv/bin/python -m pytest -n 2 --dist worksteal --cov=dk_sentinel --cov-fail-under=85",
     ]
 
 
