@@ -246,6 +246,7 @@ cell = st.one_of(
 )  # fmt: skip
 
 
+@pytest.mark.slow  # 25 generated files, each loaded into a new warehouse
 @hsettings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

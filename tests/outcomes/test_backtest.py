@@ -175,6 +175,7 @@ def _synthetic(n: int, seed: int = 0) -> LabelledScores:
     )  # fmt: skip
 
 
+@pytest.mark.slow  # cross-validated fits of both models, seconds each
 def test_fit_recovers_signs_and_drops_a_component_that_would_lower_risk() -> None:
     report, _fitted = fit_profile(
         _synthetic(4000), folds=4, regularisation=[0.01, 0.1, 1.0], min_positives=30
@@ -193,6 +194,7 @@ def test_fit_recovers_signs_and_drops_a_component_that_would_lower_risk() -> Non
     assert all(abs(b.mean_predicted - b.observed_rate) < 0.1 for b in report.reliability)
 
 
+@pytest.mark.slow  # cross-validated fits of both models, seconds each
 def test_gradient_boosting_is_compared_and_wins_only_on_a_non_linear_truth() -> None:
     """Linear truth: boosting is no clear win. An interaction (risk only when a player both
     chases and stakes big): boosting wins clearly, and the profile stays the logistic one."""
