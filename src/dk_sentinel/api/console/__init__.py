@@ -19,8 +19,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the console's pages and static files on ``app``."""
-    from dk_sentinel.api.console import pages, worklists
+    from dk_sentinel.api.console import cases, interventions, players, queue, signin
 
-    app.include_router(pages.router)
-    app.include_router(worklists.router)
+    for resource in (signin, queue, players, interventions, cases):
+        app.include_router(resource.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import Request, Response
+from fastapi import Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -96,3 +96,26 @@ class ConsoleRoute(APIRoute):
                               else "internal error", hint=exc.hint)  # fmt: skip
 
         return console_handler
+
+
+#: A required and an optional form field.
+FormText = Annotated[str, Form()]
+OptionalText = Annotated[str | None, Form()]
+#: Rows on a worklist page (the queue, the cases).
+PAGE_SIZE = 50
+
+
+def blank_is_none(value: str | None) -> str | None:
+    """A filter left blank in a form is no filter."""
+    return value.strip() or None if value else None
+
+
+def page_links(
+    path: str, filters: dict[str, str], start: int, following: str | None
+) -> dict[str, Any]:
+    """The pager's links: the next page (by its cursor) and, past the first, the first."""
+    given = {k: v for k, v in filters.items() if v}  # blank filters stay out of the links
+    return {
+        "next_page": f"{path}?{urlencode({**given, 'cursor': following})}" if following else None,
+        "first_page": f"{path}?{urlencode(given)}" if start else None,
+    }

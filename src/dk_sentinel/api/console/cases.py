@@ -1,68 +1,32 @@
-"""The console's work lists: the review queue (and claims on it), the cases and their actions."""
+"""The cases list and a case's actions (contact attempts, contest, reopen, assign, note, close)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
-from urllib.parse import urlencode
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dk_sentinel.api.console.pages import player_page
-from dk_sentinel.api.console.rendering import ConsoleRoute, local_path, render, see_other
-from dk_sentinel.api.console.session import Signed, check_csrf
+from dk_sentinel.api.console.players import player_page
+from dk_sentinel.api.console.rendering import (
+    PAGE_SIZE,
+    ConsoleRoute,
+    blank_is_none,
+    local_path,
+    page_links,
+    render,
+    see_other,
+)
+from dk_sentinel.api.console.session import (
+    Signed,
+    check_csrf,
+)
 from dk_sentinel.api.deps import App, Offset, page
-from dk_sentinel.errors import ConflictError, InsufficientData, UsageError
-from dk_sentinel.models import Queue
+from dk_sentinel.errors import ConflictError, UsageError
 from dk_sentinel.usecases import CaseState, ContactResult
-from dk_sentinel.vocabulary import CASE_STATES, QUEUE_CATEGORIES, QueueCategory
+from dk_sentinel.vocabulary import CASE_STATES
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
-PAGE_SIZE = 50
-
-
-def _blank_is_none(value: str | None) -> str | None:
-    return value.strip() or None if value else None
-
-
-def _pages(path: str, filters: dict[str, str], start: int, following: str | None) -> dict[str, Any]:
-    """The pager's links: the next page (by its cursor) and, past the first, the first."""
-    given = {k: v for k, v in filters.items() if v}  # blank filters stay out of the links
-    return {
-        "next_page": f"{path}?{urlencode({**given, 'cursor': following})}" if following else None,
-        "first_page": f"{path}?{urlencode(given)}" if start else None,
-    }
-
-
-@router.get("/queue", response_class=HTMLResponse)
-def queue(
-    request: Request,
-    session: Signed,
-    app: App,
-    start: Offset,
-    category: QueueCategory = "HIGH",
-    state: Annotated[str | None, Query(max_length=2)] = None,
-    overdue: bool = False,
-    trigger: Annotated[str | None, Query(max_length=40)] = None,
-) -> HTMLResponse:
-    """The review queue, highest risk first, with filters and cursor paging."""
-    state, trigger = _blank_is_none(state), _blank_is_none(trigger)
-    try:
-        full = app.players.queue(
-            min_category=category, state=state.upper() if state else None, overdue=overdue,
-            trigger=trigger, limit=PAGE_SIZE + 1, offset=start,
-        )  # fmt: skip
-    except InsufficientData:  # never scored: the page says so ("Nothing scored yet")
-        full = Queue(run_id=None, as_of=None, min_category=category, items=[])
-    items, next_cursor = page(full.items, start, PAGE_SIZE)
-    filters = {"category": category, "state": state or "", "trigger": trigger or ""}
-    if overdue:
-        filters["overdue"] = "true"
-    return render(
-        request, "queue.html", session=session, queue=full, items=items, filters=filters,
-        categories=QUEUE_CATEGORIES, now=app.clock(),
-        **_pages("/queue", filters, start, next_cursor),
-    )  # fmt: skip
 
 
 @router.get("/cases", response_class=HTMLResponse)
@@ -77,8 +41,8 @@ def cases(
     trigger: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     """Cases, most urgent first, with the regulatory clock; 50 a page, paged by cursor."""
-    state, jurisdiction = _blank_is_none(state), _blank_is_none(jurisdiction)
-    trigger = _blank_is_none(trigger)
+    state, jurisdiction = blank_is_none(state), blank_is_none(jurisdiction)
+    trigger = blank_is_none(trigger)
     if state is not None and state not in CASE_STATES:  # "any" in the form sends state=
         raise UsageError(f"unknown case state {state!r}", f"Use {', '.join(CASE_STATES)}.")
     listed = app.cases.find(
@@ -92,7 +56,7 @@ def cases(
         filters["overdue"] = "true"
     return render(
         request, "cases.html", session=session, cases=shown, filters=filters,
-        states=CASE_STATES, **_pages("/cases", filters, start, next_cursor),
+        states=CASE_STATES, **page_links("/cases", filters, start, next_cursor),
     )  # fmt: skip
 
 
@@ -160,20 +124,3 @@ def change(
         return player_page(request, app, session, player_id, status_code=status,
                            error=f"Case: {exc.message}")  # fmt: skip
     return see_other(f"/players/{case.player_id}?done=case:{case.state}")
-
-
-@router.post("/queue/claim", response_class=HTMLResponse)
-def claim(
-    request: Request,
-    session: Signed,
-    app: App,
-    csrf_token: Annotated[str, Form()],
-    category: Annotated[str, Form()] = "HIGH",
-) -> Response:
-    """Claim the first player of the queue nobody else is working; open their page."""
-    check_csrf(session.csrf, csrf_token)
-    session.require("analyst")
-    if category not in QUEUE_CATEGORIES:
-        raise UsageError(f"unknown category {category!r}", f"Use {', '.join(QUEUE_CATEGORIES)}.")
-    item = app.players.claim(session.key.analyst_id, min_category=cast(QueueCategory, category))
-    return see_other(f"/players/{item.player_id}?done=claimed:{item.player_id}")
