@@ -39,7 +39,7 @@ from dk_sentinel.vocabulary import (
     QueueCategory,
     categories_at_or_above,
 )
-from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse import Warehouse, page_clause
 from dk_sentinel.warehouse.jobs import guarded
 
 _PLAYER_ID = re.compile(PLAYER_ID_PATTERN)
@@ -389,8 +389,8 @@ def recent_bets(wh: Warehouse, player_id: str, limit: int = 20) -> list[RecentBe
     """
     rows = wh.query_dicts(
         "select bet_id, placed_at, settled_at, sport, market, is_live, odds_decimal, stake, "
-        "payout, status from {raw}.bets where player_id = ? order by placed_at desc, bet_id "
-        f"limit {int(limit)}",  # a literal: some Snowflake versions refuse a bound LIMIT
+        "payout, status from {raw}.bets where player_id = ? order by placed_at desc, bet_id"
+        f"{page_clause(limit)}",
         [player_id],
     )
     return [RecentBet.model_validate(r) for r in rows]
@@ -647,8 +647,7 @@ def build_queue(
               and (not ? or {_OVERDUE})
               and (cast(? as varchar) is null or q.player_id in {PLAYERS_WITH_OPEN_TRIGGER})
             order by q.composite_risk_score desc, q.evidence_strength desc, q.player_id
-            limit {int(limit)} offset {int(offset)}""",  # literals: some Snowflake versions
-            # refuse a bound LIMIT
+            {page_clause(limit, offset)}""",
             [now, now, now, *allowed, state, state, include_actioned, overdue, now, trigger,
              trigger],
         )  # fmt: skip

@@ -104,7 +104,7 @@ def cases_contact(
 ) -> None:
     """Log a contact attempt (failed ones may suspend the account, per the pack)."""
     case = state(ctx).app.cases.contact(case_id, result, note, analyst,
-                                       confirm_suspension=yes)  # fmt: skip
+                                        confirm_suspension=yes)  # fmt: skip
     emit(case, fmt, render_case)
 
 

@@ -24,7 +24,7 @@ from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
 from dk_sentinel.interventions.outbox import enqueue_suspension
 from dk_sentinel.models import AnalystAction, ContactNote, Document, validated
 from dk_sentinel.vocabulary import HIGH_PLUS, OPEN_STATES, CaseState, ContactResult, sql_list
-from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse import Warehouse, page_clause
 from dk_sentinel.warehouse.jobs import guarded
 
 #: Every case a player can still be on the list by, as a SQL list.
@@ -384,14 +384,13 @@ def list_cases(
     Returns:
         The cases (without their events).
     """
-    page = f" limit {int(limit)} offset {int(offset)}" if limit is not None else ""
     rows = wh.query_dicts(
         "select * from {ops}.cases where (cast(? as varchar) is null or player_id = ?) "
         "and (cast(? as varchar) is null or state = ?) "
         "and (not ? or (state = 'open' and due_at < ?)) "
         "and (cast(? as varchar) is null or jurisdiction = ?) "
         f"and (cast(? as varchar) is null or {_HAS_TRIGGER}) "
-        f"order by due_at, case_id{page}",  # literals: some Snowflake versions refuse binds
+        f"order by due_at, case_id{page_clause(limit, offset)}",
         [player_id, player_id, state, state, overdue, now, jurisdiction, jurisdiction,
          trigger, trigger],
     )  # fmt: skip

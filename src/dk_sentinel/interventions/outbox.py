@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from dk_sentinel.models import Document, Intervention, rfc3339
-from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse import Warehouse, page_clause
 
 OutboxAction = Literal["created", "cancelled", "superseded", "suspend"]
 
@@ -172,7 +172,7 @@ def pending(
     rows = wh.query_dicts(
         "select * from {ops}.outbox where status = 'pending' "
         "and (cast(? as timestamp) is null or next_attempt_at <= ?) "
-        f"order by created_at, item_id limit {int(limit)}",  # a literal (Snowflake)
+        f"order by created_at, item_id{page_clause(limit)}",
         [due_by, due_by],
     )
     return [_item(r) for r in rows]

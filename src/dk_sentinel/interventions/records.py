@@ -30,7 +30,7 @@ from dk_sentinel.models import (
     validated,
 )
 from dk_sentinel.vocabulary import InterventionType
-from dk_sentinel.warehouse import Warehouse
+from dk_sentinel.warehouse import Warehouse, page_clause
 from dk_sentinel.warehouse.jobs import guarded
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def list_interventions(
           and (cast(? as varchar) is null or i.intervention_type = ?)
           and (cast(? as timestamp) is null or i.created_at >= ?)
           and (cast(? as varchar) is null or (i.status = 'active') = (? = 'active'))
-        order by i.created_at desc, i.intervention_id{_page(limit, offset)}""",
+        order by i.created_at desc, i.intervention_id{page_clause(limit, offset)}""",
         [now, player_id, player_id, intervention_type, intervention_type, since, since, state,
          state],
     )  # fmt: skip
@@ -196,11 +196,6 @@ def list_interventions(
         for item in items:
             item.events = trail[item.intervention_id]
     return items
-
-
-def _page(limit: int | None, offset: int) -> str:
-    """``limit N offset M`` as literals (some Snowflake versions refuse bound ones); "" for all."""
-    return f" limit {int(limit)} offset {int(offset)}" if limit is not None else ""
 
 
 def _guarded(wh: Warehouse, now: datetime, work: Callable[[], T]) -> T:

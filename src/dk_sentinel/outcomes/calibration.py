@@ -281,11 +281,11 @@ def player_folds(
     if min(positive.sum(), len(players) - positive.sum()) < n_splits:
         raise ValueError(f"fewer positive or negative players than {n_splits} folds")
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    rows = np.arange(len(y))
-    return [
-        (rows[~np.isin(index, test_players)], rows[np.isin(index, test_players)])
-        for _, test_players in splitter.split(players, positive)
-    ]
+    folds = []
+    for _, test_players in splitter.split(players, positive):
+        in_test = np.isin(index, test_players)
+        folds.append((np.flatnonzero(~in_test), np.flatnonzero(in_test)))
+    return folds
 
 
 def _choose_strength(

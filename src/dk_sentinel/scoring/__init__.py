@@ -39,6 +39,7 @@ from dk_sentinel.warehouse import (
     DirectConnections,
     Warehouse,
     lent_to_a_child_process,
+    page_clause,
 )
 from dk_sentinel.warehouse.jobs import Lease, exclusive_job
 from dk_sentinel.warehouse.schema import require_current
@@ -91,9 +92,8 @@ def list_runs(wh: Warehouse, limit: int = 20, offset: int = 0) -> list[BatchRun]
         Runs.
     """
     rows = wh.query_dicts(
-        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs order by started_at desc, run_id desc "
-        f"limit {int(limit)} offset {int(offset)}",  # literals: some Snowflake versions refuse
-        # a bound LIMIT
+        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs order by started_at desc, run_id desc"
+        f"{page_clause(limit, offset)}",
     )
     return [_row_to_run(r) for r in rows]
 

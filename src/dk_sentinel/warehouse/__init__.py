@@ -173,6 +173,17 @@ class BaseWarehouse:
         self.execute(f"create or replace table {name} as {select_sql} order by {key}", params)
 
 
+def page_clause(limit: int | None, offset: int = 0) -> str:
+    """`` limit N offset M`` to end a query with ("" when ``limit`` is None: every row).
+
+    Literals, not parameters: some Snowflake versions refuse a bound LIMIT. Both are
+    validated integers, so nothing a caller passes reaches the SQL as text.
+    """
+    if limit is None:
+        return ""
+    return f" limit {int(limit)}" + (f" offset {int(offset)}" if offset else "")
+
+
 def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
     """Open the configured warehouse.
 

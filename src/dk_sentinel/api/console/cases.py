@@ -83,7 +83,7 @@ def contact(
     outcome: ContactResult = result  # type: ignore[assignment]
     try:
         case = app.cases.contact(case_id, outcome, note, session.key.analyst_id,
-                                confirm_suspension=confirm_suspension)  # fmt: skip
+                                 confirm_suspension=confirm_suspension)  # fmt: skip
     except (UsageError, ConflictError) as exc:
         player_id = app.cases.get(case_id).player_id
         status = 409 if isinstance(exc, ConflictError) else 422

@@ -39,7 +39,7 @@ def record(
         hours = int(duration_hours) if duration_hours and duration_hours.strip() else None
     except ValueError:
         return player_page(request, app, session, player_id, status_code=422, form=form,
-                            error="duration_hours: must be a whole number of hours")  # fmt: skip
+                           error="duration_hours: must be a whole number of hours")  # fmt: skip
     try:
         made = app.interventions.record(
             player_id=player_id, intervention_type=intervention_type,  # type: ignore[arg-type]
@@ -51,7 +51,7 @@ def record(
         status = 409 if isinstance(exc, ConflictError) else 422
         message = exc.message + (f" ({exc.hint})" if exc.hint else "")
         return player_page(request, app, session, player_id, status_code=status, form=form,
-                            error=message)  # fmt: skip
+                           error=message)  # fmt: skip
     return see_other(f"/players/{player_id}?done={made.intervention_type}:{made.intervention_id}")
 
 

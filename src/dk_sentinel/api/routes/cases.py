@@ -37,8 +37,10 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CasesPage:
     """Cases, most urgent first, filtered, paginated by cursor (as the queue)."""
-    rows = app.cases.find(state=state, overdue=overdue, jurisdiction=jurisdiction, trigger=trigger,
-                     limit=limit + 1, offset=start)  # fmt: skip
+    rows = app.cases.find(
+        state=state, overdue=overdue, jurisdiction=jurisdiction, trigger=trigger,
+        limit=limit + 1, offset=start,
+    )  # fmt: skip
     items, next_cursor = page(rows, start, limit)
     return CasesPage(items=items, next_cursor=next_cursor)
 
@@ -53,7 +55,7 @@ def get_case(case_id: str, key: Viewer, app: App) -> Case:
 def contact(case_id: str, body: ContactBody, key: Analyst, app: App) -> Case:
     """Log a contact attempt; the analyst is the key's (the suspending one must be confirmed)."""
     return app.cases.contact(case_id, body.result, body.note, key.analyst_id,
-                            confirm_suspension=body.confirm_suspension)  # fmt: skip
+                             confirm_suspension=body.confirm_suspension)  # fmt: skip
 
 
 @router.post("/api/cases/{case_id}/correct", responses=responses(*KEYED, 400, 404, 409))

@@ -40,4 +40,4 @@ def queue(
 def claim(body: ClaimBody, key: Analyst, app: App) -> QueueItem:
     """Claim the first player of the queue nobody else is working (404: none left)."""
     return app.players.claim(key.analyst_id, min_category=body.category, state=body.state,
-                                overdue=body.overdue, trigger=body.trigger)  # fmt: skip
+                             overdue=body.overdue, trigger=body.trigger)  # fmt: skip
