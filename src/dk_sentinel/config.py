@@ -17,9 +17,10 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,6 +38,9 @@ from pydantic_settings import (
 
 from dk_sentinel.errors import ConfigError
 from dk_sentinel.vocabulary import (  # re-exported: the settings pick from them
+    COMPONENTS,
+    REGISTRY,
+    Component,
     OutcomeType,
 )
 
@@ -153,24 +157,24 @@ class WarehouseSettings(_Section):
     snowflake: SnowflakeSettings = SnowflakeSettings()
 
 
-class Weights(_Section):
-    """Relative importance of each component (>= 0, sum to 1)."""
+def _default_weights() -> dict[Component, float]:
+    return {c.name: c.default_weight for c in REGISTRY}
 
-    # v4: the v3 weights x 0.8 and 0.20 for money_behaviour, so a book without payments or
-    # account events (money_behaviour absent, its weight renormalised away) scores as in v3
-    loss_chase: float = Field(default=0.24, ge=0)
-    bet_escalation: float = Field(default=0.20, ge=0)
-    market_drift: float = Field(default=0.12, ge=0)
-    temporal_risk: float = Field(default=0.08, ge=0)
-    money_behaviour: float = Field(default=0.20, ge=0)
-    gamalyze: float = Field(default=0.16, ge=0)
 
-    @model_validator(mode="after")
-    def _sum_to_one(self) -> Weights:
-        total = sum(self.model_dump().values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"the weights must sum to 1 (they sum to {total:.6g})")
-        return self
+def _complete_weights(weights: dict[Component, float]) -> dict[Component, float]:
+    """The weights given, the registry's default for any not given; together they sum to 1."""
+    complete = {**_default_weights(), **weights}
+    total = sum(complete.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"the weights must sum to 1 (they sum to {total:.6g})")
+    return {c: complete[c] for c in COMPONENTS}
+
+
+#: Relative importance of each component (>= 0, sum to 1); defaults from the registry
+#: (:data:`dk_sentinel.vocabulary.REGISTRY`).
+Weights = Annotated[
+    dict[Component, Annotated[float, Field(ge=0)]], AfterValidator(_complete_weights)
+]
 
 
 class Thresholds(_Section):
@@ -210,7 +214,7 @@ class HistorySettings(_Section):
 class ScoringSettings(_Section):
     """Scoring windows and the tunable parameters of each component (see the dbt YAML)."""
 
-    weights: Weights = Weights()
+    weights: Weights = Field(default_factory=_default_weights)
     history: HistorySettings = HistorySettings()
     thresholds: Thresholds = Thresholds()
     recent_window_days: int = Field(default=14, ge=1, le=90)

@@ -506,7 +506,7 @@ def test_report(runner, scored: Settings, top_player: str) -> None:
 
 def test_the_money_evidence_counts_in_the_right_number() -> None:
     """The money sentence names each marker with its count, one deposit and two deposits."""
-    from dk_sentinel.analysis.assessment import money_sentence
+    from dk_sentinel.analysis.evidence import money_sentence
     from dk_sentinel.config import load_settings
 
     settings = load_settings(overrides={"warehouse.duckdb.path": "unused.duckdb"})

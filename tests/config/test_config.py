@@ -18,7 +18,7 @@ def test_defaults() -> None:
     assert s.warehouse.busy_timeout_seconds == 30
     assert s.warehouse.snowflake.warehouse == "COMPUTE_WH"
     assert s.warehouse.snowflake.database == "RG_ANALYTICS"
-    assert s.scoring.weights.model_dump() == {
+    assert s.scoring.weights == {
         "loss_chase": 0.24, "bet_escalation": 0.20, "market_drift": 0.12,
         "temporal_risk": 0.08, "money_behaviour": 0.20, "gamalyze": 0.16,
     }  # fmt: skip

@@ -19,7 +19,7 @@ from dk_sentinel.errors import BusyError
 from dk_sentinel.scoring import list_runs, score_batch, scoring_lock
 from dk_sentinel.scoring.dbt import PROJECT_DIR
 from dk_sentinel.synthetic.evaluation import evaluate, roc_auc
-from dk_sentinel.vocabulary import COMPONENTS
+from dk_sentinel.vocabulary import COMPONENTS, REGISTRY, dbt_vars
 from dk_sentinel.warehouse import connect
 
 MACROS = (PROJECT_DIR / "macros" / "scoring.sql").read_text(encoding="utf-8")
@@ -44,17 +44,29 @@ def composite(lc, be, md, tr, gz, mb=None, **weights: float) -> float:
     (``mb``) is absent unless given, as in a book without payments or account events."""
     values = dict(zip(COMPONENTS, (lc, be, md, tr, mb, gz), strict=True))
     columns = ", ".join(f"{sql_value(v)} as {name}" for name, v in values.items())
-    sql = render("{{ composite() }}", **{f"weight_{k}": v for k, v in weights.items()})
+    components = [
+        {**c, "weight": weights.get(c["name"], c["weight"])}
+        for c in PROJECT_VARS["risk_components"]
+    ]
+    sql = render("{{ composite() }}", risk_components=components)
     return float(CON.execute(f"select {sql} from (select {columns})").fetchone()[0])
 
 
 def test_component_list_is_the_models_one() -> None:
-    """dbt's risk_components and the Python COMPONENTS name the same components in order."""
+    """dbt's risk_components default is the registry's, and the settings' weights default to it."""
     assert tuple(c["name"] for c in PROJECT_VARS["risk_components"]) == COMPONENTS
-    weights = Settings().scoring.weights.model_dump()
-    assert {c["name"] for c in PROJECT_VARS["risk_components"]} == set(weights)
-    for name, weight in weights.items():
-        assert PROJECT_VARS[f"weight_{name}"] == pytest.approx(weight)
+    assert PROJECT_VARS["risk_components"] == dbt_vars()["risk_components"]
+    assert Settings().scoring.weights == {c.name: c.default_weight for c in REGISTRY}
+
+
+def test_every_component_is_a_history_field() -> None:
+    """A new component's one line in models.py: the history point carries it (the API's schema
+    lists it), in the registry's order."""
+    from dk_sentinel.models import HistoryPoint
+
+    fields = [f for f in HistoryPoint.model_fields if f in COMPONENTS]
+    assert fields == sorted(COMPONENTS, key=COMPONENTS.index)
+    assert set(fields) == set(COMPONENTS)
 
 
 def test_without_money_data_v4_weights_give_v3_composite() -> None:
@@ -270,7 +282,8 @@ def test_failing_dbt_tests_exit_4_and_publish_nothing(runner, scored: Settings) 
 
     def broken_weights(settings, **run):
         values = real(settings, **run)
-        values["weight_loss_chase"] = 0.9  # bypasses config validation: dbt's test must catch it
+        # bypasses config validation: dbt's test must catch it
+        values["risk_components"][0]["weight"] = 0.9
         return values
 
     with connect(scored) as wh:
@@ -387,7 +400,10 @@ def test_the_scoring_defaults_are_the_dbt_projects_vars() -> None:
     passed = dbt_vars(load_settings())
     shared = set(defaults) & set(passed) - {"as_of", "run_id", "scored_at"}
     assert "intensity_margin" in shared and "shock_day_log_factor" in shared
-    assert {"categories", "high_plus_categories", "queue_categories", "rg_page_events"} <= shared
+    assert {
+        "categories", "high_plus_categories", "queue_categories", "rg_page_events",
+        "risk_components",
+    } <= shared  # fmt: skip
     for name in sorted(shared):
         mine, theirs = passed[name], defaults[name]
         if isinstance(theirs, int | float) and not isinstance(theirs, bool):
@@ -411,6 +427,7 @@ def test_no_model_spells_a_word_of_the_vocabulary() -> None:
         for path in [
             *(PROJECT_DIR / "models").rglob("*.sql"),
             *(PROJECT_DIR / "macros").rglob("*.sql"),
+            *(PROJECT_DIR / "tests").rglob("*.sql"),
         ]
         if (found := re.findall(rf"'({words})'", path.read_text(encoding="utf-8")))
     }

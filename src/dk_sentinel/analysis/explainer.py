@@ -26,6 +26,7 @@ from pydantic import Field, ValidationError
 
 from dk_sentinel.config import Settings, secret
 from dk_sentinel.models import Document, Explanation, RiskAssessment, probability_phrase, utcnow
+from dk_sentinel.vocabulary import COMPONENT
 
 if TYPE_CHECKING:
     from dk_sentinel.warehouse import Warehouse
@@ -103,13 +104,8 @@ def tone_problems(message: str, settings: Settings) -> list[str]:
 
 def template_nudge(assessment: RiskAssessment, settings: Settings) -> str:
     """A compliant customer nudge that needs no model."""
-    topic = {
-        "loss_chase": "Taking a short break after a loss can help you keep betting fun.",
-        "bet_escalation": "It can help to check in on how much you're wagering lately.",
-        "market_drift": "Trying new kinds of bets is part of the game; a pause can help.",
-        "temporal_risk": "Late-night sessions can run longer than planned; a check-in can help.",
-        "money_behaviour": "It can help to keep an eye on how often you top up your account.",
-    }.get(assessment.primary_driver or "", "A quick check-in on your play can help keep it fun.")
+    driver = COMPONENT[assessment.primary_driver] if assessment.primary_driver else None
+    topic = (driver and driver.nudge) or "A quick check-in on your play can help keep it fun."
     return (
         f"We care about your experience with us. {topic} If you'd like, you can set deposit or "
         f"time limits, or take a break, at any time from {settings.ai.rg_help_url}. Free, "

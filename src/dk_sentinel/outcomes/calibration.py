@@ -41,6 +41,7 @@ from dk_sentinel.metrics import roc_auc
 from dk_sentinel.models import Document, utcnow
 from dk_sentinel.outcomes.backtest import LabelledScores
 from dk_sentinel.scoring import ACTIVE_PROFILE
+from dk_sentinel.vocabulary import REGISTRY
 from dk_sentinel.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -66,13 +67,12 @@ FEATURES: tuple[Feature, ...] = (
     # the expert composite itself: with little data the model leans on it, and it can only be
     # outweighed where the operator's outcomes say so
     Feature("composite_risk_score", "identity", non_negative=True),
-    Feature("loss_chase", "identity", non_negative=True),
-    Feature("bet_escalation", "identity", non_negative=True),
-    Feature("market_drift", "identity", non_negative=True),
-    Feature("temporal_risk", "identity", non_negative=True),
-    Feature("gamalyze", "identity", non_negative=True),
-    # scoring v4: null on older rows and without money data, so offered only when every row has it
-    Feature("money_behaviour", "identity", non_negative=True, every_row=True),
+    # each component (a sometimes-missing one, e.g. money_behaviour, null on rows scored before
+    # scoring v4 and without money data, is offered only when every row has it)
+    *(
+        Feature(c.name, "identity", non_negative=True, every_row=c.sometimes_missing)
+        for c in REGISTRY
+    ),
     Feature("window_active_days", "log1p"),
     Feature("window_bets_per_active_day", "log1p"),
     Feature("window_staked", "log1p"),

@@ -129,7 +129,7 @@ def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
     s = settings.scoring
     values: dict[str, Any] = {
         "scoring_version": SCORING_VERSION,
-        **vocabulary.dbt_vars(),
+        **vocabulary.dbt_vars(s.weights),
         "raw_schema": settings.warehouse.schemas.raw,
         "ops_schema": settings.warehouse.schemas.ops,
         **s.model_dump(exclude={"weights", "thresholds", "dbt_threads", "history"}),
@@ -147,8 +147,6 @@ def dbt_vars(settings: Settings, **run: Any) -> dict[str, Any]:
             for name, value in settings.outcomes.probability_thresholds.model_dump().items()
         },
     }
-    for name, weight in s.weights.model_dump().items():
-        values[f"weight_{name}"] = weight
     values.update({k: str(v) for k, v in run.items()})
     return values
 

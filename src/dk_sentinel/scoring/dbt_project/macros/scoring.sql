@@ -117,7 +117,7 @@
 {%- endmacro %}
 
 {#- The composite (see README "How scoring works"), over var('risk_components') (each with
-    its weight var weight_<name>): the strongest present behavioural
+    its weight; dk_sentinel.vocabulary.REGISTRY): the strongest present behavioural
     component, topped up by the weighted mean of all present components in proportion to the
     remaining headroom:  composite = m + (1 - m) * weighted_mean.
     Absent components (null) are left out of both terms and their weights renormalised away,
@@ -130,8 +130,8 @@
       {{ strongest }}
       + (1.0 - {{ strongest }})
       * coalesce(
-          ({% for c in var('risk_components') %}{% if not loop.first %} + {% endif %}coalesce({{ var('weight_' ~ c.name) }} * {{ c.name }}, 0.0){% endfor %})
-          / nullif({% for c in var('risk_components') %}{% if not loop.first %} + {% endif %}case when {{ c.name }} is null then 0.0 else {{ var('weight_' ~ c.name) }} end{% endfor %}, 0.0),
+          ({% for c in var('risk_components') %}{% if not loop.first %} + {% endif %}coalesce({{ c.weight }} * {{ c.name }}, 0.0){% endfor %})
+          / nullif({% for c in var('risk_components') %}{% if not loop.first %} + {% endif %}case when {{ c.name }} is null then 0.0 else {{ c.weight }} end{% endfor %}, 0.0),
           0.0)
     )
 {%- endmacro %}

@@ -6,8 +6,8 @@
     Uniqueness of player_id in the intermediate models shows up here as a duplicated
     (player_id, run_id); the raw tables' own constraints and ingest guard bet_id / player_id. -#}
 
-{%- set in_unit = ['composite_risk_score', 'loss_chase', 'bet_escalation', 'market_drift',
-                   'temporal_risk', 'money_behaviour', 'gamalyze', 'risk_probability'] %}
+{%- set in_unit = ['composite_risk_score', 'risk_probability'] %}
+{%- for c in var('risk_components') %}{% set _ = in_unit.append(c.name) %}{% endfor %}
 
 with
 
@@ -31,7 +31,7 @@ checks as (
     select 'loss_chase_not_null', count(*) - count(loss_chase) from scores
     union all
     select 'risk_category_accepted_values',
-        coalesce(sum(case when risk_category in ('CRITICAL', 'HIGH', 'MEDIUM', 'LOW')
+        coalesce(sum(case when risk_category in {{ sql_list(var('categories')) }}
                       then 0 else 1 end), 0)
     from scores
     {%- for column in in_unit %}
@@ -47,7 +47,7 @@ checks as (
     union all
     -- the weights in use must sum to 1 (the CLI validates this too; this guards direct dbt runs)
     select 'weights_sum_to_one',
-        case when abs({% for c in var('risk_components') %}{{ var('weight_' ~ c.name) }} + {% endfor %}0.0
+        case when abs({% for c in var('risk_components') %}{{ c.weight }} + {% endfor %}0.0
                       - 1.0) > 0.000001 then 1 else 0 end
 
 )
