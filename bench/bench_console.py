@@ -50,8 +50,8 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
-    from dk_sentinel.api import create_app
     from dk_sentinel.config import load_settings
+    from dk_sentinel.server import create_app
     from dk_sentinel.usecases import Sentinel
 
     db = args.db or _build(args.players, Path(tempfile.mkdtemp(prefix="sentinel-bench-ui-")))

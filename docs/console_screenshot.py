@@ -21,9 +21,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from dk_sentinel.api import create_app
 from dk_sentinel.config import load_settings
 from dk_sentinel.models import utcnow
+from dk_sentinel.server import create_app
 from dk_sentinel.usecases import Sentinel
 
 OUT = Path(__file__).parent / "console-player.png"

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import invoke
-from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings, load_settings
+from dk_sentinel.server import create_app
 from dk_sentinel.usecases import Sentinel
 from dk_sentinel.usecases.keys import Keys
 

@@ -11,10 +11,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from dk_sentinel.api import create_app, problems
-from dk_sentinel.api.deps import ApiState
 from dk_sentinel.config import Settings
+from dk_sentinel.server import create_app
 from dk_sentinel.usecases import Sentinel, ServerRuntime
+from dk_sentinel.web import problems
+from dk_sentinel.web.deps import ApiState
 
 ROUTES = ("health", "analytics", "players", "queue", "interventions", "cases", "runs")
 

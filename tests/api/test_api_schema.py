@@ -25,8 +25,8 @@ from schemathesis.checks import (
 )
 from schemathesis.config import SchemathesisConfig
 
-from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings, load_settings
+from dk_sentinel.server import create_app
 from dk_sentinel.usecases import Sentinel
 
 CHECKS = [

@@ -93,7 +93,7 @@ def test_production_paths_never_import_the_generator_or_its_evaluation() -> None
     code = (
         "import sys\n"
         "import dk_sentinel.usecases, dk_sentinel.outcomes.backtest, dk_sentinel.outcomes.calibration\n"
-        "import dk_sentinel.api, dk_sentinel.analysis.reporting\n"
+        "import dk_sentinel.server, dk_sentinel.analysis.reporting\n"
         "print([m for m in ('dk_sentinel.synthetic.evaluation', 'dk_sentinel.synthetic.generator', 'numpy') "
         "if m in sys.modules])\n"
     )

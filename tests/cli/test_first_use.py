@@ -131,8 +131,8 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(db_settings, tmp_path: P
     arrives in chunks; a body under the limit still reaches validation (401 without a key)."""
     from fastapi.testclient import TestClient
 
-    from dk_sentinel.api import create_app
     from dk_sentinel.config import load_settings
+    from dk_sentinel.server import create_app
     from dk_sentinel.usecases import Sentinel
 
     Sentinel(db_settings).system.initialise()
@@ -187,7 +187,7 @@ def test_collecting_the_schema_tests_writes_nothing_outside_temporary_folders(
 def test_an_undeclared_query_parameter_is_422(db_settings) -> None:
     from fastapi.testclient import TestClient
 
-    from dk_sentinel.api import create_app
+    from dk_sentinel.server import create_app
     from dk_sentinel.usecases import Sentinel
 
     app = Sentinel(db_settings)
@@ -252,7 +252,7 @@ def test_ingest_dry_run_counts_and_writes_nothing(runner, tmp_path: Path) -> Non
 def test_the_api_docs_are_served_from_the_package(db_settings) -> None:
     from fastapi.testclient import TestClient
 
-    from dk_sentinel.api import create_app
+    from dk_sentinel.server import create_app
 
     with TestClient(create_app(db_settings)) as client:
         page = client.get("/docs")
@@ -299,7 +299,7 @@ def test_api_keys_expire_and_rotate_with_a_grace_period(runner, tmp_path: Path) 
 def test_a_wrong_method_is_405_with_allow(db_settings) -> None:
     from fastapi.testclient import TestClient
 
-    from dk_sentinel.api import create_app
+    from dk_sentinel.server import create_app
 
     with TestClient(create_app(db_settings)) as client:
         wrong = client.delete("/api/queue")
@@ -396,7 +396,7 @@ def test_every_list_of_the_api_pages_by_limit_and_cursor(db_settings) -> None:
 
     from fastapi.testclient import TestClient
 
-    from dk_sentinel.api import create_app
+    from dk_sentinel.server import create_app
     from dk_sentinel.usecases import Sentinel
 
     app = Sentinel(db_settings)

@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import AS_OF
-from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import UsageError
 from dk_sentinel.ingest import ingest
 from dk_sentinel.scoring.scheduler import Scheduler
+from dk_sentinel.server import create_app
 from dk_sentinel.usecases import Sentinel
 from dk_sentinel.warehouse import connect
 from dk_sentinel.warehouse.jobs import cache_dir

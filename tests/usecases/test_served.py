@@ -146,8 +146,8 @@ def test_a_change_made_elsewhere_is_picked_up_by_the_next_poll(scored: Settings)
 
 
 def test_the_server_polls_and_serves_from_memory(scored: Settings) -> None:
-    from dk_sentinel.api.app import create_app
     from dk_sentinel.apikeys import create_key
+    from dk_sentinel.server import create_app
 
     settings = scored.model_copy(deep=True)
     settings.api.served_refresh_seconds = 0.05

@@ -28,7 +28,7 @@ def serve(
     """Serve the REST API (FastAPI) over the same use cases as the CLI; Ctrl-C stops."""
     import uvicorn
 
-    from dk_sentinel.api import create_app
+    from dk_sentinel.server import create_app
     from dk_sentinel.usecases import check_serving
 
     settings = state(ctx).settings
@@ -56,7 +56,7 @@ def serve(
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         handle.write(settings.model_dump_json())
     os.environ["SENTINEL_SERVE_SETTINGS"] = handle.name
-    uvicorn.run("dk_sentinel.api:app_from_environment", factory=True, host=host, port=port,
+    uvicorn.run("dk_sentinel.server:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level="warning")  # fmt: skip
 
 

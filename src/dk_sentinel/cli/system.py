@@ -126,8 +126,8 @@ def schema(
 ) -> None:
     """Print the JSON Schema of a JSON output (e.g. RiskAssessment), or the API's OpenAPI."""
     if name is SchemaName.openapi:
-        from dk_sentinel.api import create_app
         from dk_sentinel.config import load_settings
+        from dk_sentinel.server import create_app
 
         document = create_app(load_settings()).openapi()
         sys.stdout.write(json.dumps(document, indent=2) + "\n")

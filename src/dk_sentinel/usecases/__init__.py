@@ -1,8 +1,8 @@
 """The use-case layer: the application object and the server's runtime.
 
-The front ends (``cli``, ``api``) import only this package, ``models``, ``errors`` and
-``config`` (an import contract). The result types a front end renders are re-exported here,
-so a front end never reaches into a capability for a name.
+The front ends (``cli``; ``api`` and ``console``, with ``web`` and ``server``) import only this
+package, ``models``, ``errors`` and ``config`` (an import contract). The result types a front
+end renders are re-exported here, so a front end never reaches into a capability for a name.
 
 The names load on first use (PEP 562): a quick command such as ``analyze`` imports the
 use cases it runs, not every capability whose result type a front end may render.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dk_sentinel.api.deps import App, Viewer
-from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.api.schemas import AnalyzeRequest
 from dk_sentinel.models import RiskAssessment
+from dk_sentinel.web.deps import App, Viewer
+from dk_sentinel.web.problems import KEYED, responses
 
 router = APIRouter(tags=["analytics"])
 

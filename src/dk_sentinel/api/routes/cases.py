@@ -9,8 +9,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, page
-from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.api.schemas import (
     AssignBody,
     CasesPage,
@@ -21,6 +19,8 @@ from dk_sentinel.api.schemas import (
     ReasonBody,
 )
 from dk_sentinel.usecases import Case, CaseState
+from dk_sentinel.web.deps import Analyst, App, Offset, Viewer, page
+from dk_sentinel.web.problems import KEYED, responses
 
 router = APIRouter(tags=["cases"])
 

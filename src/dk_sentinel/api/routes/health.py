@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from dk_sentinel import __version__
-from dk_sentinel.api.deps import App, Runtime
-from dk_sentinel.api.problems import responses
 from dk_sentinel.api.schemas import Health, ServerHealth
+from dk_sentinel.web.deps import App, Runtime
+from dk_sentinel.web.problems import responses
 
 router = APIRouter(tags=["health"])
 

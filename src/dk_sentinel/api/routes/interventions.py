@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, page
-from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.api.schemas import CancelBody, InterventionBody, InterventionPage
 from dk_sentinel.errors import PermissionDenied
 from dk_sentinel.models import PLAYER_ID_PATTERN, Intervention
 from dk_sentinel.vocabulary import InterventionType
+from dk_sentinel.web.deps import Analyst, App, Offset, Viewer, page
+from dk_sentinel.web.problems import KEYED, responses
 
 router = APIRouter(tags=["interventions"])
 

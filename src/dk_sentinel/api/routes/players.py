@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Response
 
-from dk_sentinel.api.deps import App, Viewer
-from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.models import PLAYER_ID_PATTERN, RiskAssessment
+from dk_sentinel.web.deps import App, Viewer
+from dk_sentinel.web.problems import KEYED, responses
 
 router = APIRouter(tags=["analytics"])
 

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from dk_sentinel.api.deps import Analyst, App, Offset, Viewer, page
-from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.api.schemas import ClaimBody, QueuePage
 from dk_sentinel.models import STATE_PATTERN, QueueItem
 from dk_sentinel.vocabulary import QueueCategory
+from dk_sentinel.web.deps import Analyst, App, Offset, Viewer, page
+from dk_sentinel.web.problems import KEYED, responses
 
 router = APIRouter(tags=["analytics"])
 

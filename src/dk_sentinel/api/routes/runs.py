@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from dk_sentinel.api.deps import Admin, App, Offset, Runtime, Viewer, page
-from dk_sentinel.api.problems import KEYED, responses
 from dk_sentinel.api.schemas import RunsPage
 from dk_sentinel.usecases import RunStarted
+from dk_sentinel.web.deps import Admin, App, Offset, Runtime, Viewer, page
+from dk_sentinel.web.problems import KEYED, responses
 
 router = APIRouter(tags=["scoring"])
 

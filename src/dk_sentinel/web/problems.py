@@ -1,7 +1,9 @@
-"""Errors as ``application/problem+json`` (RFC 9457): the one mapping of the API.
+"""Errors as ``application/problem+json`` (RFC 9457): the one mapping of the web front ends.
 
 Every ``SentinelError`` becomes the HTTP twin of its CLI exit code; a request that fails
 validation, a missing key, a rate limit and Starlette's own answers get the same body shape.
+The console (:mod:`dk_sentinel.console.rendering`) renders its errors as pages at the same
+statuses, from :data:`STATUS`.
 """
 
 from __future__ import annotations

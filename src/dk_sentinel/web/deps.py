@@ -1,4 +1,4 @@
-"""What the routes depend on: the application, the caller's key and role, the page cursor."""
+"""What the API's routes and the console's pages depend on: the app, the key and role, paging."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
-from dk_sentinel.api.problems import RateLimited, Unauthorised
 from dk_sentinel.errors import BusyError, PermissionDenied, UsageError
 from dk_sentinel.usecases import ApiKey, Sentinel, ServerRuntime
 from dk_sentinel.vocabulary import Role
+from dk_sentinel.web.problems import RateLimited, Unauthorised
 
 
 class ApiState:

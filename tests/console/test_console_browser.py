@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from conftest import AS_OF
-from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings
+from dk_sentinel.server import create_app
 from dk_sentinel.usecases import Sentinel
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from dk_sentinel.api.console.session import SignInRequired
-from dk_sentinel.api.problems import STATUS, RateLimited
+from dk_sentinel.console.session import SignInRequired
 from dk_sentinel.errors import SentinelError
+from dk_sentinel.web.problems import STATUS, RateLimited
 
 log = logging.getLogger("dk_sentinel.api")
 

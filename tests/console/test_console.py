@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import AS_OF
-from dk_sentinel.api import create_app
 from dk_sentinel.config import Settings
 from dk_sentinel.models import utcnow
+from dk_sentinel.server import create_app
 from dk_sentinel.usecases import Sentinel
 
-STATIC = Path(__file__).parents[2] / "src" / "dk_sentinel" / "api" / "console" / "static"
+STATIC = Path(__file__).parents[2] / "src" / "dk_sentinel" / "console" / "static"
 
 
 class Console:
@@ -392,7 +392,7 @@ def test_static_files_are_served_from_the_package(console: Console) -> None:
 def test_history_chart_scales_points_and_marks_interventions_and_outcomes() -> None:
     from datetime import timedelta
 
-    from dk_sentinel.api.console.charts import HEIGHT, WIDTH, history_chart
+    from dk_sentinel.console.charts import HEIGHT, WIDTH, history_chart
     from dk_sentinel.models import HistoryPoint, Intervention, PlayerOutcome
 
     day = timedelta(days=1)

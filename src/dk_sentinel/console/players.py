@@ -11,14 +11,14 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from dk_sentinel.api.console.charts import history_chart
-from dk_sentinel.api.console.rendering import ConsoleRoute, render
-from dk_sentinel.api.console.session import (
+from dk_sentinel.console.charts import history_chart
+from dk_sentinel.console.rendering import ConsoleRoute, render
+from dk_sentinel.console.session import (
     Signed,
 )
-from dk_sentinel.api.deps import App
 from dk_sentinel.usecases import PlayerFile, Sentinel
 from dk_sentinel.vocabulary import INTERVENTION_TYPES
+from dk_sentinel.web.deps import App
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

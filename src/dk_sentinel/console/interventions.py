@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dk_sentinel.api.console.players import player_page
-from dk_sentinel.api.console.rendering import ConsoleRoute, FormText, OptionalText, see_other
-from dk_sentinel.api.console.session import (
+from dk_sentinel.console.players import player_page
+from dk_sentinel.console.rendering import ConsoleRoute, FormText, OptionalText, see_other
+from dk_sentinel.console.session import (
     Signed,
     check_csrf,
 )
-from dk_sentinel.api.deps import App
 from dk_sentinel.errors import ConflictError, UsageError
+from dk_sentinel.web.deps import App
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

@@ -1,4 +1,8 @@
-"""The app factory of ``sentinel serve``: lifespan, middleware, the error mapping, the routers.
+"""The app factory of ``sentinel serve``: lifespan, middleware, the error mapping, both front ends.
+
+Above the two web front ends: the REST API (:mod:`dk_sentinel.api`, under ``/api``, its docs at
+``/docs``) and the analysts' console (:mod:`dk_sentinel.console`, at ``/``), siblings that share
+the keys, roles and the error table of :mod:`dk_sentinel.web` and never import each other.
 
 Connections come from the server runtime's pool (:mod:`dk_sentinel.warehouse.pool`): on the
 embedded DuckDB file, one connection shared by the requests, given back whenever cron or a
@@ -16,29 +20,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
-from dk_sentinel import __version__
-from dk_sentinel.api import console, problems
-from dk_sentinel.api.deps import ApiState, no_unknown_query
-from dk_sentinel.api.routes import (
-    analytics,
-    cases,
-    health,
-    interventions,
-    players,
-    queue,
-    runs,
-)
+from dk_sentinel import __version__, api, console
 from dk_sentinel.config import Settings
 from dk_sentinel.usecases import ServerRuntime
+from dk_sentinel.web import problems
+from dk_sentinel.web.deps import ApiState
 
-log = logging.getLogger("dk_sentinel.api")
+log = logging.getLogger("dk_sentinel.api")  # the access log keeps the name it has always had
 
 
 def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
-    """Build the API for ``settings`` (the factory ``sentinel serve`` and the tests use).
+    """Build the app for ``settings``: the API and the console (``sentinel serve``, the tests).
 
     Args:
         settings: Loaded settings; the warehouse busy timeout becomes ``[api]``'s.
@@ -65,7 +60,7 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
         version=__version__,
         description="Responsible-gaming risk analytics: the CLI's use cases over HTTP.",
         lifespan=lifespan,
-        docs_url=None,  # served below from the package (no CDN: the docs work offline)
+        docs_url=None,  # api.install serves them from the package (no CDN: offline)
         redoc_url=None,
         # one schema per model, typed: the serialization schemas of the models are untyped
         # (their wildcard serializer writes timestamps as RFC 3339 and returns Any)
@@ -81,30 +76,9 @@ def create_app(settings: Settings, schedule: str | None = None) -> FastAPI:
     app.middleware("http")(_access_log(settings.api.access_log == "json"))
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     problems.install(app)
-    for module in (health, analytics, players, queue, interventions, cases, runs):
-        app.include_router(module.router, dependencies=[Depends(no_unknown_query)])
-    _offline_docs(app)
-    console.install(app)
+    api.install(app)  # /health, /api/..., /docs
+    console.install(app)  # the pages at /, /static
     return app
-
-
-def _offline_docs(app: FastAPI) -> None:
-    """``/docs``: Swagger UI from the swagger-ui-bundle package, not a CDN (works offline)."""
-    from fastapi.openapi.docs import get_swagger_ui_html
-    from fastapi.responses import HTMLResponse
-    from fastapi.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
-
-    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} API",
-            swagger_js_url="/docs/static/swagger-ui-bundle.js",
-            swagger_css_url="/docs/static/swagger-ui.css",
-            swagger_favicon_url="/docs/static/favicon-32x32.png",
-        )  # fmt: skip
 
 
 class BodyLimit:

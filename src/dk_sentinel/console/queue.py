@@ -7,7 +7,7 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dk_sentinel.api.console.rendering import (
+from dk_sentinel.console.rendering import (
     PAGE_SIZE,
     ConsoleRoute,
     blank_is_none,
@@ -15,14 +15,14 @@ from dk_sentinel.api.console.rendering import (
     render,
     see_other,
 )
-from dk_sentinel.api.console.session import (
+from dk_sentinel.console.session import (
     Signed,
     check_csrf,
 )
-from dk_sentinel.api.deps import App, Offset, page
 from dk_sentinel.errors import InsufficientData, UsageError
 from dk_sentinel.models import Queue
 from dk_sentinel.vocabulary import QUEUE_CATEGORIES, QueueCategory
+from dk_sentinel.web.deps import App, Offset, page
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

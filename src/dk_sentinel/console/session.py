@@ -4,7 +4,7 @@ The analyst types an API key once; the sign-in checks it and opens a session in 
 (``{ops}.console_sessions``, so several workers agree). The cookie holds only the session's
 random token -- never the key. A session ends after ``[api] session_idle_minutes`` without use,
 ``[api] session_hours`` after sign-in, on sign-out, or when its key is revoked; requests are
-checked, cached and rate-limited per key by :func:`dk_sentinel.api.deps.admit`. Every form
+checked, cached and rate-limited per key by :func:`dk_sentinel.web.deps.admit`. Every form
 carries a CSRF token derived from the session's token (an HMAC); the sign-in form, before there
 is a session, uses a random token double-submitted in a short-lived cookie.
 """
@@ -18,10 +18,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
-from dk_sentinel.api.deps import admit
 from dk_sentinel.errors import PermissionDenied
 from dk_sentinel.usecases import SESSION_PREFIX, ApiKey
 from dk_sentinel.vocabulary import Role
+from dk_sentinel.web.deps import admit
 
 SESSION_COOKIE = "sentinel_session"
 SIGNIN_COOKIE = "sentinel_signin"
@@ -94,7 +94,7 @@ class Session:
 
 
 def _session(request: Request) -> Session:
-    from dk_sentinel.api.problems import Unauthorised
+    from dk_sentinel.web.problems import Unauthorised
 
     presented = request.cookies.get(SESSION_COOKIE)
     if not presented or not presented.startswith(SESSION_PREFIX):  # an API key is no session

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from dk_sentinel.api.console.rendering import (
+from dk_sentinel.console.rendering import (
     ConsoleRoute,
     FormText,
     OptionalText,
@@ -13,7 +13,7 @@ from dk_sentinel.api.console.rendering import (
     render,
     see_other,
 )
-from dk_sentinel.api.console.session import (
+from dk_sentinel.console.session import (
     SESSION_COOKIE,
     SIGNIN_COOKIE,
     Signed,
