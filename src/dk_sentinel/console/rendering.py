@@ -16,11 +16,13 @@ from fastapi.templating import Jinja2Templates
 
 from dk_sentinel.console.session import SignInRequired
 from dk_sentinel.errors import SentinelError
+from dk_sentinel.vocabulary import REGISTRY
 from dk_sentinel.web.problems import STATUS, RateLimited
 
 log = logging.getLogger("dk_sentinel.api")
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["components"] = REGISTRY  # the history table's columns
 #: No inline script or style, nothing from elsewhere, never framed.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
