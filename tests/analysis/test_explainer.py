@@ -29,7 +29,7 @@ from dk_sentinel.analysis.explainer import (
     tone_problems,
 )
 from dk_sentinel.config import Settings
-from dk_sentinel.models import RiskAssessment
+from dk_sentinel.models import RiskAssessment, utcnow
 from dk_sentinel.warehouse import connect
 
 GOOD_NUDGE = (
@@ -41,7 +41,7 @@ GOOD_NUDGE = (
 @pytest.fixture
 def assessment(scored: Settings, top_player: str) -> RiskAssessment:
     with connect(scored) as wh:
-        return assess(wh, scored, top_player)
+        return assess(wh, scored, top_player, now=utcnow())
 
 
 def message(tool_input: dict[str, Any]) -> dict[str, Any]:

@@ -305,7 +305,7 @@ def test_report_finds_a_planted_timeout_breach_and_says_it_is_observational(
                 player_id=player, intervention_type="timeout", duration_hours=24,
                 reason="Cooling-off after late-night chasing", analyst_id="ana01",
             )  # fmt: skip
-            create_intervention(wh, request, assess(wh, scored, player), now=start)
+            create_intervention(wh, request, assess(wh, scored, player, now=utcnow()), now=start)
         wh.execute(  # the honoured player's own bets during the timeout are removed
             "delete from {raw}.bets where player_id = ? and placed_at >= ? and placed_at < ?",
             [honoured, start, start + timedelta(hours=24)],
@@ -350,7 +350,7 @@ def test_the_week_after_an_intervention_is_not_observed_until_it_has_ended(
             player_id=player, intervention_type="nudge", reason="Supportive check-in today",
             analyst_id="ana01",
         )  # fmt: skip
-        create_intervention(wh, request, assess(wh, scored, player), now=created)
+        create_intervention(wh, request, assess(wh, scored, player, now=utcnow()), now=created)
         types = ["self_exclusion"]
         soon = intervention_report(wh, types, now=created + timedelta(minutes=1))
         later = intervention_report(wh, types, now=created + timedelta(days=8))
@@ -386,7 +386,7 @@ def test_the_interventions_report_costs_the_same_queries_for_one_or_many(
         for n, player in enumerate(players, 1):
             request = parse_request(player_id=player, intervention_type="watchlist",
                                     reason="Counting the report's queries", analyst_id="ana01")  # fmt: skip
-            create_intervention(wh, request, assess(wh, scored, player),
+            create_intervention(wh, request, assess(wh, scored, player, now=utcnow()),
                                 now=AS_OF - timedelta(days=10 - n))  # fmt: skip
             counting = Counting(wh)
             report = intervention_report(counting, ["self_exclusion"], now=AS_OF)  # type: ignore[arg-type]
@@ -411,7 +411,7 @@ def test_every_json_output_writes_timestamps_as_rfc_3339_utc(
             player_id=player, intervention_type="timeout", duration_hours=24,
             reason="Cooling-off after late-night chasing", analyst_id="ana01",
         )  # fmt: skip
-        create_intervention(wh, request, assess(wh, scored, player))
+        create_intervention(wh, request, assess(wh, scored, player, now=utcnow()))
     db = str(scored.warehouse.duckdb.path)
     scores = invoke(runner, "--db", db, "export", "scores", "--out", "-")
     out = tmp_path / "scores.json"

@@ -104,9 +104,14 @@ def test_a_bet_or_outcome_one_second_past_the_cutoff_changes_no_figure(
             for n, p in enumerate(players)
         )
     )
+    served = "select distinct run_id from {analytics}.rg_served_scores"
     with connect(replayed) as wh:
         assert ingest(wh, "bets", [bets]).accepted == len(players)
+        live_snapshot = wh.query(served)
+    assert len(live_snapshot) == 1
     assert score_batch(replayed, as_of=REPLAY_AS_OF, kind="replay").status == "success"
+    with connect(replayed) as wh:  # a replay never replaces the read path's snapshot
+        assert wh.query(served) == live_snapshot
     assert _figures(replayed) == (before_bt, before_cal)  # a bet after T: nothing moves
     with connect(replayed) as wh:  # the newer replay's rows are the same scores and features
         rows = wh.query_dicts(

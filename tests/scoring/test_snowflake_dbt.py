@@ -9,6 +9,7 @@ import pytest
 from conftest import AS_OF
 from dk_sentinel.config import Settings, load_settings
 from dk_sentinel.ingest import ingest
+from dk_sentinel.models import utcnow
 from dk_sentinel.scoring import score_batch
 from dk_sentinel.synthetic.generator import generate
 from dk_sentinel.warehouse import connect
@@ -85,7 +86,9 @@ def _report_after_interventions(settings: Settings, players: list[str]) -> list[
         for player in players:
             request = parse_request(player_id=player, intervention_type="watchlist",
                                     reason="Report parity across warehouses", analyst_id="ana01")  # fmt: skip
-            create_intervention(wh, request, assess(wh, settings, player), now=created)
+            create_intervention(
+                wh, request, assess(wh, settings, player, now=utcnow()), now=created
+            )
         report = intervention_report(wh, ["self_exclusion"], now=AS_OF)
     keep = ("player_id", "bets_7d_before", "bets_7d_after", "staked_7d_before",
             "staked_7d_after", "composite_7d_later", "composite_30d_later", "later_outcome")  # fmt: skip

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
 
-from dk_sentinel.analysis.evidence import evidence_summaries
+from dk_sentinel.analysis.published import (
+    PUBLISHED_SCORES,
+    WarehouseScores,
+    assemble,
+    optional_float,
+)
 from dk_sentinel.config import Settings
 from dk_sentinel.errors import InsufficientData, NotFoundError, RelationMissing, UsageError
 from dk_sentinel.interventions.cases import PLAYERS_WITH_OPEN_TRIGGER
@@ -14,27 +18,15 @@ from dk_sentinel.interventions.records import INTERVENTIONS_WITH_STATUS
 from dk_sentinel.models import (
     PLAYER_ID_HINT,
     PLAYER_ID_PATTERN,
-    ComponentEvidence,
-    Freshness,
     HistoryPoint,
-    MoneyPicture,
-    MoneyWindow,
     PlayerOutcome,
     Queue,
     QueueItem,
     RecentBet,
     RiskAssessment,
-    rfc3339,
     utcnow,
 )
-from dk_sentinel.scoring import (
-    PUBLISHED_RUNS,
-    SERVED_MONEY,
-    SERVED_SCORES,
-    last_successful_run,
-)
 from dk_sentinel.vocabulary import (
-    COMPONENT,
     COMPONENTS,
     QUEUE_CATEGORIES,
     QueueCategory,
@@ -44,11 +36,6 @@ from dk_sentinel.warehouse import Warehouse, page_clause
 from dk_sentinel.warehouse.jobs import guarded
 
 _PLAYER_ID = re.compile(PLAYER_ID_PATTERN)
-_NOT_SCORED_HINT = (
-    "Has `sentinel score-batch` run since this player's bets were ingested? Is the id right?"
-)
-# Successful runs only (the rule lives in that dbt view): a crashed run's rows never show.
-_SCORES = "{analytics}.rg_published_risk_scores s"
 
 
 def validate_player_id(player_id: str) -> str:
@@ -68,51 +55,12 @@ def validate_player_id(player_id: str) -> str:
     return player_id
 
 
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _jsonable(value: Any) -> float | int | str | None:
-    if value is None or isinstance(value, int | str):
-        return value
-    if isinstance(value, datetime):
-        return rfc3339(value)
-    return float(value)
-
-
-def _latest_row(wh: Warehouse, player_id: str) -> tuple[dict[str, Any], str | None]:
-    """The player's latest published score row, and the latest live run's id."""
-    try:
-        latest = last_successful_run(wh)
-        if latest is not None:
-            # the read path: one lookup in the latest live run's snapshot, checked against the
-            # run (a snapshot not yet replaced is never served). Two queries: a scalar
-            # subquery for the run id keeps DuckDB from pruning the lookup (8.7 ms against 4.6)
-            row = _served_row(wh, SERVED_SCORES, player_id, latest.run_id)
-            if row:
-                return row, latest.run_id
-        # not in the latest run (or no snapshot yet): the player's latest published row
-        rows = wh.query_dicts(
-            f"select s.* from {_SCORES} where s.player_id = ? "
-            "order by s.as_of desc, s.run_finished_at desc, s.run_id desc limit 1",
-            [player_id],
-        )
-    except RelationMissing:
-        raise NotFoundError(
-            f"player {player_id} not found in the risk database (nothing scored yet)",
-            _NOT_SCORED_HINT,
-        ) from None
-    if not rows:
-        raise NotFoundError(f"player {player_id} not found in the risk database", _NOT_SCORED_HINT)
-    return rows[0], latest.run_id if latest else None
-
-
 def _change(
     wh: Warehouse, player_id: str, as_of: datetime, now_score: float, days: int
 ) -> float | None:
     rows = wh.query(
-        f"select s.composite_risk_score from {_SCORES} where s.player_id = ? and s.as_of <= ? "
-        "order by s.as_of desc limit 1",
+        f"select s.composite_risk_score from {PUBLISHED_SCORES} "
+        "where s.player_id = ? and s.as_of <= ? order by s.as_of desc limit 1",
         [player_id, as_of - timedelta(days=days)],
     )
     return round(now_score - float(rows[0][0]), 6) if rows else None
@@ -133,7 +81,8 @@ def history(wh: Warehouse, player_id: str, as_of: datetime, days: int = 90) -> l
     components = ", ".join(f"s.{c}" for c in COMPONENTS)
     rows = wh.query_dicts(
         f"select s.as_of, s.run_id, s.composite_risk_score, s.risk_category, {components} "
-        f"from {_SCORES} where s.player_id = ? and s.as_of > ? and s.as_of <= ? order by s.as_of",
+        f"from {PUBLISHED_SCORES} where s.player_id = ? and s.as_of > ? and s.as_of <= ? "
+        "order by s.as_of",
         [player_id, as_of - timedelta(days=days), as_of],
     )
     return [HistoryPoint.model_validate(r) for r in rows]
@@ -169,116 +118,35 @@ def player_outcomes(wh: Warehouse, player_id: str) -> list[PlayerOutcome]:
     return [PlayerOutcome.model_validate(r) for r in rows]
 
 
-def freshness(wh: Warehouse, run_id: str, last_bet_at: datetime | None) -> Freshness:
-    """Data freshness: last bet, last run, latest ingest, and whether scores are behind.
-
-    Scores are behind when a load added or settled bets after the scoring run read them: a
-    load stamps its bets and its ``ingest_loads`` row with one time, and the run's watermark
-    is the newest of those times it saw. (Comparing with the run's start instead would warn
-    after every ingest that ended in the second a run started: runs are stamped in whole
-    seconds.)
-
-    Args:
-        wh: An open warehouse.
-        run_id: The scoring run of the shown score.
-        last_bet_at: The player's last bet in the scoring window.
-
-    Returns:
-        The freshness block.
-    """
-    run, ingest, newest_bets, watermark = wh.query(
-        f"select (select max(finished_at) from {{ops}}.scoring_runs where {PUBLISHED_RUNS}), "
-        "(select max(loaded_at) from {ops}.ingest_loads where kind = 'bets'), "
-        "(select max(loaded_at) from {ops}.ingest_loads where kind = 'bets' and accepted > 0), "
-        "(select max(watermark) from {ops}.scoring_runs where run_id = ?)",
-        [run_id],
-    )[0]
-    return Freshness(
-        last_bet_at=last_bet_at,
-        last_run_finished_at=run,
-        latest_ingest_at=ingest,
-        scores_older_than_ingest=newest_bets is not None
-        and (watermark is None or newest_bets > watermark),
-    )
-
-
-def assessment_from_row(
-    row: dict[str, Any], settings: Settings, *, latest_run_id: str | None, freshness: Freshness
-) -> RiskAssessment:
-    """The assessment a published score row shows (no money, history or interventions yet).
-
-    The one place a score row becomes an assessment: :func:`assess` reads the row from the
-    warehouse, ``sentinel serve`` from the latest run's snapshot held in memory.
-
-    Args:
-        row: A row of ``rg_published_risk_scores`` (or of the served snapshot).
-        settings: Settings (weights and wording).
-        latest_run_id: The latest live run (the row is current when it is that run's).
-        freshness: The freshness block (its ``last_bet_at`` is the row's).
-    """
-    weights = settings.scoring.weights
-    summaries = evidence_summaries(row, settings)
-    evidence = {
-        name: ComponentEvidence(
-            score=None if row[name] is None else float(row[name]),
-            weight=weights[name],
-            present=bool(row[f"has_{name}"]),
-            summary=summaries[name],
-            features={f: _jsonable(row.get(f)) for f in COMPONENT[name].features},
-        )
-        for name in COMPONENTS
-    }
-    return RiskAssessment(
-        player_id=row["player_id"],
-        state=row["state"],
-        composite_risk_score=float(row["composite_risk_score"]),
-        risk_category=row["risk_category"],
-        risk_probability=_optional_float(row.get("risk_probability")),
-        probability_horizon_days=row.get("probability_horizon_days"),
-        profile_version=row.get("profile_version"),
-        primary_driver=row["primary_driver"],
-        component_scores={n: evidence[n].score for n in COMPONENTS},
-        components_present=[n for n in COMPONENTS if evidence[n].present],
-        evidence=evidence,
-        is_low_confidence=bool(row["is_low_confidence"]),
-        scored_at=row["scored_at"],
-        as_of=row["as_of"],
-        run_id=row["run_id"],
-        is_current=row["run_id"] == latest_run_id,
-        freshness=freshness,
-    )
-
-
 def assess(
-    wh: Warehouse, settings: Settings, player_id: str, *, with_history: bool = False
+    wh: Warehouse,
+    settings: Settings,
+    player_id: str,
+    *,
+    now: datetime,
+    with_history: bool = False,
 ) -> RiskAssessment:
-    """The current risk assessment of one player (no explanation, no interventions).
+    """The current risk assessment of one player from the warehouse (no explanation).
 
     Args:
         wh: An open warehouse.
         settings: Settings (weights and wording).
         player_id: The player, already validated (once, by the use case that was asked).
+        now: What "in force" means for the open interventions.
         with_history: Include the last 90 days and the 7 / 30-day change.
 
     Returns:
-        The assessment.
+        The assessment, with its money picture and open interventions.
 
     Raises:
         NotFoundError: The player has never been scored.
     """
-    row, latest_run_id = _latest_row(wh, player_id)
-    assessment = assessment_from_row(
-        row,
-        settings,
-        latest_run_id=latest_run_id,
-        freshness=freshness(wh, row["run_id"], row["last_bet_at"]),
-    )
-    assessment.money = money_picture(wh, player_id, latest_run_id)
+    assessment = assemble(WarehouseScores(wh, now), settings, player_id)
     if with_history:
-        composite = assessment.composite_risk_score
-        assessment.history = history(wh, player_id, row["as_of"])
-        assessment.change_7d = _change(wh, player_id, row["as_of"], composite, 7)
-        assessment.change_30d = _change(wh, player_id, row["as_of"], composite, 30)
+        composite, as_of = assessment.composite_risk_score, assessment.as_of
+        assessment.history = history(wh, player_id, as_of)
+        assessment.change_7d = _change(wh, player_id, as_of, composite, 7)
+        assessment.change_30d = _change(wh, player_id, as_of, composite, 30)
     return assessment
 
 
@@ -425,7 +293,7 @@ def build_queue(
             state=r["state"],
             risk_category=r["risk_category"],
             composite_risk_score=float(r["composite_risk_score"]),
-            risk_probability=_optional_float(r.get("risk_probability")),
+            risk_probability=optional_float(r.get("risk_probability")),
             primary_driver=r["primary_driver"],
             change_7d=None if r["change_7d"] is None else round(float(r["change_7d"]), 6),
             first_reached_at=r["first_reached_at"],
@@ -442,56 +310,4 @@ def build_queue(
         as_of=rows[0]["as_of"] if rows else None,
         min_category=min_category,
         items=items,
-    )
-
-
-def money_picture(wh: Warehouse, player_id: str, run_id: str | None) -> MoneyPicture | None:
-    """The player's payments and RG-tool use as of the latest live run (None: nothing loaded).
-
-    One lookup in the run's snapshot (``scoring.SERVED_MONEY``, a copy of the dbt model
-    ``int_player_money``: the one definition of these markers, which ``rg_risk_scores`` also
-    keeps as candidate features for calibrate), served only when it is ``run_id``'s.
-
-    Args:
-        wh: An open warehouse.
-        player_id: The player.
-        run_id: The latest live run (None: nothing published, nothing shown).
-    """
-    if run_id is None:
-        return None
-    row = _served_row(wh, SERVED_MONEY, player_id, run_id)
-    return money_from_row(row) if row else None
-
-
-def _served_row(wh: Warehouse, relation: str, player_id: str, run_id: str) -> dict[str, Any] | None:
-    """The player's row of a snapshot table if it is ``run_id``'s (None: none, or no table)."""
-    try:
-        rows = wh.query_dicts(
-            f"select * from {relation} where player_id = ? and run_id = ?", [player_id, run_id]
-        )
-    except RelationMissing:  # no live run published since the table became part of a run
-        return None
-    return rows[0] if rows else None
-
-
-def money_from_row(row: dict[str, Any]) -> MoneyPicture:
-    """The money picture a row of the money snapshot shows (the one place it is built)."""
-    return MoneyPicture(
-        as_of=row["as_of"],
-        windows=[
-            MoneyWindow(
-                days=d,
-                deposits=round(float(row[f"money_deposits_{d}d"]), 2),
-                deposit_count=int(row[f"money_deposit_count_{d}d"]),
-                withdrawals=round(float(row[f"money_withdrawals_{d}d"]), 2),
-                withdrawal_count=int(row[f"money_withdrawal_count_{d}d"]),
-            )
-            for d in (1, 7, 30, 90)
-        ],
-        cancelled_withdrawals_30d=int(row["money_cancelled_withdrawals_30d"]),
-        declined_deposits_30d=int(row["money_declined_deposits_30d"]),
-        payment_methods_90d=int(row["money_payment_methods_90d"]),
-        limit_changes_30d=int(row["money_limit_changes_30d"]),
-        rg_page_visits_30d=int(row["money_rg_page_visits_30d"]),
-        session_hours_30d=round(float(row["money_session_hours_30d"]), 2),
     )

@@ -16,7 +16,6 @@ from dk_sentinel.interventions.cases import FLAGGED_PLAYERS, list_cases
 from dk_sentinel.interventions.outbox import mark_handed_off, pending
 from dk_sentinel.interventions.records import events, list_interventions
 from dk_sentinel.models import Document, Intervention, json_default, rfc3339, utcnow
-from dk_sentinel.scoring import PUBLISHED_RUNS
 from dk_sentinel.vocabulary import CATEGORIES
 from dk_sentinel.warehouse import Warehouse
 
@@ -230,10 +229,13 @@ def report(wh: Warehouse, *, now: datetime | None = None) -> Report:
         The report.
     """
     now = now or utcnow()
-    runs = [r[0] for r in wh.query(
-        f"select run_id from {{ops}}.scoring_runs where {PUBLISHED_RUNS} "
-        "order by finished_at desc limit 2"
-    )]  # fmt: skip
+    try:  # the runs analysts saw: the staging model's one rule, the order of rg_latest_run
+        runs = [r[0] for r in wh.query(
+            "select run_id from {analytics}.stg_ops__scoring_runs where is_published "
+            "order by finished_at desc, run_id desc limit 2"
+        )]  # fmt: skip
+    except RelationMissing:  # never scored
+        runs = []
     current, previous = [*runs, None, None][:2]
     counts: dict[str | None, dict[str, int]] = {}
     by_state: dict[str, dict[str, int]] = {}

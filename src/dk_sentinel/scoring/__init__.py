@@ -5,8 +5,10 @@ of a killed run) -> repair leftovers of interrupted runs -> count bets loaded si
 successful run's watermark (none: record a "skipped" run) -> record the run as ``running`` ->
 ``dbt build`` (seeds, models, data tests) in a child process, the models reading the run's
 identity from its ``running`` row -> record the outcome.
-The watermark advances and the scores become visible (``rg_latest_risk_scores``) only when
-the run succeeded, so a crash or ``kill -9`` leaves the previous scores intact.
+The watermark advances and the scores become visible (``rg_latest_run`` and
+``rg_latest_risk_scores``) only when the run succeeded, so a crash or ``kill -9`` leaves the
+previous scores intact; the read path's snapshots (tag ``served``) are built in the run only
+once its checks pass.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -23,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from dk_sentinel.config import HistorySettings, Settings
-from dk_sentinel.errors import ScoringError
+from dk_sentinel.errors import RelationMissing, ScoringError
 from dk_sentinel.jurisdictions import publish_rules
 from dk_sentinel.models import BatchRun, utcnow
 from dk_sentinel.scoring.dbt import (
@@ -52,10 +53,8 @@ _RUN_COLUMNS = (
     "run_id, status, coalesce(kind, 'live') as kind, started_at, finished_at, as_of, watermark, "
     "new_bets, players_scored, tests_passed, tests_failed, scoring_version, profile_version, error"
 )
-#: The one rule for the runs whose scores analysts see, in SQL over ``scoring_runs``: live runs
-#: that succeeded (the dbt view ``rg_published_risk_scores`` applies the same rule through
-#: ``stg_ops__scoring_runs.is_published``).
-PUBLISHED_RUNS = "status = 'success' and coalesce(kind, 'live') = 'live'"
+#: The latest published run (successful and live): the dbt view that decides it, the one place.
+LATEST_RUN = "{analytics}.rg_latest_run"
 #: The applied scoring profile, in SQL over ``scoring_profiles`` (at most one row matches;
 #: the dbt macro ``active_profile`` uses the same condition).
 ACTIVE_PROFILE = "activated_at is not null and deactivated_at is null"
@@ -99,14 +98,15 @@ def list_runs(wh: Warehouse, limit: int = 20, offset: int = 0) -> list[BatchRun]
 
 
 def last_successful_run(wh: Warehouse) -> BatchRun | None:
-    """The latest successful live run (the published scores), if any.
+    """The latest published run (successful and live), if any: the row of ``rg_latest_run``.
 
-    The same order as the dbt view ``rg_latest_risk_scores`` (finished last, then run id).
+    None too before the first run has built the view (a new warehouse, or one scored by a
+    release without it: the next run builds it).
     """
-    rows = wh.query_dicts(
-        f"select {_RUN_COLUMNS} from {{ops}}.scoring_runs where {PUBLISHED_RUNS} "
-        "order by finished_at desc, run_id desc limit 1"
-    )
+    try:
+        rows = wh.query_dicts(f"select * from {LATEST_RUN}")
+    except RelationMissing:
+        return None
     return _row_to_run(rows[0]) if rows else None
 
 
@@ -285,41 +285,11 @@ def prune_history(wh: Warehouse, now: datetime, policy: HistorySettings) -> int:
     return len(doomed)
 
 
-#: The read path's snapshot of the latest published live run, one row per player, laid out for
-#: point lookups: its score rows, and the money picture as of its as-of. Replaced after each
-#: successful live run (a reader checks the run id, so a stale snapshot is never served).
+#: The read path's snapshots, one row per player, laid out for point lookups: the run's score
+#: rows and its money picture (dbt models tagged ``served``, built in the run once its checks
+#: pass; a reader checks the run id, so a snapshot of a run not published is never served).
 SERVED_SCORES = "{analytics}.rg_served_scores"
 SERVED_MONEY = "{analytics}.rg_served_money"
-_RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-
-
-def publish_snapshot(wh: Warehouse, run_id: str) -> None:
-    """Publish the run's rows and money picture for the read path (``analyze``, the API).
-
-    Each table carries the run id, and readers serve a row only when it is the latest run's,
-    so the two need not change together: a snapshot that failed to be replaced is never
-    served. (One transaction around both would add nothing, and on Snowflake each
-    replacement commits by itself anyway.)
-
-    Args:
-        wh: An open warehouse.
-        run_id: The successful live run just recorded.
-
-    Raises:
-        ValueError: ``run_id`` is not a run id (it is written into the statement).
-    """
-    if not _RUN_ID.fullmatch(run_id):
-        raise ValueError(f"not a run id: {run_id!r}")
-    wh.replace_table(
-        SERVED_SCORES,
-        f"select * from {{analytics}}.rg_published_risk_scores where run_id = '{run_id}'",
-        key="player_id",
-    )
-    wh.replace_table(
-        SERVED_MONEY,
-        f"select '{run_id}' as run_id, m.* from {{analytics}}.int_player_money m",
-        key="player_id",
-    )
 
 
 def _finish_run(wh: Warehouse, run: BatchRun, lease: Lease) -> None:
@@ -427,6 +397,8 @@ def score_batch(
                 full_refresh = True
             if full_refresh:  # rebuilds the derived tables from raw (never the score history)
                 build.append("--full-refresh")
+            if kind == "replay":  # a past as-of never replaces the read path's snapshots
+                build += ["--exclude", "tag:served"]
         say(f"running dbt (as of {run.as_of:%Y-%m-%d %H:%M})")
         try:
             with lent_to_a_child_process(settings):
@@ -457,12 +429,6 @@ def score_batch(
                 run.watermark = None
             _finish_run(wh, run, lease)
             if run.status == "success" and run.kind == "live":
-                try:
-                    publish_snapshot(wh, run.run_id)
-                except Exception as exc:  # the scores are published; readers use the history
-                    log.warning("the read path's snapshot of %s was not replaced (%s); "
-                                "analyze reads the score history until the next run",
-                                run.run_id, exc)  # fmt: skip
                 prune_history(wh, run.as_of, settings.scoring.history)
     log.info(
         "score-batch %s: %d players scored as of %s, %d new bets, %d tests passed (%.1f s)",
@@ -473,7 +439,7 @@ def score_batch(
 
 __all__ = [
     "ACTIVE_PROFILE",
-    "PUBLISHED_RUNS",
+    "LATEST_RUN",
     "SERVED_MONEY",
     "SERVED_SCORES",
     "DbtCommand",
@@ -482,7 +448,6 @@ __all__ = [
     "list_runs",
     "new_run_id",
     "prune_history",
-    "publish_snapshot",
     "score_batch",
     "scoring_lock",
     "seeds_current",

@@ -18,8 +18,8 @@ from __future__ import annotations
 from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
+from dk_sentinel.analysis.served import ServedAssessments
 from dk_sentinel.usecases.context import Context
-from dk_sentinel.usecases.served import ServedAssessments
 
 if TYPE_CHECKING:
     from dk_sentinel.usecases.cases import Cases
@@ -54,7 +54,7 @@ class Sentinel(Context):
 
             stamp = partial(file_stamp, self.settings.warehouse.duckdb.path)
         self.served = ServedAssessments(
-            self.settings, self.connect, self.clock, stamp, max_stale_seconds=max_stale_seconds
+            self.connect, self.clock, stamp, max_stale_seconds=max_stale_seconds
         )
         return self.served
 

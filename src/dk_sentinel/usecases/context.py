@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
+from dk_sentinel.analysis.served import ServedAssessments
 from dk_sentinel.config import Settings
 from dk_sentinel.models import utcnow
-from dk_sentinel.usecases.served import ServedAssessments
 from dk_sentinel.warehouse import Connections, DirectConnections, Warehouse
 
 Progress = Callable[[str], None] | None

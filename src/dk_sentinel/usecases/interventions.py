@@ -64,7 +64,7 @@ class Interventions(UseCases):
             first = replayed(wh, request)
             if first is not None:
                 return first
-            assessment = assess(wh, self.settings, request.player_id)
+            assessment = assess(wh, self.settings, request.player_id, now=self.clock())
         message = None
         if request.intervention_type == "nudge":
             message = make_explainer(self.settings, use_ai=use_ai).nudge(assessment)

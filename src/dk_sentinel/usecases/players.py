@@ -6,8 +6,6 @@ console's player page.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import Field
 
 from dk_sentinel.analysis.assessment import (
@@ -24,6 +22,7 @@ from dk_sentinel.analysis.explainer import (
     make_explainer,
     store_explanation,
 )
+from dk_sentinel.analysis.published import assemble
 from dk_sentinel.interventions.cases import (
     Case,
     get_case,
@@ -43,12 +42,8 @@ from dk_sentinel.models import (
     RiskAssessment,
     validated,
 )
-from dk_sentinel.vocabulary import QueueCategory
-
-if TYPE_CHECKING:
-    pass
-
 from dk_sentinel.usecases.context import UseCases
+from dk_sentinel.vocabulary import QueueCategory
 
 
 class PlayerFile(Document):
@@ -79,14 +74,13 @@ class Players(UseCases):
         """
         validate_player_id(player_id)
         served = self.context.served
-        held = served.assessment(player_id) if served and not with_history else None
-        if held is not None:
-            assessment = held
+        held = served.source(player_id) if served and not with_history else None
+        if held is not None:  # the latest run held in memory by sentinel serve
+            assessment = assemble(held, self.settings, player_id)
         else:
             with self.connect() as wh:
-                assessment = assess(wh, self.settings, player_id, with_history=with_history)
-                assessment.open_interventions = list_interventions(
-                    wh, player_id=player_id, active=True, now=self.clock()
+                assessment = assess(
+                    wh, self.settings, player_id, now=self.clock(), with_history=with_history
                 )
         if not (explain or nudge):
             return assessment
@@ -146,9 +140,8 @@ class Players(UseCases):
         """
         validate_player_id(player_id)
         with self.connect() as wh:
-            assessment = assess(wh, self.settings, player_id, with_history=True)
+            assessment = assess(wh, self.settings, player_id, now=self.clock(), with_history=True)
             every = list_interventions(wh, player_id=player_id, now=self.clock(), with_events=True)
-            assessment.open_interventions = [i for i in every if i.status == "active"]
             return PlayerFile(
                 assessment=assessment,
                 interventions=every,

@@ -48,6 +48,17 @@
     cast('{{ current_run()["as_of"] }}' as timestamp)
 {%- endmacro %}
 
+{#- A point-lookup index on DuckDB (unique, ART), for the read path's snapshots: named per
+    invocation, because dbt drops the previous table (and its index) only once the new one is
+    in place. Nothing on Snowflake, where the table's order lets a lookup prune
+    micro-partitions. -#}
+{% macro index_for_lookups(column) -%}
+    {%- if target.type == 'duckdb' -%}
+    create unique index {{ this.identifier }}_{{ invocation_id | replace('-', '') }}
+        on {{ this }} ({{ column }})
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The rows of the run being built, in SQL (no extra query): used by the data tests. -#}
 {% macro this_run_filter() -%}
     run_id = coalesce((select max(run_id) from {{ var('ops_schema') }}.scoring_runs

@@ -1,4 +1,4 @@
-{#- The current score of every player: the published rows of the latest successful run. -#}
+{#- The current score of every player: the published rows of the latest run (rg_latest_run). -#}
 
 {{ config(materialized='view') }}
 
@@ -10,18 +10,9 @@ published as (
 
 ),
 
-runs as (
-
-    select * from {{ ref('stg_ops__scoring_runs') }}
-
-),
-
 latest_run as (
 
-    select run_id from runs
-    where is_published
-    order by finished_at desc, run_id desc
-    limit 1
+    select run_id from {{ ref('rg_latest_run') }}
 
 ),
 

@@ -1,7 +1,7 @@
-"""The risk lookup of ``sentinel serve``, answered from memory.
+"""The risk lookup of ``sentinel serve``, answered from memory: the second score source.
 
-Each successful live run publishes its score rows and money picture as snapshot tables
-(``scoring.SERVED_SCORES`` / ``SERVED_MONEY``). The server keeps the latest run's snapshot in
+Each successful live run builds its score rows and money picture as snapshot tables (the dbt
+models ``rg_served_scores`` / ``rg_served_money``). The server keeps the latest run's snapshot in
 memory as Arrow tables (columnar: ~1 KB a player), with the open interventions and the run's
 freshness block, and answers ``GET /api/players/{id}/risk`` from them without a warehouse
 query. A background thread polls every ``[api] served_refresh_seconds`` while lookups come
@@ -25,11 +25,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dk_sentinel.analysis.assessment import assessment_from_row, freshness, money_from_row
-from dk_sentinel.config import Settings
+from dk_sentinel.analysis.published import ScoreSource, freshness
 from dk_sentinel.errors import RelationMissing
 from dk_sentinel.interventions.records import list_interventions
-from dk_sentinel.models import Freshness, Intervention, RiskAssessment
+from dk_sentinel.models import Freshness, Intervention
 from dk_sentinel.scoring import SERVED_MONEY, SERVED_SCORES, last_successful_run
 from dk_sentinel.warehouse import Warehouse
 
@@ -81,12 +80,36 @@ class _Served:
     rereading: frozenset[str] = frozenset()  # players written through this server since
 
 
+@dataclass(frozen=True)
+class _HeldScores:
+    """One lookup's score source: the state held when it was asked (see ScoreSource)."""
+
+    state: _Served
+    now: datetime
+
+    def score_row(self, player_id: str) -> tuple[dict[str, Any], str | None]:
+        row = self.state.scores.row(player_id)
+        assert row is not None  # ServedAssessments.source checked the player is held
+        return row, self.state.run_id
+
+    def freshness(self, row: dict[str, Any]) -> Freshness:
+        return self.state.freshness.model_copy(update={"last_bet_at": row["last_bet_at"]})
+
+    def money_row(self, player_id: str, run_id: str | None) -> dict[str, Any] | None:
+        return self.state.money.row(player_id) if self.state.money else None
+
+    def open_interventions(self, player_id: str) -> list[Intervention]:
+        held = self.state.interventions or {}
+        return [
+            i for i in held.get(player_id, []) if i.expires_at is None or i.expires_at > self.now
+        ]
+
+
 class ServedAssessments:
     """The latest run's assessments held in memory (see the module docstring)."""
 
     def __init__(
         self,
-        settings: Settings,
         connect: Callable[[], AbstractContextManager[Warehouse]],
         clock: Callable[[], datetime],
         stamp: Callable[[], object] | None = None,
@@ -96,7 +119,6 @@ class ServedAssessments:
         """Hold nothing yet; :meth:`refresh` loads.
 
         Args:
-            settings: Settings (weights and wording of the evidence).
             connect: Where warehouse connections come from (the server's pool).
             clock: The application's clock (an open intervention ends on it).
             stamp: Something that changes whenever the warehouse is written (the embedded
@@ -104,7 +126,6 @@ class ServedAssessments:
             max_stale_seconds: Beyond this long without a successful poll (a quiet spell,
                 polls failing) the lookup reads the warehouse again.
         """
-        self.settings = settings
         self._connect = connect
         self._clock = clock
         self._stamp = stamp
@@ -122,8 +143,8 @@ class ServedAssessments:
         """The run held (None: nothing held)."""
         return self._state.run_id if self._state else None
 
-    def assessment(self, player_id: str) -> RiskAssessment | None:
-        """The player's assessment with money and open interventions, or None: read the warehouse.
+    def source(self, player_id: str) -> ScoreSource | None:
+        """The memory as the player's score source, or None: read the warehouse.
 
         Args:
             player_id: A validated player id.
@@ -134,22 +155,9 @@ class ServedAssessments:
             return None
         if time.monotonic() - self._polled_at > self.max_stale_seconds:
             return None  # polls keep failing: do not serve an ever older state
-        row = state.scores.row(player_id)
-        if row is None:
+        if player_id not in state.scores.index:
             return None
-        block = state.freshness.model_copy(update={"last_bet_at": row["last_bet_at"]})
-        assessment = assessment_from_row(
-            row, self.settings, latest_run_id=state.run_id, freshness=block
-        )
-        money = state.money.row(player_id) if state.money else None
-        assessment.money = money_from_row(money) if money else None
-        now = self._clock()
-        assessment.open_interventions = [
-            item
-            for item in state.interventions.get(player_id, [])
-            if item.expires_at is None or item.expires_at > now
-        ]
-        return assessment
+        return _HeldScores(state, self._clock())
 
     def interventions_changed(self, player_id: str | None = None) -> None:
         """A write through this server: its interventions are read from the warehouse a while.

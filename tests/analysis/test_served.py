@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from dk_sentinel.analysis.published import assemble
+from dk_sentinel.analysis.served import ServedAssessments
 from dk_sentinel.config import Settings
 from dk_sentinel.models import RiskAssessment
 from dk_sentinel.scoring import SERVED_SCORES
@@ -32,6 +34,12 @@ def _players(settings: Settings, n: int) -> list[str]:
             f"player_id limit {n}")]  # fmt: skip
 
 
+def _held(served: ServedAssessments, player_id: str) -> RiskAssessment | None:
+    """What the memory answers for the player (None: it sends the lookup to the warehouse)."""
+    source = served.source(player_id)
+    return None if source is None else assemble(source, Settings(), player_id)
+
+
 def _from_warehouse(app: Sentinel, player_id: str) -> RiskAssessment:
     served, app.served = app.served, None
     try:
@@ -44,15 +52,15 @@ def test_memory_answers_exactly_what_the_warehouse_answers(scored: Settings) -> 
     app = Sentinel(scored, clock=Clock())
     served = app.serve_from_memory()
     players = _players(scored, 5)
-    assert served.assessment(players[0]) is None  # nothing held before the first poll
+    assert _held(served, players[0]) is None  # nothing held before the first poll
     served.refresh()
     assert served.run_id is not None
     for player in players:
-        held = served.assessment(player)
+        held = _held(served, player)
         assert held is not None and held.run_id == served.run_id
         assert held.model_dump_json() == _from_warehouse(app, player).model_dump_json()
     # a player the run did not score is read from the warehouse (here: not found)
-    assert served.assessment("PLR_9999_NJ") is None
+    assert _held(served, "PLR_9999_NJ") is None
     explained = app.players.analyze(players[0], explain=True, use_ai=False)
     assert explained.ai_explanation and explained.explanation_source == "rules"
 
@@ -70,16 +78,16 @@ def test_a_write_through_the_server_shows_at_once_and_expiry_follows_the_clock(
         player_id=player, intervention_type="timeout", duration_hours=24,
         reason="Chasing losses after midnight", analyst_id="ana01", use_ai=False,
     )  # fmt: skip
-    assert served.assessment(player) is None  # the warehouse answers until the next poll
+    assert _held(served, player) is None  # the warehouse answers until the next poll
     assert [i.intervention_id for i in app.players.analyze(player).open_interventions] == [
         timeout.intervention_id
     ]
     served.refresh()
-    held = served.assessment(player)
+    held = _held(served, player)
     assert held is not None
     assert [i.intervention_id for i in held.open_interventions] == [timeout.intervention_id]
     clock.now += timedelta(hours=25)  # the timeout has ended: not open, without a poll
-    held = served.assessment(player)
+    held = _held(served, player)
     assert held is not None and held.open_interventions == []
     assert _from_warehouse(app, player).open_interventions == []
 
@@ -95,23 +103,23 @@ def test_a_new_intervention_sends_only_its_player_to_the_warehouse(scored: Setti
         player_id=player, intervention_type="watchlist", reason="Reviewed by the day shift",
         analyst_id="ana01", use_ai=False,
     )  # fmt: skip
-    assert served.assessment(player) is None
-    assert served.assessment(other) is not None
+    assert _held(served, player) is None
+    assert _held(served, other) is not None
     served.refresh()
-    held = served.assessment(player)
+    held = _held(served, player)
     assert held is not None and [i.intervention_type for i in held.open_interventions] == [
         "watchlist"
     ]
     # a write whose mark lands after a poll already read the file it changed: the next poll
     # finds the file as it was, and rereads anyway
     served.interventions_changed(player)
-    assert served.assessment(player) is None
+    assert _held(served, player) is None
     served.refresh()
-    assert served.assessment(player) is not None
+    assert _held(served, player) is not None
     served.interventions_changed()  # a cancel or a delivery: every player
-    assert served.assessment(other) is None
+    assert _held(served, other) is None
     served.refresh()
-    assert served.assessment(other) is not None
+    assert _held(served, other) is not None
 
 
 def test_a_change_made_elsewhere_is_picked_up_by_the_next_poll(scored: Settings) -> None:
@@ -124,10 +132,10 @@ def test_a_change_made_elsewhere_is_picked_up_by_the_next_poll(scored: Settings)
         player_id=player, intervention_type="watchlist", reason="Reviewed by the night shift",
         analyst_id="ana02", use_ai=False,
     )  # fmt: skip
-    held = served.assessment(player)
+    held = _held(served, player)
     assert held is not None and held.open_interventions == []  # until the poll (documented)
     served.refresh()
-    held = served.assessment(player)
+    held = _held(served, player)
     assert held is not None and [i.intervention_type for i in held.open_interventions] == [
         "watchlist"
     ]
@@ -140,9 +148,9 @@ def test_a_change_made_elsewhere_is_picked_up_by_the_next_poll(scored: Settings)
         )
     held_run = served.run_id
     served.refresh()  # its snapshot is not in place: the run held is still served ...
-    assert served.run_id == held_run and served.assessment(player) is not None
+    assert served.run_id == held_run and _held(served, player) is not None
     served.max_stale_seconds = 0.0  # ... until the polls have failed for too long
-    assert served.assessment(player) is None
+    assert _held(served, player) is None
 
 
 def test_the_server_polls_and_serves_from_memory(scored: Settings) -> None:
@@ -161,7 +169,7 @@ def test_the_server_polls_and_serves_from_memory(scored: Settings) -> None:
             if runtime.app.served.run_id:
                 break
             time.sleep(0.02)
-        assert runtime.app.served.assessment(player) is not None
+        assert _held(runtime.app.served, player) is not None
         headers = {"X-API-Key": key}
         before = client.get(f"/api/players/{player}/risk", headers=headers)
         assert before.status_code == 200 and before.json()["open_interventions"] == []
@@ -203,12 +211,12 @@ def test_a_poll_between_the_two_snapshot_tables_finds_the_money_later(replayed: 
         )[0]
         wh.execute(f"update {SERVED_MONEY} set run_id = 'previous'")
     served.refresh()
-    held = served.assessment(player)
+    held = _held(served, player)
     assert held is not None and held.money is None
     with connect(replayed) as wh:
         wh.execute(f"update {SERVED_MONEY} set run_id = ?", [run_id])
     served.refresh()
-    held = served.assessment(player)
+    held = _held(served, player)
     assert held is not None and held.money is not None and held.money.windows[-1].deposits > 0
     assert held.model_dump_json() == _from_warehouse(app, player).model_dump_json()
 
@@ -218,7 +226,6 @@ def test_an_unwritten_file_is_not_opened_and_failing_polls_end_memory_serving(
 ) -> None:
     from contextlib import contextmanager
 
-    from dk_sentinel.usecases.served import ServedAssessments
     from dk_sentinel.warehouse.duckdb import file_stamp
 
     opened = []
@@ -230,18 +237,18 @@ def test_an_unwritten_file_is_not_opened_and_failing_polls_end_memory_serving(
             yield wh
 
     path = scored.warehouse.duckdb.path
-    served = ServedAssessments(scored, counting, Clock(), lambda: file_stamp(path))
+    served = ServedAssessments(counting, Clock(), lambda: file_stamp(path))
     player = _players(scored, 1)[0]
     served.refresh()
     served.refresh()  # nothing written since: the file is not opened
-    assert len(opened) == 1 and served.assessment(player) is not None
+    assert len(opened) == 1 and _held(served, player) is not None
     with connect(scored) as wh:  # a write elsewhere: the next poll looks
         wh.execute("insert into {ops}.intervention_events values "
                    "('E1', 'I1', ?, 'created', ?, 'ana01', 'test')", [player, Clock()()])  # fmt: skip
     served.refresh()
     assert len(opened) == 2
     served.max_stale_seconds = 0.0  # polls failing for longer than this: read the warehouse
-    assert served.assessment(player) is None
+    assert _held(served, player) is None
 
 
 def test_an_idle_server_does_not_poll(scored: Settings) -> None:
@@ -257,6 +264,6 @@ def test_an_idle_server_does_not_poll(scored: Settings) -> None:
     marks = served._state.marks if served._state else None
     served.poll()  # idle: nothing read
     assert served._state is not None and served._state.marks == marks
-    assert served.assessment(player) is not None  # a lookup: the next poll looks
+    assert _held(served, player) is not None  # a lookup: the next poll looks
     served.poll()
     assert served._state is not None and served._state.marks != marks

@@ -1,0 +1,32 @@
+{#- The read path's snapshot of every player's money picture (int_player_money) as of this
+    run, carrying the run id; built and read as rg_served_scores (the ref below makes it wait
+    for, and be skipped with, the run's checks on rg_risk_scores). -#}
+-- depends_on: {{ ref('rg_risk_scores') }}
+-- depends_on: {{ ref('stg_ops__scoring_runs') }}
+
+{{ config(
+    materialized='table',
+    transient=true,
+    tags=['served'],
+    post_hook="{{ index_for_lookups('player_id') }}",
+) }}
+
+{%- set run = current_run() %}
+
+with
+
+money as (
+
+    select * from {{ ref('int_player_money') }}
+
+),
+
+final as (
+
+    select '{{ run.run_id }}' as run_id, money.*
+    from money
+    order by money.player_id
+
+)
+
+select * from final
