@@ -112,6 +112,19 @@ def _sizes(package: str) -> dict[str, int]:
     }
 
 
+@pytest.mark.standards
+@pytest.mark.slow  # a child process: out of the fast tier
+def test_the_structure_has_no_import_back_up_and_no_circle() -> None:
+    """#40: docs/structure.py (the README's structure table) finds 0 of each, and says so."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "structure.py"), "--root", str(ROOT)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "imports back up a layer: 0\n" in done.stdout and "circles: 0\n" in done.stdout
+    assert "2. cli " in done.stdout and "4. api | console " in done.stdout
+
+
 def test_no_web_module_is_over_300_lines() -> None:
     """Issue #24: the API is a package of small routers, not one 500-line factory; #40: so are
     the console beside it, what both share (web/) and the factory above both (server.py)."""

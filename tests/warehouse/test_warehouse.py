@@ -99,19 +99,6 @@ def test_transaction_commits(wh: Warehouse) -> None:
     )
 
 
-def test_replace_table_swaps_a_lookup_table_whole(wh: Warehouse) -> None:
-    """The read path's snapshot: replaced whole each run, looked up by key, on both backends."""
-    for batch in (["PLR_2222_NJ", "PLR_1111_NJ"], ["PLR_3333_PA"]):
-        values = " union all ".join(f"select '{p}' as player_id, {i} as n" for i, p in
-                                    enumerate(batch))  # fmt: skip
-        wh.replace_table("{ops}.lookup_test", f"select * from ({values}) v", key="player_id")
-        assert wh.query("select count(*) from {ops}.lookup_test") == [(len(batch),)]
-    assert wh.query("select n from {ops}.lookup_test where player_id = ?", ["PLR_3333_PA"]) == [
-        (0,)
-    ]
-    assert wh.query("select n from {ops}.lookup_test where player_id = ?", ["PLR_1111_NJ"]) == []
-
-
 def test_query_arrow_returns_typed_columns_with_lower_case_names(wh: Warehouse) -> None:
     """The served assessments load a run's snapshot as Arrow, on both backends."""
     wh.execute("create or replace table {ops}.arrow_test (Player_Id varchar, score double)")

@@ -26,7 +26,7 @@ import duckdb
 
 from dk_sentinel.config import WarehouseSettings
 from dk_sentinel.errors import BusyError, RelationMissing, WarehouseUnavailable, WriteConflict
-from dk_sentinel.warehouse import BaseWarehouse, Row
+from dk_sentinel.warehouse.base import BaseWarehouse, Row
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -249,15 +249,6 @@ class DuckDBWarehouse(BaseWarehouse):
         self.con.execute(
             f"create or replace temp table {name} as select {names} from ({self.sql(select_sql)})"
         )
-
-    def replace_table(
-        self, name: str, select_sql: str, params: Sequence[Any] = (), *, key: str
-    ) -> None:
-        """Replace ``name`` (ordered by ``key``) and index ``key`` for point lookups, atomically."""
-        index = self.sql(name).rsplit(".", 1)[-1] + f"_{key}"
-        with self.transaction():
-            super().replace_table(name, select_sql, params, key=key)
-            self.execute(f"create unique index {index} on {name} ({key})")
 
     def close(self) -> None:
         """Close (and so checkpoint) the connection, then release the file lock."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dk_sentinel.config import WarehouseSettings, secret
 from dk_sentinel.errors import ConfigError, RelationMissing, WarehouseUnavailable, WriteConflict
-from dk_sentinel.warehouse import BaseWarehouse, Row
+from dk_sentinel.warehouse.base import BaseWarehouse, Row
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -394,18 +394,6 @@ class SnowflakeWarehouse(BaseWarehouse):
         if rows:
             marks = ", ".join("?" for _ in columns)
             local.executemany(f"insert into {name} values ({marks})", [list(r) for r in rows])
-
-    def replace_table(
-        self, name: str, select_sql: str, params: Sequence[Any] = (), *, key: str
-    ) -> None:
-        """Replace ``name`` as a transient table ordered by ``key``.
-
-        Its micro-partitions then prune a point lookup; transient, because a copy rebuilt each
-        run needs no Fail-safe.
-        """
-        self.execute(
-            f"create or replace transient table {name} as {select_sql} order by {key}", params
-        )
 
     def alive(self, *, probe: bool) -> bool:
         """Whether the connection can still be used (``probe``: ask the server with a query)."""
