@@ -325,6 +325,9 @@ def test_new_codes_on_open_cases_are_written_set_based(wh: Warehouse) -> None:
         "create or replace table {analytics}.rg_risk_scores (run_id varchar, player_id varchar, "
         "composite_risk_score double, risk_category varchar)"
     )
+    # the latest published run (a dbt view in production: only its flags open cases)
+    wh.execute("create or replace table {analytics}.rg_latest_run (run_id varchar)")
+    wh.execute("insert into {analytics}.rg_latest_run values ('r1')")
     players = [f"PLR_{1000 + i}_NJ" for i in range(620)]
     wh.insert_rows("{analytics}.rg_risk_scores", [["r1", p, 0.7, "HIGH"] for p in players])
     as_of, now = datetime(2026, 11, 1, 0, 0), datetime(2026, 11, 1, 0, 30)
@@ -335,6 +338,7 @@ def test_new_codes_on_open_cases_are_written_set_based(wh: Warehouse) -> None:
                    [["r2", players[0], "NJ", "nj", "NJ-DEP-24H", 72.0,
                      datetime(2026, 11, 1, 0, 50), 1, True, True, 10500.0, 2, None]])  # fmt: skip
     later = datetime(2026, 11, 1, 1, 30)
+    wh.execute("update {analytics}.rg_latest_run set run_id = 'r2'")
     assert open_or_update(wh, "r2", datetime(2026, 11, 1, 1, 0), sla, later) == 620
     cases = {c.player_id: c for c in list_cases(wh, later)}
     assert len(cases) == 620

@@ -13,6 +13,7 @@ A case closes only once the player has been clear (no trigger, not HIGH+) for th
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -23,9 +24,12 @@ from pydantic import Field, field_validator
 from dk_sentinel.errors import ConflictError, NotFoundError, UsageError
 from dk_sentinel.interventions.outbox import enqueue_suspension
 from dk_sentinel.models import AnalystAction, ContactNote, Document, validated
+from dk_sentinel.scoring import LATEST_RUN
 from dk_sentinel.vocabulary import HIGH_PLUS, OPEN_STATES, CaseState, ContactResult, sql_list
 from dk_sentinel.warehouse import Warehouse, page_clause
 from dk_sentinel.warehouse.jobs import guarded
+
+log = logging.getLogger("dk_sentinel.cases")
 
 #: Every case a player can still be on the list by, as a SQL list.
 _OPEN_IN = sql_list(OPEN_STATES)
@@ -206,6 +210,13 @@ def open_or_update(
     )
 
     def write() -> int:
+        # only the latest published run opens cases: a host that reaches this step after a
+        # newer run was published (stalled, or its lease taken over) writes nothing stale
+        latest = wh.query(f"select run_id from {LATEST_RUN}")
+        if not latest or latest[0][0] != run_id:
+            log.warning("cases: run %s is no longer the latest published run; the newer "
+                        "run's cases stand, nothing written", run_id)  # fmt: skip
+            return 0
         # read inside the guarded transaction: two writers never both open a case for one
         # player (Snowflake enforces no unique key on case_id or player_id)
         open_cases = {
