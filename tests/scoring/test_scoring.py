@@ -482,3 +482,36 @@ def test_the_read_path_serves_the_latest_runs_snapshot_and_never_a_stale_one(
         slow = [assessment.assess(wh, scored, p, now=utcnow()) for p in players]
     assert [a.model_dump() for a in fast] == [a.model_dump() for a in slow]
     assert all(a.is_current and a.run_id == latest.run_id for a in fast)
+
+
+def test_a_run_taken_over_stops_in_dbt_and_writes_nothing(scored: Settings) -> None:
+    """#38: host A's dbt, still going after host B took the lease over and repaired A's run,
+    reads only A's run (named in its environment): finding it no longer running, the models
+    stop, and nothing is written under B's id, nor under any other."""
+    from datetime import timedelta
+
+    from dk_sentinel.scoring.dbt import dbt_vars, run_dbt, running_as
+
+    counts = "select count(*), count(distinct run_id) from {analytics}.rg_risk_scores"
+    now = utcnow().replace(microsecond=0)
+    with connect(scored) as wh:
+        before = wh.query(counts)
+        wh.execute(
+            "insert into {ops}.scoring_runs (run_id, status, kind, started_at, as_of) values "
+            "('host-a', 'failed', 'live', ?, ?), ('host-b', 'running', 'live', ?, ?)",
+            [now, now, now + timedelta(seconds=1), now],
+        )
+    with running_as("host-a"):
+        result = run_dbt(
+            scored, ["build", "--select", "rg_risk_scores", "--exclude-resource-type", "seed"],
+            dbt_vars(scored),
+        )  # fmt: skip
+    assert not result.models_ok
+    assert any("host-a is no longer running" in f for f in result.failures), result.failures
+    with connect(scored) as wh:
+        assert wh.query(counts) == before
+        assert wh.query(
+            "select count(*) from {analytics}.rg_risk_scores where run_id in ('host-a', 'host-b')"
+        ) == [(0,)]
+    with pytest.raises(ValueError, match="not a run id"), running_as("x'; drop table y; --"):
+        pass

@@ -33,6 +33,7 @@ from dk_sentinel.scoring.dbt import (
     DbtResult,
     dbt_vars,
     run_dbt,
+    running_as,
 )
 from dk_sentinel.vocabulary import RunKind
 from dk_sentinel.warehouse import (
@@ -401,7 +402,7 @@ def score_batch(
                 build += ["--exclude", "tag:served"]
         say(f"running dbt (as of {run.as_of:%Y-%m-%d %H:%M})")
         try:
-            with lent_to_a_child_process(settings):
+            with lent_to_a_child_process(settings), running_as(run.run_id):
                 result = dbt(settings, build, dbt_vars(settings))
         except ScoringError as exc:
             with connect() as wh:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from hashlib import sha256
 from pathlib import Path
@@ -307,6 +309,36 @@ def _exit_now(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+#: The environment variable that names the run to dbt's models (the macro ``this_run_id``).
+RUN_ENV = "DK_SENTINEL_RUN_ID"
+_RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+@contextmanager
+def running_as(run_id: str) -> Iterator[None]:
+    """Name the run to the dbt commands started meanwhile (child or resident).
+
+    The models then read this run's identity and nothing else's: once the run is no longer
+    ``running`` (its lease was taken over and the new holder repaired it), they stop instead
+    of writing under the new run's id. One scoring run at a time holds the lease, so the
+    process environment is this run's while it lasts.
+
+    Raises:
+        ValueError: ``run_id`` is not a run id (the models write it into SQL).
+    """
+    if not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"not a run id: {run_id!r}")
+    previous = os.environ.get(RUN_ENV)
+    os.environ[RUN_ENV] = run_id
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_ENV, None)
+        else:
+            os.environ[RUN_ENV] = previous
 
 
 def run_dbt(

@@ -1,23 +1,41 @@
 {#- Small portable helpers used by the scoring models (DuckDB and Snowflake alike). -#}
 
-{#- Run identity (as_of, run_id, scored_at), read when the models run from the one
-    scoring_runs row that `sentinel score-batch` has marked 'running' (it holds the scoring
-    lock, so there is one). Nothing in the project changes from run to run, so dbt's partial
-    parsing is never invalidated (a --vars or env_var change makes dbt re-parse files, about
-    1.5 s a run). A direct `dbt build` with no running row uses the vars. Each call is one
-    query, so a model calls it once (`{% set ... %}`): on Snowflake a query is a round trip. -#}
+{#- Run identity (as_of, run_id, scored_at), read when the models run from the scoring_runs
+    row of this run: `sentinel score-batch` names it in the environment (DK_SENTINEL_RUN_ID)
+    and marks it 'running' while it holds the scoring lease. A run that is no longer running
+    (its lease was taken over and the new holder repaired it) stops here, so its models never
+    write under another run's id. The environment, not a var, because nothing in the project
+    may change from run to run: dbt's partial parsing survives (a --vars change makes dbt
+    re-parse, about 1.5 s a run), and env_var is read only when executing, never at parse
+    time. A direct `dbt build` with no such run uses the vars. Each call is one query, so a
+    model calls it once (`{% set ... %}`): on Snowflake a query is a round trip. -#}
 {% macro current_run() -%}
     {%- if execute -%}
+        {%- set mine = this_run_id() -%}
         {%- set rows = run_query(
             "select run_id, " ~ timestamp_text('as_of') ~ ", " ~ timestamp_text('started_at')
             ~ " from "
             ~ var('ops_schema') ~ ".scoring_runs where status = 'running' "
+            ~ ("and run_id = '" ~ mine ~ "' " if mine else "")
             ~ "order by started_at desc limit 1") -%}
         {%- if rows | length > 0 -%}
             {{ return({'run_id': rows[0][0], 'as_of': rows[0][1], 'scored_at': rows[0][2]}) }}
+        {%- elif mine -%}
+            {{ exceptions.raise_compiler_error("scoring run " ~ mine ~ " is no longer running "
+                ~ "(its lease was taken over): this run stops and writes nothing more") }}
         {%- endif -%}
     {%- endif -%}
     {{ return({'run_id': var('run_id'), 'as_of': var('as_of'), 'scored_at': var('scored_at')}) }}
+{%- endmacro %}
+
+{#- The run score-batch named in the environment ('' outside a run), checked to be a run id
+    (it is written into SQL). Read only when executing (see current_run). -#}
+{% macro this_run_id() -%}
+    {%- set mine = env_var('DK_SENTINEL_RUN_ID', '') if execute else '' -%}
+    {%- if mine and not modules.re.fullmatch('[A-Za-z0-9_.:-]{1,64}', mine) -%}
+        {{ exceptions.raise_compiler_error("not a run id: " ~ mine) }}
+    {%- endif -%}
+    {{ return(mine) }}
 {%- endmacro %}
 
 {#- A timestamp as 'YYYY-MM-DD HH:MM:SS' text, whatever the session's output format. -#}
@@ -61,8 +79,13 @@
 
 {#- The rows of the run being built, in SQL (no extra query): used by the data tests. -#}
 {% macro this_run_filter() -%}
+    {%- set mine = this_run_id() -%}
+    {%- if mine -%}
+    run_id = '{{ mine }}'
+    {%- else -%}
     run_id = coalesce((select max(run_id) from {{ var('ops_schema') }}.scoring_runs
                        where status = 'running'), '{{ var("run_id") }}')
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro clamp01(expr) -%}
