@@ -267,3 +267,32 @@ def test_a_load_whose_lease_was_taken_over_merges_nothing(
         loaded = ingest(wh, "bets", [gen.files["bets"]], fence=holder.fence)
         stored, distinct = wh.query("select count(*), count(distinct bet_id) from {raw}.bets")[0]
         assert loaded.accepted > 0 and stored == distinct == loaded.accepted
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "snowflake"])
+def test_a_host_whose_clock_runs_ahead_cannot_take_an_unexpired_lease(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #38: a lease's expiry is written and compared on the warehouse's clock (Snowflake's
+    SYSDATE(); the embedded file's one host), so host B, its clock 125 s ahead, finds host A's
+    60-second lease still held instead of taking it over. The host's clock is what B's process
+    would have read before (``jobs.utcnow``): moving it changes nothing now."""
+    from datetime import timedelta
+
+    from dk_sentinel.models import utcnow
+
+    settings = request.getfixturevalue(
+        "db_settings" if backend == "duckdb" else "fakesnow_settings"
+    )
+    with connect(settings) as wh:
+        bootstrap(wh)
+        host_a = Lease("score-batch", 60)
+        assert host_a.take(wh) is None
+        ahead = utcnow() + timedelta(seconds=125)
+        monkeypatch.setattr("dk_sentinel.warehouse.jobs.utcnow", lambda: ahead)
+        host_b = Lease("score-batch", 60)
+        holder = host_b.take(wh)
+        assert holder is not None and holder["owner"] == host_a.owner
+        expires = holder["expires_at"]
+        assert isinstance(expires, type(ahead)) and expires < ahead  # A's expiry: the warehouse's
+        assert host_a.renew(wh)  # A still holds it

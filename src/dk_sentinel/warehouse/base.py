@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dk_sentinel.config import SchemaNames
+from dk_sentinel.models import utcnow
 
 if TYPE_CHECKING:
     import duckdb
@@ -75,6 +77,10 @@ class Warehouse(Protocol):
         """Context manager: commit on success, roll back on any exception."""
         ...
 
+    def clock(self) -> datetime:
+        """The warehouse's current time, UTC and naive: one clock for every host's leases."""
+        ...
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         ...
@@ -126,6 +132,10 @@ class BaseWarehouse:
 
     def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> tuple[list[str], list[Row]]:
         raise NotImplementedError
+
+    def clock(self) -> datetime:
+        """The host's time (an embedded file is on the one host that can open it)."""
+        return utcnow()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

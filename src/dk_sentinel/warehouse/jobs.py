@@ -87,7 +87,7 @@ class Lease:
         Returns:
             None when taken; else the holder's row (owner, host, pid, acquired_at, expires_at).
         """
-        now = utcnow()
+        now = wh.clock()  # the warehouse's: hosts' clocks may disagree
         condition = "" if force else " and (owner is null or expires_at < ?)"
         try:
             with wh.transaction():
@@ -117,7 +117,7 @@ class Lease:
 
     def renew(self, wh: Warehouse) -> bool:
         """Push the expiry on; False when the lease is no longer ours (it expired and was taken)."""
-        now = utcnow()
+        now = wh.clock()
         wh.execute(
             "update {ops}.job_leases set heartbeat_at = ?, expires_at = ? "
             "where job = ? and owner = ? and generation = ?",

@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dk_sentinel.config import WarehouseSettings, secret
@@ -394,6 +395,16 @@ class SnowflakeWarehouse(BaseWarehouse):
         if rows:
             marks = ", ".join("?" for _ in columns)
             local.executemany(f"insert into {name} values ({marks})", [list(r) for r in rows])
+
+    def clock(self) -> datetime:
+        """Snowflake's time (``SYSDATE()``: UTC, without zone), whatever the host's clock says.
+
+        A lease's expiry is written and compared on it, so a host whose clock runs ahead
+        cannot take a lease that has not expired.
+        """
+        value = self.query("select sysdate()")[0][0]
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=None)
 
     def alive(self, *, probe: bool) -> bool:
         """Whether the connection can still be used (``probe``: ask the server with a query)."""
