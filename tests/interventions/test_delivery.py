@@ -423,3 +423,35 @@ def test_every_json_output_writes_timestamps_as_rfc_3339_utc(
     payload = json.loads(_outbox(scored)[0]["payload"])
     for field in ("starts_at", "expires_at", "occurred_at"):
         assert rfc3339.match(payload[field]), (field, payload[field])
+
+
+def test_a_deliverer_whose_lease_was_taken_over_records_nothing_more(
+    scored: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#38: host B takes the deliver lease over while host A posts (A stalled past it): A's
+    attempt is fenced off (exit 75, nothing recorded) and A posts nothing more; the item stays
+    pending for B, under the same idempotency key (the platform applies it once)."""
+    from dk_sentinel.errors import ExitCode, LeaseLost
+    from dk_sentinel.interventions import delivery
+    from dk_sentinel.warehouse.jobs import Lease
+
+    for player in _players(scored, 3):
+        _record(scored, player)
+    monkeypatch.setenv("SENTINEL_WEBHOOK_SECRET", SECRET)
+    settings = _with_webhook(scored, platform.url)
+    with connect(settings) as wh:
+        real_post = delivery._post
+
+        def post_then_lose_the_lease(*args: Any) -> Any:
+            answer = real_post(*args)
+            assert Lease("deliver", 60).take(wh, force=True) is None  # host B takes it over
+            return answer
+
+        monkeypatch.setattr("dk_sentinel.interventions.delivery._post", post_then_lose_the_lease)
+        with pytest.raises(LeaseLost) as lost:
+            delivery.deliver(wh, settings)
+        assert lost.value.exit_code == ExitCode.BUSY
+        assert wh.query("select count(*) from {ops}.outbox_attempts")[0][0] == 0
+        assert len(platform.posts) == 1  # A posted one item, then stopped
+        assert {r["status"] for r in _outbox(settings)} == {"pending"}
+    assert len(platform.applied) == 1

@@ -138,12 +138,14 @@ def deliver(
             "SENTINEL_WEBHOOK_SECRET is not set",
             "Export the secret the platform shares with you; payloads are always signed.",
         )
-    with delivery_lock(settings, wh):
+    with delivery_lock(settings, wh) as lease:
         own = client is None
         http = client or httpx2.Client(timeout=settings.delivery.timeout_seconds)
         report = DeliveryReport(webhook=url)
         try:
             for item in pending(wh, due_by=now or utcnow(), limit=settings.delivery.batch_size):
+                if lease.lost.is_set():  # the heartbeat found it taken over: post nothing more
+                    lease.fence(wh)
                 started = time.perf_counter()
                 unreachable = False
                 try:
@@ -153,7 +155,7 @@ def deliver(
                 elapsed = (time.perf_counter() - started) * 1000
                 record_attempt(
                     wh, item, at=utcnow(), status_code=status, error=error, elapsed_ms=elapsed,
-                    retry_after=backoff(item.attempts + 1, settings),
+                    retry_after=backoff(item.attempts + 1, settings), lease=lease,
                 )  # fmt: skip
                 report.attempted += 1
                 if error is None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from dk_sentinel.models import Document, Intervention, rfc3339
 from dk_sentinel.warehouse import Warehouse, page_clause
+from dk_sentinel.warehouse.jobs import Lease
 
 OutboxAction = Literal["created", "cancelled", "superseded", "suspend"]
 
@@ -193,15 +194,20 @@ def record_attempt(
     elapsed_ms: float,
     retry_after: timedelta,
     channel: str = "webhook",
+    lease: Lease | None = None,
 ) -> None:
     """Log one delivery attempt; a success marks the item delivered, a failure reschedules it.
 
     One short transaction per attempt: a crash right after a post loses at most that one
-    mark, and the retry carries the same idempotency key.
+    mark, and the retry carries the same idempotency key. With the deliverer's ``lease``, the
+    transaction first proves it still holds it (a deliverer whose lease was taken over
+    records nothing more and stops: :class:`~dk_sentinel.errors.LeaseLost`).
     """
     attempt = item.attempts + 1
     delivered = error is None
     with wh.transaction():
+        if lease is not None:
+            lease.fence(wh)
         wh.execute(
             "insert into {ops}.outbox_attempts values (?, ?, ?, ?, ?, ?)",
             [item.item_id, attempt, at, status_code, error, elapsed_ms],
