@@ -52,6 +52,7 @@ SECRET_ENV = {
     "snowflake_private_key_passphrase": "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
     "snowflake_private_key": "SNOWFLAKE_PRIVATE_KEY",
     "snowflake_oauth_token": "SNOWFLAKE_OAUTH_TOKEN",
+    "snowflake_oauth_client_secret": "SNOWFLAKE_OAUTH_CLIENT_SECRET",
     "anthropic_api_key": "ANTHROPIC_API_KEY",
     "webhook_secret": "SENTINEL_WEBHOOK_SECRET",
 }
@@ -87,17 +88,34 @@ class SnowflakeSettings(_Section):
     role: str = ""
     warehouse: str = "COMPUTE_WH"
     database: str = "RG_ANALYTICS"
-    authenticator: Literal["password", "key_pair", "oauth", "externalbrowser"] = Field(
+    authenticator: Literal[
+        "password", "key_pair", "oauth", "oauth_client_credentials", "workload_identity",
+        "externalbrowser",
+    ] = Field(
         default="password",
-        description="key_pair or oauth for cron and servers; externalbrowser (SSO) needs a "
-        "person at a browser the first time, then uses the connector's token cache",
-    )
+        description="key_pair, oauth, oauth_client_credentials or workload_identity for cron "
+        "and servers; externalbrowser (SSO) needs a person at a browser the first time, then "
+        "uses the connector's token cache",
+    )  # fmt: skip
     private_key_file: Path | None = Field(
         default=None, description="key_pair: the PEM file (or the key in $SNOWFLAKE_PRIVATE_KEY)"
     )
     oauth_token_file: Path | None = Field(
         default=None,
         description="oauth: a file your token refresher keeps current (or $SNOWFLAKE_OAUTH_TOKEN)",
+    )
+    oauth_token_url: str = Field(
+        default="",
+        description="oauth_client_credentials: your identity provider's token endpoint (the "
+        "client secret in $SNOWFLAKE_OAUTH_CLIENT_SECRET)",
+    )
+    oauth_client_id: str = Field(default="", description="oauth_client_credentials: the client")
+    oauth_scope: str = Field(
+        default="", description="oauth_client_credentials: the scope asked for (e.g. a role)"
+    )
+    workload_identity_provider: Literal["", "AWS", "AZURE", "GCP", "OIDC"] = Field(
+        default="",
+        description="workload_identity: the platform whose identity the host signs in with",
     )
     connection_name: str = Field(
         default="",

@@ -306,3 +306,78 @@ def test_query_arrow_joins_the_connectors_arrow_batches_or_else_reads_its_rows(
     if not json_result:
         assert str(table.schema.field("last_bet_at").type) == "timestamp[us]"
     assert empty.num_rows == 0 and empty.column_names == table.column_names
+
+
+def test_oauth_client_credentials_get_a_token_for_sentinel_and_dbt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """#38: sentinel asks the identity provider for a token (client credentials grant, the
+    client's secret from the environment, HTTP Basic) and signs in with it, as dbt does (the
+    token reaches dbt's environment, never its profile); a refusal is a one-line error."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    from dk_sentinel.scoring.dbt import secrets_env
+
+    asked: list[dict[str, Any]] = []
+
+    class Provider(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            client = base64.b64decode(self.headers["Authorization"].split()[1]).decode()
+            asked.append({"form": form, "client": client})
+            good = client == "sentinel-svc:s3cret"
+            self.send_response(200 if good else 401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps({"access_token": "at-42"} if good else {}).encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = _snowflake(**{
+            "warehouse.snowflake.authenticator": "oauth_client_credentials",
+            "warehouse.snowflake.oauth_token_url": f"http://127.0.0.1:{server.server_port}/t",
+            "warehouse.snowflake.oauth_client_id": "sentinel-svc",
+            "warehouse.snowflake.oauth_scope": "session:role:RG_SCORER",
+        })  # fmt: skip
+        monkeypatch.delenv("SNOWFLAKE_OAUTH_CLIENT_SECRET", raising=False)
+        with pytest.raises(ConfigError, match="SNOWFLAKE_OAUTH_CLIENT_SECRET"):
+            connect_args(settings.warehouse)
+        monkeypatch.setenv("SNOWFLAKE_OAUTH_CLIENT_SECRET", "s3cret")
+        args = connect_args(settings.warehouse)
+        assert (args["authenticator"], args["token"]) == ("oauth", "at-42")
+        assert asked[-1]["form"] == {
+            "grant_type": ["client_credentials"], "scope": ["session:role:RG_SCORER"]
+        }  # fmt: skip
+        assert sign_in(settings.warehouse)[1] is True  # unattended
+        assert secrets_env(settings) == {"SNOWFLAKE_OAUTH_TOKEN": "at-42"}
+        profile = profile_yaml(settings)
+        assert "authenticator: oauth" in profile and "at-42" not in profile
+        monkeypatch.setenv("SNOWFLAKE_OAUTH_CLIENT_SECRET", "wrong")
+        with pytest.raises(ConfigError, match=r"refused a token \(HTTP 401\)"):
+            connect_args(settings.warehouse)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_workload_identity_signs_in_as_the_hosts_platform() -> None:
+    """#38: no secret at all: the connector and dbt sign in with the platform's identity."""
+    settings = _snowflake(**{"warehouse.snowflake.authenticator": "workload_identity"})
+    with pytest.raises(ConfigError, match="workload_identity_provider"):
+        connect_args(settings.warehouse)
+    settings = _snowflake(**{"warehouse.snowflake.authenticator": "workload_identity",
+                             "warehouse.snowflake.workload_identity_provider": "AWS"})  # fmt: skip
+    args = connect_args(settings.warehouse)
+    assert args["authenticator"] == "WORKLOAD_IDENTITY"
+    assert args["workload_identity_provider"] == "AWS"
+    assert "password" not in args and "token" not in args
+    profile = profile_yaml(settings)
+    assert "authenticator: workload_identity" in profile
+    assert 'workload_identity_provider: "AWS"' in profile

@@ -105,9 +105,13 @@ def profile_yaml(settings: Settings, *, keep_open: bool = True) -> str:
             lines.append("      private_key: \"{{ env_var('SNOWFLAKE_PRIVATE_KEY') }}\"")
         from_env = "{{ env_var('SNOWFLAKE_PRIVATE_KEY_PASSPHRASE', '') }}"
         lines.append(f'      private_key_passphrase: "{from_env}"')
-    elif auth == "oauth":
+    elif auth in ("oauth", "oauth_client_credentials"):  # a token sentinel got (secrets_env)
         lines += ["      authenticator: oauth",
                   "      token: \"{{ env_var('SNOWFLAKE_OAUTH_TOKEN') }}\""]  # fmt: skip
+    elif auth == "workload_identity":
+        provider = _quote(sf.workload_identity_provider)
+        lines += ["      authenticator: workload_identity",
+                  f"      workload_identity_provider: {provider}"]  # fmt: skip
     else:
         lines.append("      authenticator: externalbrowser")
     if sf.host:  # a proxy, PrivateLink or an emulator
@@ -418,7 +422,7 @@ def secrets_env(settings: Settings) -> dict[str, str]:
 
         named = named_connection(sf.connection_name)
         return {env: str(named[key]) for key, env in _NAMED_SECRETS.items() if named.get(key)}
-    if sf.authenticator != "oauth":
+    if sf.authenticator not in ("oauth", "oauth_client_credentials"):
         return {}
     from dk_sentinel.warehouse.snowflake import connect_args
 

@@ -92,6 +92,10 @@ def sign_in(settings: WarehouseSettings) -> tuple[str, bool, str]:
         "password": "password from $SNOWFLAKE_PASSWORD: works under cron",
         "key_pair": "key pair: works under cron and in servers (recommended)",
         "oauth": "OAuth token: works under cron while the token refresher keeps it current",
+        "oauth_client_credentials": "OAuth client credentials: a token from the identity "
+        "provider at each command; works under cron and in servers",
+        "workload_identity": "workload identity of the host's platform: works under cron and "
+        "in servers, no secret to keep",
         "externalbrowser": "SSO in a browser: not for cron or servers (a person must sign in; "
         "the connector caches the token for a few hours)",
     }[mode]
@@ -168,6 +172,19 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
             )
     elif sf.authenticator == "oauth":
         args.update(authenticator="oauth", token=_oauth_token(settings))
+    elif sf.authenticator == "oauth_client_credentials":
+        # the token is fetched here, once per command, and handed to dbt the same way
+        args.update(authenticator="oauth", token=client_credentials_token(settings))
+    elif sf.authenticator == "workload_identity":
+        if not sf.workload_identity_provider:
+            raise ConfigError(
+                "workload_identity needs warehouse.snowflake.workload_identity_provider",
+                "Set it to AWS, AZURE, GCP or OIDC: the platform this host runs on.",
+            )
+        args.update(
+            authenticator="WORKLOAD_IDENTITY",
+            workload_identity_provider=sf.workload_identity_provider,
+        )
     else:
         # SSO: the connector caches the token (keyring / ~/.cache) so that the next
         # connection of this user does not open a browser again
@@ -178,6 +195,45 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
 def _at_a_terminal() -> bool:
     """Whether a person can answer (stdin is a terminal): never under cron or a server."""
     return sys.stdin is not None and sys.stdin.isatty()
+
+
+def client_credentials_token(settings: WarehouseSettings) -> str:
+    """An access token from the identity provider (OAuth 2.0 client credentials grant).
+
+    The client authenticates with HTTP Basic (RFC 6749, section 2.3.1): its id from
+    ``warehouse.snowflake.oauth_client_id``, its secret from ``$SNOWFLAKE_OAUTH_CLIENT_SECRET``.
+
+    Raises:
+        ConfigError: A setting or the secret is missing, or the provider refused.
+    """
+    import httpx2
+
+    sf = settings.snowflake
+    client_secret = secret("snowflake_oauth_client_secret")
+    if not (sf.oauth_token_url and sf.oauth_client_id and client_secret):
+        raise ConfigError(
+            "oauth_client_credentials needs warehouse.snowflake.oauth_token_url, "
+            "oauth_client_id and $SNOWFLAKE_OAUTH_CLIENT_SECRET",
+            "Register sentinel as a client of your identity provider (docs/snowflake.md).",
+        )
+    form = {
+        "grant_type": "client_credentials",
+        **({"scope": sf.oauth_scope} if sf.oauth_scope else {}),
+    }
+    try:
+        answer = httpx2.post(
+            sf.oauth_token_url, data=form, auth=(sf.oauth_client_id, client_secret),
+            timeout=sf.login_timeout_seconds,
+        )  # fmt: skip
+    except httpx2.HTTPError as exc:
+        raise ConfigError(f"the OAuth token endpoint could not be reached: {exc}") from None
+    token = answer.json().get("access_token") if answer.status_code == 200 else None
+    if not token:
+        raise ConfigError(
+            f"the identity provider refused a token (HTTP {answer.status_code})",
+            "Check the client id, its secret and the scope.",
+        )
+    return str(token)
 
 
 def _oauth_token(settings: WarehouseSettings) -> str:
