@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from dk_sentinel.errors import PartialFailure, UsageError
-from dk_sentinel.models import PLAYER_ID_FORM, PLAYER_ID_PATTERN, Document, utcnow
+from dk_sentinel.models import PLAYER_ID_FORM, PLAYER_ID_PATTERN, Document
 from dk_sentinel.vocabulary import (
     ACCOUNT_EVENT_TYPES,
     BET_STATUSES,
@@ -547,7 +547,7 @@ def ingest(
     say(f"reading {len(files)} file(s)")
     sources = _sources(local, contract, files)
     say("validating")
-    now = utcnow()
+    now = wh.clock()  # the warehouse's: every ingest host stamps its loads on one clock
     _validate(local, contract, files, sources, latest=now + timedelta(minutes=max_future_minutes))
     load_id = uuid.uuid4().hex[:12]
     local.execute(

@@ -377,3 +377,23 @@ def test_cli_ingests_account_events_by_their_hyphenated_name(runner, tmp_path: P
     result = invoke(runner, "ingest", "account-events", str(path), "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["kind"] == "account_events"
+
+
+def test_loads_are_stamped_on_the_warehouses_clock_not_the_hosts(
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#38: the skip check compares a load's ``loaded_at`` with the last run's watermark, so
+    every ingest host stamps its loads on the warehouse's clock: a host whose clock is a day
+    behind still stamps now (on Snowflake, SYSDATE())."""
+    from datetime import UTC, datetime, timedelta
+
+    import dk_sentinel.models
+
+    behind = dk_sentinel.models.utcnow() - timedelta(days=1)
+    monkeypatch.setattr("dk_sentinel.ingest.utcnow", lambda: behind, raising=False)
+    before = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=5)
+    load(wh, "bets", messy_file(tmp_path / "bets.csv"))
+    stamps = wh.query("select min(loaded_at), max(loaded_at) from {raw}.bets")[0]
+    assert stamps[0] == stamps[1] and stamps[0] > before
+    loads = wh.query("select loaded_at from {ops}.ingest_loads where kind = 'bets'")
+    assert loads == [(stamps[0],)]
