@@ -267,3 +267,20 @@ def test_an_idle_server_does_not_poll(scored: Settings) -> None:
     assert _held(served, player) is not None  # a lookup: the next poll looks
     served.poll()
     assert served._state is not None and served._state.marks != marks
+
+
+def test_a_warehouse_scored_before_rg_latest_run_still_answers(scored: Settings) -> None:
+    """A warehouse an earlier release scored has no view rg_latest_run until its next
+    score-batch: analyze still answers from the published history (not current, no run
+    time), and the next run builds the view."""
+    app = Sentinel(scored, clock=Clock())
+    player = _players(scored, 1)[0]
+    with connect(scored) as wh:
+        wh.execute("drop view {analytics}.rg_latest_risk_scores")
+        wh.execute("drop view {analytics}.rg_latest_run")
+    assessment = app.players.analyze(player)
+    assert assessment.player_id == player and not assessment.is_current
+    assert assessment.freshness.last_run_finished_at is None
+    assert app.scoring.run(full_refresh=True).status == "success"
+    again = app.players.analyze(player)
+    assert again.is_current and again.freshness.last_run_finished_at is not None

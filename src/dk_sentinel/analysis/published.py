@@ -23,6 +23,7 @@ from dk_sentinel.config import Settings
 from dk_sentinel.errors import NotFoundError, RelationMissing
 from dk_sentinel.interventions.records import list_interventions
 from dk_sentinel.models import (
+    BatchRun,
     ComponentEvidence,
     Freshness,
     Intervention,
@@ -31,7 +32,7 @@ from dk_sentinel.models import (
     RiskAssessment,
     rfc3339,
 )
-from dk_sentinel.scoring import LATEST_RUN, SERVED_MONEY, SERVED_SCORES, last_successful_run
+from dk_sentinel.scoring import SERVED_MONEY, SERVED_SCORES, last_successful_run
 from dk_sentinel.vocabulary import COMPONENT, COMPONENTS
 from dk_sentinel.warehouse import Warehouse
 
@@ -94,11 +95,12 @@ class WarehouseScores:
         """Read through ``wh``; interventions in force at ``now`` are open."""
         self.wh = wh
         self.now = now
+        self._latest: BatchRun | None = None  # read once, by score_row
 
     def score_row(self, player_id: str) -> tuple[dict[str, Any], str | None]:
         """The latest run's snapshot row, else the player's latest published row."""
         try:
-            latest = last_successful_run(self.wh)
+            latest = self._latest = last_successful_run(self.wh)
             if latest is not None:
                 # one lookup in the snapshot, checked against the run (a snapshot of a run not
                 # published is never served). Two queries: a scalar subquery for the run id
@@ -125,7 +127,8 @@ class WarehouseScores:
 
     def freshness(self, row: dict[str, Any]) -> Freshness:
         """The freshness block of the row's run."""
-        return freshness(self.wh, row["run_id"], row["last_bet_at"])
+        finished = self._latest.finished_at if self._latest else None
+        return freshness(self.wh, row["run_id"], row["last_bet_at"], last_run_finished_at=finished)
 
     def money_row(self, player_id: str, run_id: str | None) -> dict[str, Any] | None:
         """One lookup in the money snapshot, served only when it is ``run_id``'s.
@@ -151,7 +154,13 @@ def served_row(wh: Warehouse, relation: str, player_id: str, run_id: str) -> dic
     return rows[0] if rows else None
 
 
-def freshness(wh: Warehouse, run_id: str, last_bet_at: datetime | None) -> Freshness:
+def freshness(
+    wh: Warehouse,
+    run_id: str,
+    last_bet_at: datetime | None,
+    *,
+    last_run_finished_at: datetime | None,
+) -> Freshness:
     """Data freshness: last bet, last run, latest ingest, and whether scores are behind.
 
     Scores are behind when a load added or settled bets after the scoring run read them: a
@@ -164,20 +173,21 @@ def freshness(wh: Warehouse, run_id: str, last_bet_at: datetime | None) -> Fresh
         wh: An open warehouse.
         run_id: The scoring run of the shown score.
         last_bet_at: The player's last bet in the scoring window.
+        last_run_finished_at: When the latest published run finished (``rg_latest_run``, read
+            by the caller once; None: none published, or a warehouse scored before the view).
 
     Returns:
         The freshness block.
     """
-    run, ingest, newest_bets, watermark = wh.query(
-        f"select (select max(finished_at) from {LATEST_RUN}), "
-        "(select max(loaded_at) from {ops}.ingest_loads where kind = 'bets'), "
+    ingest, newest_bets, watermark = wh.query(
+        "select (select max(loaded_at) from {ops}.ingest_loads where kind = 'bets'), "
         "(select max(loaded_at) from {ops}.ingest_loads where kind = 'bets' and accepted > 0), "
         "(select max(watermark) from {ops}.scoring_runs where run_id = ?)",
         [run_id],
     )[0]
     return Freshness(
         last_bet_at=last_bet_at,
-        last_run_finished_at=run,
+        last_run_finished_at=last_run_finished_at,
         latest_ingest_at=ingest,
         scores_older_than_ingest=newest_bets is not None
         and (watermark is None or newest_bets > watermark),

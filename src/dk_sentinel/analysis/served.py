@@ -220,7 +220,7 @@ class ServedAssessments:
         if latest is None:
             return None
         marks = tuple(int(n) for n in wh.query(_MARKS)[0])
-        block = freshness(wh, latest.run_id, None)
+        block = freshness(wh, latest.run_id, None, last_run_finished_at=latest.finished_at)
         if state is None or state.run_id != latest.run_id:
             try:
                 scores = _Rows.load(wh, SERVED_SCORES, latest.run_id)
