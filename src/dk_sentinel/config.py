@@ -113,7 +113,7 @@ class SnowflakeSettings(_Section):
     oauth_scope: str = Field(
         default="", description="oauth_client_credentials: the scope asked for (e.g. a role)"
     )
-    workload_identity_provider: Literal["", "AWS", "AZURE", "GCP", "OIDC"] = Field(
+    workload_identity_provider: Literal["", "AWS", "AZURE", "GCP"] = Field(
         default="",
         description="workload_identity: the platform whose identity the host signs in with",
     )

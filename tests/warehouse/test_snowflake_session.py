@@ -350,8 +350,11 @@ def test_oauth_client_credentials_get_a_token_for_sentinel_and_dbt(
         with pytest.raises(ConfigError, match="SNOWFLAKE_OAUTH_CLIENT_SECRET"):
             connect_args(settings.warehouse)
         monkeypatch.setenv("SNOWFLAKE_OAUTH_CLIENT_SECRET", "s3cret")
+        monkeypatch.setattr("dk_sentinel.warehouse.snowflake._TOKENS", {})
         args = connect_args(settings.warehouse)
         assert (args["authenticator"], args["token"]) == ("oauth", "at-42")
+        connect_args(settings.warehouse)  # the token is reused while it is valid
+        assert len(asked) == 1
         assert asked[-1]["form"] == {
             "grant_type": ["client_credentials"], "scope": ["session:role:RG_SCORER"]
         }  # fmt: skip
@@ -360,8 +363,16 @@ def test_oauth_client_credentials_get_a_token_for_sentinel_and_dbt(
         profile = profile_yaml(settings)
         assert "authenticator: oauth" in profile and "at-42" not in profile
         monkeypatch.setenv("SNOWFLAKE_OAUTH_CLIENT_SECRET", "wrong")
+        monkeypatch.setattr("dk_sentinel.warehouse.snowflake._TOKENS", {})
         with pytest.raises(ConfigError, match=r"refused a token \(HTTP 401\)"):
             connect_args(settings.warehouse)
+        plain = _snowflake(**{
+            "warehouse.snowflake.authenticator": "oauth_client_credentials",
+            "warehouse.snowflake.oauth_token_url": "http://idp.example.com/token",
+            "warehouse.snowflake.oauth_client_id": "sentinel-svc",
+        })  # fmt: skip
+        with pytest.raises(ConfigError, match="must use https"):
+            connect_args(plain.warehouse)
     finally:
         server.shutdown()
         server.server_close()

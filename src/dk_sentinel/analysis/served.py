@@ -204,9 +204,11 @@ class ServedAssessments:
             try:
                 state = self._reloaded(wh, self._state)
             except _NotPublished:
-                # a run has finished but its snapshot is not (yet) in place: keep serving the
-                # run held, as if this poll had not happened (after max_stale_seconds the
-                # lookups read the warehouse, which serves the new run's rows from history)
+                # the snapshot holds another run than the latest published one (a newer run
+                # rebuilt it and is not published yet, or this run never built it): keep
+                # serving the run held, as if this poll had not happened (after
+                # max_stale_seconds the lookups read the warehouse, which serves the published
+                # rows from history)
                 return
             with self._assigning:
                 if state is not None and writes != self._writes:  # a write during the poll
@@ -226,13 +228,13 @@ class ServedAssessments:
                 scores = _Rows.load(wh, SERVED_SCORES, latest.run_id)
             except RelationMissing:
                 raise _NotPublished from None
-            if not scores.index:  # the run's snapshot is not (yet) published
+            if not scores.index:  # the snapshot is another run's (see refresh)
                 raise _NotPublished
             log.info("serving run %s from memory: %d players", latest.run_id, len(scores.index))
             state = _Served(latest.run_id, scores, _money(wh, latest.run_id), block, (), None)
         elif state.money is None or not state.money.index:
-            # the money snapshot is replaced after the scores': a poll between the two found
-            # none for this run, so look again
+            # no money rows for this run (none loaded, or the snapshot is another run's): look
+            # again at the next poll
             state = replace(state, money=_money(wh, latest.run_id))
         state = replace(state, freshness=block)
         if state.interventions is None or state.rereading or state.marks != marks:

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from dk_sentinel.config import HistorySettings, Settings
-from dk_sentinel.errors import RelationMissing, ScoringError
+from dk_sentinel.errors import RelationMissing, SentinelError
 from dk_sentinel.jurisdictions import publish_rules
 from dk_sentinel.models import BatchRun, utcnow
 from dk_sentinel.scoring.dbt import (
@@ -302,6 +302,11 @@ def _finish_run(wh: Warehouse, run: BatchRun, lease: Lease) -> None:
     """
     with wh.transaction():
         lease.fence(wh)
+        if run.status == "success" and run.kind == "live":
+            # publishing takes turns with the cases' writers (their guarded transaction), so
+            # a case writer's "is my run still the latest?" is answered after this commits
+            wh.execute("update {ops}.write_guards set touched_at = ? where name = 'cases'",
+                       [run.finished_at])  # fmt: skip
         wh.execute(
             "update {ops}.scoring_runs set status = ?, finished_at = ?, watermark = ?, "
             "players_scored = ?, tests_passed = ?, tests_failed = ?, error = ? "
@@ -383,7 +388,7 @@ def score_batch(
             run.new_bets = int(new_bets)
             run.watermark = watermark
             if run.new_bets == 0 and as_of is None and not full_refresh and kind == "live":
-                run.status, run.finished_at = "skipped", utcnow()
+                run.status, run.finished_at = "skipped", wh.clock()
                 run.error = "skipped: no new bets since the last successful run"
                 run.watermark = since
                 _insert_run(wh, run, lease)
@@ -404,15 +409,16 @@ def score_batch(
         try:
             with lent_to_a_child_process(settings), running_as(run.run_id):
                 result = dbt(settings, build, dbt_vars(settings))
-        except ScoringError as exc:
+        except SentinelError as exc:  # dbt could not run, or its sign-in could not be had
             with connect() as wh:
-                run.status, run.finished_at, run.error = "failed", utcnow(), exc.message
+                run.status, run.finished_at, run.error = "failed", wh.clock(), exc.message
                 run.watermark = None
                 _finish_run(wh, run, lease)
             return run
         say("recording the run")
         with connect() as wh:
-            run.finished_at, run.log_file = utcnow(), result.log_file
+            # the warehouse's clock: rg_latest_run orders published runs by it, across hosts
+            run.finished_at, run.log_file = wh.clock(), result.log_file
             run.tests_passed, run.tests_failed = result.tests_passed, result.tests_failed
             if result.models_ok and _scores_table_exists(wh):
                 run.players_scored = int(

@@ -356,8 +356,9 @@ def run_dbt(
         settings: Loaded settings.
         command: e.g. ``["build"]`` or ``["parse"]``.
         variables: dbt vars (the scoring settings: the same from run to run, so dbt's
-            partial parsing survives; the run's identity is read by the models from the
-            ``running`` row of ``scoring_runs``, see the ``current_run`` macro).
+            partial parsing survives; the models read the run's identity from its row of
+            ``scoring_runs``, named in the environment by :func:`running_as`, see the
+            ``current_run`` macro).
 
     Returns:
         The outcome.

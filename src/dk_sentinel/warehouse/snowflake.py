@@ -84,6 +84,12 @@ def sign_in(settings: WarehouseSettings) -> tuple[str, bool, str]:
     if sf.connection_name:
         named = named_connection(sf.connection_name)
         raw = str(named.get("authenticator", "snowflake")).lower()
+        if raw in ("oauth_client_credentials", "workload_identity", "oauth_authorization_code"):
+            raise ConfigError(
+                f"connections.toml: sentinel does not take the {raw} sign-in from a named "
+                "connection (dbt could not sign in with it)",
+                "Set warehouse.snowflake.authenticator and its settings in sentinel.toml.",
+            )
         mode = {"snowflake_jwt": "key_pair", "externalbrowser": "externalbrowser",
                 "oauth": "oauth"}.get(raw, "password")  # fmt: skip
         source = f" (connections.toml: {sf.connection_name})"
@@ -179,7 +185,7 @@ def connect_args(settings: WarehouseSettings) -> dict[str, Any]:
         if not sf.workload_identity_provider:
             raise ConfigError(
                 "workload_identity needs warehouse.snowflake.workload_identity_provider",
-                "Set it to AWS, AZURE, GCP or OIDC: the platform this host runs on.",
+                "Set it to AWS, AZURE or GCP: the platform this host runs on.",
             )
         args.update(
             authenticator="WORKLOAD_IDENTITY",
@@ -197,15 +203,26 @@ def _at_a_terminal() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
 
+#: Tokens from the identity provider, reused until a minute before they expire (a command
+#: opens several connections, and a lease's heartbeat reconnects): (url, client, scope) ->
+#: (token, monotonic expiry).
+_TOKENS: dict[tuple[str, str, str], tuple[str, float]] = {}
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def client_credentials_token(settings: WarehouseSettings) -> str:
     """An access token from the identity provider (OAuth 2.0 client credentials grant).
 
     The client authenticates with HTTP Basic (RFC 6749, section 2.3.1): its id from
-    ``warehouse.snowflake.oauth_client_id``, its secret from ``$SNOWFLAKE_OAUTH_CLIENT_SECRET``.
+    ``warehouse.snowflake.oauth_client_id``, its secret from ``$SNOWFLAKE_OAUTH_CLIENT_SECRET``,
+    only over https (or to this host). A token is reused until a minute before it expires.
 
     Raises:
         ConfigError: A setting or the secret is missing, or the provider refused.
     """
+    import time
+    from urllib.parse import urlsplit
+
     import httpx2
 
     sf = settings.snowflake
@@ -216,24 +233,39 @@ def client_credentials_token(settings: WarehouseSettings) -> str:
             "oauth_client_id and $SNOWFLAKE_OAUTH_CLIENT_SECRET",
             "Register sentinel as a client of your identity provider (docs/snowflake.md).",
         )
-    form = {
-        "grant_type": "client_credentials",
-        **({"scope": sf.oauth_scope} if sf.oauth_scope else {}),
-    }
+    url = urlsplit(sf.oauth_token_url)
+    if url.scheme != "https" and url.hostname not in _LOOPBACK:
+        raise ConfigError(
+            f"the OAuth token endpoint must use https: {sf.oauth_token_url}",
+            "The client secret is sent to it.",
+        )
+    key = (sf.oauth_token_url, sf.oauth_client_id, sf.oauth_scope)
+    held = _TOKENS.get(key)
+    if held and held[1] > time.monotonic():
+        return held[0]
+    form = {"grant_type": "client_credentials"}
+    if sf.oauth_scope:
+        form["scope"] = sf.oauth_scope
     try:
         answer = httpx2.post(
             sf.oauth_token_url, data=form, auth=(sf.oauth_client_id, client_secret),
             timeout=sf.login_timeout_seconds,
         )  # fmt: skip
+        body = answer.json() if answer.status_code == 200 else {}
     except httpx2.HTTPError as exc:
         raise ConfigError(f"the OAuth token endpoint could not be reached: {exc}") from None
-    token = answer.json().get("access_token") if answer.status_code == 200 else None
-    if not token:
+    except ValueError:  # not JSON (a proxy's page)
+        body = {}
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
         raise ConfigError(
             f"the identity provider refused a token (HTTP {answer.status_code})",
             "Check the client id, its secret and the scope.",
         )
-    return str(token)
+    lifetime = body.get("expires_in")
+    seconds = float(lifetime) if isinstance(lifetime, int | float) else 300.0
+    _TOKENS[key] = (token, time.monotonic() + max(0.0, seconds - 60))
+    return token
 
 
 def _oauth_token(settings: WarehouseSettings) -> str:

@@ -67,9 +67,8 @@
 {%- endmacro %}
 
 {#- A point-lookup index on DuckDB (unique, ART), for the read path's snapshots: named per
-    invocation, because dbt drops the previous table (and its index) only once the new one is
-    in place. Nothing on Snowflake, where the table's order lets a lookup prune
-    micro-partitions. -#}
+    invocation, so its name never meets the previous table's index while both tables exist.
+    Nothing on Snowflake, where the table's order lets a lookup prune micro-partitions. -#}
 {% macro index_for_lookups(column) -%}
     {%- if target.type == 'duckdb' -%}
     create unique index {{ this.identifier }}_{{ invocation_id | replace('-', '') }}

@@ -1,8 +1,10 @@
 {#- The read path's snapshot of every player's money picture (int_player_money) as of this
-    run, carrying the run id; built and read as rg_served_scores (the ref below makes it wait
-    for, and be skipped with, the run's checks on rg_risk_scores). -#}
+    run, carrying the run id; built last and read as rg_served_scores (the refs below make it
+    wait for, and be skipped with, the run's checks and the other marts). -#}
 -- depends_on: {{ ref('rg_risk_scores') }}
 -- depends_on: {{ ref('stg_ops__scoring_runs') }}
+-- depends_on: {{ ref('rg_fired_triggers') }}
+-- depends_on: {{ ref('rg_review_queue') }}
 
 {{ config(
     materialized='table',
