@@ -11,13 +11,6 @@
 -- depends_on: {{ ref('rg_fired_triggers') }}
 -- depends_on: {{ ref('rg_review_queue') }}
 
-{{ config(
-    materialized='table',
-    transient=true,
-    tags=['served'],
-    post_hook="{{ index_for_lookups('player_id') }}",
-) }}
-
 {%- set run = current_run() %}
 
 with
