@@ -23,7 +23,7 @@ from dk_sentinel.console.session import (
 )
 from dk_sentinel.errors import ConflictError, UsageError
 from dk_sentinel.usecases import CaseState, ContactResult
-from dk_sentinel.vocabulary import CASE_STATES
+from dk_sentinel.vocabulary import CASE_STATES, CONTACT_RESULTS
 from dk_sentinel.web.deps import App, Offset, page
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -78,17 +78,14 @@ def contact(
     """
     check_csrf(session.csrf, csrf_token)
     session.require("analyst")
-    if result not in ("reached", "no_answer", "refused"):
-        raise UsageError(f"unknown contact result {result!r}", "Use reached, no_answer, refused.")
-    outcome: ContactResult = result  # type: ignore[assignment]
+    if result not in CONTACT_RESULTS:
+        raise UsageError(f"unknown contact result {result!r}", f"Use {', '.join(CONTACT_RESULTS)}.")
+    outcome = cast(ContactResult, result)
     try:
         case = app.cases.contact(case_id, outcome, note, session.key.analyst_id,
                                  confirm_suspension=confirm_suspension)  # fmt: skip
     except (UsageError, ConflictError) as exc:
-        player_id = app.cases.get(case_id).player_id
-        status = 409 if isinstance(exc, ConflictError) else 422
-        return player_page(request, app, session, player_id, status_code=status,
-                           error=f"Contact: {exc.message}")  # fmt: skip
+        return _refused(request, app, session, case_id, f"Contact: {exc.message}", exc)
     target = local_path(back, f"/players/{case.player_id}")
     joiner = "&" if "?" in target else "?"
     return see_other(f"{target}{joiner}done=contact:{case.state}")
@@ -119,8 +116,14 @@ def change(
     try:
         case = changes[action]()
     except (UsageError, ConflictError) as exc:
-        player_id = app.cases.get(case_id).player_id
-        status = 409 if isinstance(exc, ConflictError) else 422
-        return player_page(request, app, session, player_id, status_code=status,
-                           error=f"Case: {exc.message}")  # fmt: skip
+        return _refused(request, app, session, case_id, f"Case: {exc.message}", exc)
     return see_other(f"/players/{case.player_id}?done=case:{case.state}")
+
+
+def _refused(
+    request: Request, app: App, session: Signed, case_id: str, error: str, exc: Exception
+) -> Response:
+    """The case's player page again, saying why the action was refused (409 or 422)."""
+    status = 409 if isinstance(exc, ConflictError) else 422
+    player_id = app.cases.get(case_id).player_id
+    return player_page(request, app, session, player_id, status_code=status, error=error)
